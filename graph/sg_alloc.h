@@ -1,0 +1,31 @@
+/* sg_alloc.h — the one route by which libseqgrad takes memory from the heap.
+ *
+ * Every heap allocation in the library goes through sg_malloc / sg_calloc /
+ * sg_realloc and is released with sg_free.  Routing them through one place lets
+ * tests count allocations (to prove that a steady-state training step allocates
+ * nothing) and make the n-th allocation fail (to prove that out-of-memory is an
+ * error the caller can read, never a crash).
+ *
+ * Ownership: whatever these return belongs to the caller, who gives it back with
+ * sg_free.  sg_free(NULL) is a no-op.  A failed sg_realloc leaves the old block
+ * untouched and still owned by the caller.
+ */
+#ifndef SG_ALLOC_H
+#define SG_ALLOC_H
+
+#include <stddef.h>
+
+void *sg_malloc(size_t bytes);
+void *sg_calloc(size_t count, size_t size);
+void *sg_realloc(void *ptr, size_t bytes);
+void sg_free(void *ptr);
+
+/* Number of successful heap allocations (malloc, calloc, and realloc) made
+ * through this module since the program started.  Monotonic; thread-safe. */
+size_t sg_alloc_count(void);
+
+/* Tests only: make the allocation that comes `n` allocations from now fail
+ * (n = 0: the very next one).  A negative n disables failure injection. */
+void sg_alloc_fail_after(long n);
+
+#endif

@@ -1,0 +1,2 @@
+#include "pending.h"
+SG_PENDING(matmul)

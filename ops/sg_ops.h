@@ -1,0 +1,77 @@
+/* sg_ops.h — the public primitive ops.  Every model is written with these calls
+ * only; each op computes its value at once and records itself on the tape, so
+ * no model carries backward code.
+ *
+ * Conventions (all ops):
+ *   - Inputs must belong to g; floating inputs have the graph's dtype.
+ *   - Any failure (bad shapes, axes, ids; NULL inputs; out of memory) returns
+ *     NULL and leaves a message in sg_graph_error(g) naming the op, the scope
+ *     and the input shapes.  A NULL input (from an earlier failed call) makes an
+ *     op return NULL at once, so chains of calls need one check at the end.
+ *   - Axes may be negative, counted from the end (-1 = last).
+ *   - Broadcasting (add, sub, hadamard) follows NumPy: shapes are aligned at the
+ *     trailing dimension and a dimension of 1 (or a missing one) is repeated.
+ * The formula and VJP of each op are in docs/ops.md.
+ */
+#ifndef SG_OPS_H
+#define SG_OPS_H
+
+#include "../graph/sg_graph.h"
+
+/* ---- elementwise (ops/sg_ops_unary.c) ----------------------------------- */
+sg_tensor *sg_sigmoid(sg_graph *g, sg_tensor *x);     /* 1 / (1 + e^-x) */
+sg_tensor *sg_tanh(sg_graph *g, sg_tensor *x);
+sg_tensor *sg_relu(sg_graph *g, sg_tensor *x);        /* max(x, 0) */
+sg_tensor *sg_exp(sg_graph *g, sg_tensor *x);
+sg_tensor *sg_log(sg_graph *g, sg_tensor *x);         /* natural log; x > 0 */
+sg_tensor *sg_softplus(sg_graph *g, sg_tensor *x);    /* log(1 + e^x), stable */
+sg_tensor *sg_log_sigmoid(sg_graph *g, sg_tensor *x); /* -softplus(-x), stable */
+sg_tensor *sg_scale(sg_graph *g, sg_tensor *x, double c); /* c * x */
+
+/* ---- binary with broadcasting (ops/sg_ops_binary.c) --------------------- */
+sg_tensor *sg_add(sg_graph *g, sg_tensor *a, sg_tensor *b);
+sg_tensor *sg_sub(sg_graph *g, sg_tensor *a, sg_tensor *b);
+sg_tensor *sg_hadamard(sg_graph *g, sg_tensor *a, sg_tensor *b); /* a * b elementwise */
+
+/* ---- matrix product (ops/sg_ops_matmul.c) -------------------------------
+ * a (..., M, K) times b (..., K, N) -> (..., M, N) through cblas gemm.  With a
+ * transpose flag the last two axes of that input are read swapped.  Batched:
+ * leading axes of a and b must be equal, or b may be 2-D (shared by every batch,
+ * as a weight matrix is).  2-D x 2-D is the plain product. */
+sg_tensor *sg_matmul(sg_graph *g, sg_tensor *a, sg_tensor *b);
+sg_tensor *sg_matmul_t(sg_graph *g, sg_tensor *a, sg_tensor *b, bool trans_a, bool trans_b);
+
+/* ---- reductions and normalizations (ops/sg_ops_reduce.c) ---------------- */
+sg_tensor *sg_sum(sg_graph *g, sg_tensor *x, int axis);  /* removes the axis */
+sg_tensor *sg_mean(sg_graph *g, sg_tensor *x, int axis); /* removes the axis */
+sg_tensor *sg_sum_all(sg_graph *g, sg_tensor *x);        /* -> scalar */
+sg_tensor *sg_mean_all(sg_graph *g, sg_tensor *x);       /* -> scalar */
+sg_tensor *sg_softmax(sg_graph *g, sg_tensor *x, int axis);
+sg_tensor *sg_log_softmax(sg_graph *g, sg_tensor *x, int axis);
+
+/* ---- ids: embedding lookup and classification loss (ops/sg_ops_index.c) - */
+/* Rows of table (V, D) picked by ids (any shape S, int32 in [0, V)): -> (S..., D).
+ * Repeated ids accumulate in the table's gradient. */
+sg_tensor *sg_gather_rows(sg_graph *g, sg_tensor *table, sg_tensor *ids);
+
+typedef enum sg_reduction { SG_REDUCE_MEAN = 0, SG_REDUCE_SUM = 1, SG_REDUCE_NONE = 2 } sg_reduction;
+enum { SG_IGNORE_TARGET = -1 };
+/* Softmax cross-entropy of logits (N, C) against int32 targets (N) in [0, C),
+ * computed stably through log-softmax.  A target of SG_IGNORE_TARGET (-1) adds
+ * nothing (padding).  MEAN divides by the number of targets not ignored (at
+ * least 1), SUM adds them, NONE returns (N) per-row losses (0 where ignored). */
+sg_tensor *sg_cross_entropy(sg_graph *g, sg_tensor *logits, sg_tensor *targets, sg_reduction red);
+
+/* ---- shape ops (ops/sg_ops_shape.c) ------------------------------------- */
+sg_tensor *sg_transpose(sg_graph *g, sg_tensor *x);            /* swaps the last two axes */
+sg_tensor *sg_reshape(sg_graph *g, sg_tensor *x, sg_shape shape); /* same numel */
+sg_tensor *sg_slice(sg_graph *g, sg_tensor *x, int axis, size_t start, size_t len);
+/* Concatenates n tensors along axis; all other dimensions must agree. */
+sg_tensor *sg_concat(sg_graph *g, sg_tensor *const *xs, size_t n, int axis);
+/* Splits x along axis into n equal parts (the axis must divide by n), writing
+ * the n outputs to out.  Returns SG_OK or the graph's error. */
+sg_status sg_split(sg_graph *g, sg_tensor *x, int axis, size_t n, sg_tensor **out);
+/* Splits x along axis into parts of the given sizes (summing to the axis). */
+sg_status sg_split_sizes(sg_graph *g, sg_tensor *x, int axis, const size_t *sizes, size_t n, sg_tensor **out);
+
+#endif
