@@ -1,2 +1,0 @@
-#include "pending.h"
-SG_PENDING(matmul)

@@ -1,0 +1,189 @@
+/* sg_ops_matmul.c — matrix product through cblas gemm (row-major).
+ *
+ *   matmul  C = op(A) op(B)          op(X) = X or X^T (args.i[0] = trans_a, i[1] = trans_b)
+ *           A (..., M, K) or (..., K, M) when transposed; B (..., K, N) or (..., N, K);
+ *           C (..., M, N).
+ *   VJP     d op(A) = G op(B)^T      so  dA += G op(B)^T     (dA += op(B) G^T when trans_a)
+ *           d op(B) = op(A)^T G      so  dB += op(A)^T G     (dB += G^T op(A) when trans_b)
+ *           every product is one gemm with beta = 1, which accumulates.
+ *
+ * Batching: the leading (batch) axes of A and B are equal and each batch is one
+ * product, or B is 2-D and shared by every batch (a weight matrix); then dB is
+ * the sum over the batch.  With a shared B and no trans_a, the batch is folded
+ * into M: a (T, B, K) sequence times W (K, N) is ONE gemm of (T*B, K) x (K, N),
+ * and its VJP two more.
+ */
+#include "sg_kernel.h"
+#include "sg_op_table.h"
+
+#include <cblas.h>
+#include <limits.h>
+
+/* The sizes of one product, read from the node's inputs and flags. */
+typedef struct sg_mm {
+    bool ta, tb;
+    size_t batch;    /* product of the leading axes of a */
+    bool shared_b;   /* b is 2-D and a has batch axes */
+    size_t m, k, n;  /* op(A) (m, k), op(B) (k, n) */
+} sg_mm;
+
+static void sg_mm_dims(const sg_tensor *node, sg_mm *mm)
+{
+    const sg_shape *sa = &node->src[0]->shape, *sb = &node->src[1]->shape;
+    mm->ta = node->args.i[0] != 0;
+    mm->tb = node->args.i[1] != 0;
+    size_t ar = sa->d[sa->ndim - 2], ac = sa->d[sa->ndim - 1];
+    size_t br = sb->d[sb->ndim - 2], bc = sb->d[sb->ndim - 1];
+    mm->m = mm->ta ? ac : ar;
+    mm->k = mm->ta ? ar : ac;
+    mm->n = mm->tb ? br : bc;
+    mm->batch = 1;
+    for (int i = 0; i < sa->ndim - 2; i++)
+        mm->batch *= sa->d[i];
+    mm->shared_b = sa->ndim > 2 && sb->ndim == 2;
+}
+
+static sg_status sg_shape_matmul(sg_tensor *node, char *msg, size_t cap)
+{
+    sg_status st = sg_check_float_inputs(node, msg, cap);
+    if (st != SG_OK)
+        return st;
+    const sg_shape *sa = &node->src[0]->shape, *sb = &node->src[1]->shape;
+    if (sa->ndim < 2 || sb->ndim < 2) {
+        snprintf(msg, cap, "both inputs need at least 2 dimensions (a has %d, b has %d)", sa->ndim, sb->ndim);
+        return SG_ERR_SHAPE;
+    }
+    if (sb->ndim > 2) {
+        if (sb->ndim != sa->ndim) {
+            snprintf(msg, cap, "batched b must have a's rank (a has %d dimensions, b has %d); or pass a 2-D b",
+                     sa->ndim, sb->ndim);
+            return SG_ERR_SHAPE;
+        }
+        for (int i = 0; i < sa->ndim - 2; i++) {
+            if (sa->d[i] != sb->d[i]) {
+                snprintf(msg, cap, "batch dimension %d differs: a has %zu, b has %zu", i, sa->d[i], sb->d[i]);
+                return SG_ERR_SHAPE;
+            }
+        }
+    }
+    sg_mm mm;
+    sg_mm_dims(node, &mm);
+    size_t kb = mm.tb ? sb->d[sb->ndim - 1] : sb->d[sb->ndim - 2];
+    if (mm.k != kb) {
+        snprintf(msg, cap, "inner dimensions differ: K = %zu from a, %zu from b (op(a) is (%zu, %zu)%s, op(b) is "
+                 "(%zu, %zu)%s)", mm.k, kb, mm.m, mm.k, mm.ta ? " with a transposed" : "", kb, mm.n,
+                 mm.tb ? " with b transposed" : "");
+        return SG_ERR_SHAPE;
+    }
+    /* cblas takes int sizes; the folded M of a shared b is batch * m. */
+    if (mm.m > INT_MAX || mm.n > INT_MAX || mm.k > INT_MAX || mm.batch > INT_MAX / mm.m) {
+        snprintf(msg, cap, "dimensions exceed the BLAS int range");
+        return SG_ERR_SHAPE;
+    }
+    node->shape = *sa;
+    node->shape.d[sa->ndim - 2] = mm.m;
+    node->shape.d[sa->ndim - 1] = mm.n;
+    return SG_OK;
+}
+
+/* C (m, n) = alpha op(A) op(B) + beta C, row-major, in the node's dtype.
+ * lda/ldb/ldc are the row lengths of A, B, C as stored. */
+static void sg_gemm(sg_dtype dt, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A, size_t lda,
+                    const void *B, size_t ldb, double beta, void *C, size_t ldc)
+{
+    enum CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
+    if (dt == SG_F64)
+        cblas_dgemm(CblasRowMajor, opa, opb, (int)m, (int)n, (int)k, 1.0, A, (int)lda, B, (int)ldb, beta, C,
+                    (int)ldc);
+    else
+        cblas_sgemm(CblasRowMajor, opa, opb, (int)m, (int)n, (int)k, 1.0f, A, (int)lda, B, (int)ldb, (float)beta,
+                    C, (int)ldc);
+}
+
+/* Element i of buffer base (elements of esz bytes). */
+static inline void *sg_at(void *base, size_t i, size_t esz) { return (char *)base + i * esz; }
+
+static void matmul_forward(sg_tensor *node)
+{
+    sg_mm mm;
+    sg_mm_dims(node, &mm);
+    size_t esz = sg_dtype_size(node->dtype);
+    void *a = node->src[0]->data, *b = node->src[1]->data, *c = node->data;
+    size_t lda = mm.ta ? mm.m : mm.k, ldb = mm.tb ? mm.k : mm.n;
+    if (mm.shared_b && !mm.ta) {
+        /* (batch*m, k) x (k, n): one gemm for the whole batch */
+        sg_gemm(node->dtype, false, mm.tb, mm.batch * mm.m, mm.n, mm.k, a, lda, b, ldb, 0.0, c, mm.n);
+        return;
+    }
+    size_t sa = mm.m * mm.k, sb = mm.shared_b ? 0 : mm.k * mm.n, sc = mm.m * mm.n; /* per-batch strides */
+    for (size_t i = 0; i < mm.batch; i++)
+        sg_gemm(node->dtype, mm.ta, mm.tb, mm.m, mm.n, mm.k, sg_at(a, i * sa, esz), lda, sg_at(b, i * sb, esz), ldb,
+                0.0, sg_at(c, i * sc, esz), mm.n);
+}
+
+static void matmul_vjp(sg_tensor *node)
+{
+    sg_mm mm;
+    sg_mm_dims(node, &mm);
+    sg_dtype dt = node->dtype;
+    size_t esz = sg_dtype_size(dt);
+    void *a = node->src[0]->data, *b = node->src[1]->data, *g = node->grad;
+    void *ga = node->src[0]->grad, *gb = node->src[1]->grad;
+    size_t lda = mm.ta ? mm.m : mm.k, ldb = mm.tb ? mm.k : mm.n, ldg = mm.n;
+
+    /* Shared b without trans_a: fold the batch into m, one gemm per gradient. */
+    size_t batch = mm.batch, m = mm.m;
+    if (mm.shared_b && !mm.ta) {
+        m = mm.batch * mm.m;
+        batch = 1;
+    }
+    size_t sa = m * mm.k, sb = mm.shared_b ? 0 : mm.k * mm.n, sg = m * mm.n; /* per-batch strides */
+    for (size_t i = 0; i < batch; i++) {
+        void *ai = sg_at(a, i * sa, esz), *bi = sg_at(b, i * sb, esz), *gi = sg_at(g, i * sg, esz);
+        if (ga) {
+            if (!mm.ta) /* dA (m, k) += G (m, n) op(B)^T (n, k) */
+                sg_gemm(dt, false, !mm.tb, m, mm.k, mm.n, gi, ldg, bi, ldb, 1.0, sg_at(ga, i * sa, esz), mm.k);
+            else /* dA (k, m) += op(B) (k, n) G^T (n, m) */
+                sg_gemm(dt, mm.tb, true, mm.k, m, mm.n, bi, ldb, gi, ldg, 1.0, sg_at(ga, i * sa, esz), m);
+        }
+        if (gb) {
+            if (!mm.tb) /* dB (k, n) += op(A)^T (k, m) G (m, n) */
+                sg_gemm(dt, !mm.ta, false, mm.k, mm.n, m, ai, lda, gi, ldg, 1.0, sg_at(gb, i * sb, esz), mm.n);
+            else /* dB (n, k) += G^T (n, m) op(A) (m, k) */
+                sg_gemm(dt, true, mm.ta, mm.n, mm.k, m, gi, ldg, ai, lda, 1.0, sg_at(gb, i * sb, esz), mm.k);
+        }
+    }
+}
+
+sg_tensor *sg_matmul_t(sg_graph *g, sg_tensor *a, sg_tensor *b, bool trans_a, bool trans_b)
+{
+    sg_tensor *src[2] = {a, b};
+    sg_op_args args = {.i = {trans_a, trans_b}};
+    return sg_op_apply(g, &sg_op_matmul, src, 2, &args);
+}
+
+sg_tensor *sg_matmul(sg_graph *g, sg_tensor *a, sg_tensor *b) { return sg_matmul_t(g, a, b, false, false); }
+
+/* Examples: every flag combination, batched, shared b, vector-like edges. */
+static sg_tensor *matmul_example(sg_graph *g, sg_rng *rng, int variant)
+{
+    sg_shape sa, sb;
+    bool ta = false, tb = false;
+    switch (variant) {
+    case 0: sa = SG_SHAPE(3, 4); sb = SG_SHAPE(4, 5); break;
+    case 1: sa = SG_SHAPE(4, 3); sb = SG_SHAPE(4, 5); ta = true; break;
+    case 2: sa = SG_SHAPE(3, 4); sb = SG_SHAPE(5, 4); tb = true; break;
+    case 3: sa = SG_SHAPE(4, 3); sb = SG_SHAPE(5, 4); ta = tb = true; break;
+    case 4: sa = SG_SHAPE(2, 3, 4); sb = SG_SHAPE(2, 4, 5); break;                  /* batched */
+    case 5: sa = SG_SHAPE(2, 2, 3, 2); sb = SG_SHAPE(2, 2, 4, 3); ta = tb = true; break;
+    case 6: sa = SG_SHAPE(3, 2, 4); sb = SG_SHAPE(4, 5); break;                     /* shared b, folded */
+    case 7: sa = SG_SHAPE(2, 4, 3); sb = SG_SHAPE(5, 4); ta = tb = true; break;     /* shared b, looped */
+    case 8: sa = SG_SHAPE(1, 4); sb = SG_SHAPE(4, 1); break;                        /* (1,K) x (K,1) */
+    default: sa = SG_SHAPE(3, 1); sb = SG_SHAPE(1, 5); break;                       /* (M,1) x (1,N) */
+    }
+    return sg_matmul_t(g, sg_example_input(g, rng, "a", sa, -1.0, 1.0), sg_example_input(g, rng, "b", sb, -1.0, 1.0),
+                       ta, tb);
+}
+
+const sg_op sg_op_matmul = {.name = "matmul", .arity = 2, .shape = sg_shape_matmul, .forward = matmul_forward,
+                            .vjp = matmul_vjp, .example = matmul_example, .n_variants = 10};
