@@ -1,6 +1,0 @@
-#include "pending.h"
-SG_PENDING(transpose)
-SG_PENDING(reshape)
-SG_PENDING(slice)
-SG_PENDING(concat)
-SG_PENDING(split)
