@@ -1,0 +1,544 @@
+/* test_optim.c — optimizers, gradient clipping, lr schedule and initializers
+ * (graph/sg_optim.h, graph/sg_init.h).  Gradients are written straight into
+ * p->grad: no graph is needed to test an update rule. */
+#include "sg_test.h"
+
+#include "graph/sg_alloc.h"
+#include "graph/sg_init.h"
+#include "graph/sg_optim.h"
+
+/* A set of dtype dt with one parameter "w" of n elements holding w0[i]. */
+static sg_params *make_set(sg_dtype dt, size_t n, const double *w0, sg_param **out)
+{
+    sg_params *ps = sg_params_new(dt);
+    assert_non_null(ps);
+    sg_param *p = sg_params_add(ps, "w", SG_SHAPE(n));
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++)
+        sg_param_set(p, i, w0[i]);
+    *out = p;
+    return ps;
+}
+
+static void set_grad(sg_param *p, size_t i, double g)
+{
+    if (p->dtype == SG_F32)
+        ((float *)p->grad)[i] = (float)g;
+    else
+        ((double *)p->grad)[i] = g;
+}
+
+/* ---- SGD ------------------------------------------------------------------ */
+
+static void test_sgd_plain_matches_hand(void **state)
+{
+    (void)state;
+    const double w0[3] = {1.0, -2.0, 0.5}, g[3] = {0.1, 0.2, -0.3};
+    const double lr = 0.1, wd = 0.01;
+    sg_param *p;
+    sg_params *ps = make_set(SG_F64, 3, w0, &p);
+    for (size_t i = 0; i < 3; i++)
+        set_grad(p, i, g[i]);
+    sg_optim opt;
+    assert_int_equal(sg_optim_init_sgd(&opt, &(sg_sgd_config){.lr = lr, .momentum = 0, .weight_decay = wd}), SG_OK);
+    assert_int_equal(sg_optim_step(&opt, ps), SG_OK);
+    for (size_t i = 0; i < 3; i++) {
+        SG_ASSERT_NEAR(sg_param_get(p, i), w0[i] - lr * (g[i] + wd * w0[i]), 1e-15);
+        assert_true(sg_param_grad_get(p, i) == g[i]); /* grads are not touched */
+    }
+    assert_null(p->m); /* plain SGD keeps no state */
+    /* literal check of element 0: 1 - 0.1 * (0.1 + 0.01) = 0.989 */
+    SG_ASSERT_NEAR(sg_param_get(p, 0), 0.989, 1e-15);
+    sg_params_free(ps);
+}
+
+static void test_sgd_momentum_two_steps(void **state)
+{
+    (void)state;
+    for (int d = 0; d < 2; d++) {
+        sg_dtype dt = d ? SG_F32 : SG_F64;
+        double tol = d ? 1e-6 : 1e-15;
+        const double w0 = 1.0;
+        sg_param *p;
+        sg_params *ps = make_set(dt, 1, &w0, &p);
+        sg_optim opt;
+        assert_int_equal(sg_optim_init_sgd(&opt, &(sg_sgd_config){.lr = 0.1, .momentum = 0.9}), SG_OK);
+        /* step 1: g = 0.5 -> m = 0.5, w = 1 - 0.1 * 0.5 = 0.95 */
+        set_grad(p, 0, 0.5);
+        assert_int_equal(sg_optim_step(&opt, ps), SG_OK);
+        SG_ASSERT_NEAR(sg_param_get(p, 0), 0.95, tol);
+        /* step 2: g = 0.25 -> m = 0.9 * 0.5 + 0.25 = 0.7, w = 0.95 - 0.07 = 0.88 */
+        set_grad(p, 0, 0.25);
+        assert_int_equal(sg_optim_step(&opt, ps), SG_OK);
+        SG_ASSERT_NEAR(sg_param_get(p, 0), 0.88, tol);
+        double m = dt == SG_F32 ? ((float *)p->m)[0] : ((double *)p->m)[0];
+        SG_ASSERT_NEAR(m, 0.7, tol);
+        sg_params_free(ps);
+    }
+}
+
+/* ---- Adam ----------------------------------------------------------------- */
+
+/* Two Adam steps (lr 0.1, default betas/eps) on w0 = {1, -0.5} with grads
+ * {2, -0.5} then {-1, 0.3}; writes the values after each step. */
+static void adam_two_steps(sg_dtype dt, double after[2][2])
+{
+    const double w0[2] = {1.0, -0.5}, g[2][2] = {{2.0, -0.5}, {-1.0, 0.3}};
+    sg_param *p;
+    sg_params *ps = make_set(dt, 2, w0, &p);
+    sg_optim opt;
+    sg_adam_config c = sg_adam_defaults();
+    c.lr = 0.1;
+    assert_int_equal(sg_optim_init_adam(&opt, &c), SG_OK);
+    for (int s = 0; s < 2; s++) {
+        for (size_t i = 0; i < 2; i++)
+            set_grad(p, i, g[s][i]);
+        assert_int_equal(sg_optim_step(&opt, ps), SG_OK);
+        for (size_t i = 0; i < 2; i++)
+            after[s][i] = sg_param_get(p, i);
+    }
+    assert_int_equal(opt.t, 2);
+    sg_params_free(ps);
+}
+
+static void test_adam_two_steps_by_hand(void **state)
+{
+    (void)state;
+    /* Hand computation, element 0 (w0 = 1, b1 = 0.9, b2 = 0.999, eps = 1e-8):
+     *   t=1, g=2:  m = 0.2, v = 0.004, mhat = 2, vhat = 4,
+     *              w = 1 - 0.1 * 2 / (2 + 1e-8)            = 0.9000000005
+     *   t=2, g=-1: m = 0.18 - 0.1 = 0.08, v = 0.003996 + 0.001 = 0.004996,
+     *              mhat = 0.08 / 0.19, vhat = 0.004996 / 0.001999,
+     *              w = 0.9000000005 - 0.1 * mhat / (sqrt(vhat) + 1e-8)
+     *                                                         = 0.8733662967024315
+     * Element 1 (w0 = -0.5, g = -0.5 then 0.3): -0.400000002, -0.3808501989417752. */
+    const double expect[2][2] = {{0.9000000005, -0.40000000199999997}, {0.8733662967024315, -0.3808501989417752}};
+    double a64[2][2], a32[2][2];
+    adam_two_steps(SG_F64, a64);
+    adam_two_steps(SG_F32, a32);
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < 2; i++) {
+            SG_ASSERT_NEAR(a64[s][i], expect[s][i], 1e-13);
+            SG_ASSERT_NEAR(a32[s][i], a64[s][i], 1e-6);
+        }
+}
+
+/* Adam on f(w) = 0.5 * sum c_i (w_i - target_i)^2, grad = c * (w - target). */
+static void test_adam_minimizes_quadratic(void **state)
+{
+    (void)state;
+    const double target[4] = {3.0, -1.5, 0.25, 10.0}, curv[4] = {1.0, 4.0, 0.5, 2.0};
+    const double w0[4] = {0.0, 0.0, 0.0, 0.0};
+    for (int d = 0; d < 2; d++) {
+        sg_param *p;
+        sg_params *ps = make_set(d ? SG_F32 : SG_F64, 4, w0, &p);
+        sg_optim opt;
+        sg_adam_config c = sg_adam_defaults();
+        c.lr = 0.1;
+        assert_int_equal(sg_optim_init_adam(&opt, &c), SG_OK);
+        int steps = 0;
+        for (; steps < 400; steps++) {
+            sg_params_zero_grad(ps);
+            for (size_t i = 0; i < 4; i++)
+                set_grad(p, i, curv[i] * (sg_param_get(p, i) - target[i]));
+            assert_int_equal(sg_optim_step(&opt, ps), SG_OK);
+        }
+        double worst = 0;
+        for (size_t i = 0; i < 4; i++)
+            worst = fmax(worst, fabs(sg_param_get(p, i) - target[i]));
+        print_message("  adam quadratic (%s): max |w - target| = %.3g after %d steps\n", d ? "f32" : "f64", worst,
+                      steps);
+        assert_true(worst < 1e-3);
+        sg_params_free(ps);
+    }
+}
+
+static void test_adam_weight_decay_is_l2_in_gradient(void **state)
+{
+    (void)state;
+    /* zero grad, wd 0.5, w0 = 2: g = 1, so the first step is w = 2 - lr * 1/(1 + eps) */
+    const double w0 = 2.0;
+    sg_param *p;
+    sg_params *ps = make_set(SG_F64, 1, &w0, &p);
+    sg_optim opt;
+    sg_adam_config c = sg_adam_defaults();
+    c.lr = 0.01;
+    c.weight_decay = 0.5;
+    assert_int_equal(sg_optim_init_adam(&opt, &c), SG_OK);
+    assert_int_equal(sg_optim_step(&opt, ps), SG_OK);
+    SG_ASSERT_NEAR(sg_param_get(p, 0), 2.0 - 0.01 * 1.0 / (1.0 + 1e-8), 1e-15);
+    assert_true(sg_param_grad_get(p, 0) == 0.0);
+    sg_params_free(ps);
+}
+
+static void test_no_allocation_after_first_step(void **state)
+{
+    (void)state;
+    sg_params *ps = sg_params_new(SG_F32);
+    assert_non_null(ps);
+    sg_param *a = sg_params_add(ps, "a", SG_SHAPE(8, 5));
+    sg_param *b = sg_params_add(ps, "b", SG_SHAPE(5));
+    assert_non_null(a);
+    assert_non_null(b);
+    sg_rng r;
+    sg_rng_seed(&r, 7);
+    assert_int_equal(sg_params_init_uniform(ps, &r, -0.1, 0.1), SG_OK);
+    sg_optim adam, sgd;
+    sg_adam_config c = sg_adam_defaults();
+    c.weight_decay = 1e-4;
+    assert_int_equal(sg_optim_init_adam(&adam, &c), SG_OK);
+    assert_int_equal(sg_optim_init_sgd(&sgd, &(sg_sgd_config){.lr = 0.1, .momentum = 0.9}), SG_OK);
+    for (size_t i = 0; i < a->numel; i++)
+        set_grad(a, i, 0.01 * (double)i - 0.2);
+    for (size_t i = 0; i < b->numel; i++)
+        set_grad(b, i, 0.3);
+
+    size_t before = sg_alloc_count();
+    assert_int_equal(sg_optim_step(&adam, ps), SG_OK); /* allocates m and v */
+    assert_true(sg_alloc_count() > before);
+    assert_non_null(a->m);
+    assert_non_null(a->v);
+    before = sg_alloc_count();
+    for (int s = 0; s < 10; s++) {
+        sg_params_clip_grad_norm(ps, 0.5);
+        assert_int_equal(sg_optim_step(&adam, ps), SG_OK);
+    }
+    assert_int_equal(sg_alloc_count(), before);
+    /* momentum SGD reuses p->m: no allocation at all */
+    for (int s = 0; s < 10; s++)
+        assert_int_equal(sg_optim_step(&sgd, ps), SG_OK);
+    assert_int_equal(sg_alloc_count(), before);
+    sg_params_free(ps); /* frees m and v: ASan reports a leak otherwise */
+}
+
+static void test_out_of_memory_changes_nothing(void **state)
+{
+    (void)state;
+    const double w0[2] = {1.0, 2.0};
+    for (long k = 0; k <= 4; k++) { /* fail each of the four moment allocations; k = 4: none fails */
+        sg_param *p;
+        sg_params *ps = make_set(SG_F64, 2, w0, &p);
+        sg_param *q = sg_params_add(ps, "q", SG_SHAPE(3));
+        assert_non_null(q);
+        set_grad(p, 0, 1.0);
+        set_grad(p, 1, 1.0);
+        sg_optim opt;
+        sg_adam_config c = sg_adam_defaults();
+        assert_int_equal(sg_optim_init_adam(&opt, &c), SG_OK);
+        sg_alloc_fail_after(k);
+        sg_status st = sg_optim_step(&opt, ps);
+        sg_alloc_fail_after(-1);
+        if (k < 4) {
+            assert_int_equal(st, SG_ERR_NOMEM);
+            assert_true(sg_param_get(p, 0) == 1.0 && sg_param_get(p, 1) == 2.0);
+            assert_int_equal(opt.t, 0);
+            /* a retry with memory available completes the state and steps */
+            assert_int_equal(sg_optim_step(&opt, ps), SG_OK);
+        } else {
+            assert_int_equal(st, SG_OK);
+        }
+        assert_int_equal(opt.t, 1);
+        assert_true(sg_param_get(p, 0) < 1.0);
+        sg_params_free(ps); /* frees partly made state too (ASan: no leak) */
+    }
+}
+
+static void test_bad_config_is_arg_error(void **state)
+{
+    (void)state;
+    sg_optim opt;
+    const double nan = NAN;
+    assert_int_equal(sg_optim_init_sgd(&opt, &(sg_sgd_config){.lr = -1}), SG_ERR_ARG);
+    assert_int_equal(sg_optim_init_sgd(&opt, &(sg_sgd_config){.lr = nan}), SG_ERR_ARG);
+    assert_int_equal(sg_optim_init_sgd(&opt, &(sg_sgd_config){.lr = 1, .momentum = 1.0}), SG_ERR_ARG);
+    assert_int_equal(sg_optim_init_sgd(&opt, &(sg_sgd_config){.lr = 1, .weight_decay = -0.1}), SG_ERR_ARG);
+    assert_int_equal(sg_optim_init_sgd(NULL, &(sg_sgd_config){.lr = 1}), SG_ERR_ARG);
+    assert_int_equal(sg_optim_init_sgd(&opt, NULL), SG_ERR_ARG);
+    sg_adam_config c = sg_adam_defaults();
+    c.beta1 = 1.0;
+    assert_int_equal(sg_optim_init_adam(&opt, &c), SG_ERR_ARG);
+    c = sg_adam_defaults();
+    c.beta2 = -0.1;
+    assert_int_equal(sg_optim_init_adam(&opt, &c), SG_ERR_ARG);
+    c = sg_adam_defaults();
+    c.eps = 0;
+    assert_int_equal(sg_optim_init_adam(&opt, &c), SG_ERR_ARG);
+    c = sg_adam_defaults();
+    c.lr = INFINITY;
+    assert_int_equal(sg_optim_init_adam(&opt, &c), SG_ERR_ARG);
+
+    assert_int_equal(sg_optim_init_adam(&opt, &(sg_adam_config){.lr = 0.1, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-8}),
+                     SG_OK);
+    assert_int_equal(sg_optim_set_lr(&opt, -0.5), SG_ERR_ARG);
+    assert_int_equal(sg_optim_set_schedule(&opt, 0.0, 4), SG_ERR_ARG);
+    assert_int_equal(sg_optim_set_schedule(&opt, 0.5, -1), SG_ERR_ARG);
+    assert_int_equal(sg_optim_step(&opt, NULL), SG_ERR_ARG);
+    assert_int_equal(sg_optim_step(NULL, NULL), SG_ERR_ARG);
+    opt.kind = (sg_optim_kind)42; /* a corrupted optimizer is refused, not run */
+    sg_params *ps = sg_params_new(SG_F64);
+    assert_int_equal(sg_optim_step(&opt, ps), SG_ERR_ARG);
+    sg_params_free(ps);
+
+    sg_param *p;
+    const double w0 = 1;
+    ps = make_set(SG_F64, 1, &w0, &p);
+    sg_rng r;
+    sg_rng_seed(&r, 1);
+    assert_int_equal(sg_init_uniform(p, &r, 1.0, -1.0), SG_ERR_ARG);
+    assert_int_equal(sg_init_uniform(p, &r, -INFINITY, 1.0), SG_ERR_ARG);
+    assert_int_equal(sg_init_normal(p, &r, 0.0, -1.0), SG_ERR_ARG);
+    assert_int_equal(sg_init_uniform(p, NULL, 0, 1), SG_ERR_ARG);
+    assert_int_equal(sg_init_xavier_uniform(NULL, &r), SG_ERR_ARG);
+    assert_true(sg_param_get(p, 0) == 1.0); /* untouched by the refused calls */
+    sg_params_free(ps);
+}
+
+/* ---- clipping ------------------------------------------------------------- */
+
+static void test_clip_grad_norm(void **state)
+{
+    (void)state;
+    for (int d = 0; d < 2; d++) {
+        sg_dtype dt = d ? SG_F32 : SG_F64;
+        sg_params *ps = sg_params_new(dt);
+        sg_param *a = sg_params_add(ps, "a", SG_SHAPE(2));
+        sg_param *b = sg_params_add(ps, "b", SG_SHAPE(1, 1));
+        assert_non_null(a);
+        assert_non_null(b);
+        /* grads (3, 0) and (4): global norm 5 */
+        set_grad(a, 0, 3.0);
+        set_grad(a, 1, 0.0);
+        set_grad(b, 0, -4.0);
+
+        /* under (and at) the threshold: returned, nothing changes */
+        SG_ASSERT_NEAR(sg_params_clip_grad_norm(ps, 10.0), 5.0, 1e-15);
+        SG_ASSERT_NEAR(sg_params_clip_grad_norm(ps, 5.0), 5.0, 1e-15);
+        assert_true(sg_param_grad_get(a, 0) == 3.0 && sg_param_grad_get(a, 1) == 0.0);
+        assert_true(sg_param_grad_get(b, 0) == -4.0);
+
+        /* over: every grad scaled by max_norm / norm exactly */
+        double norm = sg_params_clip_grad_norm(ps, 1.0);
+        SG_ASSERT_NEAR(norm, 5.0, 1e-15);
+        double scale = 1.0 / 5.0;
+        if (dt == SG_F64) {
+            assert_true(sg_param_grad_get(a, 0) == 3.0 * scale);
+            assert_true(sg_param_grad_get(b, 0) == -4.0 * scale);
+        } else {
+            assert_true(sg_param_grad_get(a, 0) == (double)(float)(3.0 * scale));
+            assert_true(sg_param_grad_get(b, 0) == (double)(float)(-4.0 * scale));
+        }
+        assert_true(sg_param_grad_get(a, 1) == 0.0);
+        SG_ASSERT_NEAR(sg_params_grad_norm(ps), 1.0, d ? 1e-7 : 1e-15);
+
+        /* non-finite gradients: the NaN is reported and nothing is scaled */
+        set_grad(a, 1, NAN);
+        assert_true(isnan(sg_params_clip_grad_norm(ps, 1e-3)));
+        assert_true(sg_param_grad_get(b, 0) == (dt == SG_F64 ? -4.0 * scale : (double)(float)(-4.0 * scale)));
+        sg_params_free(ps);
+    }
+    /* a sum of squares that overflows double still gives the right norm */
+    sg_params *ps = sg_params_new(SG_F64);
+    sg_param *p = sg_params_add(ps, "p", SG_SHAPE(2));
+    set_grad(p, 0, 3e200);
+    set_grad(p, 1, 4e200);
+    double n = sg_params_clip_grad_norm(ps, 1.0);
+    SG_ASSERT_NEAR(n / 5e200, 1.0, 1e-15);
+    SG_ASSERT_NEAR(sg_param_grad_get(p, 0), 0.6, 1e-15);
+    SG_ASSERT_NEAR(sg_param_grad_get(p, 1), 0.8, 1e-15);
+    sg_params_free(ps);
+    assert_true(sg_params_clip_grad_norm(NULL, 1.0) == 0.0);
+}
+
+/* ---- learning-rate schedule ---------------------------------------------- */
+
+static void test_lr_schedule(void **state)
+{
+    (void)state;
+    /* lr 1, halved each epoch after the 4th (Zaremba et al., 13 epochs) */
+    const double expect[13] = {1, 1, 1, 1, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125, 0.00390625,
+                               0.001953125};
+    sg_optim opt;
+    assert_int_equal(sg_optim_init_sgd(&opt, &(sg_sgd_config){.lr = 1.0}), SG_OK);
+    assert_int_equal(sg_optim_set_schedule(&opt, 0.5, 4), SG_OK);
+    for (int e = 1; e <= 13; e++) {
+        assert_true(sg_lr_schedule_step(1.0, 0.5, 4, e) == expect[e - 1]);
+        assert_int_equal(sg_optim_set_epoch(&opt, e), SG_OK);
+        assert_true(sg_optim_lr(&opt) == expect[e - 1]);
+        assert_true(opt.lr == expect[e - 1]);
+    }
+    /* the stored lr is what the step uses */
+    const double w0 = 1.0;
+    sg_param *p;
+    sg_params *ps = make_set(SG_F64, 1, &w0, &p);
+    set_grad(p, 0, 1.0);
+    assert_int_equal(sg_optim_set_epoch(&opt, 6), SG_OK); /* lr 0.25 */
+    assert_int_equal(sg_optim_step(&opt, ps), SG_OK);
+    assert_true(sg_param_get(p, 0) == 0.75);
+    sg_params_free(ps);
+    /* other bases and decays; epochs <= start (also 0, negative) give the base */
+    SG_ASSERT_NEAR(sg_lr_schedule_step(0.7, 1.0 / 1.15, 6, 10), 0.7 / pow(1.15, 4), 1e-15);
+    assert_true(sg_lr_schedule_step(0.7, 0.5, 6, 0) == 0.7);
+    assert_true(sg_lr_schedule_step(0.7, 0.5, 6, -3) == 0.7);
+    assert_true(sg_lr_schedule_step(2.0, 0.5, 0, 1) == 1.0);
+}
+
+/* ---- initializers --------------------------------------------------------- */
+
+static void test_init_xavier_bound(void **state)
+{
+    (void)state;
+    for (int d = 0; d < 2; d++) {
+        sg_params *ps = sg_params_new(d ? SG_F32 : SG_F64);
+        sg_param *w = sg_params_add(ps, "w", SG_SHAPE(30, 50));
+        sg_param *b = sg_params_add(ps, "b", SG_SHAPE(20));
+        sg_rng r;
+        sg_rng_seed(&r, 3);
+        assert_int_equal(sg_init_xavier_uniform(w, &r), SG_OK);
+        assert_int_equal(sg_init_xavier_uniform(b, &r), SG_OK);
+        double aw = sqrt(6.0 / 80.0), ab = sqrt(6.0 / 40.0);
+        SG_ASSERT_NEAR(sg_init_xavier_bound(w), aw, 1e-15);
+        SG_ASSERT_NEAR(sg_init_xavier_bound(b), ab, 1e-15);
+        if (d) { /* f32: the bound as stored */
+            aw = (float)aw;
+            ab = (float)ab;
+        }
+        double mw = 0, mb = 0;
+        for (size_t i = 0; i < w->numel; i++)
+            mw = fmax(mw, fabs(sg_param_get(w, i)));
+        for (size_t i = 0; i < b->numel; i++)
+            mb = fmax(mb, fabs(sg_param_get(b, i)));
+        assert_true(mw <= aw && mw > 0.95 * aw); /* respected, and the range is used */
+        assert_true(mb <= ab && mb > 0.5 * ab);
+        sg_params_free(ps);
+    }
+    double fi, fo;
+    sg_init_fans(SG_SHAPE(3, 4, 5), &fi, &fo);
+    assert_true(fi == 15 && fo == 20);
+    sg_init_fans(SG_SCALAR, &fi, &fo);
+    assert_true(fi == 1 && fo == 1);
+}
+
+static void test_init_uniform_range(void **state)
+{
+    (void)state;
+    sg_params *ps = sg_params_new(SG_F64);
+    sg_param *p = sg_params_add(ps, "p", SG_SHAPE(1000));
+    sg_rng r;
+    sg_rng_seed(&r, 11);
+    assert_int_equal(sg_init_uniform(p, &r, -0.1, 0.3), SG_OK);
+    double lo = INFINITY, hi = -INFINITY, sum = 0;
+    for (size_t i = 0; i < p->numel; i++) {
+        double v = sg_param_get(p, i);
+        lo = fmin(lo, v);
+        hi = fmax(hi, v);
+        sum += v;
+    }
+    assert_true(lo >= -0.1 && hi < 0.3);
+    assert_true(lo < -0.09 && hi > 0.29);
+    SG_ASSERT_NEAR(sum / 1000.0, 0.1, 0.02);
+    /* degenerate range lo == hi is a constant */
+    assert_int_equal(sg_init_uniform(p, &r, 0.5, 0.5), SG_OK);
+    assert_true(sg_param_get(p, 0) == 0.5 && sg_param_get(p, 999) == 0.5);
+    /* zeros, constant */
+    assert_int_equal(sg_init_constant(p, -2.5), SG_OK);
+    for (size_t i = 0; i < p->numel; i++)
+        assert_true(sg_param_get(p, i) == -2.5);
+    assert_int_equal(sg_init_zeros(p), SG_OK);
+    for (size_t i = 0; i < p->numel; i++)
+        assert_true(sg_param_get(p, i) == 0.0);
+    sg_params_free(ps);
+}
+
+static void test_init_normal_moments(void **state)
+{
+    (void)state;
+    const size_t n = 100000;
+    for (int d = 0; d < 2; d++) {
+        sg_params *ps = sg_params_new(d ? SG_F32 : SG_F64);
+        sg_param *p = sg_params_add(ps, "p", SG_SHAPE(n));
+        sg_rng r;
+        sg_rng_seed(&r, 5);
+        assert_int_equal(sg_init_normal(p, &r, 2.0, 0.5), SG_OK);
+        double s = 0, s2 = 0;
+        for (size_t i = 0; i < n; i++)
+            s += sg_param_get(p, i);
+        double mean = s / (double)n;
+        for (size_t i = 0; i < n; i++) {
+            double e = sg_param_get(p, i) - mean;
+            s2 += e * e;
+        }
+        double sd = sqrt(s2 / (double)(n - 1));
+        print_message("  normal(2, 0.5) %s, 1e5 draws: mean %.5f, std %.5f\n", d ? "f32" : "f64", mean, sd);
+        /* standard errors: 0.5/sqrt(n) = 0.0016 for the mean, ~0.0011 for the std */
+        SG_ASSERT_NEAR(mean, 2.0, 0.01);
+        SG_ASSERT_NEAR(sd, 0.5, 0.01);
+        sg_params_free(ps);
+    }
+}
+
+static void test_init_deterministic(void **state)
+{
+    (void)state;
+    sg_params *ps = sg_params_new(SG_F64);
+    sg_params *p32s = sg_params_new(SG_F32);
+    sg_param *a = sg_params_add(ps, "a", SG_SHAPE(7, 9));
+    sg_param *b = sg_params_add(ps, "b", SG_SHAPE(7, 9));
+    sg_param *c = sg_params_add(ps, "c", SG_SHAPE(7, 9));
+    sg_param *f = sg_params_add(p32s, "f", SG_SHAPE(7, 9));
+    assert_non_null(a);
+    assert_non_null(f);
+    size_t bytes = a->numel * sizeof(double);
+    for (int kind = 0; kind < 3; kind++) {
+        sg_param *dst[4] = {a, b, c, f};
+        uint64_t seeds[4] = {42, 42, 43, 42};
+        for (int k = 0; k < 4; k++) {
+            sg_rng r;
+            sg_rng_seed(&r, seeds[k]);
+            sg_status st = kind == 0   ? sg_init_uniform(dst[k], &r, -1, 1)
+                           : kind == 1 ? sg_init_xavier_uniform(dst[k], &r)
+                                       : sg_init_normal(dst[k], &r, 0, 1);
+            assert_int_equal(st, SG_OK);
+        }
+        assert_memory_equal(a->value, b->value, bytes);     /* same seed: bit for bit */
+        assert_memory_not_equal(a->value, c->value, bytes); /* different seed: different */
+        size_t ndiff = 0;
+        for (size_t i = 0; i < a->numel; i++) {
+            ndiff += sg_param_get(a, i) != sg_param_get(c, i);
+            /* f32 holds the f64 value rounded */
+            assert_true(((float *)f->value)[i] == (float)((double *)a->value)[i]);
+        }
+        assert_true(ndiff == a->numel);
+    }
+    /* sg_params_init_uniform walks the set in order with one stream */
+    sg_rng r1, r2;
+    sg_rng_seed(&r1, 9);
+    sg_rng_seed(&r2, 9);
+    assert_int_equal(sg_params_init_uniform(ps, &r1, -0.05, 0.05), SG_OK);
+    for (size_t i = 0; i < a->numel; i++)
+        assert_true(sg_param_get(a, i) == sg_rng_range(&r2, -0.05, 0.05));
+    for (size_t i = 0; i < b->numel; i++)
+        assert_true(sg_param_get(b, i) == sg_rng_range(&r2, -0.05, 0.05));
+    sg_params_free(ps);
+    sg_params_free(p32s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sgd_plain_matches_hand),
+        cmocka_unit_test(test_sgd_momentum_two_steps),
+        cmocka_unit_test(test_adam_two_steps_by_hand),
+        cmocka_unit_test(test_adam_minimizes_quadratic),
+        cmocka_unit_test(test_adam_weight_decay_is_l2_in_gradient),
+        cmocka_unit_test(test_no_allocation_after_first_step),
+        cmocka_unit_test(test_out_of_memory_changes_nothing),
+        cmocka_unit_test(test_bad_config_is_arg_error),
+        cmocka_unit_test(test_clip_grad_norm),
+        cmocka_unit_test(test_lr_schedule),
+        cmocka_unit_test(test_init_xavier_bound),
+        cmocka_unit_test(test_init_uniform_range),
+        cmocka_unit_test(test_init_normal_moments),
+        cmocka_unit_test(test_init_deterministic),
+    };
+    return cmocka_run_group_tests_name("optim", tests, NULL, NULL);
+}
