@@ -13,6 +13,10 @@
  *    of <r, op(inputs)> with that op alone re-run.  Stops at the first node
  *    whose VJP is wrong and names it (op, scope, tape index, input, element).
  *
+ * Numerical derivatives are central differences with steps h and h/2
+ * combined by Richardson extrapolation (error O(h^4)); per-op mode sums
+ * r_i (y+_i - y-_i) so untouched outputs cancel exactly.
+ *
  * Error measure, per element: abs = |a - n|, rel = abs / max(|a|, |n|, floor),
  * a analytic, n numeric.  A check passes when max rel <= tol.
  */
@@ -23,14 +27,14 @@
 #include "sg_param.h"
 
 typedef struct sg_gradcheck_opts {
-    double eps;            /* central-difference step */
+    double eps;            /* central-difference step h (Richardson with h and h/2) */
     double tol;            /* largest relative error that passes */
     double floor;          /* denominator floor of the relative error */
     size_t max_per_tensor; /* elements checked per tensor, sampled (0 = all) */
     uint64_t seed;         /* for sampling and per-op seeds */
 } sg_gradcheck_opts;
 
-/* eps 1e-6, tol 1e-6, floor 1e-6, every element, seed 1. */
+/* eps 1e-3, tol 1e-6, floor 1e-6, every element, seed 1. */
 sg_gradcheck_opts sg_gradcheck_defaults(void);
 
 typedef struct sg_gradcheck_report {

@@ -1,0 +1,315 @@
+/* sg_ops_index.c — ops driven by int32 ids: embedding lookup and the softmax
+ * cross-entropy loss.  The id input of each op is not differentiable
+ * (nondiff_inputs = 1u << 1).  Ids are range-checked in the shape rule (the
+ * inputs' data already exists then), so kernels may index with them.
+ *
+ *   gather_rows    table (V, D), ids (S...) in [0, V)  ->  y (S..., D)
+ *                  y[k, :] = table[ids[k], :]
+ *                  gtable[ids[k], :] += gy[k, :]     (repeated ids accumulate)
+ *
+ *   cross_entropy  logits (N, C), targets (N) in [0, C) or -1 (ignored)
+ *                  m_n = max_c x[n, c],  lse_n = m_n + log(sum_c e^(x[n, c] - m_n))
+ *                  p[n, c] = e^(x[n, c] - lse_n)      (saved in aux for the VJP)
+ *                  l_n = lse_n - x[n, t_n]  (= -log p[n, t_n]),  0 where t_n = -1
+ *                  NONE: y = l (N);  SUM: y = sum_n l_n;  MEAN: y = sum_n l_n / max(count, 1)
+ *                  with count = the number of targets that are not -1.
+ *                  gx[n, c] += g_n * (p[n, c] - [c == t_n])  for rows with t_n != -1,
+ *                  g_n = gy[n] (NONE), gy (SUM), gy / max(count, 1) (MEAN).
+ *                  reduction in args.i[0] (sg_reduction).
+ */
+#include "sg_kernel.h"
+#include "sg_op_table.h"
+
+#include <string.h>
+
+/* Writes "[i0, i1, ...]", the multi-index of flat position k in shape s. */
+static void sg_index_str(sg_shape s, size_t k, char *buf, size_t cap)
+{
+    size_t idx[SG_MAX_DIMS] = {0};
+    for (int a = s.ndim; a-- > 0;) {
+        idx[a] = k % s.d[a];
+        k /= s.d[a];
+    }
+    size_t off = 0;
+    int w = snprintf(buf, cap, "[");
+    off = w > 0 ? (size_t)w : 0;
+    for (int a = 0; a < s.ndim && off < cap; a++) {
+        w = snprintf(buf + off, cap - off, a ? ", %zu" : "%zu", idx[a]);
+        if (w > 0)
+            off += (size_t)w;
+    }
+    if (off < cap)
+        snprintf(buf + off, cap - off, "]");
+}
+
+/* Checks that input k of node is an int32 id tensor. */
+static sg_status sg_check_ids(const sg_tensor *node, size_t k, const char *what, char *msg, size_t cap)
+{
+    if (node->src[k]->dtype != SG_I32) {
+        snprintf(msg, cap, "%s (input %zu) must be i32, not %s", what, k, sg_dtype_name(node->src[k]->dtype));
+        return SG_ERR_DTYPE;
+    }
+    return SG_OK;
+}
+
+/* Checks that input k of node has the graph's float dtype. */
+static sg_status sg_check_float_input(const sg_tensor *node, size_t k, const char *what, char *msg, size_t cap)
+{
+    sg_dtype want = sg_graph_dtype(node->graph);
+    if (node->src[k]->dtype != want) {
+        snprintf(msg, cap, "%s (input %zu) must be %s (the graph's dtype), not %s", what, k, sg_dtype_name(want),
+                 sg_dtype_name(node->src[k]->dtype));
+        return SG_ERR_DTYPE;
+    }
+    return SG_OK;
+}
+
+/* ---- gather_rows -------------------------------------------------------- */
+
+static sg_status gather_rows_shape(sg_tensor *node, char *msg, size_t cap)
+{
+    const sg_tensor *table = node->src[0]; /* (V, D) */
+    const sg_tensor *ids = node->src[1];   /* (S...) */
+    sg_status st = sg_check_float_input(node, 0, "the table", msg, cap);
+    if (st == SG_OK)
+        st = sg_check_ids(node, 1, "ids", msg, cap);
+    if (st != SG_OK)
+        return st;
+    if (table->shape.ndim != 2) {
+        snprintf(msg, cap, "the table must be 2-D (V, D), not %d-d", table->shape.ndim);
+        return SG_ERR_SHAPE;
+    }
+    if (ids->shape.ndim > SG_MAX_DIMS - 1) {
+        snprintf(msg, cap, "ids may have at most %d dimensions (the output adds one), not %d", SG_MAX_DIMS - 1,
+                 ids->shape.ndim);
+        return SG_ERR_SHAPE;
+    }
+    size_t V = table->shape.d[0];
+    const int32_t *id = ids->data;
+    for (size_t k = 0; k < ids->numel; k++) {
+        if (id[k] < 0 || (size_t)id[k] >= V) {
+            char pos[96], sbuf[96];
+            sg_index_str(ids->shape, k, pos, sizeof pos);
+            snprintf(msg, cap, "id %ld at position %zu (index %s of ids %s) is out of range: the table has V = %zu "
+                     "rows (ids must be in [0, %zu))", (long)id[k], k, pos, sg_shape_str(ids->shape, sbuf, sizeof sbuf),
+                     V, V);
+            return SG_ERR_INDEX;
+        }
+    }
+    sg_shape out = ids->shape;
+    out.d[out.ndim++] = table->shape.d[1];
+    node->shape = out;
+    return SG_OK;
+}
+
+SG_KERNEL(gather_rows_forward,
+    const sg_tensor *tt = node->src[0];
+    const sg_tensor *it = node->src[1];
+    size_t V = tt->shape.d[0], D = tt->shape.d[1];
+    const T *table = tt->data;  /* (V, D) */
+    const int32_t *id = it->data; /* (S) */
+    T *y = node->data;          /* (S, D) */
+    for (size_t k = 0; k < it->numel; k++) {
+        if (id[k] >= 0 && (size_t)id[k] < V) /* checked by the shape rule */
+            memcpy(y + k * D, table + (size_t)id[k] * D, D * sizeof(T));
+        else
+            memset(y + k * D, 0, D * sizeof(T));
+    })
+
+SG_KERNEL(gather_rows_vjp,
+    const sg_tensor *tt = node->src[0];
+    const sg_tensor *it = node->src[1];
+    T *gt = tt->grad; /* (V, D) */
+    if (!gt)
+        return;
+    size_t V = tt->shape.d[0], D = tt->shape.d[1];
+    const int32_t *id = it->data; /* (S) */
+    const T *gy = node->grad;     /* (S, D) */
+    for (size_t k = 0; k < it->numel; k++) {
+        if (id[k] < 0 || (size_t)id[k] >= V)
+            continue;
+        T *row = gt + (size_t)id[k] * D;
+        const T *src = gy + k * D;
+        for (size_t d = 0; d < D; d++)
+            row[d] += src[d];
+    })
+
+sg_tensor *sg_gather_rows(sg_graph *g, sg_tensor *table, sg_tensor *ids)
+{
+    sg_tensor *src[2] = {table, ids};
+    return sg_op_apply(g, &sg_op_gather_rows, src, 2, NULL);
+}
+
+/* Examples: ids with repeats, 2-D ids (B, T), a single id (1-D and 0-d), V = 1. */
+static sg_tensor *gather_rows_example(sg_graph *g, sg_rng *rng, int variant)
+{
+    size_t V, D;
+    sg_shape s;
+    switch (variant) {
+    case 0: V = 5; D = 3; s = SG_SHAPE(4); break;
+    case 1: V = 6; D = 2; s = SG_SHAPE(2, 3); break;
+    case 2: V = 4; D = 3; s = SG_SHAPE(1); break;
+    case 3: V = 3; D = 2; s = SG_SCALAR; break;
+    default: V = 1; D = 4; s = SG_SHAPE(3); break;
+    }
+    int32_t id[8];
+    size_t n = sg_shape_numel(s);
+    for (size_t k = 0; k < n; k++)
+        id[k] = (int32_t)sg_rng_below(rng, V);
+    if (variant == 0) { /* make sure of a repeat */
+        id[2] = id[0];
+    }
+    sg_tensor *table = sg_example_input(g, rng, "table", SG_SHAPE(V, D), -2.0, 2.0);
+    return sg_gather_rows(g, table, sg_ids(g, "ids", s, id));
+}
+
+const sg_op sg_op_gather_rows = {.name = "gather_rows", .arity = 2, .nondiff_inputs = 1u << 1,
+                                 .shape = gather_rows_shape, .forward = gather_rows_forward,
+                                 .vjp = gather_rows_vjp, .example = gather_rows_example, .n_variants = 5};
+
+/* ---- cross_entropy ------------------------------------------------------ */
+
+static sg_status cross_entropy_shape(sg_tensor *node, char *msg, size_t cap)
+{
+    const sg_tensor *logits = node->src[0];  /* (N, C) */
+    const sg_tensor *targets = node->src[1]; /* (N) */
+    sg_status st = sg_check_float_input(node, 0, "the logits", msg, cap);
+    if (st == SG_OK)
+        st = sg_check_ids(node, 1, "the targets", msg, cap);
+    if (st != SG_OK)
+        return st;
+    long red = node->args.i[0];
+    if (red != SG_REDUCE_MEAN && red != SG_REDUCE_SUM && red != SG_REDUCE_NONE) {
+        snprintf(msg, cap, "reduction %ld is not one of MEAN (%d), SUM (%d), NONE (%d)", red, SG_REDUCE_MEAN,
+                 SG_REDUCE_SUM, SG_REDUCE_NONE);
+        return SG_ERR_ARG;
+    }
+    if (logits->shape.ndim != 2) {
+        snprintf(msg, cap, "the logits must be 2-D (N, C), not %d-d", logits->shape.ndim);
+        return SG_ERR_SHAPE;
+    }
+    size_t N = logits->shape.d[0], C = logits->shape.d[1];
+    if (targets->shape.ndim != 1 || targets->shape.d[0] != N) {
+        char sbuf[96];
+        snprintf(msg, cap, "the targets must have shape (%zu) to match the logits' N = %zu, not %s", N, N,
+                 sg_shape_str(targets->shape, sbuf, sizeof sbuf));
+        return SG_ERR_SHAPE;
+    }
+    const int32_t *t = targets->data;
+    for (size_t n = 0; n < N; n++) {
+        if (t[n] != SG_IGNORE_TARGET && (t[n] < 0 || (size_t)t[n] >= C)) {
+            snprintf(msg, cap, "target %ld at row %zu is out of range: C = %zu classes (targets must be in [0, %zu) "
+                     "or %d to ignore the row)", (long)t[n], n, C, C, SG_IGNORE_TARGET);
+            return SG_ERR_INDEX;
+        }
+    }
+    node->shape = red == SG_REDUCE_NONE ? SG_SHAPE(N) : SG_SCALAR;
+    node->aux_bytes = N * C * sg_dtype_size(node->dtype); /* p (N, C) */
+    return SG_OK;
+}
+
+/* The number of targets that are not ignored, at least 1 (the MEAN divisor). */
+static size_t sg_target_count(const sg_tensor *targets)
+{
+    const int32_t *t = targets->data;
+    size_t count = 0;
+    for (size_t n = 0; n < targets->numel; n++)
+        if (t[n] != SG_IGNORE_TARGET)
+            count++;
+    return count ? count : 1;
+}
+
+/* Whether target tn is a valid class index for C classes (not ignored). */
+static bool sg_target_valid(int32_t tn, size_t C) { return tn >= 0 && (size_t)tn < C; }
+
+SG_KERNEL(cross_entropy_forward,
+    const sg_tensor *lt = node->src[0];
+    const sg_tensor *tt = node->src[1];
+    size_t N = lt->shape.d[0], C = lt->shape.d[1];
+    const T *x = lt->data;       /* (N, C) */
+    const int32_t *t = tt->data; /* (N) */
+    T *p = node->aux;            /* (N, C) softmax probabilities */
+    T *y = node->data;           /* (N) for NONE, else () */
+    long red = node->args.i[0];
+    double total = 0.0;
+    for (size_t n = 0; n < N; n++) {
+        const T *xr = x + n * C;
+        T *pr = p + n * C;
+        T m = xr[0];
+        for (size_t c = 1; c < C; c++)
+            if (xr[c] > m)
+                m = xr[c];
+        double s = 0.0;
+        for (size_t c = 0; c < C; c++) {
+            T e = exp(xr[c] - m);
+            pr[c] = e;
+            s += (double)e;
+        }
+        T inv = (T)(1.0 / s); /* s >= 1 */
+        for (size_t c = 0; c < C; c++)
+            pr[c] *= inv;
+        T ln = 0;
+        if (sg_target_valid(t[n], C))
+            ln = (T)log(s) - (xr[t[n]] - m); /* lse - x[t] */
+        if (red == SG_REDUCE_NONE)
+            y[n] = ln;
+        total += (double)ln;
+    }
+    if (red == SG_REDUCE_SUM)
+        y[0] = (T)total;
+    else if (red == SG_REDUCE_MEAN)
+        y[0] = (T)(total / (double)sg_target_count(tt));)
+
+SG_KERNEL(cross_entropy_vjp,
+    const sg_tensor *lt = node->src[0];
+    const sg_tensor *tt = node->src[1];
+    T *gx = lt->grad; /* (N, C) */
+    if (!gx)
+        return;
+    size_t N = lt->shape.d[0], C = lt->shape.d[1];
+    const int32_t *t = tt->data; /* (N) */
+    const T *p = node->aux;      /* (N, C) */
+    const T *gy = node->grad;    /* (N) for NONE, else () */
+    long red = node->args.i[0];
+    T scale = red == SG_REDUCE_MEAN ? (T)(1.0 / (double)sg_target_count(tt)) : (T)1;
+    for (size_t n = 0; n < N; n++) {
+        if (!sg_target_valid(t[n], C))
+            continue;
+        T gn = (red == SG_REDUCE_NONE ? gy[n] : gy[0]) * scale;
+        const T *pr = p + n * C;
+        T *gr = gx + n * C;
+        for (size_t c = 0; c < C; c++)
+            gr[c] += gn * pr[c];
+        gr[t[n]] -= gn;
+    })
+
+sg_tensor *sg_cross_entropy(sg_graph *g, sg_tensor *logits, sg_tensor *targets, sg_reduction red)
+{
+    sg_tensor *src[2] = {logits, targets};
+    sg_op_args args = {.i = {(long)red}};
+    return sg_op_apply(g, &sg_op_cross_entropy, src, 2, &args);
+}
+
+/* Examples: each reduction, with ignored targets, N = 1, C = 1, all ignored. */
+static sg_tensor *cross_entropy_example(sg_graph *g, sg_rng *rng, int variant)
+{
+    size_t N, C, n_ignored = 0;
+    sg_reduction red;
+    switch (variant) {
+    case 0: N = 4; C = 5; red = SG_REDUCE_MEAN; n_ignored = 1; break;
+    case 1: N = 3; C = 4; red = SG_REDUCE_SUM; break;
+    case 2: N = 4; C = 3; red = SG_REDUCE_NONE; n_ignored = 1; break;
+    case 3: N = 1; C = 3; red = SG_REDUCE_MEAN; break;
+    case 4: N = 3; C = 1; red = SG_REDUCE_SUM; break;
+    default: N = 2; C = 3; red = SG_REDUCE_MEAN; n_ignored = 2; break; /* every row ignored */
+    }
+    int32_t t[8];
+    for (size_t n = 0; n < N; n++)
+        t[n] = n < n_ignored ? SG_IGNORE_TARGET : (int32_t)sg_rng_below(rng, C);
+    sg_tensor *logits = sg_example_input(g, rng, "logits", SG_SHAPE(N, C), -2.0, 2.0);
+    return sg_cross_entropy(g, logits, sg_ids(g, "targets", SG_SHAPE(N), t), red);
+}
+
+const sg_op sg_op_cross_entropy = {.name = "cross_entropy", .arity = 2, .nondiff_inputs = 1u << 1,
+                                   .shape = cross_entropy_shape, .forward = cross_entropy_forward,
+                                   .vjp = cross_entropy_vjp, .example = cross_entropy_example, .n_variants = 6};

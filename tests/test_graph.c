@@ -1,0 +1,302 @@
+/* test_graph.c — the tape and reverse pass: values and gradients of small
+ * graphs against closed forms, fan-out and accumulation over time steps,
+ * detach, no-grad, seeds, repeated backward, sticky errors, anomaly mode,
+ * scopes, out-of-memory, and a long tape. */
+#include "sg_test.h"
+
+#include "graph/sg_alloc.h"
+
+static sg_graph *g_new(sg_dtype t)
+{
+    sg_graph *g = sg_graph_new(t);
+    assert_non_null(g);
+    return g;
+}
+
+/* d/dx tanh(sigmoid(x)) = (1 - tanh^2(s)) s (1 - s), s = sigmoid(x). */
+static void test_chain_rule(void **state)
+{
+    (void)state;
+    sg_graph *g = g_new(SG_F64);
+    double xv[3] = {-1.5, 0.25, 2.0};
+    sg_tensor *x = sg_input_f64(g, "x", SG_SHAPE(3), xv, true);
+    sg_tensor *y = sg_sum_all(g, sg_tanh(g, sg_sigmoid(g, x)));
+    SG_ASSERT_GRAPH_OK(g);
+    assert_int_equal(sg_backward(g, y), SG_OK);
+    double expect_y = 0;
+    for (int i = 0; i < 3; i++) {
+        double s = 1 / (1 + exp(-xv[i])), t = tanh(s);
+        expect_y += t;
+        SG_ASSERT_NEAR(sg_tensor_grad_get(x, (size_t)i), (1 - t * t) * s * (1 - s), 1e-14);
+    }
+    SG_ASSERT_NEAR(sg_tensor_get(y, 0), expect_y, 1e-14);
+    sg_graph_free(g);
+}
+
+/* y = x*x + 3x (x used three times): dy/dx = 2x + 3 — fan-out adds up. */
+static void test_fan_out(void **state)
+{
+    (void)state;
+    sg_graph *g = g_new(SG_F64);
+    double xv[2] = {0.5, -2.0};
+    sg_tensor *x = sg_input_f64(g, "x", SG_SHAPE(2), xv, true);
+    sg_tensor *y = sg_sum_all(g, sg_add(g, sg_hadamard(g, x, x), sg_scale(g, x, 3.0)));
+    assert_int_equal(sg_backward(g, y), SG_OK);
+    SG_ASSERT_NEAR(sg_tensor_grad_get(x, 0), 2 * 0.5 + 3, 1e-14);
+    SG_ASSERT_NEAR(sg_tensor_grad_get(x, 1), 2 * -2.0 + 3, 1e-14);
+    sg_graph_free(g);
+}
+
+/* A parameter used at T time steps: h_t = w * h_{t-1}, h_0 = 1, L = h_T = w^T;
+ * dL/dw = T w^(T-1): the sum over time steps, which is what BPTT must give. */
+static void test_parameter_over_time(void **state)
+{
+    (void)state;
+    sg_params *ps = sg_params_new(SG_F64);
+    sg_param *w = sg_params_add(ps, "w", SG_SHAPE(1, 1));
+    sg_param_set(w, 0, 0.9);
+    sg_graph *g = g_new(SG_F64);
+    sg_tensor *h = sg_const_fill(g, "h0", SG_SHAPE(1, 1), 1.0);
+    const int T = 12;
+    for (int t = 0; t < T; t++) {
+        sg_scope_push(g, "t%d", t);
+        h = sg_matmul(g, h, sg_param_use(g, w));
+        sg_scope_pop(g);
+    }
+    SG_ASSERT_GRAPH_OK(g);
+    assert_int_equal(sg_backward(g, sg_sum_all(g, h)), SG_OK);
+    SG_ASSERT_NEAR(sg_tensor_get(h, 0), pow(0.9, T), 1e-14);
+    SG_ASSERT_NEAR(sg_param_grad_get(w, 0), T * pow(0.9, T - 1), 1e-13);
+    /* the parameter is one leaf on the tape however often it is used */
+    size_t n_param_leaves = 0;
+    for (size_t i = 0; i < sg_graph_tape_len(g); i++)
+        n_param_leaves += sg_graph_tape_at(g, i)->kind == SG_KIND_PARAM;
+    assert_int_equal(n_param_leaves, 1);
+    /* a second backward accumulates into the parameter (like PyTorch) */
+    sg_graph_reset(g);
+    h = sg_const_fill(g, "h0", SG_SHAPE(1, 1), 1.0);
+    for (int t = 0; t < T; t++)
+        h = sg_matmul(g, h, sg_param_use(g, w));
+    sg_tensor *L = sg_sum_all(g, h);
+    assert_int_equal(sg_backward(g, L), SG_OK);
+    SG_ASSERT_NEAR(sg_param_grad_get(w, 0), 2 * T * pow(0.9, T - 1), 1e-13);
+    /* ... and zeroing clears it */
+    sg_params_zero_grad(ps);
+    assert_true(sg_param_grad_get(w, 0) == 0.0);
+    /* backward twice on the same tape: op-node gradients restart, leaves add up */
+    assert_int_equal(sg_backward(g, L), SG_OK);
+    assert_int_equal(sg_backward(g, L), SG_OK);
+    SG_ASSERT_NEAR(sg_param_grad_get(w, 0), 2 * T * pow(0.9, T - 1), 1e-13);
+    sg_graph_free(g);
+    sg_params_free(ps);
+}
+
+/* detach stops the gradient: y = x * detach(x) -> dy/dx = x, not 2x. */
+static void test_detach(void **state)
+{
+    (void)state;
+    sg_graph *g = g_new(SG_F64);
+    double xv[1] = {3.0};
+    sg_tensor *x = sg_input_f64(g, "x", SG_SCALAR, xv, true);
+    sg_tensor *d = sg_detach(g, x);
+    assert_false(d->requires_grad);
+    sg_tensor *y = sg_hadamard(g, x, d);
+    assert_int_equal(sg_backward(g, y), SG_OK);
+    SG_ASSERT_NEAR(sg_tensor_grad_get(x, 0), 3.0, 0);
+    assert_null(d->grad);
+    sg_graph_free(g);
+}
+
+/* No-grad: values computed, nothing recorded, backward refused. */
+static void test_no_grad(void **state)
+{
+    (void)state;
+    sg_graph *g = g_new(SG_F32);
+    sg_graph_set_grad_enabled(g, false);
+    float xv[2] = {1, 2};
+    sg_tensor *x = sg_input_f32(g, "x", SG_SHAPE(2), xv, true);
+    sg_tensor *y = sg_sum_all(g, sg_exp(g, x));
+    SG_ASSERT_GRAPH_OK(g);
+    assert_int_equal(sg_graph_tape_len(g), 0);
+    assert_false(y->requires_grad);
+    SG_ASSERT_NEAR(sg_tensor_get(y, 0), exp(1.0) + exp(2.0), 1e-5);
+    assert_int_not_equal(sg_backward(g, y), SG_OK);
+    assert_true(sg_contains(sg_graph_error(g), "not recorded"));
+    sg_graph_set_grad_enabled(g, true);
+    sg_graph_free(g);
+}
+
+/* Backward from a non-scalar output with a seed: grad = seed * dy/dx. */
+static void test_seed(void **state)
+{
+    (void)state;
+    sg_graph *g = g_new(SG_F64);
+    double xv[3] = {0.1, 0.2, 0.3}, seed[3] = {1.0, -2.0, 0.5};
+    sg_tensor *x = sg_input_f64(g, "x", SG_SHAPE(3), xv, true);
+    sg_tensor *y = sg_exp(g, x);
+    assert_int_equal(sg_backward_seed(g, y, seed), SG_OK);
+    for (int i = 0; i < 3; i++)
+        SG_ASSERT_NEAR(sg_tensor_grad_get(x, (size_t)i), seed[i] * exp(xv[i]), 1e-15);
+    /* backward() itself insists on a single element */
+    assert_int_not_equal(sg_backward(g, y), SG_OK);
+    assert_true(sg_contains(sg_graph_error(g), "single element"));
+    sg_graph_free(g);
+}
+
+/* The first error sticks and names op, scope and shapes; later ops return
+ * NULL; reset clears it. */
+static void test_sticky_error(void **state)
+{
+    (void)state;
+    sg_graph *g = g_new(SG_F32);
+    sg_tensor *a = sg_const_fill(g, "a", SG_SHAPE(2, 3), 1.0);
+    sg_tensor *b = sg_const_fill(g, "b", SG_SHAPE(4, 5), 1.0);
+    sg_scope_push(g, "enc");
+    sg_scope_push(g, "t%d", 7);
+    sg_tensor *c = sg_matmul(g, a, b);
+    assert_null(c);
+    assert_int_equal(sg_graph_status(g), SG_ERR_SHAPE);
+    const char *msg = sg_graph_error(g);
+    assert_true(sg_contains(msg, "matmul"));
+    assert_true(sg_contains(msg, "enc/t7"));
+    assert_true(sg_contains(msg, "(2, 3)"));
+    assert_true(sg_contains(msg, "(4, 5)"));
+    /* a chain after the error returns NULL without touching the message */
+    assert_null(sg_tanh(g, sg_add(g, c, a)));
+    assert_true(sg_contains(sg_graph_error(g), "matmul"));
+    sg_graph_reset(g);
+    assert_int_equal(sg_graph_status(g), SG_OK);
+    assert_string_equal(sg_graph_error(g), "");
+    /* a NULL input is an argument error, not a crash */
+    assert_null(sg_tanh(g, NULL));
+    assert_int_equal(sg_graph_status(g), SG_ERR_ARG);
+    sg_graph_free(g);
+}
+
+/* Anomaly mode names the first op producing NaN/Inf, forward and backward. */
+static void test_anomaly(void **state)
+{
+    (void)state;
+    sg_graph *g = g_new(SG_F64);
+    sg_graph_set_anomaly(g, true);
+    double xv[2] = {1.0, -1.0};
+    sg_scope_push(g, "cell");
+    sg_tensor *x = sg_input_f64(g, "x", SG_SHAPE(2), xv, true);
+    sg_tensor *y = sg_log(g, sg_exp(g, x)); /* fine */
+    SG_ASSERT_GRAPH_OK(g);
+    sg_tensor *z = sg_log(g, x);            /* log(-1) = NaN */
+    assert_null(z);
+    assert_int_equal(sg_graph_status(g), SG_ERR_NONFINITE);
+    assert_true(sg_contains(sg_graph_error(g), "'log'"));
+    assert_true(sg_contains(sg_graph_error(g), "cell"));
+    assert_true(sg_contains(sg_graph_error(g), "forward"));
+    /* backward: a NaN seed makes the last op's VJP produce NaN */
+    sg_graph_reset(g);
+    x = sg_input_f64(g, "x", SG_SHAPE(2), xv, true);
+    y = sg_tanh(g, sg_exp(g, x));
+    double seed[2] = {NAN, 1.0};
+    assert_int_equal(sg_backward_seed(g, y, seed), SG_ERR_NONFINITE);
+    assert_true(sg_contains(sg_graph_error(g), "backward of op 'tanh'"));
+    sg_graph_free(g);
+}
+
+static void test_scopes(void **state)
+{
+    (void)state;
+    sg_graph *g = g_new(SG_F32);
+    sg_params *ps = sg_params_new(SG_F32);
+    sg_param *w = sg_params_add(ps, "w", SG_SHAPE(2));
+    sg_scope_push(g, "lstm.l%d", 0);
+    sg_scope_push(g, "t%d", 3);
+    sg_tensor *x = sg_const_fill(g, "x", SG_SHAPE(2), 0.5);
+    sg_tensor *y = sg_hadamard(g, x, sg_param_use(g, w));
+    char path[64];
+    assert_string_equal(sg_scope_path(y->scope, path, sizeof path), "lstm.l0/t3");
+    assert_int_equal(sg_scope_depth(y->scope), 2);
+    assert_string_equal(sg_scope_name(sg_scope_at_depth(y->scope, 1)), "lstm.l0");
+    assert_null(w->leaf->scope); /* parameters live outside scopes */
+    sg_scope_pop(g);
+    sg_scope_pop(g);
+    assert_null(sg_scope_current(g));
+    sg_scope_pop(g); /* one pop too many is an error, not a crash */
+    assert_int_equal(sg_graph_status(g), SG_ERR_STATE);
+    /* a too-small buffer truncates safely */
+    char small[4];
+    sg_scope_path(y->scope, small, sizeof small);
+    assert_true(strlen(small) < sizeof small);
+    sg_graph_free(g);
+    sg_params_free(ps);
+}
+
+/* Out of memory anywhere in a step is an error, never a crash. */
+static void test_out_of_memory(void **state)
+{
+    (void)state;
+    for (long n = 0; n < 6; n++) {
+        sg_graph *g = sg_graph_new(SG_F32);
+        if (!g)
+            continue; /* the graph itself could not be made: NULL, fine */
+        sg_alloc_fail_after(n);
+        sg_tensor *x = sg_const_fill(g, "x", SG_SHAPE(300, 300), 1.0);
+        sg_tensor *y = sg_tanh(g, sg_matmul(g, x, x));
+        sg_alloc_fail_after(-1);
+        if (!y)
+            assert_int_equal(sg_graph_status(g), SG_ERR_NOMEM);
+        sg_graph_free(g);
+    }
+    /* the very first allocation failing: sg_graph_new returns NULL */
+    sg_alloc_fail_after(0);
+    sg_graph *g = sg_graph_new(SG_F32);
+    sg_alloc_fail_after(-1);
+    assert_null(g);
+}
+
+/* No fixed limits: a 200-step, 2-layer recurrent tape (well over 10^4 nodes)
+ * records and back-propagates; the reverse pass is a loop, not recursion. */
+static void test_long_tape(void **state)
+{
+    (void)state;
+    sg_params *ps = sg_params_new(SG_F32);
+    sg_param *W0 = sg_params_add(ps, "W0", SG_SHAPE(8, 8));
+    sg_param *W1 = sg_params_add(ps, "W1", SG_SHAPE(8, 8));
+    for (size_t i = 0; i < 64; i++) {
+        sg_param_set(W0, i, (i % 9 == 0) ? 0.5 : 0.01);
+        sg_param_set(W1, i, (i % 9 == 0) ? 0.5 : -0.01);
+    }
+    sg_graph *g = g_new(SG_F32);
+    for (int rep = 0; rep < 2; rep++) { /* the second pass reuses the arena */
+        sg_graph_reset(g);
+        sg_tensor *h0 = sg_const_fill(g, "h0", SG_SHAPE(4, 8), 0.1);
+        sg_tensor *x = sg_const_fill(g, "x", SG_SHAPE(4, 8), 0.3); /* keeps the state away from 0 */
+        sg_tensor *h1 = h0;
+        for (int t = 0; t < 200; t++) {
+            sg_scope_push(g, "t%d", t);
+            for (int k = 0; k < 20; k++) /* pad the step: many nodes per step */
+                h0 = sg_scale(g, h0, 1.0);
+            h0 = sg_tanh(g, sg_add(g, sg_matmul(g, h0, sg_param_use(g, W0)), x));
+            h1 = sg_tanh(g, sg_add(g, sg_matmul(g, h1, sg_param_use(g, W1)), h0));
+            sg_scope_pop(g);
+        }
+        sg_tensor *L = sg_sum_all(g, h1);
+        SG_ASSERT_GRAPH_OK(g);
+        assert_true(sg_graph_tape_len(g) > 4000);
+        assert_int_equal(sg_backward(g, L), SG_OK);
+        assert_true(isfinite(sg_param_grad_get(W0, 0)));
+        assert_true(sg_param_grad_get(W1, 0) != 0.0);
+    }
+    sg_graph_free(g);
+    sg_params_free(ps);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chain_rule),   cmocka_unit_test(test_fan_out),
+        cmocka_unit_test(test_parameter_over_time), cmocka_unit_test(test_detach),
+        cmocka_unit_test(test_no_grad),      cmocka_unit_test(test_seed),
+        cmocka_unit_test(test_sticky_error), cmocka_unit_test(test_anomaly),
+        cmocka_unit_test(test_scopes),       cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_long_tape),
+    };
+    return cmocka_run_group_tests_name("graph", tests, NULL, NULL);
+}
