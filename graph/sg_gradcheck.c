@@ -21,6 +21,34 @@ sg_gradcheck_opts sg_gradcheck_defaults(void)
  * the derivative is ~1e-5) while staying accurate where curvature is high. */
 static double sg_richardson(double d_h, double d_h2) { return (4 * d_h2 - d_h) / 3; }
 
+/* A central difference (f(x+h) - f(x-h)) / 2h of one scalar function of one
+ * element, supplied by each mode. */
+typedef double (*sg_central_fn)(void *ctx, double h);
+
+/* The derivative from Richardson-extrapolated central differences, with the
+ * step halved until two successive extrapolations agree.  For a smooth
+ * function R(D(h), D(h/2)) and R(D(h/2), D(h/4)) agree to O(h^4), about 1e-12,
+ * and the first pair is accepted.  A kink (relu at 0) at distance d from x
+ * spoils every step larger than d but none smaller, so halving walks below
+ * it; the step is not made smaller than needed, since rounding error grows as
+ * the step shrinks and would swamp tiny derivatives (tanh near saturation). */
+static double sg_numeric_derivative(sg_central_fn central, void *ctx, double h)
+{
+    enum { SG_MAX_HALVINGS = 12 };
+    double d_prev = central(ctx, h), d = central(ctx, h / 2);
+    double r_prev = sg_richardson(d_prev, d);
+    for (int k = 2; k <= SG_MAX_HALVINGS; k++) {
+        h /= 2;
+        double d_next = central(ctx, h / 2);
+        double r = sg_richardson(d, d_next);
+        if (fabs(r - r_prev) <= 1e-7 * fmax(fabs(r), 1e-4))
+            return r;
+        d = d_next;
+        r_prev = r;
+    }
+    return r_prev; /* no two agreed: the last (finest) estimate */
+}
+
 static void sg_report_init(sg_gradcheck_report *r)
 {
     memset(r, 0, sizeof *r);
@@ -87,6 +115,46 @@ static double sg_eval_loss(sg_graph *g, sg_loss_fn fn, void *ctx)
     if (!loss || sg_graph_status(g) || loss->numel != 1)
         return NAN;
     return sg_tensor_get(loss, 0);
+}
+
+/* Central differences of the loss in one parameter element ... */
+typedef struct sg_param_probe {
+    sg_graph *g;
+    sg_loss_fn fn;
+    void *ctx;
+    sg_param *p;
+    size_t e;
+} sg_param_probe;
+
+static double sg_param_central(void *vp, double h)
+{
+    sg_param_probe *q = vp;
+    double v = sg_param_get(q->p, q->e);
+    sg_param_set(q->p, q->e, v + h);
+    double lp = sg_eval_loss(q->g, q->fn, q->ctx);
+    sg_param_set(q->p, q->e, v - h);
+    double lm = sg_eval_loss(q->g, q->fn, q->ctx);
+    sg_param_set(q->p, q->e, v);
+    return (lp - lm) / (2 * h);
+}
+
+/* ... and in one element of the k-th input that requires grad. */
+typedef struct sg_input_probe {
+    sg_graph *g;
+    sg_loss_fn fn;
+    void *ctx;
+    long k;
+    size_t e;
+} sg_input_probe;
+
+static double sg_input_central(void *vp, double h)
+{
+    sg_input_probe *q = vp;
+    sg_graph_set_input_perturbation(q->g, q->k, q->e, h);
+    double lp = sg_eval_loss(q->g, q->fn, q->ctx);
+    sg_graph_set_input_perturbation(q->g, q->k, q->e, -h);
+    double lm = sg_eval_loss(q->g, q->fn, q->ctx);
+    return (lp - lm) / (2 * h);
 }
 
 typedef struct sg_input_info {
@@ -169,24 +237,15 @@ sg_status sg_gradcheck_model(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ct
             break;
         }
         for (size_t j = 0; j < cnt && !st; j++) {
+            sg_param_probe probe = {g, fn, ctx, pa, idx[j]};
+            double numeric = sg_numeric_derivative(sg_param_central, &probe, o.eps);
             size_t e = idx[j];
-            double d[2];
-            double v = sg_param_get(pa, e);
-            for (int s = 0; s < 2; s++) { /* steps h and h/2, for Richardson */
-                double h = s ? o.eps / 2 : o.eps;
-                sg_param_set(pa, e, v + h);
-                double lp = sg_eval_loss(g, fn, ctx);
-                sg_param_set(pa, e, v - h);
-                double lm = sg_eval_loss(g, fn, ctx);
-                d[s] = (lp - lm) / (2 * h);
-            }
-            sg_param_set(pa, e, v);
             if (sg_graph_status(g)) {
                 st = sg_graph_status(g);
                 break;
             }
             snprintf(where, sizeof where, "parameter '%s' element %zu", pa->name, e);
-            sg_report_add(report, &o, pgrad[off + e], sg_richardson(d[0], d[1]), where);
+            sg_report_add(report, &o, pgrad[off + e], numeric, where);
         }
         sg_free(idx);
         off += pa->numel;
@@ -201,15 +260,8 @@ sg_status sg_gradcheck_model(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ct
         }
         for (size_t j = 0; j < cnt && !st; j++) {
             size_t e = idx[j];
-            double d[2];
-            for (int s = 0; s < 2; s++) {
-                double h = s ? o.eps / 2 : o.eps;
-                sg_graph_set_input_perturbation(g, (long)in, e, h);
-                double lp = sg_eval_loss(g, fn, ctx);
-                sg_graph_set_input_perturbation(g, (long)in, e, -h);
-                double lm = sg_eval_loss(g, fn, ctx);
-                d[s] = (lp - lm) / (2 * h);
-            }
+            sg_input_probe probe = {g, fn, ctx, (long)in, e};
+            double numeric = sg_numeric_derivative(sg_input_central, &probe, o.eps);
             sg_graph_set_input_perturbation(g, -1, 0, 0);
             if (sg_graph_status(g)) {
                 st = sg_graph_status(g);
@@ -217,7 +269,7 @@ sg_status sg_gradcheck_model(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ct
             }
             snprintf(where, sizeof where, "input '%s' in scope '%s' element %zu", inputs[in].name,
                      inputs[in].scope[0] ? inputs[in].scope : "(root)", e);
-            sg_report_add(report, &o, inputs[in].grad[e], sg_richardson(d[0], d[1]), where);
+            sg_report_add(report, &o, inputs[in].grad[e], numeric, where);
         }
         sg_free(idx);
     }
@@ -243,8 +295,21 @@ sg_status sg_gradcheck_model(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ct
 /* Central difference of <r, op(x)> in x[e] with step h, as
  * sum_i r_i (y+_i - y-_i) / 2h: elements the perturbation does not reach
  * cancel exactly instead of adding rounding noise.  ybuf holds numel values. */
-static double sg_node_central_diff(sg_tensor *t, double *x, size_t e, double h, const double *r, double *ybuf)
+typedef struct sg_node_probe {
+    sg_tensor *t;
+    double *x;         /* the perturbed input's data */
+    size_t e;
+    const double *r;   /* (numel) seed */
+    double *ybuf;      /* (numel) scratch */
+} sg_node_probe;
+
+static double sg_node_central(void *vp, double h)
 {
+    sg_node_probe *q = vp;
+    sg_tensor *t = q->t;
+    double *x = q->x, *ybuf = q->ybuf;
+    const double *r = q->r;
+    size_t e = q->e;
     double v = x[e];
     x[e] = v + h;
     t->op->forward(t);
@@ -339,8 +404,8 @@ static sg_status sg_gradcheck_node_into(sg_graph *g, sg_tensor *t, const sg_grad
         }
         for (size_t j = 0; j < cnt; j++) {
             size_t e = idx[j];
-            double numeric = sg_richardson(sg_node_central_diff(t, x, e, o.eps, r, ybuf),
-                                           sg_node_central_diff(t, x, e, o.eps / 2, r, ybuf));
+            sg_node_probe probe = {t, x, e, r, ybuf};
+            double numeric = sg_numeric_derivative(sg_node_central, &probe, o.eps);
             snprintf(where, sizeof where, "op '%s' (tape node %zu, scope '%s') input %zu element %zu", t->op->name,
                      t->tape_index, scope[0] ? scope : "(root)", k, e);
             if (!sg_report_add(report, &o, tmp_grad[k][e], numeric, where)) {
