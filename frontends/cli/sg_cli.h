@@ -53,7 +53,8 @@ int sg_cmd_graph(sg_cli_args *a);
  * per-op mode.  Prints the results; returns true when both pass. */
 bool sg_cli_addition_gradcheck(sg_addition *m, sg_params *ps, size_t n_pairs, size_t seed, bool verbose);
 
-/* Exports the unrolled addition graph for one example to path. */
-bool sg_cli_addition_export(sg_addition *m, const char *path, size_t collapse_depth, bool grad_norms);
+/* Exports the unrolled addition graph for one example to path (collapse
+ * depth 0 = every op, SIZE_MAX = the deepest scope); verbose prints counts. */
+bool sg_cli_addition_export(sg_addition *m, const char *path, size_t collapse_depth, bool grad_norms, bool verbose);
 
 #endif

@@ -227,8 +227,9 @@ int sg_cmd_demo(sg_cli_args *a)
     snprintf(p_png, sizeof p_png, "%s/addition_graph.png", cfg.out);
     snprintf(p_col, sizeof p_col, "%s/addition_graph_collapsed.png", cfg.out);
     snprintf(p_loss, sizeof p_loss, "%s/loss.png", cfg.out);
-    bool files_ok = sg_cli_addition_export(&r.m, p_dot, 0, false) && sg_cli_addition_export(&r.m, p_png, 0, true) &&
-                    sg_cli_addition_export(&r.m, p_col, SIZE_MAX, true) && sg_demo_plot(&r, p_loss);
+    bool files_ok = sg_cli_addition_export(&r.m, p_dot, 0, false, false) &&
+                    sg_cli_addition_export(&r.m, p_png, 0, true, false) &&
+                    sg_cli_addition_export(&r.m, p_col, SIZE_MAX, true, false) && sg_demo_plot(&r, p_loss);
     if (files_ok) {
         printf("wrote:\n  %s   (unrolled graph of one example, every op)\n  %s\n", p_dot, p_png);
         printf("  %s   (one node per time step)\n  %s   (loss curve)\n", p_col, p_loss);

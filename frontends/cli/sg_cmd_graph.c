@@ -43,7 +43,7 @@ static bool sg_parse_collapse(const char *v, size_t *depth)
     return true;
 }
 
-bool sg_cli_addition_export(sg_addition *m, const char *path, size_t collapse_depth, bool grad_norms)
+bool sg_cli_addition_export(sg_addition *m, const char *path, size_t collapse_depth, bool grad_norms, bool verbose)
 {
     sg_graph *g = sg_graph_new(m->W_out->dtype);
     if (!g) {
@@ -61,9 +61,14 @@ bool sg_cli_addition_export(sg_addition *m, const char *path, size_t collapse_de
         o.grad_norms = grad_norms;
         o.title = "Elman RNN, binary addition 45 + 83, unrolled over 8 steps";
         char err[512];
-        if (sg_graph_export(g, path, &o, err, sizeof err) != SG_OK) {
+        sg_export_stats stats;
+        if (sg_graph_export(g, path, &o, err, sizeof err) != SG_OK ||
+            sg_graph_export_stats(g, &o, &stats, err, sizeof err) != SG_OK) {
             sg_cli_error("could not export the graph to '%s': %s", path, err);
             ok = false;
+        } else if (verbose) {
+            printf("wrote %s: tape %zu nodes; drawn %zu nodes (%zu collapsed scopes), %zu edges, %zu clusters\n",
+                   path, sg_graph_tape_len(g), stats.n_nodes, stats.n_collapsed, stats.n_edges, stats.n_clusters);
         }
     }
     sg_graph_free(g);
@@ -98,9 +103,7 @@ int sg_cmd_graph(sg_cli_args *a)
     sg_rng rng;
     sg_rng_seed(&rng, cfg.seed);
     sg_addition_reset_parameters(&m, &rng);
-    bool ok = sg_cli_addition_export(&m, out, depth, grad_norms);
-    if (ok)
-        printf("wrote %s\n", out);
+    bool ok = sg_cli_addition_export(&m, out, depth, grad_norms, true);
     sg_params_free(ps);
     return ok ? 0 : 1;
 }
