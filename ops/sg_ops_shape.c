@@ -446,7 +446,7 @@ static sg_status split_impl(sg_graph *g, sg_tensor *x, int axis, bool equal, con
     }
     if (!out)
         return split_fail(g, x, SG_ERR_ARG, "the output array is NULL");
-    size_t dim;
+    size_t dim = 0;
     sg_status st = split_check(g, x, axis, equal, sizes, n, &dim);
     if (st != SG_OK)
         return st;
