@@ -320,6 +320,13 @@ const sg_scope *sg_scope_at_depth(const sg_scope *s, size_t depth)
     return s;
 }
 
+/* The scope path for messages: "(root)" outside any scope. */
+static const char *sg_scope_label(const sg_scope *s, char *buf, size_t cap)
+{
+    sg_scope_path(s, buf, cap);
+    return buf[0] ? buf : "(root)";
+}
+
 char *sg_scope_path(const sg_scope *s, char *buf, size_t cap)
 {
     if (!cap)
@@ -357,7 +364,7 @@ static sg_tensor *sg_leaf_new(sg_graph *g, sg_kind kind, const char *name, sg_sh
     if (!sg_shape_valid(shape, sg_dtype_size(dtype))) {
         char path[256];
         sg_graph_fail(g, SG_ERR_SHAPE, "leaf '%s' in scope '%s': invalid shape %s (0 to 4 dimensions, each >= 1)",
-                      name ? name : "?", sg_scope_path(g->scope, path, sizeof path),
+                      name ? name : "?", sg_scope_label(g->scope, path, sizeof path),
                       sg_shape_str(shape, sbuf, sizeof sbuf));
         return NULL;
     }
@@ -565,23 +572,36 @@ static void sg_format_inputs(sg_tensor *const *src, size_t n, char *buf, size_t 
     }
 }
 
+sg_status sg_graph_fail_op(sg_graph *g, sg_status s, const char *op_name, sg_tensor *const *src, size_t n,
+                           const char *fmt, ...)
+{
+    if (g->status != SG_OK)
+        return s;
+    char msg[512], ins[512], path[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sg_format_inputs(src, src ? n : 0, ins, sizeof ins);
+    return sg_graph_fail(g, s, "op '%s' in scope '%s': %s; inputs: %s", op_name,
+                         sg_scope_label(g->scope, path, sizeof path), msg, ins);
+}
+
 sg_tensor *sg_op_apply(sg_graph *g, const sg_op *op, sg_tensor *const *src, size_t n_src, const sg_op_args *args)
 {
     if (!g || g->status)
         return NULL;
-    char path[256], ins[512];
+    char path[256];
     const char *opname = op ? op->name : "?";
     if (!op || (op->arity >= 0 && n_src != (size_t)op->arity) || (op->arity < 0 && n_src == 0) || (n_src && !src)) {
         sg_graph_fail(g, SG_ERR_ARG, "op '%s' in scope '%s': takes %d inputs, got %zu", opname,
-                      sg_scope_path(g->scope, path, sizeof path), op ? op->arity : 0, n_src);
+                      sg_scope_label(g->scope, path, sizeof path), op ? op->arity : 0, n_src);
         return NULL;
     }
     for (size_t k = 0; k < n_src; k++) {
         if (!src[k] || src[k]->graph != g) {
-            sg_format_inputs(src, n_src, ins, sizeof ins);
-            sg_graph_fail(g, SG_ERR_ARG, "op '%s' in scope '%s': input %zu is %s; inputs: %s", opname,
-                          sg_scope_path(g->scope, path, sizeof path), k,
-                          src[k] ? "from another graph" : "NULL", ins);
+            sg_graph_fail_op(g, SG_ERR_ARG, opname, src, n_src, "input %zu is %s", k,
+                             src[k] ? "from another graph" : "NULL");
             return NULL;
         }
     }
@@ -610,9 +630,7 @@ sg_tensor *sg_op_apply(sg_graph *g, const sg_op *op, sg_tensor *const *src, size
         snprintf(msg, sizeof msg, "the output shape would be empty or too large");
     }
     if (st != SG_OK) {
-        sg_format_inputs(src, n_src, ins, sizeof ins);
-        sg_graph_fail(g, st, "op '%s' in scope '%s': %s; inputs: %s", opname,
-                      sg_scope_path(g->scope, path, sizeof path), msg[0] ? msg : sg_status_str(st), ins);
+        sg_graph_fail_op(g, st, opname, src, n_src, "%s", msg[0] ? msg : sg_status_str(st));
         return NULL;
     }
     t->numel = sg_shape_numel(t->shape);
@@ -637,7 +655,7 @@ sg_tensor *sg_op_apply(sg_graph *g, const sg_op *op, sg_tensor *const *src, size
         size_t bad = sg_first_nonfinite(t->dtype, t->data, t->numel);
         if (bad != SIZE_MAX) {
             sg_graph_fail(g, SG_ERR_NONFINITE, "anomaly: op '%s' in scope '%s' produced %g at output element %zu (forward)",
-                          opname, sg_scope_path(g->scope, path, sizeof path), sg_tensor_get(t, bad), bad);
+                          opname, sg_scope_label(g->scope, path, sizeof path), sg_tensor_get(t, bad), bad);
             return NULL;
         }
     }
@@ -693,7 +711,7 @@ sg_status sg_backward_seed(sg_graph *g, sg_tensor *out, const void *seed)
                     return sg_graph_fail(g, SG_ERR_NONFINITE,
                                          "anomaly: backward of op '%s' in scope '%s' produced %g in the gradient of "
                                          "input %zu, element %zu",
-                                         t->op->name, sg_scope_path(t->scope, path, sizeof path),
+                                         t->op->name, sg_scope_label(t->scope, path, sizeof path),
                                          sg_tensor_grad_get(s, bad), k, bad);
             }
         }

@@ -39,6 +39,13 @@ void sg_graph_clear_error(sg_graph *g);
 /* Records an error (first one wins) with a printf-style message; returns s. */
 sg_status sg_graph_fail(sg_graph *g, sg_status s, const char *fmt, ...);
 
+/* Records an error about op `op_name` applied to inputs src[0..n-1], in the
+ * format of every op error: "op 'NAME' in scope 'PATH': MESSAGE; inputs:
+ * (2, 3) f32, (4) i32".  For ops that validate before calling sg_op_apply
+ * (split).  Returns s. */
+sg_status sg_graph_fail_op(sg_graph *g, sg_status s, const char *op_name, sg_tensor *const *src, size_t n,
+                           const char *fmt, ...);
+
 /* Gradient recording.  With it off ("no-grad"), ops still compute but nothing
  * goes on the tape and no output requires grad (inference, evaluation). */
 void sg_graph_set_grad_enabled(sg_graph *g, bool on);

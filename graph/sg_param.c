@@ -96,24 +96,21 @@ void sg_params_zero_grad(sg_params *ps)
         memset(ps->items[i]->grad, 0, ps->items[i]->numel * sg_dtype_size(ps->dtype));
 }
 
-/* Converts one owned buffer of n elements from dtype `from` to `to` in place
- * (reallocating); NULL buffers stay NULL.  Returns false on OOM (buffer kept). */
-static bool sg_buffer_convert(void **buf, size_t n, sg_dtype from, sg_dtype to)
+/* A buffer of n elements converted from dtype `from` to `to`, newly
+ * allocated; NULL when out of memory. */
+static void *sg_buffer_converted(const void *buf, size_t n, sg_dtype from, sg_dtype to)
 {
-    if (!*buf || from == to)
-        return true;
     void *nb = sg_malloc(n * sg_dtype_size(to));
     if (!nb)
-        return false;
+        return NULL;
     for (size_t i = 0; i < n; i++) {
+        double v = from == SG_F64 ? ((const double *)buf)[i] : ((const float *)buf)[i];
         if (to == SG_F64)
-            ((double *)nb)[i] = ((const float *)*buf)[i];
+            ((double *)nb)[i] = v;
         else
-            ((float *)nb)[i] = (float)((const double *)*buf)[i];
+            ((float *)nb)[i] = (float)v;
     }
-    sg_free(*buf);
-    *buf = nb;
-    return true;
+    return nb;
 }
 
 sg_status sg_params_set_dtype(sg_params *ps, sg_dtype dtype)
@@ -124,11 +121,24 @@ sg_status sg_params_set_dtype(sg_params *ps, sg_dtype dtype)
         sg_param *p = ps->items[i];
         if (p->dtype == dtype)
             continue;
-        if (!sg_buffer_convert(&p->value, p->numel, p->dtype, dtype) ||
-            !sg_buffer_convert(&p->grad, p->numel, p->dtype, dtype) ||
-            !sg_buffer_convert(&p->m, p->numel, p->dtype, dtype) ||
-            !sg_buffer_convert(&p->v, p->numel, p->dtype, dtype))
-            return SG_ERR_NOMEM; /* p is left half converted only in its optimizer state */
+        /* Convert all four buffers first, then swap: on failure p is untouched. */
+        void *old[4] = {p->value, p->grad, p->m, p->v};
+        void *nb[4] = {NULL, NULL, NULL, NULL};
+        bool ok = true;
+        for (int k = 0; k < 4 && ok; k++)
+            if (old[k] && !(nb[k] = sg_buffer_converted(old[k], p->numel, p->dtype, dtype)))
+                ok = false;
+        if (!ok) {
+            for (int k = 0; k < 4; k++)
+                sg_free(nb[k]);
+            return SG_ERR_NOMEM; /* parameters before p are converted, p and after are not */
+        }
+        for (int k = 0; k < 4; k++)
+            sg_free(old[k]);
+        p->value = nb[0];
+        p->grad = nb[1];
+        p->m = nb[2];
+        p->v = nb[3];
         p->dtype = dtype;
         p->leaf = NULL;
     }

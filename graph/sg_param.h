@@ -48,7 +48,9 @@ sg_param *sg_params_find(const sg_params *ps, const char *name);
 /* Total number of scalars. */
 size_t sg_params_numel(const sg_params *ps);
 void sg_params_zero_grad(sg_params *ps);
-/* Converts every value, gradient and optimizer moment to dtype. */
+/* Converts every value, gradient and optimizer moment to dtype.  On
+ * SG_ERR_NOMEM each parameter is either wholly converted or untouched, the set's
+ * dtype is unchanged, and calling again (or converting back) repairs it. */
 sg_status sg_params_set_dtype(sg_params *ps, sg_dtype dtype);
 
 double sg_param_get(const sg_param *p, size_t i);

@@ -380,10 +380,7 @@ const sg_op sg_op_concat = {.name = "concat", .arity = -1, .shape = concat_shape
  * engine's format: op, scope, message, input shapes. */
 static sg_status split_fail(sg_graph *g, sg_tensor *x, sg_status st, const char *what)
 {
-    char path[256], sh[96];
-    return sg_graph_fail(g, st, "op 'split' in scope '%s': %s; inputs: %s %s",
-                         sg_scope_path(sg_scope_current(g), path, sizeof path), what,
-                         sg_shape_str(x->shape, sh, sizeof sh), sg_dtype_name(x->dtype));
+    return sg_graph_fail_op(g, st, "split", &x, 1, "%s", what);
 }
 
 /* Checks the whole split of x before any part is made: n equal parts when
