@@ -40,6 +40,9 @@ typedef struct sg_addition_cfg {
     size_t seed;
 } sg_addition_cfg;
 bool sg_cli_addition_cfg(sg_cli_args *a, sg_addition_cfg *cfg);
+/* A parameter set of dtype holding a freshly initialized addition model for
+ * cfg (seeded with cfg->seed) in *m; NULL (with a message) when out of memory. */
+sg_params *sg_cli_addition_new(const sg_addition_cfg *cfg, sg_dtype dtype, sg_addition *m);
 /* The 2^(bits-1) x 2^(bits-1) operand pairs: *a and *b (owned by caller,
  * sg_free) and their count. */
 bool sg_cli_addition_pairs(size_t bits, uint32_t **a, uint32_t **b, size_t *n);

@@ -2,6 +2,7 @@
 #include "sg_cli.h"
 
 #include "graph/sg_alloc.h"
+#include "graph/sg_rng.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -158,6 +159,20 @@ bool sg_cli_addition_cfg(sg_cli_args *a, sg_addition_cfg *cfg)
         return false;
     }
     return true;
+}
+
+sg_params *sg_cli_addition_new(const sg_addition_cfg *cfg, sg_dtype dtype, sg_addition *m)
+{
+    sg_params *ps = sg_params_new(dtype);
+    if (!ps || sg_addition_init(m, ps, cfg->bits, cfg->hidden, cfg->act) != SG_OK) {
+        sg_cli_error("could not build the model (out of memory?)");
+        sg_params_free(ps);
+        return NULL;
+    }
+    sg_rng rng;
+    sg_rng_seed(&rng, cfg->seed);
+    sg_addition_reset_parameters(m, &rng);
+    return ps;
 }
 
 bool sg_cli_addition_pairs(size_t bits, uint32_t **a, uint32_t **b, size_t *n)

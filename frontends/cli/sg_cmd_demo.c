@@ -118,11 +118,10 @@ int sg_cmd_demo(sg_cli_args *a)
     sg_demo_run r = {0};
     int rc = 1;
     bool tty = isatty(STDOUT_FILENO);
-    r.ps = sg_params_new(SG_F32);
+    r.ps = sg_cli_addition_new(&cfg.model, SG_F32, &r.m);
     r.g = sg_graph_new(SG_F32);
     r.eval_g = sg_graph_new(SG_F32);
-    if (!r.ps || !r.g || !r.eval_g || !sg_cli_addition_pairs(cfg.model.bits, &r.a, &r.b, &r.n_pairs) ||
-        sg_addition_init(&r.m, r.ps, cfg.model.bits, cfg.model.hidden, cfg.model.act) != SG_OK) {
+    if (!r.ps || !r.g || !r.eval_g || !sg_cli_addition_pairs(cfg.model.bits, &r.a, &r.b, &r.n_pairs)) {
         sg_cli_error("could not set up the demo (out of memory?)");
         goto done;
     }
@@ -138,9 +137,8 @@ int sg_cmd_demo(sg_cli_args *a)
         sg_cli_error("out of memory");
         goto done;
     }
-    sg_rng rng;
+    sg_rng rng; /* batches; the model was initialized from the same seed */
     sg_rng_seed(&rng, cfg.model.seed);
-    sg_addition_reset_parameters(&r.m, &rng);
     for (size_t i = 0; i < r.n_pairs; i++)
         r.order[i] = i;
     sg_adam_config adam = sg_adam_defaults();

@@ -148,16 +148,10 @@ int sg_cmd_gradcheck(sg_cli_args *a)
     size_t pairs;
     if (!sg_cli_addition_cfg(a, &cfg) || !sg_cli_opt_size(a, "pairs", 4, &pairs) || !sg_cli_check_all_used(a))
         return 2;
-    sg_params *ps = sg_params_new(SG_F64);
     sg_addition m;
-    if (!ps || sg_addition_init(&m, ps, cfg.bits, cfg.hidden, cfg.act) != SG_OK) {
-        sg_cli_error("could not build the model (out of memory?)");
-        sg_params_free(ps);
+    sg_params *ps = sg_cli_addition_new(&cfg, SG_F64, &m);
+    if (!ps)
         return 1;
-    }
-    sg_rng rng;
-    sg_rng_seed(&rng, cfg.seed);
-    sg_addition_reset_parameters(&m, &rng);
     bool ok = sg_cli_addition_gradcheck(&m, ps, pairs ? pairs : 1, cfg.seed, true);
     sg_params_free(ps);
     return ok ? 0 : 1;

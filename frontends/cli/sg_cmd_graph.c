@@ -93,16 +93,10 @@ int sg_cmd_graph(sg_cli_args *a)
     }
     if (!sg_cli_addition_cfg(a, &cfg) || !sg_parse_collapse(collapse, &depth) || !sg_cli_check_all_used(a))
         return 2;
-    sg_params *ps = sg_params_new(SG_F32);
     sg_addition m;
-    if (!ps || sg_addition_init(&m, ps, cfg.bits, cfg.hidden, cfg.act) != SG_OK) {
-        sg_cli_error("could not build the model (out of memory?)");
-        sg_params_free(ps);
+    sg_params *ps = sg_cli_addition_new(&cfg, SG_F32, &m);
+    if (!ps)
         return 1;
-    }
-    sg_rng rng;
-    sg_rng_seed(&rng, cfg.seed);
-    sg_addition_reset_parameters(&m, &rng);
     bool ok = sg_cli_addition_export(&m, out, depth, grad_norms, true);
     sg_params_free(ps);
     return ok ? 0 : 1;
