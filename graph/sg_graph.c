@@ -594,8 +594,12 @@ sg_tensor *sg_op_apply(sg_graph *g, const sg_op *op, sg_tensor *const *src, size
     char path[256];
     const char *opname = op ? op->name : "?";
     if (!op || (op->arity >= 0 && n_src != (size_t)op->arity) || (op->arity < 0 && n_src == 0) || (n_src && !src)) {
-        sg_graph_fail(g, SG_ERR_ARG, "op '%s' in scope '%s': takes %d inputs, got %zu", opname,
-                      sg_scope_label(g->scope, path, sizeof path), op ? op->arity : 0, n_src);
+        if (op && op->arity < 0)
+            sg_graph_fail(g, SG_ERR_ARG, "op '%s' in scope '%s': takes at least 1 input, got %zu", opname,
+                          sg_scope_label(g->scope, path, sizeof path), n_src);
+        else
+            sg_graph_fail(g, SG_ERR_ARG, "op '%s' in scope '%s': takes %d inputs, got %zu", opname,
+                          sg_scope_label(g->scope, path, sizeof path), op ? op->arity : 0, n_src);
         return NULL;
     }
     for (size_t k = 0; k < n_src; k++) {

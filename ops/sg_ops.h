@@ -5,9 +5,13 @@
  * Conventions (all ops):
  *   - Inputs must belong to g; floating inputs have the graph's dtype.
  *   - Any failure (bad shapes, axes, ids; NULL inputs; out of memory) returns
- *     NULL and leaves a message in sg_graph_error(g) naming the op, the scope
- *     and the input shapes.  A NULL input (from an earlier failed call) makes an
- *     op return NULL at once, so chains of calls need one check at the end.
+ *     NULL and leaves a message in sg_graph_error(g) naming the op and the
+ *     scope, and for shape, axis, index and dtype errors the input shapes.
+ *     Errors are sticky: once g holds one, every op returns NULL at once, so a
+ *     chain of calls needs one check at the end.  A NULL input on a graph not
+ *     in error is itself recorded (SG_ERR_ARG).
+ *   - sg_log does not check x > 0: log(0) is -inf, log(x < 0) NaN; anomaly
+ *     mode (sg_graph_set_anomaly) reports where such values first appear.
  *   - Axes may be negative, counted from the end (-1 = last).
  *   - Broadcasting (add, sub, hadamard) follows NumPy: shapes are aligned at the
  *     trailing dimension and a dimension of 1 (or a missing one) is repeated.

@@ -57,11 +57,26 @@ static sg_shape sg_unary_example_shape(int variant)
     }
 }
 
+/* Variant 4 of every unary example: inputs of both signs, 0.1 to 1 away from 0
+ * (covers both sides of relu's kink; log is skipped, it needs x > 0). */
+static sg_tensor *sg_unary_signed_example(sg_graph *g, sg_rng *rng, sg_tensor *(*op)(sg_graph *, sg_tensor *))
+{
+    double v[12]; /* (3, 4) */
+    for (size_t i = 0; i < 12; i++)
+        v[i] = (i % 2 ? -1.0 : 1.0) * sg_rng_range(rng, 0.1, 1.0);
+    bool positive_only = op == sg_log;
+    for (size_t i = 0; positive_only && i < 12; i++)
+        v[i] = fabs(v[i]) + 0.1;
+    return op(g, sg_input_f64(g, "x", SG_SHAPE(3, 4), v, true));
+}
+
 #define SG_UNARY_OP(op_name, fwd_expr, vjp_expr, lo, hi)                                                               \
     SG_KERNEL(op_name##_forward, SG_UNARY_FWD(fwd_expr))                                                               \
     SG_KERNEL(op_name##_vjp, SG_UNARY_VJP(vjp_expr))                                                                   \
     static sg_tensor *op_name##_example(sg_graph *g, sg_rng *rng, int variant)                                         \
     {                                                                                                                  \
+        if (variant == 4)                                                                                              \
+            return sg_unary_signed_example(g, rng, sg_##op_name);                                                      \
         return sg_##op_name(g, sg_example_input(g, rng, "x", sg_unary_example_shape(variant), lo, hi));                \
     }                                                                                                                  \
     const sg_op sg_op_##op_name = {.name = #op_name,                                                                   \
@@ -70,7 +85,7 @@ static sg_shape sg_unary_example_shape(int variant)
                                    .forward = op_name##_forward,                                                       \
                                    .vjp = op_name##_vjp,                                                               \
                                    .example = op_name##_example,                                                       \
-                                   .n_variants = 4};                                                                   \
+                                   .n_variants = 5};                                                                   \
     sg_tensor *sg_##op_name(sg_graph *g, sg_tensor *x) { return sg_op_apply(g, &sg_op_##op_name, &x, 1, NULL); }
 
 /*          name         forward                      VJP factor (times gy)       example range */
