@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# models/ is op calls only: no backward code, no VJP, no gradient arithmetic.
+# Fails if any file under models/ names a VJP or backward function, touches a
+# tensor's ->grad, or indexes a gradient buffer.
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+hits=$(grep -rnE '(_vjp|_backward|backward_fn|->grad\b|\.grad\b|grad(ient)?\[[^]]*\] *[-+*/]?=|sg_op_apply|sg_op\b)' \
+       "$root/models" --include='*.c' --include='*.h' | grep -vE 'sg_backward\(|sg_params_zero_grad|clip_grad_norm')
+if [ -n "$hits" ]; then
+  echo "models/ must be op calls only; found gradient code:"
+  echo "$hits"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+echo "models/ holds $(ls "$root"/models/*.c | wc -l) source files, none with gradient code"
+echo "1 passed, 0 failed"
