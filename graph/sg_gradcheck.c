@@ -6,6 +6,7 @@
 #include "sg_alloc.h"
 #include "sg_rng.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,9 +50,10 @@ static double sg_numeric_derivative(sg_central_fn central, void *ctx, double h)
     return r_prev; /* no two agreed: the last (finest) estimate */
 }
 
-static void sg_report_init(sg_gradcheck_report *r)
+static void sg_report_init(sg_gradcheck_report *r, const sg_gradcheck_opts *o)
 {
     memset(r, 0, sizeof *r);
+    r->floor_used = o->floor;
     r->passed = true;
     r->bad_tape_index = SIZE_MAX;
 }
@@ -168,7 +170,7 @@ sg_status sg_gradcheck_model(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ct
                              sg_gradcheck_report *report)
 {
     sg_gradcheck_opts o = opts ? *opts : sg_gradcheck_defaults();
-    sg_report_init(report);
+    sg_report_init(report, &o);
     if (sg_graph_dtype(g) != SG_F64 || (ps && ps->dtype != SG_F64))
         return sg_graph_fail(g, SG_ERR_DTYPE, "gradcheck: the graph and the parameters must be f64");
 
@@ -182,6 +184,12 @@ sg_status sg_gradcheck_model(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ct
         return sg_graph_status(g) ? sg_graph_status(g) : sg_graph_fail(g, SG_ERR_ARG, "gradcheck: the loss function returned NULL");
     if (loss->numel != 1)
         return sg_graph_fail(g, SG_ERR_SHAPE, "gradcheck: the loss must be a single element");
+    /* Central differences cannot resolve derivatives below ~ eps_mach |L| / h:
+     * judge smaller ones on absolute error at that level (see the header). */
+    double resolution = 4 * DBL_EPSILON * fabs(sg_tensor_get(loss, 0)) / o.eps;
+    if (o.tol > 0 && resolution / o.tol > o.floor)
+        o.floor = resolution / o.tol;
+    report->floor_used = o.floor;
     sg_status st = sg_backward(g, loss);
     if (st)
         return st;
@@ -433,7 +441,8 @@ static sg_status sg_gradcheck_node_into(sg_graph *g, sg_tensor *t, const sg_grad
 
 sg_status sg_gradcheck_tape(sg_graph *g, const sg_gradcheck_opts *opts, sg_gradcheck_report *report)
 {
-    sg_report_init(report);
+    sg_gradcheck_opts o = opts ? *opts : sg_gradcheck_defaults();
+    sg_report_init(report, &o);
     if (sg_graph_dtype(g) != SG_F64)
         return sg_graph_fail(g, SG_ERR_DTYPE, "gradcheck: per-op checks need an f64 graph");
     for (size_t i = 0; i < sg_graph_tape_len(g); i++) {
@@ -451,6 +460,7 @@ sg_status sg_gradcheck_tape(sg_graph *g, const sg_gradcheck_opts *opts, sg_gradc
 
 sg_status sg_gradcheck_node(sg_graph *g, sg_tensor *node, const sg_gradcheck_opts *opts, sg_gradcheck_report *report)
 {
-    sg_report_init(report);
+    sg_gradcheck_opts o = opts ? *opts : sg_gradcheck_defaults();
+    sg_report_init(report, &o);
     return sg_gradcheck_node_into(g, node, opts, report);
 }

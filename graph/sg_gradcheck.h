@@ -18,7 +18,13 @@
  * r_i (y+_i - y-_i) so untouched outputs cancel exactly.
  *
  * Error measure, per element: abs = |a - n|, rel = abs / max(|a|, |n|, floor),
- * a analytic, n numeric.  A check passes when max rel <= tol.
+ * a analytic, n numeric.  A check passes when max rel <= tol.  In model mode
+ * the floor is raised to the method's resolution when that is larger:
+ * rounding in the loss L limits a central difference with step h to about
+ * 4 eps_mach |L| / h in absolute terms, so derivatives smaller than
+ * resolution / tol are judged by absolute error against resolution
+ * (report->floor_used says which floor applied; for |L| ~ 1 and h = 1e-3 it
+ * stays 1e-6).
  */
 #ifndef SG_GRADCHECK_H
 #define SG_GRADCHECK_H
@@ -49,6 +55,7 @@ typedef struct sg_gradcheck_report {
     size_t bad_tape_index;
     const char *bad_op;     /* static op name, or NULL */
     char bad_scope[256];
+    double floor_used;      /* the relative-error floor applied (see above) */
 } sg_gradcheck_report;
 
 /* Builds the graph of one loss evaluation on g (already reset) and returns

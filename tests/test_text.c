@@ -709,7 +709,13 @@ static void data_dir(char *buf, size_t cap)
         else
             snprintf(repo, sizeof repo, ".");
     }
-    snprintf(buf, cap, "%s/../shared/data", repo);
+    size_t n = strlen(repo); /* repo is shorter than 512; buf may be smaller */
+    if (n + sizeof "/../shared/data" > cap) {
+        snprintf(buf, cap, "../shared/data"); /* cannot fit: relative to the working directory */
+        return;
+    }
+    memcpy(buf, repo, n);
+    memcpy(buf + n, "/../shared/data", sizeof "/../shared/data");
 }
 
 static double now_seconds(void)
