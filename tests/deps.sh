@@ -3,7 +3,8 @@
 # Sourced or run by tests/run.sh and frontends/demo.sh; needs root to install.
 set -euo pipefail
 SG_PACKAGES=(gcc make cmake pkg-config
-             libopenblas-dev libffi-dev libcmocka-dev libgraphviz-dev graphviz libcairo2-dev)
+             libopenblas-dev libffi-dev libcmocka-dev libgraphviz-dev graphviz libcairo2-dev
+             libcjson-dev clang libclang-rt-14-dev)
 missing=()
 for p in "${SG_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -19,3 +19,9 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure)
+
+echo "== fuzz the checkpoint loader (60 s, libFuzzer + ASan/UBSan) =="
+cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSG_FUZZ=ON -DSG_WERROR=ON > /dev/null
+cmake --build build-fuzz -j"$jobs" --target fuzz_checkpoint
+mkdir -p build-fuzz/corpus && cp build-fuzz/tests/fuzz_seeds/*.safetensors build-fuzz/corpus/
+build-fuzz/tests/fuzz_checkpoint -max_total_time=60 -artifact_prefix=build-fuzz/ build-fuzz/corpus/
