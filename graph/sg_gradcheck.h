@@ -19,12 +19,14 @@
  *
  * Error measure, per element: abs = |a - n|, rel = abs / max(|a|, |n|, floor),
  * a analytic, n numeric.  A check passes when max rel <= tol.  In model mode
- * the floor is raised to the method's resolution when that is larger:
- * rounding in the loss L limits a central difference with step h to about
- * 4 eps_mach |L| / h in absolute terms, so derivatives smaller than
- * resolution / tol are judged by absolute error against resolution
- * (report->floor_used says which floor applied; for |L| ~ 1 and h = 1e-3 it
- * stays 1e-6).
+ * the floor is raised to the method's resolution when that is larger.  The
+ * loss L is computed with a rounding error dL of a few ulps (about
+ * 4 eps_mach |L|); a central difference with step h carries dL / h of it, and
+ * the Richardson combination (4 D(h/2) - D(h)) / 3 up to (4*2 + 1)/3 = 3 times
+ * that, so the resolution is taken as 16 eps_mach |L| / h.  Derivatives
+ * smaller than resolution / tol are judged by absolute error against the
+ * resolution (report->floor_used says which floor applied; for |L| ~ 1 and
+ * h = 1e-2 it stays 1e-6).
  */
 #ifndef SG_GRADCHECK_H
 #define SG_GRADCHECK_H
@@ -40,7 +42,7 @@ typedef struct sg_gradcheck_opts {
     uint64_t seed;         /* for sampling and per-op seeds */
 } sg_gradcheck_opts;
 
-/* eps 1e-3, tol 1e-6, floor 1e-6, every element, seed 1. */
+/* eps 1e-2 (halved as needed), tol 1e-6, floor 1e-6, every element, seed 1. */
 sg_gradcheck_opts sg_gradcheck_defaults(void);
 
 typedef struct sg_gradcheck_report {

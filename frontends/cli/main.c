@@ -20,6 +20,15 @@ static void sg_usage(FILE *f)
           "      --activation  --hidden  --bits  --pairs N  --seed\n"
           "  graph addition -o FILE     draw the unrolled RNN; FILE ends in .dot, .svg or .png\n"
           "      --collapse none|scope|N (draw each scope at depth N as one node)  --grad-norms\n"
+          "  graph lm -o FILE           draw the language model unrolled (--layers --bptt --hidden --cell --collapse)\n"
+          "  gradcheck lm               gradient-check a small language model (--cell --layers --bptt --hidden --tie)\n"
+          "  train lm --data DIR        train a word-level language model (Zaremba et al. small config by default)\n"
+          "      --cell lstm|gru|peephole|rnn|rnn-relu|rnn-sigmoid  --hidden 200  --layers 2  --embed H  --tie\n"
+          "      --bptt 20  --batch 20  --epochs 13  --lr 1  --optim sgd|adam  --decay 0.5  --decay-start 4\n"
+          "      --clip 5  --dropout 0  --init 0.1  --forget-bias -1 (keep)  --seed 1  --threads N\n"
+          "      --save CKPT  --resume CKPT  --log FILE.jsonl  --max-windows N (per epoch, for quick runs)\n"
+          "  eval --load CKPT --data DIR [--split valid|test]   perplexity of a saved model\n"
+          "  generate --load CKPT [--words 50] [--temperature 1 | --greedy] [--prime \"the\"] [--seed]\n"
           "  help                       this text\n",
           f);
 }
@@ -47,6 +56,12 @@ int main(int argc, char **argv)
         rc = sg_cmd_gradcheck(&a);
     else if (strcmp(cmd, "graph") == 0)
         rc = sg_cmd_graph(&a);
+    else if (strcmp(cmd, "train") == 0)
+        rc = sg_cmd_train(&a);
+    else if (strcmp(cmd, "eval") == 0)
+        rc = sg_cmd_eval(&a);
+    else if (strcmp(cmd, "generate") == 0)
+        rc = sg_cmd_generate(&a);
     else {
         sg_cli_error("unknown command '%s' (see 'seqgrad help')", cmd);
         rc = 2;

@@ -51,6 +51,14 @@ bool sg_cli_addition_pairs(size_t bits, uint32_t **a, uint32_t **b, size_t *n);
 int sg_cmd_demo(sg_cli_args *a);
 int sg_cmd_gradcheck(sg_cli_args *a);
 int sg_cmd_graph(sg_cli_args *a);
+int sg_cmd_train(sg_cli_args *a);
+int sg_cmd_eval(sg_cli_args *a);
+int sg_cmd_generate(sg_cli_args *a);
+/* `graph lm` / `gradcheck lm`: a small language model of the given shape. */
+int sg_cmd_graph_lm(sg_cli_args *a, const char *out, size_t collapse_depth, bool grad_norms);
+int sg_cmd_gradcheck_lm(sg_cli_args *a);
+/* Deepest scope depth on g's tape (0 when nothing is scoped). */
+size_t sg_max_scope_depth(const sg_graph *g);
 
 /* Gradient-checks the addition model in f64 on a few pairs: model mode and
  * per-op mode.  Prints the results; returns true when both pass. */

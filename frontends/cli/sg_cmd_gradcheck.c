@@ -140,8 +140,10 @@ int sg_cmd_gradcheck(sg_cli_args *a)
     }
     if (strcmp(what, "ops") == 0)
         return sg_cli_check_all_used(a) ? sg_gradcheck_all_ops() : 2;
+    if (strcmp(what, "lm") == 0)
+        return sg_cmd_gradcheck_lm(a);
     if (strcmp(what, "addition") != 0) {
-        sg_cli_error("unknown model '%s' for gradcheck (known: addition, ops)", what);
+        sg_cli_error("unknown model '%s' for gradcheck (known: addition, lm, ops)", what);
         return 2;
     }
     sg_addition_cfg cfg;

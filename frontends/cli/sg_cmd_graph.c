@@ -11,7 +11,7 @@
 #include <string.h>
 
 /* Deepest scope depth on g's tape (0 when nothing is scoped). */
-static size_t sg_max_scope_depth(const sg_graph *g)
+size_t sg_max_scope_depth(const sg_graph *g)
 {
     size_t d = 0;
     for (size_t i = 0; i < sg_graph_tape_len(g); i++) {
@@ -87,8 +87,10 @@ int sg_cmd_graph(sg_cli_args *a)
         sg_cli_error("usage: seqgrad graph addition -o FILE.(dot|svg|png) [--collapse none|scope|N] [--grad-norms]");
         return 2;
     }
+    if (strcmp(what, "lm") == 0)
+        return sg_parse_collapse(collapse, &depth) ? sg_cmd_graph_lm(a, out, depth, grad_norms) : 2;
     if (strcmp(what, "addition") != 0) {
-        sg_cli_error("unknown model '%s' for graph (known: addition)", what);
+        sg_cli_error("unknown model '%s' for graph (known: addition, lm)", what);
         return 2;
     }
     if (!sg_cli_addition_cfg(a, &cfg) || !sg_parse_collapse(collapse, &depth) || !sg_cli_check_all_used(a))

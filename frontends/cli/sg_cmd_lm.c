@@ -1,0 +1,744 @@
+/* sg_cmd_lm.c — `seqgrad train lm`, `seqgrad eval`, `seqgrad generate`: the
+ * word-level language model of Zaremba et al. on a text directory (Penn
+ * Treebank by default layout).  The defaults are the "small" configuration:
+ * 2-layer LSTM, 200 units, bptt 20, batch 20, init U[-0.1, 0.1], SGD lr 1
+ * halved each epoch after the 4th, 13 epochs, global-norm clip 5, no dropout;
+ * the loss of a window is the cross-entropy averaged over the batch and summed
+ * over the steps.  Checkpoints (safetensors) are written atomically at the end
+ * of every epoch; --resume continues bit for bit (same thread count). */
+#include "sg_cli.h"
+
+#include "graph/sg_alloc.h"
+#include "graph/sg_checkpoint.h"
+#include "graph/sg_dot.h"
+#include "graph/sg_gradcheck.h"
+#include "graph/sg_optim.h"
+#include "graph/sg_rng.h"
+#include "models/sg_lm.h"
+#include "models/sg_text.h"
+
+#include <cblas.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct sg_lm_opts {
+    const char *data, *save, *resume, *log, *load;
+    sg_lm_config model;
+    size_t bptt, batch, epochs, seed, threads, min_count, max_windows, decay_start;
+    double lr, clip, dropout, init, decay, forget_bias;
+    bool adam;
+} sg_lm_opts;
+
+static double sg_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+static bool sg_lm_parse_model(sg_cli_args *a, sg_lm_opts *o)
+{
+    const char *cell = sg_cli_opt(a, "cell", NULL);
+    size_t embed;
+    if (!sg_cli_opt_size(a, "hidden", 200, &o->model.hidden) || !sg_cli_opt_size(a, "layers", 2, &o->model.layers) ||
+        !sg_cli_opt_size(a, "embed", 0, &embed))
+        return false;
+    o->model.embed = embed ? embed : o->model.hidden;
+    o->model.tie_weights = sg_cli_flag(a, "tie");
+    o->model.act = SG_ACT_TANH;
+    if (!cell || strcmp(cell, "lstm") == 0)
+        o->model.kind = SG_CELL_LSTM;
+    else if (strcmp(cell, "gru") == 0)
+        o->model.kind = SG_CELL_GRU;
+    else if (strcmp(cell, "peephole") == 0 || strcmp(cell, "peephole-lstm") == 0)
+        o->model.kind = SG_CELL_PEEPHOLE;
+    else if (strcmp(cell, "rnn") == 0 || strcmp(cell, "rnn-tanh") == 0)
+        o->model.kind = SG_CELL_RNN;
+    else if (strcmp(cell, "rnn-relu") == 0 || strcmp(cell, "rnn-sigmoid") == 0) {
+        o->model.kind = SG_CELL_RNN;
+        o->model.act = cell[4] == 'r' ? SG_ACT_RELU : SG_ACT_SIGMOID;
+    } else {
+        sg_cli_error("--cell must be lstm, gru, peephole, rnn, rnn-relu or rnn-sigmoid, not '%s'", cell);
+        return false;
+    }
+    if (!o->model.hidden || !o->model.layers) {
+        sg_cli_error("--hidden and --layers must be positive");
+        return false;
+    }
+    if (o->model.tie_weights && o->model.embed != o->model.hidden) {
+        sg_cli_error("--tie needs --embed equal to --hidden");
+        return false;
+    }
+    return true;
+}
+
+static bool sg_lm_parse(sg_cli_args *a, sg_lm_opts *o, bool training)
+{
+    memset(o, 0, sizeof *o);
+    const char *optim = sg_cli_opt(a, "optim", NULL);
+    o->data = sg_cli_opt(a, "data", NULL);
+    o->save = sg_cli_opt(a, "save", NULL);
+    o->resume = sg_cli_opt(a, "resume", NULL);
+    o->log = sg_cli_opt(a, "log", NULL);
+    o->load = sg_cli_opt(a, "load", NULL);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (!sg_lm_parse_model(a, o) || !sg_cli_opt_size(a, "bptt", 20, &o->bptt) ||
+        !sg_cli_opt_size(a, "batch", 20, &o->batch) || !sg_cli_opt_size(a, "epochs", 13, &o->epochs) ||
+        !sg_cli_opt_size(a, "seed", 1, &o->seed) ||
+        !sg_cli_opt_size(a, "threads", ncpu > 0 ? (size_t)ncpu : 1, &o->threads) ||
+        !sg_cli_opt_size(a, "min-count", 1, &o->min_count) || !sg_cli_opt_size(a, "max-windows", 0, &o->max_windows) ||
+        !sg_cli_opt_size(a, "decay-start", 4, &o->decay_start) || !sg_cli_opt_double(a, "lr", -1, &o->lr) ||
+        !sg_cli_opt_double(a, "clip", 5.0, &o->clip) || !sg_cli_opt_double(a, "dropout", 0.0, &o->dropout) ||
+        !sg_cli_opt_double(a, "init", 0.1, &o->init) || !sg_cli_opt_double(a, "decay", 0.5, &o->decay) ||
+        !sg_cli_opt_double(a, "forget-bias", -1.0, &o->forget_bias))
+        return false;
+    if (optim && strcmp(optim, "adam") != 0 && strcmp(optim, "sgd") != 0) {
+        sg_cli_error("--optim must be sgd or adam, not '%s'", optim);
+        return false;
+    }
+    o->adam = optim && strcmp(optim, "adam") == 0;
+    if (o->lr < 0)
+        o->lr = o->adam ? 0.002 : 1.0;
+    if (training && !o->data) {
+        sg_cli_error("--data DIR is needed (train.txt/valid.txt/test.txt or ptb.train.txt/...)");
+        return false;
+    }
+    if (!o->bptt || !o->batch || !o->threads || !(o->dropout >= 0 && o->dropout < 1) || !(o->decay > 0)) {
+        sg_cli_error("--bptt, --batch and --threads must be positive, --dropout in [0, 1), --decay > 0");
+        return false;
+    }
+    return true;
+}
+
+/* ---- model from options or checkpoint ------------------------------------ */
+
+/* Model settings and vocabulary travel as checkpoint strings. */
+static void sg_lm_ck_put(sg_checkpoint *ck, const sg_lm_opts *o, const sg_vocab *v)
+{
+    char buf[64];
+    const char *kind = sg_cell_kind_name(o->model.kind);
+    sg_checkpoint_set_string(ck, "lm.cell", kind);
+    sg_checkpoint_set_string(ck, "lm.activation", sg_activation_name(o->model.act));
+    snprintf(buf, sizeof buf, "%zu", o->model.hidden);
+    sg_checkpoint_set_string(ck, "lm.hidden", buf);
+    snprintf(buf, sizeof buf, "%zu", o->model.embed);
+    sg_checkpoint_set_string(ck, "lm.embed", buf);
+    snprintf(buf, sizeof buf, "%zu", o->model.layers);
+    sg_checkpoint_set_string(ck, "lm.layers", buf);
+    sg_checkpoint_set_string(ck, "lm.tie", o->model.tie_weights ? "1" : "0");
+    snprintf(buf, sizeof buf, "%zu", o->bptt);
+    sg_checkpoint_set_string(ck, "lm.bptt", buf);
+    snprintf(buf, sizeof buf, "%zu", o->batch);
+    sg_checkpoint_set_string(ck, "lm.batch", buf);
+    char *text = NULL;
+    size_t len = 0;
+    if (sg_vocab_serialize(v, &text, &len) == SG_OK) {
+        sg_checkpoint_set_string(ck, "lm.vocab", text);
+        sg_free(text);
+    }
+}
+
+static bool sg_lm_ck_size(const sg_checkpoint *ck, const char *key, size_t *out)
+{
+    const char *s = sg_checkpoint_get_string(ck, key);
+    char *end;
+    if (!s)
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end)
+        return false;
+    *out = (size_t)v;
+    return true;
+}
+
+/* Reads the model settings and vocabulary of a checkpoint (without its
+ * tensors) into o and *vocab.  The caller then builds the model and loads. */
+static bool sg_lm_ck_peek(const char *path, sg_lm_opts *o, sg_vocab **vocab)
+{
+    /* Load once with no parameter set to read the strings: the loader checks
+     * names against the set, so use an empty set and ask only for metadata. */
+    sg_checkpoint ck;
+    sg_checkpoint_init(&ck);
+    char err[512];
+    sg_status st = sg_checkpoint_read_meta(path, &ck, err, sizeof err);
+    if (st) {
+        sg_cli_error("cannot read checkpoint '%s': %s", path, err);
+        sg_checkpoint_free(&ck);
+        return false;
+    }
+    const char *cell = sg_checkpoint_get_string(&ck, "lm.cell");
+    const char *act = sg_checkpoint_get_string(&ck, "lm.activation");
+    const char *tie = sg_checkpoint_get_string(&ck, "lm.tie");
+    const char *vtext = sg_checkpoint_get_string(&ck, "lm.vocab");
+    bool ok = cell && act && tie && vtext && sg_cell_kind_parse(cell, &o->model.kind) == SG_OK &&
+              sg_activation_parse(act, &o->model.act) == SG_OK && sg_lm_ck_size(&ck, "lm.hidden", &o->model.hidden) &&
+              sg_lm_ck_size(&ck, "lm.embed", &o->model.embed) && sg_lm_ck_size(&ck, "lm.layers", &o->model.layers);
+    if (!ok) {
+        sg_cli_error("checkpoint '%s' is not a language-model checkpoint (missing or bad lm.* metadata)", path);
+    } else {
+        o->model.tie_weights = strcmp(tie, "1") == 0;
+        if (sg_vocab_deserialize(vtext, strlen(vtext), vocab, err, sizeof err) != SG_OK) {
+            sg_cli_error("checkpoint '%s': bad vocabulary: %s", path, err);
+            ok = false;
+        }
+    }
+    sg_checkpoint_free(&ck);
+    return ok;
+}
+
+typedef struct sg_lm_session {
+    sg_params *ps;
+    sg_lm m;
+    bool m_ready;
+    sg_lm_state st;
+    sg_graph *g;
+    int32_t *x, *y; /* (T, B) window buffers */
+} sg_lm_session;
+
+static void sg_lm_session_free(sg_lm_session *s)
+{
+    if (s->m_ready)
+        sg_lm_free(&s->m);
+    sg_lm_state_free(&s->st);
+    sg_graph_free(s->g);
+    sg_params_free(s->ps);
+    sg_free(s->x);
+    sg_free(s->y);
+    memset(s, 0, sizeof *s);
+}
+
+static bool sg_lm_session_init(sg_lm_session *s, const sg_lm_opts *o, size_t vocab, size_t batch, size_t bptt)
+{
+    memset(s, 0, sizeof *s);
+    sg_lm_config cfg = o->model;
+    cfg.vocab = vocab;
+    s->ps = sg_params_new(SG_F32);
+    s->g = sg_graph_new(SG_F32);
+    s->x = sg_malloc(bptt * batch * sizeof *s->x);
+    s->y = sg_malloc(bptt * batch * sizeof *s->y);
+    if (!s->ps || !s->g || !s->x || !s->y || sg_lm_init(&s->m, s->ps, &cfg) != SG_OK) {
+        sg_cli_error("could not build the model (out of memory or bad sizes)");
+        return false;
+    }
+    s->m_ready = true;
+    if (sg_lm_state_init(&s->st, &s->m, batch) != SG_OK) {
+        sg_cli_error("out of memory");
+        return false;
+    }
+    return true;
+}
+
+/* Perplexity of a token stream (no-grad, state carried, every window). */
+static bool sg_lm_evaluate(sg_lm_session *s, const sg_tokens *tok, size_t batch, size_t bptt, double *ppl)
+{
+    sg_text_batcher it;
+    char err[256];
+    if (sg_text_batcher_init(&it, tok->ids, tok->n, batch, bptt, false, err, sizeof err) != SG_OK) {
+        sg_cli_error("evaluation data: %s", err);
+        return false;
+    }
+    sg_lm_state_zero(&s->st);
+    double total = 0;
+    size_t count = 0, Tk;
+    sg_graph_set_grad_enabled(s->g, false);
+    while ((Tk = sg_text_batcher_next(&it, s->x, s->y)) > 0) {
+        sg_graph_reset(s->g);
+        double nll;
+        if (!sg_lm_forward(s->g, &s->m, s->x, s->y, Tk, batch, &s->st, NULL, &nll)) {
+            sg_cli_error("%s", sg_graph_error(s->g));
+            sg_graph_set_grad_enabled(s->g, true);
+            return false;
+        }
+        total += nll;
+        count += Tk * batch;
+    }
+    sg_graph_set_grad_enabled(s->g, true);
+    *ppl = exp(total / (double)count);
+    return true;
+}
+
+static void sg_fmt_eta(double s, char *buf, size_t cap)
+{
+    if (!(s >= 0) || s > 1e7)
+        snprintf(buf, cap, "--");
+    else if (s >= 3600)
+        snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)(fmod(s, 3600) / 60));
+    else
+        snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+}
+
+/* Appends one JSON object line to the log. */
+static void sg_lm_log_epoch(const char *path, size_t epoch, double train_ppl, double valid_ppl, double tok_s, double lr,
+                            double seconds)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "epoch", (double)epoch);
+    cJSON_AddNumberToObject(o, "train_ppl", train_ppl);
+    cJSON_AddNumberToObject(o, "valid_ppl", valid_ppl);
+    cJSON_AddNumberToObject(o, "tokens_per_s", tok_s);
+    cJSON_AddNumberToObject(o, "lr", lr);
+    cJSON_AddNumberToObject(o, "seconds", seconds);
+    char *line = cJSON_PrintUnformatted(o);
+    FILE *f = line ? fopen(path, "a") : NULL;
+    if (f) {
+        fprintf(f, "%s\n", line);
+        fclose(f);
+    } else {
+        sg_cli_error("cannot append to log '%s': %s", path, strerror(errno));
+    }
+    cJSON_free(line);
+    cJSON_Delete(o);
+}
+
+int sg_cmd_train(sg_cli_args *a)
+{
+    const char *what = sg_cli_positional(a);
+    if (!what || strcmp(what, "lm") != 0) {
+        sg_cli_error("usage: seqgrad train lm --data DIR [options] (see 'seqgrad help')");
+        return 2;
+    }
+    sg_lm_opts o;
+    if (!sg_lm_parse(a, &o, true) || !sg_cli_check_all_used(a))
+        return 2;
+    openblas_set_num_threads((int)o.threads);
+    char err[512];
+    sg_text_corpus corpus;
+    if (sg_text_corpus_load(&corpus, o.data, o.min_count, err, sizeof err) != SG_OK) {
+        sg_cli_error("%s", err);
+        return 1;
+    }
+    size_t V = sg_vocab_size(corpus.vocab);
+    sg_lm_session s;
+    sg_checkpoint ck;
+    sg_checkpoint_init(&ck);
+    int rc = 1;
+    sg_optim opt;
+    sg_rng rng;
+    size_t start_epoch = 1;
+    if (!sg_lm_session_init(&s, &o, V, o.batch, o.bptt))
+        goto done;
+    sg_rng_seed(&rng, o.seed);
+    if (sg_lm_reset_parameters(&s.m, s.ps, &rng, o.init, o.forget_bias) != SG_OK) {
+        sg_cli_error("bad --init range");
+        goto done;
+    }
+    if (o.adam) {
+        sg_adam_config ac = sg_adam_defaults();
+        ac.lr = o.lr;
+        sg_optim_init_adam(&opt, &ac);
+    } else {
+        sg_sgd_config sc = sg_sgd_defaults();
+        sc.lr = o.lr;
+        sg_optim_init_sgd(&opt, &sc);
+    }
+    if (sg_optim_set_schedule(&opt, o.decay, (int)o.decay_start) != SG_OK) {
+        sg_cli_error("bad learning-rate schedule");
+        goto done;
+    }
+    if (o.resume) {
+        if (sg_checkpoint_load(o.resume, s.ps, &ck, err, sizeof err) != SG_OK) {
+            sg_cli_error("cannot resume from '%s': %s", o.resume, err);
+            goto done;
+        }
+        if (!ck.has_optim || !ck.has_rng) {
+            sg_cli_error("checkpoint '%s' has no optimizer or RNG state to resume from", o.resume);
+            goto done;
+        }
+        opt = ck.optim;
+        rng = ck.rng;
+        start_epoch = (size_t)ck.epoch + 1;
+        printf("resumed from %s after epoch %zu\n", o.resume, (size_t)ck.epoch);
+    }
+    printf("language model: %s, %zu layers x %zu units, vocabulary %zu, %zu parameters\n",
+           sg_cell_kind_name(o.model.kind), o.model.layers, o.model.hidden, V, sg_params_numel(s.ps));
+    printf("data: %s (%zu / %zu / %zu tokens); batch %zu, bptt %zu, %s lr %g, clip %g, dropout %g, %zu threads\n",
+           o.data, corpus.split[SG_TEXT_TRAIN].n, corpus.split[SG_TEXT_VALID].n, corpus.split[SG_TEXT_TEST].n, o.batch,
+           o.bptt, o.adam ? "Adam" : "SGD", o.lr, o.clip, o.dropout, o.threads);
+    fflush(stdout);
+
+    sg_text_batcher it;
+    if (sg_text_batcher_init(&it, corpus.split[SG_TEXT_TRAIN].ids, corpus.split[SG_TEXT_TRAIN].n, o.batch, o.bptt,
+                             true, err, sizeof err) != SG_OK) {
+        sg_cli_error("training data: %s", err);
+        goto done;
+    }
+    size_t n_windows = it.n_windows;
+    if (o.max_windows && o.max_windows < n_windows)
+        n_windows = o.max_windows;
+    bool tty = isatty(STDOUT_FILENO);
+    sg_lm_run run = {.training = true, .dropout = o.dropout, .rng = &rng};
+    double valid_ppl = 0;
+    for (size_t epoch = start_epoch; epoch <= o.epochs; epoch++) {
+        sg_optim_set_epoch(&opt, (int)epoch);
+        sg_text_batcher_rewind(&it);
+        sg_lm_state_zero(&s.st);
+        double t0 = sg_now(), total = 0, last_print = 0;
+        size_t count = 0;
+        for (size_t w = 0; w < n_windows; w++) {
+            size_t Tk = sg_text_batcher_next(&it, s.x, s.y);
+            sg_graph_reset(s.g);
+            sg_params_zero_grad(s.ps);
+            double nll;
+            sg_tensor *loss = sg_lm_forward(s.g, &s.m, s.x, s.y, Tk, o.batch, &s.st, &run, &nll);
+            if (!loss || sg_backward(s.g, loss) != SG_OK) {
+                sg_cli_error("epoch %zu window %zu: %s", epoch, w, sg_graph_error(s.g));
+                goto done;
+            }
+            if (o.clip > 0)
+                sg_params_clip_grad_norm(s.ps, o.clip);
+            if (sg_optim_step(&opt, s.ps) != SG_OK) {
+                sg_cli_error("optimizer step failed");
+                goto done;
+            }
+            total += nll;
+            count += Tk * o.batch;
+            double el = sg_now() - t0;
+            if ((tty && el - last_print > 0.25) || (!tty && (w + 1) % (n_windows / 10 ? n_windows / 10 : 1) == 0) ||
+                w + 1 == n_windows) {
+                last_print = el;
+                double frac = (double)(w + 1) / (double)n_windows, tps = (double)count / el;
+                char eta[32];
+                sg_fmt_eta(el / frac - el, eta, sizeof eta);
+                if (tty) {
+                    char bar[31];
+                    size_t filled = (size_t)(frac * 30);
+                    for (size_t k = 0; k < 30; k++)
+                        bar[k] = k < filled ? '#' : '.';
+                    bar[30] = '\0';
+                    printf("\repoch %2zu/%zu [%s] %3.0f%%  loss %.3f  ppl %7.2f  %6.0f tok/s  ETA %s   ", epoch,
+                           o.epochs, bar, 100 * frac, total / (double)count, exp(total / (double)count), tps, eta);
+                } else {
+                    printf("epoch %zu %3.0f%%  loss %.3f  ppl %.2f  %.0f tok/s  ETA %s\n", epoch, 100 * frac,
+                           total / (double)count, exp(total / (double)count), tps, eta);
+                }
+                fflush(stdout);
+            }
+        }
+        double secs = sg_now() - t0, train_ppl = exp(total / (double)count), tps = (double)count / secs;
+        if (tty)
+            printf("\n");
+        if (!sg_lm_evaluate(&s, &corpus.split[SG_TEXT_VALID], o.batch, o.bptt, &valid_ppl))
+            goto done;
+        printf("epoch %zu: lr %g  train ppl %.2f  valid ppl %.2f  %.0f tok/s  %.0f s\n", epoch, sg_optim_lr(&opt),
+               train_ppl, valid_ppl, tps, secs);
+        fflush(stdout);
+        if (o.log)
+            sg_lm_log_epoch(o.log, epoch, train_ppl, valid_ppl, tps, sg_optim_lr(&opt), secs);
+        if (o.save) {
+            sg_checkpoint_free(&ck);
+            sg_checkpoint_init(&ck);
+            ck.has_optim = true;
+            ck.optim = opt;
+            ck.has_rng = true;
+            ck.rng = rng;
+            ck.epoch = epoch;
+            ck.step = epoch * n_windows;
+            sg_lm_ck_put(&ck, &o, corpus.vocab);
+            if (sg_checkpoint_save(o.save, s.ps, &ck, err, sizeof err) != SG_OK) {
+                sg_cli_error("cannot save checkpoint '%s': %s", o.save, err);
+                goto done;
+            }
+        }
+    }
+    double test_ppl;
+    if (!sg_lm_evaluate(&s, &corpus.split[SG_TEXT_TEST], o.batch, o.bptt, &test_ppl))
+        goto done;
+    printf("test perplexity %.2f (valid %.2f)\n", test_ppl, valid_ppl);
+    if (o.save)
+        printf("checkpoint: %s\n", o.save);
+    rc = 0;
+done:
+    sg_checkpoint_free(&ck);
+    sg_lm_session_free(&s);
+    sg_text_corpus_free(&corpus);
+    return rc;
+}
+
+/* Loads a checkpoint's model (settings, vocabulary, parameters). */
+static bool sg_lm_load_model(const char *path, sg_lm_opts *o, sg_vocab **vocab, sg_lm_session *s, size_t batch,
+                             size_t bptt)
+{
+    char err[512];
+    if (!sg_lm_ck_peek(path, o, vocab) || !sg_lm_session_init(s, o, sg_vocab_size(*vocab), batch, bptt))
+        return false;
+    sg_checkpoint ck;
+    sg_checkpoint_init(&ck);
+    sg_status st = sg_checkpoint_load(path, s->ps, &ck, err, sizeof err);
+    sg_checkpoint_free(&ck);
+    if (st) {
+        sg_cli_error("cannot load '%s': %s", path, err);
+        return false;
+    }
+    return true;
+}
+
+int sg_cmd_eval(sg_cli_args *a)
+{
+    sg_lm_opts o;
+    if (!sg_lm_parse(a, &o, false))
+        return 2;
+    const char *split = sg_cli_opt(a, "split", NULL);
+    if (!sg_cli_check_all_used(a))
+        return 2;
+    if (!o.load || !o.data) {
+        sg_cli_error("usage: seqgrad eval --load CKPT --data DIR [--split valid|test]");
+        return 2;
+    }
+    int which = !split || strcmp(split, "test") == 0 ? SG_TEXT_TEST : strcmp(split, "valid") == 0 ? SG_TEXT_VALID : -1;
+    if (which < 0) {
+        sg_cli_error("--split must be valid or test");
+        return 2;
+    }
+    openblas_set_num_threads((int)o.threads);
+    sg_vocab *vocab = NULL;
+    sg_lm_session s = {0};
+    int rc = 1;
+    char err[512];
+    sg_text_corpus corpus;
+    memset(&corpus, 0, sizeof corpus);
+    if (!sg_lm_load_model(o.load, &o, &vocab, &s, o.batch, o.bptt))
+        goto done;
+    /* The checkpoint's vocabulary must match the data's (same training file). */
+    if (sg_text_corpus_load(&corpus, o.data, o.min_count, err, sizeof err) != SG_OK) {
+        sg_cli_error("%s", err);
+        goto done;
+    }
+    if (sg_vocab_size(corpus.vocab) != sg_vocab_size(vocab)) {
+        sg_cli_error("the data's vocabulary (%zu words) differs from the checkpoint's (%zu)",
+                     sg_vocab_size(corpus.vocab), sg_vocab_size(vocab));
+        goto done;
+    }
+    double ppl;
+    if (!sg_lm_evaluate(&s, &corpus.split[which], o.batch, o.bptt, &ppl))
+        goto done;
+    printf("%s perplexity %.2f (%zu tokens)\n", which == SG_TEXT_TEST ? "test" : "valid", ppl, corpus.split[which].n);
+    rc = 0;
+done:
+    sg_text_corpus_free(&corpus);
+    sg_vocab_free(vocab);
+    sg_lm_session_free(&s);
+    return rc;
+}
+
+int sg_cmd_generate(sg_cli_args *a)
+{
+    sg_lm_opts o;
+    if (!sg_lm_parse(a, &o, false))
+        return 2;
+    size_t n_words;
+    double temperature;
+    const char *prime = sg_cli_opt(a, "prime", NULL);
+    bool greedy = sg_cli_flag(a, "greedy");
+    if (!sg_cli_opt_size(a, "words", 50, &n_words) || !sg_cli_opt_double(a, "temperature", 1.0, &temperature) ||
+        !sg_cli_check_all_used(a))
+        return 2;
+    if (!o.load) {
+        sg_cli_error("usage: seqgrad generate --load CKPT [--words N] [--temperature T | --greedy] [--prime \"words\"]");
+        return 2;
+    }
+    if (greedy)
+        temperature = 0;
+    sg_vocab *vocab = NULL;
+    sg_lm_session s = {0};
+    int rc = 1;
+    if (!sg_lm_load_model(o.load, &o, &vocab, &s, 1, 1))
+        goto done;
+    sg_rng rng;
+    sg_rng_seed(&rng, o.seed);
+    sg_lm_state_zero(&s.st);
+    sg_graph_set_grad_enabled(s.g, false);
+    size_t V = sg_vocab_size(vocab);
+    double *logits = sg_malloc(V * sizeof *logits);
+    if (!logits) {
+        sg_cli_error("out of memory");
+        goto done;
+    }
+    /* feed "<eos>" then the prime words; then sample */
+    int32_t cur = (int32_t)sg_vocab_eos(vocab);
+    char *pbuf = prime ? sg_malloc(strlen(prime) + 1) : NULL;
+    if (prime && pbuf)
+        strcpy(pbuf, prime);
+    char *save = NULL;
+    char *word = pbuf ? strtok_r(pbuf, " ", &save) : NULL;
+    bool ok = true;
+    for (size_t k = 0; ok && k < n_words;) {
+        sg_graph_reset(s.g);
+        sg_tensor *l = sg_lm_forward(s.g, &s.m, &cur, NULL, 1, 1, &s.st, NULL, NULL);
+        if (!l) {
+            sg_cli_error("%s", sg_graph_error(s.g));
+            ok = false;
+            break;
+        }
+        if (word) { /* still priming: the next input is the prime word */
+            cur = sg_vocab_lookup(vocab, word);
+            printf("%s ", sg_vocab_word(vocab, cur));
+            word = strtok_r(NULL, " ", &save);
+            continue;
+        }
+        sg_tensor_copy_out_f64(l, logits);
+        size_t id;
+        if (sg_sample_logits(logits, V, temperature, &rng, &id) != SG_OK) {
+            sg_cli_error("sampling failed (bad --temperature?)");
+            ok = false;
+            break;
+        }
+        cur = (int32_t)id;
+        const char *w = sg_vocab_word(vocab, cur);
+        printf("%s", strcmp(w, "<eos>") == 0 ? "\n" : w);
+        if (strcmp(w, "<eos>") != 0)
+            printf(" ");
+        k++;
+    }
+    printf("\n");
+    sg_free(pbuf);
+    sg_free(logits);
+    rc = ok ? 0 : 1;
+done:
+    sg_vocab_free(vocab);
+    sg_lm_session_free(&s);
+    return rc;
+}
+
+/* ---- graph lm / gradcheck lm: a small synthetic-vocabulary model --------- */
+
+/* Builds an LM of the options' shape over V words on g (dtype of ps) and one
+ * window of T x B ids; returns the loss.  Ids are a fixed pattern. */
+typedef struct sg_lm_probe {
+    sg_lm *m;
+    sg_lm_state *st;
+    int32_t *x, *y;
+    size_t T, B;
+} sg_lm_probe;
+
+static sg_tensor *sg_lm_probe_loss(sg_graph *g, void *ctx)
+{
+    sg_lm_probe *p = ctx;
+    sg_lm_state_zero(p->st);
+    return sg_lm_forward(g, p->m, p->x, p->y, p->T, p->B, p->st, NULL, NULL);
+}
+
+static bool sg_lm_probe_init(sg_lm_probe *p, sg_lm_opts *o, sg_params *ps, size_t V, size_t B)
+{
+    sg_lm_config cfg = o->model;
+    cfg.vocab = V;
+    p->T = o->bptt;
+    p->B = B;
+    p->m = sg_calloc(1, sizeof *p->m);
+    p->st = sg_calloc(1, sizeof *p->st);
+    p->x = sg_malloc(p->T * B * sizeof *p->x);
+    p->y = sg_malloc(p->T * B * sizeof *p->y);
+    if (!p->m || !p->st || !p->x || !p->y || sg_lm_init(p->m, ps, &cfg) != SG_OK ||
+        sg_lm_state_init(p->st, p->m, B) != SG_OK) {
+        sg_cli_error("could not build the model");
+        return false;
+    }
+    for (size_t i = 0; i < p->T * B; i++) {
+        p->x[i] = (int32_t)((i * 7 + 3) % V);
+        p->y[i] = (int32_t)((i * 7 + 10) % V);
+    }
+    sg_rng rng;
+    sg_rng_seed(&rng, o->seed);
+    return sg_lm_reset_parameters(p->m, ps, &rng, o->init > 0 ? o->init : 0.1, o->forget_bias) == SG_OK;
+}
+
+static void sg_lm_probe_free(sg_lm_probe *p)
+{
+    if (p->m)
+        sg_lm_free(p->m);
+    if (p->st)
+        sg_lm_state_free(p->st);
+    sg_free(p->m);
+    sg_free(p->st);
+    sg_free(p->x);
+    sg_free(p->y);
+}
+
+int sg_cmd_graph_lm(sg_cli_args *a, const char *out, size_t collapse_depth, bool grad_norms)
+{
+    sg_lm_opts o;
+    size_t V, B;
+    if (!sg_lm_parse(a, &o, false) || !sg_cli_opt_size(a, "vocab", 50, &V) || !sg_cli_opt_size(a, "graph-batch", 1, &B) ||
+        !sg_cli_check_all_used(a))
+        return 2;
+    sg_params *ps = sg_params_new(SG_F32);
+    sg_graph *g = sg_graph_new(SG_F32);
+    sg_lm_probe p = {0};
+    int rc = 1;
+    if (!ps || !g || !sg_lm_probe_init(&p, &o, ps, V ? V : 1, B ? B : 1))
+        goto done;
+    sg_tensor *loss = sg_lm_probe_loss(g, &p);
+    if (!loss || sg_backward(g, loss) != SG_OK) {
+        sg_cli_error("%s", sg_graph_error(g));
+        goto done;
+    }
+    sg_export_opts eo = sg_export_defaults();
+    eo.collapse_depth = collapse_depth == SIZE_MAX ? sg_max_scope_depth(g) : collapse_depth;
+    eo.grad_norms = grad_norms;
+    char title[256], err[512];
+    snprintf(title, sizeof title, "%zu-layer %s language model, %zu units, unrolled over %zu steps",
+             o.model.layers, sg_cell_kind_name(o.model.kind), o.model.hidden, o.bptt);
+    eo.title = title;
+    sg_export_stats stats;
+    if (sg_graph_export(g, out, &eo, err, sizeof err) != SG_OK ||
+        sg_graph_export_stats(g, &eo, &stats, err, sizeof err) != SG_OK) {
+        sg_cli_error("could not export the graph to '%s': %s", out, err);
+        goto done;
+    }
+    printf("wrote %s: tape %zu nodes; drawn %zu nodes (%zu collapsed scopes), %zu edges, %zu clusters\n", out,
+           sg_graph_tape_len(g), stats.n_nodes, stats.n_collapsed, stats.n_edges, stats.n_clusters);
+    rc = 0;
+done:
+    sg_lm_probe_free(&p);
+    sg_graph_free(g);
+    sg_params_free(ps);
+    return rc;
+}
+
+int sg_cmd_gradcheck_lm(sg_cli_args *a)
+{
+    sg_lm_opts o;
+    size_t V, B;
+    if (!sg_lm_parse(a, &o, false) || !sg_cli_opt_size(a, "vocab", 11, &V) || !sg_cli_opt_size(a, "graph-batch", 2, &B) ||
+        !sg_cli_check_all_used(a))
+        return 2;
+    /* defaults for a check: small unless given */
+    sg_params *ps = sg_params_new(SG_F64);
+    sg_graph *g = sg_graph_new(SG_F64);
+    sg_lm_probe p = {0};
+    int rc = 1;
+    if (!ps || !g || !sg_lm_probe_init(&p, &o, ps, V ? V : 1, B ? B : 1))
+        goto done;
+    sg_gradcheck_opts go = sg_gradcheck_defaults();
+    sg_gradcheck_report mr, tr;
+    if (sg_gradcheck_model(g, ps, sg_lm_probe_loss, &p, &go, &mr) != SG_OK ||
+        sg_gradcheck_tape(g, &go, &tr) != SG_OK) {
+        sg_cli_error("gradcheck failed to run: %s", sg_graph_error(g));
+        goto done;
+    }
+    printf("gradient check of a %zu-layer %s language model (f64, V %zu, H %zu, T %zu, B %zu, %zu parameters, "
+           "tape %zu nodes):\n",
+           o.model.layers, sg_cell_kind_name(o.model.kind), V, o.model.hidden, o.bptt, B, sg_params_numel(ps),
+           sg_graph_tape_len(g));
+    printf("gradcheck model    %s: %zu elements, max abs err %.3e, max rel err %.3e (tol %.0e)\n    worst at %s\n",
+           mr.passed ? "passed" : "FAILED", mr.n_checked, mr.max_abs_err, mr.max_rel_err, go.tol, mr.where);
+    printf("gradcheck per-op   %s: %zu elements, max abs err %.3e, max rel err %.3e (tol %.0e)\n    worst at %s\n",
+           tr.passed ? "passed" : "FAILED", tr.n_checked, tr.max_abs_err, tr.max_rel_err, go.tol, tr.where);
+    if (!tr.passed && tr.bad_op)
+        printf("    first wrong VJP: op '%s' at tape node %zu in scope '%s'\n", tr.bad_op, tr.bad_tape_index,
+               tr.bad_scope);
+    rc = mr.passed && tr.passed ? 0 : 1;
+done:
+    sg_lm_probe_free(&p);
+    sg_graph_free(g);
+    sg_params_free(ps);
+    return rc;
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""PTB "small" training throughput: seqgrad against the same model in PyTorch.
+
+Measures, in one run on this machine: tokens/s of training (forward, backward,
+clip 5, SGD) for the Zaremba et al. small configuration (2-layer LSTM, 200
+units, bptt 20, batch 20, vocabulary 10k), for seqgrad and for PyTorch with 1
+and with 2 threads; the ratio seqgrad / best PyTorch; FLOPs per token and the
+fraction of this machine's sgemm peak (measured here with numpy/OpenBLAS) that
+training reaches; peak resident memory of each process.
+
+Usage: /usr/bin/python3 tests/bench/bench_ptb.py [--data DIR] [--windows N]
+       [--seqgrad build/seqgrad] [--threads 2]
+Benchmarks measure; they assert nothing.  Uses Debian's python3-torch.
+"""
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def torch_worker(data, windows, threads):
+    """Runs in a child process: trains the PyTorch model, prints JSON."""
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(1)
+    words = {}
+    ids = []
+    with open(os.path.join(data, "ptb.train.txt")) as f:
+        for line in f:
+            for w in line.split() + ["<eos>"]:
+                ids.append(words.setdefault(w, len(words)))
+    V, H, T, B = len(words), 200, 20, 20
+
+    class LM(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(V, H)
+            self.rnn = torch.nn.LSTM(H, H, 2)
+            self.out = torch.nn.Linear(H, V)
+            for p in self.parameters():
+                torch.nn.init.uniform_(p, -0.1, 0.1)
+
+        def forward(self, x, state):
+            h, state = self.rnn(self.embed(x), state)
+            return self.out(h.reshape(-1, H)), state
+
+    model = LM()
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    L = len(ids) // B
+    data_t = torch.tensor(ids[: L * B], dtype=torch.long).view(B, L).t().contiguous()  # (L, B)
+    state = None
+    tokens, t_start = 0, None
+    for w in range(windows + 5):
+        if w == 5:  # warm-up done
+            t_start, tokens = time.perf_counter(), 0
+        x = data_t[w * T:(w + 1) * T]
+        y = data_t[w * T + 1:(w + 1) * T + 1]
+        if state is not None:
+            state = tuple(s.detach() for s in state)
+        logits, state = model(x, state)
+        loss = torch.nn.functional.cross_entropy(logits, y.reshape(-1), reduction="sum") / B
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        tokens += T * B
+    secs = time.perf_counter() - t_start
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps({"tokens_per_s": tokens / secs, "peak_rss_mb": rss, "threads": threads}))
+
+
+def sgemm_peak(threads):
+    """GFLOP/s of a large sgemm with OpenBLAS through numpy (child process)."""
+    code = ("import numpy as np, time\n"
+            "a=np.random.rand(2048,2048).astype(np.float32); b=np.random.rand(2048,2048).astype(np.float32)\n"
+            "a@b\nt=time.perf_counter(); n=5\nfor _ in range(n): a@b\n"
+            "print(2*2048**3*n/(time.perf_counter()-t)/1e9)\n")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads))
+    return float(subprocess.check_output(["/usr/bin/python3", "-c", code], env=env).decode())
+
+
+def run_seqgrad(exe, data, windows, threads):
+    t0 = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = subprocess.run([exe, "train", "lm", "--data", data, "--epochs", "1", "--max-windows", str(windows),
+                          "--threads", str(threads)], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit("seqgrad failed:\n" + out.stdout + out.stderr)
+    m = re.search(r"epoch 1: .* ([0-9.]+) tok/s", out.stdout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return float(m.group(1)), max(after, before) / 1024.0, time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=os.environ.get("SG_DATA_DIR", os.path.join(ROOT, "..", "shared", "data"))
+                    + "/ptb")
+    ap.add_argument("--windows", type=int, default=200)
+    ap.add_argument("--seqgrad", default=os.path.join(ROOT, "build", "seqgrad"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.worker:
+        torch_worker(a.data, int(a.worker[0]), int(a.worker[1]))
+        return
+    V, H, T, B = 10000, 200, 20, 20
+    # FLOPs per token (multiply-add = 2), forward + backward (~3x forward):
+    lstm = 2 * (2 * (H + H) * 4 * H)        # two layers, [x, h] x (2H, 4H)
+    proj = 2 * H * V
+    flops_token = 3 * (lstm + proj)
+    res = {}
+    sg_tps, sg_rss, _ = run_seqgrad(a.seqgrad, a.data, a.windows, a.threads)
+    res["seqgrad"] = {"tokens_per_s": sg_tps, "peak_rss_mb": sg_rss, "threads": a.threads}
+    for th in (1, 2):
+        out = subprocess.check_output(["/usr/bin/python3", __file__, "--data", a.data, "--worker", str(a.windows),
+                                       str(th)]).decode()
+        res["torch_%d" % th] = json.loads(out.strip().splitlines()[-1])
+    best = max(res["torch_1"]["tokens_per_s"], res["torch_2"]["tokens_per_s"])
+    peak = sgemm_peak(a.threads)
+    print("PTB small (2x200 LSTM, bptt 20, batch 20, V 10k), %d windows after 5 warm-up" % a.windows)
+    for k in ("seqgrad", "torch_1", "torch_2"):
+        r = res[k]
+        print("  %-8s %2d threads: %8.0f tokens/s   peak RSS %6.0f MB   %5.1f GFLOP/s" % (
+            k, r["threads"], r["tokens_per_s"], r["peak_rss_mb"], r["tokens_per_s"] * flops_token / 1e9))
+    print("  seqgrad / best PyTorch: %.2fx" % (sg_tps / best))
+    print("  FLOPs per token (fwd+bwd): %.1f M; sgemm peak here (%d threads): %.1f GFLOP/s; "
+          "seqgrad reaches %.0f%% of it" % (flops_token / 1e6, a.threads, peak, 100 * sg_tps * flops_token / 1e9 / peak))
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
