@@ -1412,7 +1412,7 @@ sg_status sg_checkpoint_read_meta_mem(const void *buf, size_t len, sg_checkpoint
         return sg_ck_fail(err, errcap, SG_ERR_ARG, "checkpoint: NULL buffer or output");
     sg_ck_hooks();
     const unsigned char *b = buf;
-    size_t n;
+    size_t n = 0;
     sg_status st = sg_ck_check_lengths(len, len >= 8 ? sg_le_get64(b) : 0, &n, err, errcap);
     if (st != SG_OK)
         return st;
@@ -1471,7 +1471,7 @@ sg_status sg_checkpoint_read_meta(const char *path, sg_checkpoint *out, char *er
     if (!path || !out)
         return sg_ck_fail(err, errcap, SG_ERR_ARG, "checkpoint: no path or output given");
     sg_ck_hooks();
-    size_t size, n;
+    size_t size = 0, n = 0;
     int fd = sg_ck_open_read(path, &size, err, errcap);
     if (fd < 0)
         return SG_ERR_IO;
@@ -1532,7 +1532,7 @@ sg_status sg_checkpoint_load_mem(const void *buf, size_t len, sg_params *ps, sg_
                               ps->items[i]->name, sg_dtype_name(ps->items[i]->dtype), sg_dtype_name(ps->dtype));
     sg_ck_hooks();
     const unsigned char *b = buf;
-    size_t n;
+    size_t n = 0;
     sg_status st = sg_ck_check_lengths(len, len >= 8 ? sg_le_get64(b) : 0, &n, err, errcap);
     if (st != SG_OK)
         return st;

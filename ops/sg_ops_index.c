@@ -239,12 +239,16 @@ SG_KERNEL(cross_entropy_forward,
         for (size_t c = 1; c < C; c++)
             if (xr[c] > m)
                 m = xr[c];
-        double s = 0.0;
-        for (size_t c = 0; c < C; c++) {
-            T e = exp(xr[c] - m);
-            pr[c] = e;
-            s += (double)e;
-        }
+        for (size_t c = 0; c < C; c++) /* vectorizable: no reduction here */
+            pr[c] = SG_EXP((T)(xr[c] - m));
+        double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}; /* 8 running sums in a fixed order */
+        size_t c8 = C - C % 8;
+        for (size_t c = 0; c < c8; c += 8)
+            for (size_t k = 0; k < 8; k++)
+                acc[k] += (double)pr[c + k];
+        double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        for (size_t c = c8; c < C; c++)
+            s += (double)pr[c];
         T inv = (T)(1.0 / s); /* s >= 1 */
         for (size_t c = 0; c < C; c++)
             pr[c] *= inv;
