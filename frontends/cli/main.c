@@ -27,6 +27,9 @@ static void sg_usage(FILE *f)
           "      --bptt 20  --batch 20  --epochs 13  --lr 1  --optim sgd|adam  --decay 0.5  --decay-start 4\n"
           "      --clip 5  --dropout 0  --init 0.1  --forget-bias -1 (keep)  --seed 1  --threads N\n"
           "      --save CKPT  --resume CKPT  --log FILE.jsonl  --max-windows N (per epoch, for quick runs)\n"
+          "  train sine                 a simple RNN predicts a sine wave from a window of past values;\n"
+          "                             draws prediction vs truth (--cell --hidden --window --steps --batch --lr\n"
+          "                             --noise --seed --out DIR)\n"
           "  eval --load CKPT --data DIR [--split valid|test]   perplexity of a saved model\n"
           "  generate --load CKPT [--words 50] [--temperature 1 | --greedy] [--prime \"the\"] [--seed]\n"
           "  help                       this text\n",

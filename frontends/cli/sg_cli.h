@@ -52,6 +52,7 @@ int sg_cmd_demo(sg_cli_args *a);
 int sg_cmd_gradcheck(sg_cli_args *a);
 int sg_cmd_graph(sg_cli_args *a);
 int sg_cmd_train(sg_cli_args *a);
+int sg_cmd_train_sine(sg_cli_args *a);
 int sg_cmd_eval(sg_cli_args *a);
 int sg_cmd_generate(sg_cli_args *a);
 /* `graph lm` / `gradcheck lm`: a small language model of the given shape. */

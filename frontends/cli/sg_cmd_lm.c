@@ -302,8 +302,10 @@ static void sg_lm_log_epoch(const char *path, size_t epoch, double train_ppl, do
 int sg_cmd_train(sg_cli_args *a)
 {
     const char *what = sg_cli_positional(a);
+    if (what && strcmp(what, "sine") == 0)
+        return sg_cmd_train_sine(a);
     if (!what || strcmp(what, "lm") != 0) {
-        sg_cli_error("usage: seqgrad train lm --data DIR [options] (see 'seqgrad help')");
+        sg_cli_error("usage: seqgrad train lm|sine [options] (see 'seqgrad help')");
         return 2;
     }
     sg_lm_opts o;

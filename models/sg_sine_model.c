@@ -1,0 +1,38 @@
+/* sg_sine_model.c — next-value prediction of a sine wave (see the header). */
+#include "sg_sine_model.h"
+
+#include "models/sg_seq.h"
+#include "ops/sg_ops.h"
+
+#include <string.h>
+
+sg_status sg_sine_model_init(sg_sine_model *m, sg_params *ps, sg_cell_kind kind, sg_activation act, size_t hidden)
+{
+    memset(m, 0, sizeof *m);
+    sg_status st = sg_cell_init_kind(&m->cell, ps, "sine", kind, act, 1, hidden);
+    if (st)
+        return st;
+    m->w = sg_params_add(ps, "head.w", SG_SHAPE(hidden, 1));
+    m->c = sg_params_add(ps, "head.c", SG_SHAPE(1));
+    return m->w && m->c ? SG_OK : SG_ERR_ARG;
+}
+
+void sg_sine_model_free(sg_sine_model *m) { sg_cell_free(&m->cell); }
+
+sg_tensor *sg_sine_model_forward(sg_graph *g, const sg_sine_model *m, sg_tensor *xs, sg_tensor *y, sg_tensor **pred)
+{
+    sg_cell_state final = {0};
+    if (!sg_seq_run(g, "sine", &m->cell, xs, NULL, &final))
+        return NULL;
+    sg_scope_push(g, "head");
+    sg_tensor *p = sg_add(g, sg_matmul(g, final.h, sg_param_use(g, m->w)), sg_param_use(g, m->c)); /* (B, 1) */
+    if (pred)
+        *pred = p;
+    sg_tensor *out = p;
+    if (y) {
+        sg_tensor *d = sg_sub(g, p, y);
+        out = sg_mean_all(g, sg_hadamard(g, d, d));
+    }
+    sg_scope_pop(g);
+    return out;
+}
