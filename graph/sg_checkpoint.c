@@ -55,18 +55,6 @@ static void sg_ck_hooks_install(void)
 /* Points cJSON at sg_malloc/sg_free (once per process). */
 static void sg_ck_hooks(void) { pthread_once(&sg_ck_hooks_once, sg_ck_hooks_install); }
 
-/* Writes the message into err (when given) and returns s. */
-static sg_status sg_ck_fail(char *err, size_t errcap, sg_status s, const char *fmt, ...)
-{
-    if (err && errcap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errcap, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
-
 /* Whether the n bytes at s are well-formed UTF-8 (no overlongs, no surrogates,
  * nothing above U+10FFFF). */
 static bool sg_utf8_valid(const unsigned char *s, size_t n)
@@ -516,7 +504,7 @@ static sg_status sg_ck_plan_header(sg_ck_plan *pl, const sg_checkpoint *ck, char
     cJSON_Delete(root);
     sg_free(meta);
     if (!ok)
-        return sg_ck_fail(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory while building the header");
+        return sg_error_format(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory while building the header");
     pl->header_len = strlen(pl->header);
     pl->padded_len = pl->header_len + (8 - pl->header_len % 8) % 8;
     return SG_OK;
@@ -539,12 +527,12 @@ static sg_status sg_ck_plan_make(sg_ck_plan *pl, const sg_params *ps, const sg_c
 {
     memset(pl, 0, sizeof *pl);
     if (!ps)
-        return sg_ck_fail(err, errcap, SG_ERR_ARG, "checkpoint: the parameter set is NULL");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "checkpoint: the parameter set is NULL");
     if (ps->dtype != SG_F32 && ps->dtype != SG_F64)
-        return sg_ck_fail(err, errcap, SG_ERR_ARG, "checkpoint: the parameter set has dtype %s (need f32 or f64)",
+        return sg_error_format(err, errcap, SG_ERR_ARG, "checkpoint: the parameter set has dtype %s (need f32 or f64)",
                           sg_dtype_name(ps->dtype));
     if (ck && ck->has_optim && !sg_ck_optim_valid(&ck->optim))
-        return sg_ck_fail(err, errcap, SG_ERR_ARG,
+        return sg_error_format(err, errcap, SG_ERR_ARG,
                           "checkpoint: the optimizer state cannot be saved: unknown kind, or a configuration, rate or "
                           "schedule that sg_optim_init_*, sg_optim_set_lr or sg_optim_set_schedule would refuse (it "
                           "could not be loaded)");
@@ -552,19 +540,19 @@ static sg_status sg_ck_plan_make(sg_ck_plan *pl, const sg_params *ps, const sg_c
     size_t cap = 3 * ps->n + 1;
     pl->t = sg_calloc(cap, sizeof *pl->t);
     if (!pl->t)
-        return sg_ck_fail(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory");
+        return sg_error_format(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory");
     sg_status st = SG_OK;
     size_t es = sg_dtype_size(ps->dtype);
     for (size_t i = 0; i < ps->n && st == SG_OK; i++) {
         const sg_param *p = ps->items[i];
         if (p->dtype != ps->dtype) {
-            st = sg_ck_fail(err, errcap, SG_ERR_ARG, "checkpoint: parameter '%s' has dtype %s, its set %s", p->name,
+            st = sg_error_format(err, errcap, SG_ERR_ARG, "checkpoint: parameter '%s' has dtype %s, its set %s", p->name,
                             sg_dtype_name(p->dtype), sg_dtype_name(ps->dtype));
             break;
         }
         if (!sg_str_utf8(p->name) || strcmp(p->name, "__metadata__") == 0 || strcmp(p->name, "rng/state") == 0 ||
             sg_starts_with(p->name, "optim/")) {
-            st = sg_ck_fail(err, errcap, SG_ERR_ARG,
+            st = sg_error_format(err, errcap, SG_ERR_ARG,
                             "checkpoint: parameter name '%s' is reserved or not UTF-8 (\"__metadata__\", "
                             "\"rng/state\" and names starting with \"optim/\" are taken)",
                             p->name);
@@ -579,7 +567,7 @@ static sg_status sg_ck_plan_make(sg_ck_plan *pl, const sg_params *ps, const sg_c
             if (r == 0) {
                 t->name = p->name;
             } else if (!(t->owned_name = sg_ck_moment_name(p->name, r == 1 ? "m" : "v"))) {
-                st = sg_ck_fail(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory");
+                st = sg_error_format(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory");
                 break;
             } else {
                 t->name = t->owned_name;
@@ -607,7 +595,7 @@ static sg_status sg_ck_plan_make(sg_ck_plan *pl, const sg_params *ps, const sg_c
         for (size_t i = 0; i < pl->n; i++) {
             size_t bytes = pl->t[i].numel * pl->t[i].elsize; /* numel <= SIZE_MAX / 16 (sg_params_add) */
             if (off > SIZE_MAX - bytes) {
-                st = sg_ck_fail(err, errcap, SG_ERR_ARG, "checkpoint: the data section would exceed SIZE_MAX bytes");
+                st = sg_error_format(err, errcap, SG_ERR_ARG, "checkpoint: the data section would exceed SIZE_MAX bytes");
                 break;
             }
             pl->t[i].begin = off;
@@ -618,7 +606,7 @@ static sg_status sg_ck_plan_make(sg_ck_plan *pl, const sg_params *ps, const sg_c
     if (st == SG_OK)
         st = sg_ck_plan_header(pl, ck, err, errcap);
     if (st == SG_OK && pl->data_len > SIZE_MAX - 8 - pl->padded_len)
-        st = sg_ck_fail(err, errcap, SG_ERR_ARG, "checkpoint: the file would exceed SIZE_MAX bytes");
+        st = sg_error_format(err, errcap, SG_ERR_ARG, "checkpoint: the file would exceed SIZE_MAX bytes");
     if (st != SG_OK)
         sg_ck_plan_free(pl);
     return st;
@@ -682,7 +670,7 @@ sg_status sg_checkpoint_save_mem(const sg_params *ps, const sg_checkpoint *ck, u
                                  char *err, size_t errcap)
 {
     if (!out || !out_len)
-        return sg_ck_fail(err, errcap, SG_ERR_ARG, "checkpoint: NULL output pointer");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "checkpoint: NULL output pointer");
     *out = NULL;
     *out_len = 0;
     sg_ck_hooks();
@@ -694,13 +682,13 @@ sg_status sg_checkpoint_save_mem(const sg_params *ps, const sg_checkpoint *ck, u
     sg_ck_sink s = {.mem = sg_malloc(total), .cap = total};
     if (!s.mem) {
         sg_ck_plan_free(&pl);
-        return sg_ck_fail(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory for %zu bytes", total);
+        return sg_error_format(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory for %zu bytes", total);
     }
     bool ok = sg_ck_plan_write(&pl, &s);
     sg_ck_plan_free(&pl);
     if (!ok || s.len != total) { /* cannot happen: the plan sized the buffer */
         sg_free(s.mem);
-        return sg_ck_fail(err, errcap, SG_ERR_STATE, "checkpoint: internal size mismatch");
+        return sg_error_format(err, errcap, SG_ERR_STATE, "checkpoint: internal size mismatch");
     }
     *out = s.mem;
     *out_len = total;
@@ -730,7 +718,7 @@ static sg_status sg_ck_sync_dir(const char *path, const char *dir, char *err, si
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)) {
         int e = errno;
-        st = sg_ck_fail(err, errcap, SG_ERR_IO, "checkpoint '%s' was written, but syncing directory '%s' failed: %s",
+        st = sg_error_format(err, errcap, SG_ERR_IO, "checkpoint '%s' was written, but syncing directory '%s' failed: %s",
                         path, dir, strerror(e));
     }
     if (fd >= 0)
@@ -741,7 +729,7 @@ static sg_status sg_ck_sync_dir(const char *path, const char *dir, char *err, si
 sg_status sg_checkpoint_save(const char *path, const sg_params *ps, const sg_checkpoint *ck, char *err, size_t errcap)
 {
     if (!path || !*path)
-        return sg_ck_fail(err, errcap, SG_ERR_ARG, "checkpoint: no path given");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "checkpoint: no path given");
     sg_ck_hooks();
     sg_ck_plan pl;
     sg_status st = sg_ck_plan_make(&pl, ps, ck, err, errcap);
@@ -752,7 +740,7 @@ sg_status sg_checkpoint_save(const char *path, const sg_params *ps, const sg_che
     char *dir = sg_ck_dirname(path); /* made now: nothing is allocated after the rename */
     FILE *f = NULL;
     if (!tmp || !dir) {
-        st = sg_ck_fail(err, errcap, SG_ERR_NOMEM, "checkpoint '%s': out of memory", path);
+        st = sg_error_format(err, errcap, SG_ERR_NOMEM, "checkpoint '%s': out of memory", path);
         goto done;
     }
     snprintf(tmp, tn, "%s.tmp.%ld", path, (long)getpid());
@@ -760,7 +748,7 @@ sg_status sg_checkpoint_save(const char *path, const sg_params *ps, const sg_che
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) {
         int e = errno;
-        st = sg_ck_fail(err, errcap, SG_ERR_IO, "checkpoint '%s': cannot create temporary file '%s': %s", path, tmp,
+        st = sg_error_format(err, errcap, SG_ERR_IO, "checkpoint '%s': cannot create temporary file '%s': %s", path, tmp,
                         strerror(e));
         goto done;
     }
@@ -791,7 +779,7 @@ sg_status sg_checkpoint_save(const char *path, const sg_params *ps, const sg_che
     }
     if (what) {
         unlink(tmp);
-        st = sg_ck_fail(err, errcap, SG_ERR_IO,
+        st = sg_error_format(err, errcap, SG_ERR_IO,
                         "checkpoint '%s': %s temporary file '%s' failed: %s (the file at '%s', if any, is unchanged)",
                         path, what, tmp, e ? strerror(e) : "unknown error", path);
     } else {
@@ -854,28 +842,28 @@ static sg_status sg_ck_read_entry(const cJSON *e, const char *name, size_t data_
     memset(t, 0, sizeof *t);
     t->name = name;
     if (!cJSON_IsObject(e))
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT, "tensor '%s': its header entry is not a JSON object", name);
+        return sg_error_format(err, errcap, SG_ERR_FORMAT, "tensor '%s': its header entry is not a JSON object", name);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
     const cJSON *of = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
     if (!cJSON_IsString(dt))
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT, "tensor '%s': \"dtype\" is missing or not a string", name);
+        return sg_error_format(err, errcap, SG_ERR_FORMAT, "tensor '%s': \"dtype\" is missing or not a string", name);
     t->dt = sg_st_dtype_find(dt->valuestring);
     if (t->dt < 0)
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT,
+        return sg_error_format(err, errcap, SG_ERR_FORMAT,
                           "tensor '%s': dtype '%s' is not a safetensors dtype (F32, F64, I32, I64, U8, U64, ...)", name,
                           dt->valuestring);
     if (!cJSON_IsArray(sh))
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT, "tensor '%s': \"shape\" is missing or not an array", name);
+        return sg_error_format(err, errcap, SG_ERR_FORMAT, "tensor '%s': \"shape\" is missing or not an array", name);
     size_t numel = 1;
     bool too_big = false;
     int ndim = 0;
     for (const cJSON *c = sh->child; c; c = c->next, ndim++) {
         size_t v;
         if (ndim == 64)
-            return sg_ck_fail(err, errcap, SG_ERR_FORMAT, "tensor '%s': shape has more than 64 dimensions", name);
+            return sg_error_format(err, errcap, SG_ERR_FORMAT, "tensor '%s': shape has more than 64 dimensions", name);
         if (!sg_ck_json_size(c, &v))
-            return sg_ck_fail(err, errcap, SG_ERR_FORMAT, "tensor '%s': shape[%d] is not a non-negative integer", name,
+            return sg_error_format(err, errcap, SG_ERR_FORMAT, "tensor '%s': shape[%d] is not a non-negative integer", name,
                               ndim);
         if (ndim < SG_MAX_DIMS)
             t->d[ndim] = v;
@@ -887,26 +875,26 @@ static sg_status sg_ck_read_entry(const cJSON *e, const char *name, size_t data_
     t->ndim = ndim;
     size_t es = sg_st_dtypes[t->dt].size;
     if (too_big || (numel && numel > SIZE_MAX / es))
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT, "tensor '%s': shape is too large (more than SIZE_MAX bytes)",
+        return sg_error_format(err, errcap, SG_ERR_FORMAT, "tensor '%s': shape is too large (more than SIZE_MAX bytes)",
                           name);
     t->numel = numel;
     if (!cJSON_IsArray(of) || !of->child || !of->child->next || of->child->next->next ||
         !sg_ck_json_size(of->child, &t->begin) || !sg_ck_json_size(of->child->next, &t->end))
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT,
+        return sg_error_format(err, errcap, SG_ERR_FORMAT,
                           "tensor '%s': \"data_offsets\" is missing or not two non-negative integers [begin, end]",
                           name);
     if (t->begin > t->end)
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT, "tensor '%s': data_offsets [%zu, %zu] run backwards", name,
+        return sg_error_format(err, errcap, SG_ERR_FORMAT, "tensor '%s': data_offsets [%zu, %zu] run backwards", name,
                           t->begin, t->end);
     if (t->end > data_len)
-        return sg_ck_fail(
+        return sg_error_format(
             err, errcap, SG_ERR_FORMAT,
             "data is truncated: tensor '%s' has data_offsets [%zu, %zu], but the data section has only %zu "
             "bytes",
             name, t->begin, t->end, data_len);
     if (t->end - t->begin != numel * es) {
         char sb[96];
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT,
+        return sg_error_format(err, errcap, SG_ERR_FORMAT,
                           "tensor '%s': data_offsets [%zu, %zu] hold %zu bytes, but shape %s of %s needs %zu", name,
                           t->begin, t->end, t->end - t->begin, sg_ck_shape_str(ndim, t->d, sb, sizeof sb),
                           sg_st_dtypes[t->dt].name, numel * es);
@@ -934,7 +922,7 @@ static sg_status sg_ck_check_tiling(sg_ck_rtensor *t, size_t n, size_t data_len,
 {
     const sg_ck_rtensor **order = sg_malloc((n ? n : 1) * sizeof *order);
     if (!order)
-        return sg_ck_fail(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory");
+        return sg_error_format(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory");
     for (size_t i = 0; i < n; i++)
         order[i] = &t[i];
     qsort(order, n, sizeof *order, sg_ck_rt_offset_cmp);
@@ -944,18 +932,18 @@ static sg_status sg_ck_check_tiling(sg_ck_rtensor *t, size_t n, size_t data_len,
     for (size_t i = 0; i < n && st == SG_OK; i++) {
         const sg_ck_rtensor *c = order[i];
         if (c->begin < pos)
-            st = sg_ck_fail(err, errcap, SG_ERR_FORMAT,
+            st = sg_error_format(err, errcap, SG_ERR_FORMAT,
                             "tensors '%s' and '%s' overlap: data_offsets [%zu, %zu] and [%zu, %zu]", prev->name,
                             c->name, prev->begin, prev->end, c->begin, c->end);
         else if (c->begin > pos)
-            st = sg_ck_fail(err, errcap, SG_ERR_FORMAT,
+            st = sg_error_format(err, errcap, SG_ERR_FORMAT,
                             "the data section has a hole: bytes [%zu, %zu) belong to no tensor (next is '%s')", pos,
                             c->begin, c->name);
         pos = c->end;
         prev = c;
     }
     if (st == SG_OK && pos != data_len)
-        st = sg_ck_fail(err, errcap, SG_ERR_FORMAT,
+        st = sg_error_format(err, errcap, SG_ERR_FORMAT,
                         "the data section has %zu bytes after the last tensor (it has %zu bytes, tensors end at %zu)",
                         data_len - pos, data_len, pos);
     sg_free(order);
@@ -976,7 +964,7 @@ static sg_status sg_ck_check_rng(const sg_ck_rtensor *t, char *err, size_t errca
 {
     char sb[96];
     if (strcmp(sg_st_dtypes[t->dt].name, "U64") != 0 || t->ndim != 1 || t->d[0] != 4)
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT, "tensor 'rng/state': %s %s in the file, U64 (4) expected",
+        return sg_error_format(err, errcap, SG_ERR_FORMAT, "tensor 'rng/state': %s %s in the file, U64 (4) expected",
                           sg_st_dtypes[t->dt].name, sg_ck_shape_str(t->ndim, t->d, sb, sizeof sb));
     return SG_OK;
 }
@@ -1001,7 +989,7 @@ static sg_status sg_ck_classify(const sg_params *ps, sg_ck_rtensor *t, char *err
         what = "optimizer moment of parameter";
     }
     if (pi == SIZE_MAX)
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT,
+        return sg_error_format(err, errcap, SG_ERR_FORMAT,
                           "unexpected tensor '%s': not a parameter of the set, an optimizer moment 'optim/<param>/m|v' "
                           "of one, or 'rng/state'",
                           nm);
@@ -1009,14 +997,14 @@ static sg_status sg_ck_classify(const sg_params *ps, sg_ck_rtensor *t, char *err
     const sg_param *p = ps->items[pi];
     const char *dn = sg_st_dtypes[t->dt].name;
     if (strcmp(dn, "F32") != 0 && strcmp(dn, "F64") != 0)
-        return sg_ck_fail(err, errcap, SG_ERR_DTYPE,
+        return sg_error_format(err, errcap, SG_ERR_DTYPE,
                           "tensor '%s' (%s '%s'): dtype %s cannot be loaded, F32 or F64 expected", nm, what, p->name,
                           dn);
     bool same = t->ndim == p->shape.ndim;
     for (int k = 0; same && k < t->ndim; k++)
         same = t->d[k] == p->shape.d[k];
     if (!same)
-        return sg_ck_fail(err, errcap, SG_ERR_SHAPE, "tensor '%s' (%s '%s'): shape %s in the file, %s expected", nm,
+        return sg_error_format(err, errcap, SG_ERR_SHAPE, "tensor '%s' (%s '%s'): shape %s in the file, %s expected", nm,
                           what, p->name, sg_ck_shape_str(t->ndim, t->d, sb, sizeof sb),
                           sg_shape_str(p->shape, pb, sizeof pb));
     return SG_OK;
@@ -1029,7 +1017,7 @@ static sg_status sg_ck_check_f32_range(const sg_ck_rtensor *t, const unsigned ch
     for (size_t i = 0; i < t->numel; i++) {
         double v = sg_le_getf64(b + 8 * i);
         if (isfinite(v) && fabs(v) > FLT_MAX)
-            return sg_ck_fail(err, errcap, SG_ERR_DTYPE,
+            return sg_error_format(err, errcap, SG_ERR_DTYPE,
                               "tensor '%s': element %zu is %g, too large for the f32 parameter set", t->name, i, v);
     }
     return SG_OK;
@@ -1099,7 +1087,7 @@ static const char *sg_ck_meta_get(sg_ck_meta *m, const char *key)
 
 static sg_status sg_ck_bad_meta(char *err, size_t errcap, const char *key, const char *value, const char *want)
 {
-    return sg_ck_fail(err, errcap, SG_ERR_FORMAT, "metadata '%s' is \"%.60s\", %s expected", key, value, want);
+    return sg_error_format(err, errcap, SG_ERR_FORMAT, "metadata '%s' is \"%.60s\", %s expected", key, value, want);
 }
 
 /* Reads a required double key. */
@@ -1107,7 +1095,7 @@ static sg_status sg_ck_meta_double(sg_ck_meta *m, const char *key, double *out, 
 {
     const char *v = sg_ck_meta_get(m, key);
     if (!v)
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT, "metadata '%s' is missing (needed with seqgrad.optim.kind)", key);
+        return sg_error_format(err, errcap, SG_ERR_FORMAT, "metadata '%s' is missing (needed with seqgrad.optim.kind)", key);
     if (!sg_ck_parse_double(v, out))
         return sg_ck_bad_meta(err, errcap, key, v, "a finite decimal number");
     return SG_OK;
@@ -1122,7 +1110,7 @@ static sg_status sg_ck_read_optim(sg_ck_meta *m, const char *kind, sg_checkpoint
     uint64_t t, dstart;
     sg_status st;
     if (!ts || !ds)
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT, "metadata '%s' is missing (needed with seqgrad.optim.kind)",
+        return sg_error_format(err, errcap, SG_ERR_FORMAT, "metadata '%s' is missing (needed with seqgrad.optim.kind)",
                           !ts ? "seqgrad.optim.t" : "seqgrad.optim.decay_start");
     if (!sg_ck_parse_u64(ts, &t))
         return sg_ck_bad_meta(err, errcap, "seqgrad.optim.t", ts, "a decimal integer");
@@ -1142,7 +1130,7 @@ static sg_status sg_ck_read_optim(sg_ck_meta *m, const char *kind, sg_checkpoint
             return st;
         sg_adam_config cfg = {.lr = clr, .beta1 = a, .beta2 = b, .eps = c, .weight_decay = wd};
         if (sg_optim_init_adam(&o, &cfg) != SG_OK)
-            return sg_ck_fail(
+            return sg_error_format(
                 err, errcap, SG_ERR_FORMAT,
                 "metadata: the Adam configuration (lr %g, beta1 %g, beta2 %g, eps %g, weight decay %g) is "
                 "out of range",
@@ -1152,17 +1140,17 @@ static sg_status sg_ck_read_optim(sg_ck_meta *m, const char *kind, sg_checkpoint
             return st;
         sg_sgd_config cfg = {.lr = clr, .momentum = a, .weight_decay = wd};
         if (sg_optim_init_sgd(&o, &cfg) != SG_OK)
-            return sg_ck_fail(err, errcap, SG_ERR_FORMAT,
+            return sg_error_format(err, errcap, SG_ERR_FORMAT,
                               "metadata: the SGD configuration (lr %g, momentum %g, weight decay %g) is out of range",
                               clr, a, wd);
     } else {
         return sg_ck_bad_meta(err, errcap, "seqgrad.optim.kind", kind, "\"sgd\" or \"adam\"");
     }
     if (sg_optim_set_schedule(&o, decay, (int)dstart) != SG_OK)
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT, "metadata 'seqgrad.optim.decay' is %g, a factor > 0 expected",
+        return sg_error_format(err, errcap, SG_ERR_FORMAT, "metadata 'seqgrad.optim.decay' is %g, a factor > 0 expected",
                           decay);
     if (!(base_lr >= 0) || sg_optim_set_lr(&o, lr) != SG_OK)
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT, "metadata: learning rates lr %g, base_lr %g must be >= 0", lr,
+        return sg_error_format(err, errcap, SG_ERR_FORMAT, "metadata: learning rates lr %g, base_lr %g must be >= 0", lr,
                           base_lr);
     o.base_lr = base_lr;
     o.t = t;
@@ -1180,11 +1168,11 @@ static int sg_ck_item_cmp(const void *a, const void *b)
 static sg_status sg_ck_read_meta(const cJSON *md, sg_checkpoint *ck, char *err, size_t errcap)
 {
     if (md && !cJSON_IsObject(md))
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT, "\"__metadata__\" is not a JSON object");
+        return sg_error_format(err, errcap, SG_ERR_FORMAT, "\"__metadata__\" is not a JSON object");
     size_t n = 0;
     for (const cJSON *c = md ? md->child : NULL; c; c = c->next) {
         if (!cJSON_IsString(c))
-            return sg_ck_fail(err, errcap, SG_ERR_FORMAT, "metadata '%s' is not a string", c->string);
+            return sg_error_format(err, errcap, SG_ERR_FORMAT, "metadata '%s' is not a string", c->string);
         n++;
     }
     sg_ck_meta m = {0};
@@ -1193,7 +1181,7 @@ static sg_status sg_ck_read_meta(const cJSON *md, sg_checkpoint *ck, char *err, 
     m.key = sg_malloc((n ? n : 1) * sizeof *m.key);
     m.value = sg_malloc((n ? n : 1) * sizeof *m.value);
     if (!items || !m.key || !m.value) {
-        st = sg_ck_fail(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory");
+        st = sg_error_format(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory");
         goto done;
     }
     for (const cJSON *c = md ? md->child : NULL; c; c = c->next)
@@ -1203,7 +1191,7 @@ static sg_status sg_ck_read_meta(const cJSON *md, sg_checkpoint *ck, char *err, 
         m.key[i] = items[i]->string;
         m.value[i] = items[i]->valuestring;
         if (i && strcmp(m.key[i - 1], m.key[i]) == 0) {
-            st = sg_ck_fail(err, errcap, SG_ERR_FORMAT, "metadata key '%s' appears twice", m.key[i]);
+            st = sg_error_format(err, errcap, SG_ERR_FORMAT, "metadata key '%s' appears twice", m.key[i]);
             goto done;
         }
     }
@@ -1234,7 +1222,7 @@ static sg_status sg_ck_read_meta(const cJSON *md, sg_checkpoint *ck, char *err, 
         for (int k = 0; k < SG_CK_NLIB && !known; k++)
             known = m.used[k] && strcmp(sg_ck_lib_keys[k], m.key[i]) == 0;
         if (!known) {
-            st = sg_ck_fail(err, errcap, SG_ERR_FORMAT,
+            st = sg_error_format(err, errcap, SG_ERR_FORMAT,
                             "metadata '%s' is not a key of this seqgrad version (or does not fit seqgrad.optim.kind)",
                             m.key[i]);
             goto done;
@@ -1244,7 +1232,7 @@ static sg_status sg_ck_read_meta(const cJSON *md, sg_checkpoint *ck, char *err, 
     if (m.n) {
         ck->strings = sg_calloc(m.n, sizeof *ck->strings);
         if (!ck->strings) {
-            st = sg_ck_fail(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory");
+            st = sg_error_format(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory");
             goto done;
         }
         ck->cap_strings = m.n;
@@ -1257,7 +1245,7 @@ static sg_status sg_ck_read_meta(const cJSON *md, sg_checkpoint *ck, char *err, 
         s->value = sg_ck_strdup(m.value[i]);
         ck->n_strings++;
         if (!s->key || !s->value) {
-            st = sg_ck_fail(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory");
+            st = sg_error_format(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory");
             goto done;
         }
     }
@@ -1272,15 +1260,15 @@ done:
 static sg_status sg_ck_check_lengths(size_t len, uint64_t hn, size_t *n, char *err, size_t errcap)
 {
     if (len < 8)
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT,
+        return sg_error_format(err, errcap, SG_ERR_FORMAT,
                           "file is %zu bytes, too short for the 8-byte header length (truncated?)", len);
     if (hn > len - 8)
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT,
+        return sg_error_format(err, errcap, SG_ERR_FORMAT,
                           "header length %llu is larger than the %zu bytes that follow it (truncated or not a "
                           "safetensors file)",
                           (unsigned long long)hn, len - 8);
     if (hn < 2)
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT, "header length %llu is too small for a JSON object",
+        return sg_error_format(err, errcap, SG_ERR_FORMAT, "header length %llu is too small for a JSON object",
                           (unsigned long long)hn);
     *n = (size_t)hn;
     return SG_OK;
@@ -1315,26 +1303,26 @@ static sg_status sg_ck_parse_header(const unsigned char *hdr, size_t n, size_t d
     const char **names = NULL;
     pp->text = sg_malloc(n + 1);
     if (!pp->text)
-        return sg_ck_fail(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory for a %zu-byte header", n);
+        return sg_error_format(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory for a %zu-byte header", n);
     memcpy(pp->text, hdr, n);
     pp->text[n] = '\0';
     const char *text = pp->text, *end = NULL;
     sg_ck_json_oom = false;
     pp->root = cJSON_ParseWithOpts(text, &end, 0);
     if (!pp->root && sg_ck_json_oom)
-        return sg_ck_fail(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory while parsing the header");
+        return sg_error_format(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory while parsing the header");
     if (!pp->root) {
         size_t at = end && end >= text && end <= text + n ? (size_t)(end - text) : 0;
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT, "header is not valid JSON (parse error at byte %zu of %zu)", at,
+        return sg_error_format(err, errcap, SG_ERR_FORMAT, "header is not valid JSON (parse error at byte %zu of %zu)", at,
                           n);
     }
     for (const char *c = end; c < text + n; c++)
         if (*c != ' ' && *c != '\t' && *c != '\n' && *c != '\r')
-            return sg_ck_fail(err, errcap, SG_ERR_FORMAT,
+            return sg_error_format(err, errcap, SG_ERR_FORMAT,
                               "header has bytes after its JSON value (at byte %zu of %zu; only spaces may pad it)",
                               (size_t)(c - text), n);
     if (!cJSON_IsObject(pp->root))
-        return sg_ck_fail(err, errcap, SG_ERR_FORMAT,
+        return sg_error_format(err, errcap, SG_ERR_FORMAT,
                           "header is not a JSON object (it must map tensor names to entries)");
 
     /* every entry: unique names, metadata apart, tensors validated */
@@ -1344,7 +1332,7 @@ static sg_status sg_ck_parse_header(const unsigned char *hdr, size_t n, size_t d
     names = sg_malloc((n_items ? n_items : 1) * sizeof *names);
     pp->ts = sg_malloc((n_items ? n_items : 1) * sizeof *pp->ts);
     if (!names || !pp->ts) {
-        st = sg_ck_fail(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory");
+        st = sg_error_format(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory");
         goto done;
     }
     size_t k = 0;
@@ -1352,7 +1340,7 @@ static sg_status sg_ck_parse_header(const unsigned char *hdr, size_t n, size_t d
         names[k++] = c->string;
     const char *dup = sg_ck_find_duplicate(names, n_items);
     if (dup) {
-        st = sg_ck_fail(err, errcap, SG_ERR_FORMAT, "header has the key '%s' twice", dup);
+        st = sg_error_format(err, errcap, SG_ERR_FORMAT, "header has the key '%s' twice", dup);
         goto done;
     }
     for (const cJSON *c = pp->root->child; c; c = c->next) {
@@ -1409,7 +1397,7 @@ static const sg_ck_rtensor *sg_ck_find_rng(const sg_ck_parsed *pp, sg_status *st
 sg_status sg_checkpoint_read_meta_mem(const void *buf, size_t len, sg_checkpoint *out, char *err, size_t errcap)
 {
     if ((!buf && len) || !out)
-        return sg_ck_fail(err, errcap, SG_ERR_ARG, "checkpoint: NULL buffer or output");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "checkpoint: NULL buffer or output");
     sg_ck_hooks();
     const unsigned char *b = buf;
     size_t n = 0;
@@ -1448,18 +1436,18 @@ static int sg_ck_open_read(const char *path, size_t *size, char *err, size_t err
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        sg_ck_fail(err, errcap, SG_ERR_IO, "checkpoint '%s': cannot open: %s", path, strerror(e));
+        sg_error_format(err, errcap, SG_ERR_IO, "checkpoint '%s': cannot open: %s", path, strerror(e));
         return -1;
     }
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        sg_ck_fail(err, errcap, SG_ERR_IO, "checkpoint '%s': not a regular file", path);
+        sg_error_format(err, errcap, SG_ERR_IO, "checkpoint '%s': not a regular file", path);
         return -1;
     }
     if ((uintmax_t)sb.st_size > SIZE_MAX - 1) {
         close(fd);
-        sg_ck_fail(err, errcap, SG_ERR_IO, "checkpoint '%s': too large for memory", path);
+        sg_error_format(err, errcap, SG_ERR_IO, "checkpoint '%s': too large for memory", path);
         return -1;
     }
     *size = (size_t)sb.st_size;
@@ -1469,7 +1457,7 @@ static int sg_ck_open_read(const char *path, size_t *size, char *err, size_t err
 sg_status sg_checkpoint_read_meta(const char *path, sg_checkpoint *out, char *err, size_t errcap)
 {
     if (!path || !out)
-        return sg_ck_fail(err, errcap, SG_ERR_ARG, "checkpoint: no path or output given");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "checkpoint: no path or output given");
     sg_ck_hooks();
     size_t size = 0, n = 0;
     int fd = sg_ck_open_read(path, &size, err, errcap);
@@ -1488,7 +1476,7 @@ sg_status sg_checkpoint_read_meta(const char *path, sg_checkpoint *out, char *er
     if ((st = sg_ck_check_lengths(size, size >= 8 ? sg_le_get64(lenb) : 0, &n, msg, sizeof msg)) != SG_OK)
         goto done;
     if (!(hdr = sg_malloc(n))) {
-        st = sg_ck_fail(msg, sizeof msg, SG_ERR_NOMEM, "out of memory for a %zu-byte header", n);
+        st = sg_error_format(msg, sizeof msg, SG_ERR_NOMEM, "out of memory for a %zu-byte header", n);
         goto done;
     }
     if (!sg_ck_pread_all(fd, hdr, n, 8)) {
@@ -1509,7 +1497,7 @@ done:
     if (st == SG_ERR_IO)
         snprintf(msg, sizeof msg, "read failed: %s", errno ? strerror(errno) : "unexpected end of file");
     if (st != SG_OK)
-        sg_ck_fail(err, errcap, st, "checkpoint '%s': %s", path, msg);
+        sg_error_format(err, errcap, st, "checkpoint '%s': %s", path, msg);
     sg_ck_parsed_free(&pp);
     sg_free(hdr);
     close(fd);
@@ -1520,15 +1508,15 @@ sg_status sg_checkpoint_load_mem(const void *buf, size_t len, sg_params *ps, sg_
                                  size_t errcap)
 {
     if (!buf && len)
-        return sg_ck_fail(err, errcap, SG_ERR_ARG, "checkpoint: NULL buffer");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "checkpoint: NULL buffer");
     if (!ps)
-        return sg_ck_fail(err, errcap, SG_ERR_ARG, "checkpoint: the parameter set is NULL");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "checkpoint: the parameter set is NULL");
     if (ps->dtype != SG_F32 && ps->dtype != SG_F64)
-        return sg_ck_fail(err, errcap, SG_ERR_ARG, "checkpoint: the parameter set has dtype %s (need f32 or f64)",
+        return sg_error_format(err, errcap, SG_ERR_ARG, "checkpoint: the parameter set has dtype %s (need f32 or f64)",
                           sg_dtype_name(ps->dtype));
     for (size_t i = 0; i < ps->n; i++)
         if (ps->items[i]->dtype != ps->dtype)
-            return sg_ck_fail(err, errcap, SG_ERR_ARG, "checkpoint: parameter '%s' has dtype %s, its set %s",
+            return sg_error_format(err, errcap, SG_ERR_ARG, "checkpoint: parameter '%s' has dtype %s, its set %s",
                               ps->items[i]->name, sg_dtype_name(ps->items[i]->dtype), sg_dtype_name(ps->dtype));
     sg_ck_hooks();
     const unsigned char *b = buf;
@@ -1550,7 +1538,7 @@ sg_status sg_checkpoint_load_mem(const void *buf, size_t len, sg_params *ps, sg_
     slot = sg_calloc(3 * ps->n + 1, sizeof *slot);
     fresh = sg_calloc(2 * ps->n + 1, sizeof *fresh);
     if (!slot || !fresh) {
-        st = sg_ck_fail(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory");
+        st = sg_error_format(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory");
         goto done;
     }
     sg_ck_rtensor *ts = pp.ts;
@@ -1568,7 +1556,7 @@ sg_status sg_checkpoint_load_mem(const void *buf, size_t len, sg_params *ps, sg_
     for (size_t i = 0; i < ps->n; i++)
         if (!slot[3 * i]) {
             char sb[96];
-            st = sg_ck_fail(err, errcap, SG_ERR_FORMAT, "parameter '%s' %s is missing from the checkpoint",
+            st = sg_error_format(err, errcap, SG_ERR_FORMAT, "parameter '%s' %s is missing from the checkpoint",
                             ps->items[i]->name, sg_shape_str(ps->items[i]->shape, sb, sizeof sb));
             goto done;
         }
@@ -1588,7 +1576,7 @@ sg_status sg_checkpoint_load_mem(const void *buf, size_t len, sg_params *ps, sg_
             bool have = r == 0 ? p->m != NULL : p->v != NULL;
             if (slot[3 * i + 1 + (size_t)r] && !have && !(fresh[2 * i + (size_t)r] = sg_malloc(p->numel * es))) {
                 st =
-                    sg_ck_fail(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory for the moments of '%s'", p->name);
+                    sg_error_format(err, errcap, SG_ERR_NOMEM, "checkpoint: out of memory for the moments of '%s'", p->name);
                 goto done;
             }
         }
@@ -1631,7 +1619,7 @@ done:
 sg_status sg_checkpoint_load(const char *path, sg_params *ps, sg_checkpoint *out, char *err, size_t errcap)
 {
     if (!path)
-        return sg_ck_fail(err, errcap, SG_ERR_ARG, "checkpoint: no path given");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "checkpoint: no path given");
     size_t size;
     int fd = sg_ck_open_read(path, &size, err, errcap);
     if (fd < 0)
@@ -1639,20 +1627,20 @@ sg_status sg_checkpoint_load(const char *path, sg_params *ps, sg_checkpoint *out
     unsigned char *buf = sg_malloc(size ? size : 1);
     if (!buf) {
         close(fd);
-        return sg_ck_fail(err, errcap, SG_ERR_NOMEM, "checkpoint '%s': out of memory for %zu bytes", path, size);
+        return sg_error_format(err, errcap, SG_ERR_NOMEM, "checkpoint '%s': out of memory for %zu bytes", path, size);
     }
     bool ok = sg_ck_pread_all(fd, buf, size, 0);
     int e = errno;
     close(fd);
     if (!ok) {
         sg_free(buf);
-        return sg_ck_fail(err, errcap, SG_ERR_IO, "checkpoint '%s': read failed: %s", path,
+        return sg_error_format(err, errcap, SG_ERR_IO, "checkpoint '%s': read failed: %s", path,
                           e ? strerror(e) : "unexpected end of file");
     }
     char msg[512];
     sg_status st = sg_checkpoint_load_mem(buf, size, ps, out, msg, sizeof msg);
     sg_free(buf);
     if (st != SG_OK)
-        sg_ck_fail(err, errcap, st, "checkpoint '%s': %s", path, msg);
+        sg_error_format(err, errcap, st, "checkpoint '%s': %s", path, msg);
     return st;
 }

@@ -59,19 +59,6 @@ sg_export_opts sg_export_defaults(void)
     return o;
 }
 
-/* ---- messages ------------------------------------------------------------ */
-
-static sg_status sg_dot_err(char *err, size_t errcap, sg_status s, const char *fmt, ...)
-{
-    if (err && errcap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errcap, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
-
 /* ---- a growable string (labels, tooltips, scope paths) -------------------- */
 
 typedef struct sg_sb {
@@ -592,11 +579,11 @@ static sg_status sg_dot_build_graph(sg_dot_build *b, sg_graph *g, const sg_expor
     b->g = g;
     b->o = o;
     if (!g)
-        return sg_dot_err(err, errcap, SG_ERR_ARG, "graph export: the graph is NULL");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "graph export: the graph is NULL");
     if (o->rankdir && !sg_rankdir_ok(o->rankdir))
-        return sg_dot_err(err, errcap, SG_ERR_ARG, "graph export: rankdir must be TB, LR, BT or RL");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "graph export: rankdir must be TB, LR, BT or RL");
     if (o->loss && !sg_on_tape(g, o->loss))
-        return sg_dot_err(err, errcap, SG_ERR_ARG, "graph export: the loss tensor is not on this graph's tape");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "graph export: the loss tensor is not on this graph's tape");
 
     size_t n = sg_graph_tape_len(g);
     const sg_tensor *loss = o->loss;
@@ -658,7 +645,7 @@ static sg_status sg_dot_build_graph(sg_dot_build *b, sg_graph *g, const sg_expor
     return SG_OK;
 oom:
     sg_dot_build_free(b);
-    return sg_dot_err(err, errcap, SG_ERR_NOMEM, "graph export: out of memory building the Graphviz graph (%zu tape entries)",
+    return sg_error_format(err, errcap, SG_ERR_NOMEM, "graph export: out of memory building the Graphviz graph (%zu tape entries)",
                       n);
 }
 
@@ -669,7 +656,7 @@ sg_status sg_graph_export_stats(sg_graph *g, const sg_export_opts *opts, sg_expo
     if (err && errcap)
         err[0] = '\0';
     if (!stats)
-        return sg_dot_err(err, errcap, SG_ERR_ARG, "graph export stats: stats is NULL");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "graph export stats: stats is NULL");
     memset(stats, 0, sizeof *stats);
     sg_dot_build b;
     sg_status st = sg_dot_build_graph(&b, g, opts ? opts : &def, err, errcap);
@@ -733,10 +720,10 @@ sg_status sg_graph_export(sg_graph *g, const char *path, const sg_export_opts *o
     if (err && errcap)
         err[0] = '\0';
     if (!path || !path[0])
-        return sg_dot_err(err, errcap, SG_ERR_ARG, "graph export: no output path");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "graph export: no output path");
     const char *fmt = sg_dot_format(path);
     if (!fmt)
-        return sg_dot_err(err, errcap, SG_ERR_ARG,
+        return sg_error_format(err, errcap, SG_ERR_ARG,
                           "graph export to '%s': unknown file extension (use .dot, .svg or .png)", path);
 
     sg_dot_build b;
@@ -748,7 +735,7 @@ sg_status sg_graph_export(sg_graph *g, const char *path, const sg_export_opts *o
     if (!f) {
         int e = errno;
         sg_dot_build_free(&b);
-        return sg_dot_err(err, errcap, SG_ERR_IO, "graph export: cannot open '%s' for writing: %s", path,
+        return sg_error_format(err, errcap, SG_ERR_IO, "graph export: cannot open '%s' for writing: %s", path,
                           strerror(e));
     }
     /* Render into memory and write the file here: Graphviz 2.43 calls exit(1)
@@ -757,12 +744,12 @@ sg_status sg_graph_export(sg_graph *g, const char *path, const sg_export_opts *o
     char *data = NULL;
     unsigned int len = 0;
     if (!gvc)
-        st = sg_dot_err(err, errcap, SG_ERR_NOMEM, "graph export to '%s': Graphviz could not start", path);
+        st = sg_error_format(err, errcap, SG_ERR_NOMEM, "graph export to '%s': Graphviz could not start", path);
     else {
         if (gvLayout(gvc, b.root, "dot") != 0)
-            st = sg_dot_err(err, errcap, SG_ERR_IO, "graph export to '%s': Graphviz 'dot' layout failed", path);
+            st = sg_error_format(err, errcap, SG_ERR_IO, "graph export to '%s': Graphviz 'dot' layout failed", path);
         else if (gvRenderData(gvc, b.root, fmt, &data, &len) != 0 || (!data && len))
-            st = sg_dot_err(err, errcap, SG_ERR_IO,
+            st = sg_error_format(err, errcap, SG_ERR_IO,
                             "graph export to '%s': Graphviz could not render format '%s' (plugin missing?)", path, fmt);
         gvFreeLayout(gvc, b.root); /* safe after a failed layout too */
     }
@@ -777,7 +764,7 @@ sg_status sg_graph_export(sg_graph *g, const char *path, const sg_export_opts *o
     if (data)
         gvFreeRenderData(data);
     if (write_failed && st == SG_OK)
-        st = sg_dot_err(err, errcap, SG_ERR_IO, "graph export: writing '%s' failed: %s", path, why);
+        st = sg_error_format(err, errcap, SG_ERR_IO, "graph export: writing '%s' failed: %s", path, why);
     if (st != SG_OK)
         remove(path);
     sg_dot_build_free(&b);

@@ -62,6 +62,17 @@ const char *sg_status_str(sg_status s)
     return "unknown error";
 }
 
+sg_status sg_error_format(char *err, size_t errcap, sg_status s, const char *fmt, ...)
+{
+    if (err && errcap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errcap, fmt, ap);
+        va_end(ap);
+    }
+    return s;
+}
+
 size_t sg_dtype_size(sg_dtype t)
 {
     switch (t) {

@@ -35,6 +35,11 @@ typedef enum sg_status {
 
 /* A short constant name for a status ("shape error", ...). Never NULL. */
 const char *sg_status_str(sg_status s);
+/* Writes a printf-style message into the caller's buffer err (errcap bytes,
+ * always NUL-terminated; nothing when err is NULL or errcap is 0) and returns
+ * s: the one way functions without a graph report what went wrong. */
+sg_status sg_error_format(char *err, size_t errcap, sg_status s, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 typedef enum sg_dtype { SG_F32 = 0, SG_F64 = 1, SG_I32 = 2 } sg_dtype;
 

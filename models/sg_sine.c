@@ -10,17 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static sg_status sg_sine_err(char *err, size_t errcap, sg_status s, const char *fmt, ...)
-{
-    if (err && errcap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errcap, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
-
 sg_sine_opts sg_sine_defaults(void)
 {
     sg_sine_opts o;
@@ -38,25 +27,25 @@ sg_sine_opts sg_sine_defaults(void)
 sg_status sg_sine_init(sg_sine *s, const sg_sine_opts *o, sg_rng *rng, char *err, size_t errcap)
 {
     if (!s || !o)
-        return sg_sine_err(err, errcap, SG_ERR_ARG, "sg_sine_init: %s is NULL", s ? "opts" : "s");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sg_sine_init: %s is NULL", s ? "opts" : "s");
     memset(s, 0, sizeof *s);
     if (o->window == 0 || o->n_points <= o->window)
-        return sg_sine_err(err, errcap, SG_ERR_ARG, "sine series: need W >= 1 and N > W (got N = %zu, W = %zu)",
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sine series: need W >= 1 and N > W (got N = %zu, W = %zu)",
                            o->n_points, o->window);
     if (!isfinite(o->omega) || !isfinite(o->phase) || !isfinite(o->amplitude) || !isfinite(o->noise_std) ||
         o->noise_std < 0.0)
-        return sg_sine_err(err, errcap, SG_ERR_ARG,
+        return sg_error_format(err, errcap, SG_ERR_ARG,
                            "sine series: omega, phase, amplitude must be finite and noise_std finite and >= 0 "
                            "(got %g, %g, %g, %g)",
                            o->omega, o->phase, o->amplitude, o->noise_std);
     if (!(o->train_frac >= 0.0 && o->train_frac <= 1.0))
-        return sg_sine_err(err, errcap, SG_ERR_ARG, "sine series: train_frac must be in [0, 1] (got %g)",
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sine series: train_frac must be in [0, 1] (got %g)",
                            o->train_frac);
     if (o->noise_std > 0.0 && !rng)
-        return sg_sine_err(err, errcap, SG_ERR_ARG, "sine series: noise_std %g needs an rng", o->noise_std);
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sine series: noise_std %g needs an rng", o->noise_std);
     double *y = sg_malloc(o->n_points * sizeof *y); /* (N) */
     if (!y)
-        return sg_sine_err(err, errcap, SG_ERR_NOMEM, "out of memory for a sine series of %zu points", o->n_points);
+        return sg_error_format(err, errcap, SG_ERR_NOMEM, "out of memory for a sine series of %zu points", o->n_points);
     for (size_t t = 0; t < o->n_points; t++) {
         y[t] = o->amplitude * sin(o->omega * (double)t + o->phase);
         if (o->noise_std > 0.0)

@@ -23,17 +23,6 @@
 
 /* ---- messages ------------------------------------------------------------- */
 
-static sg_status sg_text_err(char *err, size_t errcap, sg_status s, const char *fmt, ...)
-{
-    if (err && errcap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errcap, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
-
 static void sg_text_err_clear(char *err, size_t errcap)
 {
     if (err && errcap)
@@ -292,7 +281,7 @@ static int sg_scan_next(sg_scan *s, const char **w, size_t *len)
 
 static sg_status sg_nul_error(const sg_scan *s, const char *name, char *err, size_t errcap)
 {
-    return sg_text_err(err, errcap, SG_ERR_FORMAT, "'%s': NUL byte at offset %zu (not a text file?)", name,
+    return sg_error_format(err, errcap, SG_ERR_FORMAT, "'%s': NUL byte at offset %zu (not a text file?)", name,
                        (size_t)(s->p - s->start));
 }
 
@@ -305,16 +294,16 @@ static sg_status sg_read_file(const char *path, char **buf, size_t *len, char *e
     *buf = NULL;
     *len = 0;
     if (!path)
-        return sg_text_err(err, errcap, SG_ERR_ARG, "no file name given");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "no file name given");
     FILE *f = fopen(path, "rb");
     if (!f)
-        return sg_text_err(err, errcap, SG_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+        return sg_error_format(err, errcap, SG_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     struct stat st;
     size_t size_hint = 0;
     if (fstat(fileno(f), &st) == 0) {
         if (S_ISDIR(st.st_mode)) {
             fclose(f);
-            return sg_text_err(err, errcap, SG_ERR_IO, "cannot read '%s': it is a directory", path);
+            return sg_error_format(err, errcap, SG_ERR_IO, "cannot read '%s': it is a directory", path);
         }
         if (st.st_size > 0)
             size_hint = (size_t)st.st_size;
@@ -323,7 +312,7 @@ static sg_status sg_read_file(const char *path, char **buf, size_t *len, char *e
     char *b = sg_malloc(cap);
     if (!b) {
         fclose(f);
-        return sg_text_err(err, errcap, SG_ERR_NOMEM, "out of memory reading '%s'", path);
+        return sg_error_format(err, errcap, SG_ERR_NOMEM, "out of memory reading '%s'", path);
     }
     size_t n = 0;
     for (;;) {
@@ -332,7 +321,7 @@ static sg_status sg_read_file(const char *path, char **buf, size_t *len, char *e
             if (!nb) {
                 sg_free(b);
                 fclose(f);
-                return sg_text_err(err, errcap, SG_ERR_NOMEM, "out of memory reading '%s'", path);
+                return sg_error_format(err, errcap, SG_ERR_NOMEM, "out of memory reading '%s'", path);
             }
             b = nb;
             cap *= 2;
@@ -346,13 +335,13 @@ static sg_status sg_read_file(const char *path, char **buf, size_t *len, char *e
         int e = errno;
         sg_free(b);
         fclose(f);
-        return sg_text_err(err, errcap, SG_ERR_IO, "cannot read '%s': %s", path, strerror(e));
+        return sg_error_format(err, errcap, SG_ERR_IO, "cannot read '%s': %s", path, strerror(e));
     }
     fclose(f);
     b[n] = '\0';
     if (n == 0) {
         sg_free(b);
-        return sg_text_err(err, errcap, SG_ERR_FORMAT, "'%s' is empty", path);
+        return sg_error_format(err, errcap, SG_ERR_FORMAT, "'%s' is empty", path);
     }
     *buf = b;
     *len = n;
@@ -386,7 +375,7 @@ static sg_status sg_vocab_build_named(const char *text, size_t len, size_t min_c
     *out = NULL;
     sg_vocab *cv = sg_vocab_new(1024); /* the counting table */
     if (!cv)
-        return sg_text_err(err, errcap, SG_ERR_NOMEM, "out of memory building a vocabulary from '%s'", name);
+        return sg_error_format(err, errcap, SG_ERR_NOMEM, "out of memory building a vocabulary from '%s'", name);
     sg_scan s = {text, text, text + len, false};
     size_t words = 0, lines = 0;
     sg_status st = SG_OK;
@@ -412,7 +401,7 @@ static sg_status sg_vocab_build_named(const char *text, size_t len, size_t min_c
     }
     if (words == 0) {
         sg_vocab_free(cv);
-        return sg_text_err(err, errcap, SG_ERR_FORMAT, "'%s' contains no words", name);
+        return sg_error_format(err, errcap, SG_ERR_FORMAT, "'%s' contains no words", name);
     }
     int32_t unk, eos;
     if ((st = sg_vocab_intern(cv, SG_TEXT_UNK, strlen(SG_TEXT_UNK), &unk)) != SG_OK ||
@@ -466,25 +455,25 @@ static sg_status sg_vocab_build_named(const char *text, size_t len, size_t min_c
 fail:
     sg_vocab_free(cv);
     if (st == SG_ERR_ARG)
-        return sg_text_err(err, errcap, st, "'%s' has more than %d distinct words", name, INT32_MAX);
-    return sg_text_err(err, errcap, st, "out of memory building a vocabulary from '%s'", name);
+        return sg_error_format(err, errcap, st, "'%s' has more than %d distinct words", name, INT32_MAX);
+    return sg_error_format(err, errcap, st, "out of memory building a vocabulary from '%s'", name);
 }
 
 sg_status sg_vocab_build_text(const char *text, size_t len, size_t min_count, sg_vocab **out, char *err,
                               size_t errcap)
 {
     if (!out)
-        return sg_text_err(err, errcap, SG_ERR_ARG, "sg_vocab_build_text: out is NULL");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sg_vocab_build_text: out is NULL");
     *out = NULL;
     if (!text && len)
-        return sg_text_err(err, errcap, SG_ERR_ARG, "sg_vocab_build_text: text is NULL");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sg_vocab_build_text: text is NULL");
     return sg_vocab_build_named(text ? text : "", len, min_count, "text", out, err, errcap);
 }
 
 sg_status sg_vocab_build_file(const char *path, size_t min_count, sg_vocab **out, char *err, size_t errcap)
 {
     if (!out)
-        return sg_text_err(err, errcap, SG_ERR_ARG, "sg_vocab_build_file: out is NULL");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sg_vocab_build_file: out is NULL");
     *out = NULL;
     char *buf;
     size_t len;
@@ -524,13 +513,13 @@ sg_status sg_vocab_serialize(const sg_vocab *v, char **out, size_t *len)
 sg_status sg_vocab_deserialize(const char *text, size_t len, sg_vocab **out, char *err, size_t errcap)
 {
     if (!out)
-        return sg_text_err(err, errcap, SG_ERR_ARG, "sg_vocab_deserialize: out is NULL");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sg_vocab_deserialize: out is NULL");
     *out = NULL;
     if (!text && len)
-        return sg_text_err(err, errcap, SG_ERR_ARG, "sg_vocab_deserialize: text is NULL");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sg_vocab_deserialize: text is NULL");
     sg_vocab *v = sg_vocab_new(len / 8 + 16);
     if (!v)
-        return sg_text_err(err, errcap, SG_ERR_NOMEM, "out of memory reading a vocabulary");
+        return sg_error_format(err, errcap, SG_ERR_NOMEM, "out of memory reading a vocabulary");
     size_t pos = 0, line = 0;
     sg_status st = SG_OK;
     while (pos < len) {
@@ -540,12 +529,12 @@ sg_status sg_vocab_deserialize(const char *text, size_t len, sg_vocab **out, cha
         size_t wl = nl ? (size_t)(nl - w) : len - pos;
         pos += wl + (nl ? 1 : 0);
         if (wl == 0) {
-            st = sg_text_err(err, errcap, SG_ERR_FORMAT, "vocabulary line %zu is empty", line);
+            st = sg_error_format(err, errcap, SG_ERR_FORMAT, "vocabulary line %zu is empty", line);
             goto fail;
         }
         for (size_t i = 0; i < wl; i++) {
             if (w[i] == '\0' || sg_is_blank(w[i])) {
-                st = sg_text_err(err, errcap, SG_ERR_FORMAT,
+                st = sg_error_format(err, errcap, SG_ERR_FORMAT,
                                  "vocabulary line %zu: the word has a %s at byte %zu (words hold no blanks)",
                                  line, w[i] ? "blank" : "NUL byte", i + 1);
                 goto fail;
@@ -554,13 +543,13 @@ sg_status sg_vocab_deserialize(const char *text, size_t len, sg_vocab **out, cha
         uint64_t h = sg_fnv1a(w, wl);
         int32_t prev = sg_vocab_find(v, w, wl, h);
         if (prev >= 0) {
-            st = sg_text_err(err, errcap, SG_ERR_FORMAT, "vocabulary line %zu: duplicate word '%s' (also line %zu)",
+            st = sg_error_format(err, errcap, SG_ERR_FORMAT, "vocabulary line %zu: duplicate word '%s' (also line %zu)",
                              line, sg_vocab_word(v, prev), (size_t)prev + 1);
             goto fail;
         }
         int32_t id;
         if ((st = sg_vocab_append(v, w, wl, h, &id)) != SG_OK) {
-            sg_text_err(err, errcap, st, st == SG_ERR_NOMEM ? "out of memory reading a vocabulary"
+            sg_error_format(err, errcap, st, st == SG_ERR_NOMEM ? "out of memory reading a vocabulary"
                                                             : "vocabulary has more than 2^31 - 1 words");
             goto fail;
         }
@@ -568,7 +557,7 @@ sg_status sg_vocab_deserialize(const char *text, size_t len, sg_vocab **out, cha
     v->unk = sg_vocab_id(v, SG_TEXT_UNK);
     v->eos = sg_vocab_id(v, SG_TEXT_EOS);
     if (v->unk < 0 || v->eos < 0) {
-        st = sg_text_err(err, errcap, SG_ERR_FORMAT, "vocabulary of %zu words has no '%s'", v->n,
+        st = sg_error_format(err, errcap, SG_ERR_FORMAT, "vocabulary of %zu words has no '%s'", v->n,
                          v->unk < 0 ? SG_TEXT_UNK : SG_TEXT_EOS);
         goto fail;
     }
@@ -597,7 +586,7 @@ static sg_status sg_tokens_named(sg_tokens *t, const sg_vocab *v, const char *te
     size_t cap = len / 5 + 64; /* a guess (PTB: about 5.5 bytes a token); grows by doubling */
     int32_t *ids = sg_malloc(cap * sizeof *ids);
     if (!ids)
-        return sg_text_err(err, errcap, SG_ERR_NOMEM, "out of memory reading '%s'", name);
+        return sg_error_format(err, errcap, SG_ERR_NOMEM, "out of memory reading '%s'", name);
     sg_scan s = {text, text, text + len, false};
     size_t n = 0, lines = 0, unk = 0, words = 0;
     for (;;) {
@@ -614,7 +603,7 @@ static sg_status sg_tokens_named(sg_tokens *t, const sg_vocab *v, const char *te
             void *p = ids;
             if (!sg_grow(&p, &cap, n + 1, sizeof *ids)) {
                 sg_free(ids);
-                return sg_text_err(err, errcap, SG_ERR_NOMEM, "out of memory reading '%s'", name);
+                return sg_error_format(err, errcap, SG_ERR_NOMEM, "out of memory reading '%s'", name);
             }
             ids = p;
         }
@@ -634,7 +623,7 @@ static sg_status sg_tokens_named(sg_tokens *t, const sg_vocab *v, const char *te
     }
     if (words == 0) {
         sg_free(ids);
-        return sg_text_err(err, errcap, SG_ERR_FORMAT, "'%s' contains no words", name);
+        return sg_error_format(err, errcap, SG_ERR_FORMAT, "'%s' contains no words", name);
     }
     if (cap - n > n / 8 + 64) { /* give back a generous guess; keeping it is fine if this fails */
         int32_t *fit = sg_realloc(ids, (n ? n : 1) * sizeof *ids);
@@ -653,20 +642,20 @@ sg_status sg_tokens_from_text(sg_tokens *t, const sg_vocab *v, const char *text,
                               size_t errcap)
 {
     if (!t)
-        return sg_text_err(err, errcap, SG_ERR_ARG, "sg_tokens_from_text: t is NULL");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sg_tokens_from_text: t is NULL");
     memset(t, 0, sizeof *t);
     if (!v || (!text && len))
-        return sg_text_err(err, errcap, SG_ERR_ARG, "sg_tokens_from_text: %s is NULL", v ? "text" : "vocabulary");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sg_tokens_from_text: %s is NULL", v ? "text" : "vocabulary");
     return sg_tokens_named(t, v, text ? text : "", len, "text", err, errcap);
 }
 
 sg_status sg_tokens_read_file(sg_tokens *t, const sg_vocab *v, const char *path, char *err, size_t errcap)
 {
     if (!t)
-        return sg_text_err(err, errcap, SG_ERR_ARG, "sg_tokens_read_file: t is NULL");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sg_tokens_read_file: t is NULL");
     memset(t, 0, sizeof *t);
     if (!v)
-        return sg_text_err(err, errcap, SG_ERR_ARG, "sg_tokens_read_file: vocabulary is NULL");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sg_tokens_read_file: vocabulary is NULL");
     char *buf;
     size_t len;
     sg_status st = sg_read_file(path, &buf, &len, err, errcap);
@@ -683,22 +672,22 @@ sg_status sg_text_batcher_init(sg_text_batcher *it, const int32_t *ids, size_t n
                                bool drop_last, char *err, size_t errcap)
 {
     if (!it)
-        return sg_text_err(err, errcap, SG_ERR_ARG, "sg_text_batcher_init: it is NULL");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sg_text_batcher_init: it is NULL");
     memset(it, 0, sizeof *it);
     if (!ids && n)
-        return sg_text_err(err, errcap, SG_ERR_ARG, "sg_text_batcher_init: ids is NULL");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sg_text_batcher_init: ids is NULL");
     if (batch == 0 || steps == 0)
-        return sg_text_err(err, errcap, SG_ERR_ARG, "batching needs B >= 1 and T >= 1 (got B = %zu, T = %zu)",
+        return sg_error_format(err, errcap, SG_ERR_ARG, "batching needs B >= 1 and T >= 1 (got B = %zu, T = %zu)",
                            batch, steps);
     size_t L = n / batch;
     if (L < 2)
-        return sg_text_err(err, errcap, SG_ERR_ARG,
+        return sg_error_format(err, errcap, SG_ERR_ARG,
                            "a stream of n = %zu tokens cut into B = %zu streams gives L = %zu tokens each; "
                            "a window needs L >= 2",
                            n, batch, L);
     size_t full = (L - 1) / steps, n_windows = full + ((L - 1) % steps && !drop_last ? 1 : 0);
     if (n_windows == 0)
-        return sg_text_err(err, errcap, SG_ERR_ARG,
+        return sg_error_format(err, errcap, SG_ERR_ARG,
                            "n = %zu tokens in B = %zu streams of L = %zu: no full window of T = %zu steps "
                            "(L - 1 < T) and the shorter one is dropped",
                            n, batch, L, steps);
@@ -778,14 +767,14 @@ void sg_text_corpus_free(sg_text_corpus *c)
 sg_status sg_text_corpus_load(sg_text_corpus *c, const char *dir, size_t min_count, char *err, size_t errcap)
 {
     if (!c)
-        return sg_text_err(err, errcap, SG_ERR_ARG, "sg_text_corpus_load: c is NULL");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sg_text_corpus_load: c is NULL");
     memset(c, 0, sizeof *c);
     if (!dir || !dir[0])
-        return sg_text_err(err, errcap, SG_ERR_ARG, "no data directory given");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "no data directory given");
     struct stat st;
     int rc = stat(dir, &st);
     if (rc != 0 || !S_ISDIR(st.st_mode))
-        return sg_text_err(err, errcap, SG_ERR_IO,
+        return sg_error_format(err, errcap, SG_ERR_IO,
                            "data directory '%s': %s; it should hold train.txt, valid.txt, test.txt or "
                            "ptb.train.txt, ptb.valid.txt, ptb.test.txt",
                            dir, rc != 0 ? strerror(errno) : "not a directory");
@@ -800,7 +789,7 @@ sg_status sg_text_corpus_load(sg_text_corpus *c, const char *dir, size_t min_cou
             if (!p[i]) {
                 for (int j = 0; j < i; j++)
                     sg_free(p[j]);
-                return sg_text_err(err, errcap, SG_ERR_NOMEM, "out of memory");
+                return sg_error_format(err, errcap, SG_ERR_NOMEM, "out of memory");
             }
             if (sg_is_file(p[i])) {
                 size_t fl = strlen(found);
@@ -819,7 +808,7 @@ sg_status sg_text_corpus_load(sg_text_corpus *c, const char *dir, size_t min_cou
         }
     }
     if (scheme < 0)
-        return sg_text_err(err, errcap, SG_ERR_IO,
+        return sg_error_format(err, errcap, SG_ERR_IO,
                            "no text corpus in '%s': looked for train.txt, valid.txt, test.txt or ptb.train.txt, "
                            "ptb.valid.txt, ptb.test.txt (all three of one naming); found: %s",
                            dir, found[0] ? found : "none of them");
