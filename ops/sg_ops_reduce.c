@@ -195,6 +195,21 @@ static sg_status sg_softmax_shape(sg_tensor *node, char *msg, size_t cap)
 /* Element j of lane (o, i) in an (outer, n, inner) buffer. */
 #define SG_LANE(o, j, i) (((o) * n + (j)) * inner + (i))
 
+/* The stable first phase shared by softmax and log_softmax, on lane (o, i) of
+ * x into y: m = max_j x_j, y_j = exp(x_j - m), s = sum_j y_j (in double). */
+#define SG_LANE_EXP(o, i, m, s)                                                                                        \
+    do {                                                                                                               \
+        (m) = x[SG_LANE(o, 0, i)];                                                                                     \
+        for (size_t j_ = 1; j_ < n; j_++)                                                                              \
+            if (x[SG_LANE(o, j_, i)] > (m))                                                                            \
+                (m) = x[SG_LANE(o, j_, i)];                                                                            \
+        (s) = 0.0;                                                                                                     \
+        for (size_t j_ = 0; j_ < n; j_++) {                                                                            \
+            y[SG_LANE(o, j_, i)] = exp(x[SG_LANE(o, j_, i)] - (m));                                                    \
+            (s) += (double)y[SG_LANE(o, j_, i)];                                                                       \
+        }                                                                                                              \
+    } while (0)
+
 SG_KERNEL(softmax_forward,
     size_t outer, n, inner;
     sg_node_lanes(node, false, &outer, &n, &inner);
@@ -202,16 +217,9 @@ SG_KERNEL(softmax_forward,
     T *y = node->data;               /* (outer, n, inner) */
     for (size_t o = 0; o < outer; o++) {
         for (size_t i = 0; i < inner; i++) {
-            T m = x[SG_LANE(o, 0, i)];
-            for (size_t j = 1; j < n; j++)
-                if (x[SG_LANE(o, j, i)] > m)
-                    m = x[SG_LANE(o, j, i)];
-            double s = 0.0;
-            for (size_t j = 0; j < n; j++) {
-                T e = exp(x[SG_LANE(o, j, i)] - m);
-                y[SG_LANE(o, j, i)] = e;
-                s += (double)e;
-            }
+            T m;
+            double s;
+            SG_LANE_EXP(o, i, m, s);
             T inv = (T)(1.0 / s); /* s >= 1: the max contributes e^0 */
             for (size_t j = 0; j < n; j++)
                 y[SG_LANE(o, j, i)] *= inv;
@@ -243,13 +251,9 @@ SG_KERNEL(log_softmax_forward,
     T *y = node->data;               /* (outer, n, inner) */
     for (size_t o = 0; o < outer; o++) {
         for (size_t i = 0; i < inner; i++) {
-            T m = x[SG_LANE(o, 0, i)];
-            for (size_t j = 1; j < n; j++)
-                if (x[SG_LANE(o, j, i)] > m)
-                    m = x[SG_LANE(o, j, i)];
-            double s = 0.0;
-            for (size_t j = 0; j < n; j++)
-                s += (double)exp(x[SG_LANE(o, j, i)] - m);
+            T m;
+            double s;
+            SG_LANE_EXP(o, i, m, s); /* y is overwritten below */
             T lse = (T)log(s); /* >= 0 */
             for (size_t j = 0; j < n; j++)
                 y[SG_LANE(o, j, i)] = (x[SG_LANE(o, j, i)] - m) - lse;
@@ -274,6 +278,7 @@ SG_KERNEL(log_softmax_vjp,
         }
     })
 
+#undef SG_LANE_EXP
 #undef SG_LANE
 
 sg_tensor *sg_softmax(sg_graph *g, sg_tensor *x, int axis)
