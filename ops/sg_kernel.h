@@ -9,9 +9,9 @@
 #ifndef SG_KERNEL_H
 #define SG_KERNEL_H
 
-#include "../graph/sg_graph.h"
-#include "../graph/sg_rng.h"
-#include "sg_ops.h"
+#include "graph/core/sg_graph.h"
+#include "graph/core/sg_rng.h"
+#include "ops/sg_ops.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* sg_op_table.c — the one registry of primitive ops.  A test walks it and fails
  * if any op lacks a VJP (for a differentiable input) or a gradient-check case. */
-#include "sg_op_table.h"
+#include "ops/sg_op_table.h"
 
 #include <string.h>
 

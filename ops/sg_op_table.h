@@ -3,7 +3,7 @@
 #ifndef SG_OP_TABLE_H
 #define SG_OP_TABLE_H
 
-#include "../graph/sg_op.h"
+#include "graph/core/sg_op.h"
 
 extern const sg_op *const sg_op_table[];
 extern const size_t sg_op_table_len;

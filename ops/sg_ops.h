@@ -20,7 +20,7 @@
 #ifndef SG_OPS_H
 #define SG_OPS_H
 
-#include "../graph/sg_graph.h"
+#include "graph/core/sg_graph.h"
 
 /* ---- elementwise (ops/sg_ops_unary.c) ----------------------------------- */
 sg_tensor *sg_sigmoid(sg_graph *g, sg_tensor *x);     /* 1 / (1 + e^-x) */

@@ -22,8 +22,8 @@
  * merging, the inner stride of each input is 0 (repeated) or 1 (contiguous).
  * hadamard(x, x) works: both contributions are added into x's one gradient.
  */
-#include "sg_kernel.h"
-#include "sg_op_table.h"
+#include "ops/sg_kernel.h"
+#include "ops/sg_op_table.h"
 
 /* ---- shape rule ---------------------------------------------------------- */
 

@@ -17,8 +17,8 @@
  *                  g_n = gy[n] (NONE), gy (SUM), gy / max(count, 1) (MEAN).
  *                  reduction in args.i[0] (sg_reduction).
  */
-#include "sg_kernel.h"
-#include "sg_op_table.h"
+#include "ops/sg_kernel.h"
+#include "ops/sg_op_table.h"
 
 #include <string.h>
 

@@ -13,8 +13,8 @@
  * into M: a (T, B, K) sequence times W (K, N) is ONE gemm of (T*B, K) x (K, N),
  * and its VJP two more.
  */
-#include "sg_kernel.h"
-#include "sg_op_table.h"
+#include "ops/sg_kernel.h"
+#include "ops/sg_op_table.h"
 
 #include <cblas.h>
 #include <limits.h>

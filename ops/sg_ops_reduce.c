@@ -16,8 +16,8 @@
  *     max keeps every exponent <= 0, so inputs like +-1000 stay finite.
  * Lane sums are accumulated in double for both dtypes.
  */
-#include "sg_kernel.h"
-#include "sg_op_table.h"
+#include "ops/sg_kernel.h"
+#include "ops/sg_op_table.h"
 
 /* Normalizes the axis argument against ndim without narrowing first (a long
  * outside int's range must not wrap into a valid axis); -1 when out of range. */

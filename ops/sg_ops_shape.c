@@ -23,8 +23,8 @@
  *              i[3] = index of the part, f[0] = number of parts
  * Sizes travel in args as long and are converted back to size_t.
  */
-#include "sg_kernel.h"
-#include "sg_op_table.h"
+#include "ops/sg_kernel.h"
+#include "ops/sg_op_table.h"
 
 #include <string.h>
 

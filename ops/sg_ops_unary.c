@@ -10,8 +10,8 @@
  *   log_sigmoid y = -softplus(-x)       gx += gy * sigmoid(-x)
  *   scale       y = c x                 gx += gy * c        (c = args.f[0])
  */
-#include "sg_kernel.h"
-#include "sg_op_table.h"
+#include "ops/sg_kernel.h"
+#include "ops/sg_op_table.h"
 
 /* Output has the input's shape; the input must be a float of the graph dtype. */
 static sg_status sg_shape_same(sg_tensor *node, char *msg, size_t cap)

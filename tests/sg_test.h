@@ -12,10 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "graph/sg_graph.h"
-#include "graph/sg_gradcheck.h"
-#include "graph/sg_param.h"
-#include "graph/sg_rng.h"
+#include "graph/core/sg_graph.h"
+#include "graph/gradcheck/sg_gradcheck.h"
+#include "graph/core/sg_param.h"
+#include "graph/core/sg_rng.h"
 #include "ops/sg_op_table.h"
 #include "ops/sg_ops.h"
 

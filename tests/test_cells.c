@@ -19,9 +19,9 @@
  */
 #include "sg_test.h"
 
-#include "graph/sg_alloc.h"
-#include "graph/sg_optim.h"
-#include "models/sg_seq.h"
+#include "graph/core/sg_alloc.h"
+#include "graph/optim/sg_optim.h"
+#include "models/rnn/sg_seq.h"
 
 #include <stdlib.h>
 
@@ -582,9 +582,9 @@ static void test_dropout_masks(void **s)
     /* masks repeat with the seed and are rejected with a bad p */
     sg_graph_reset(g);
     sg_rng_seed(&rng, 3);
-    sg_tensor *m1 = sg_seq_dropout_mask(g, &rng, SG_SHAPE(50, 20), 0.25);
+    sg_tensor *m1 = sg_dropout_mask(g, &rng, SG_SHAPE(50, 20), 0.25);
     sg_rng_seed(&rng, 3);
-    sg_tensor *m2 = sg_seq_dropout_mask(g, &rng, SG_SHAPE(50, 20), 0.25);
+    sg_tensor *m2 = sg_dropout_mask(g, &rng, SG_SHAPE(50, 20), 0.25);
     SG_ASSERT_GRAPH_OK(g);
     size_t kept = 0;
     for (size_t k = 0; k < 1000; k++) {
@@ -593,7 +593,7 @@ static void test_dropout_masks(void **s)
         assert_true(sg_tensor_get(m1, k) == 0.0 || fabs(sg_tensor_get(m1, k) - 1.0 / 0.75) < 1e-15);
     }
     assert_true(kept > 700 && kept < 800); /* ~750 */
-    assert_null(sg_seq_dropout_mask(g, &rng, SG_SHAPE(2), 1.0));
+    assert_null(sg_dropout_mask(g, &rng, SG_SHAPE(2), 1.0));
     assert_int_equal(sg_graph_status(g), SG_ERR_ARG);
     sg_graph_free(g);
     sg_seq_layers_free(&L);
@@ -620,7 +620,7 @@ static void test_recurrent_dropout(void **s)
     sg_graph *g = sg_graph_new(SG_F64);
     sg_rng rng;
     sg_rng_seed(&rng, 8);
-    sg_seq_run_opts o = {.rec_mask = sg_seq_dropout_mask(g, &rng, SG_SHAPE(B, F), 0.5)};
+    sg_seq_run_opts o = {.rec_mask = sg_dropout_mask(g, &rng, SG_SHAPE(B, F), 0.5)};
     sg_tensor *y = sg_seq_run(g, NULL, &cell, sg_const_fill(g, "xs", SG_SHAPE(TT, B, F), 1.0), &o, NULL);
     SG_ASSERT_GRAPH_OK(g);
     size_t dropped = 0;

@@ -9,9 +9,9 @@
  * end.  Shapes of the test sets are written next to their parameters. */
 #include "sg_test.h"
 
-#include "graph/sg_alloc.h"
-#include "graph/sg_checkpoint.h"
-#include "graph/sg_optim.h"
+#include "graph/core/sg_alloc.h"
+#include "graph/format/sg_checkpoint.h"
+#include "graph/optim/sg_optim.h"
 
 #include <dirent.h>
 #include <float.h>

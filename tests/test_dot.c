@@ -12,7 +12,7 @@
  */
 #include "sg_test.h"
 
-#include "graph/sg_dot.h"
+#include "graph/export/sg_dot.h"
 
 #include <graphviz/cgraph.h>
 

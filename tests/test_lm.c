@@ -4,9 +4,9 @@
  * steady-state training step allocates nothing. */
 #include "sg_test.h"
 
-#include "graph/sg_alloc.h"
-#include "graph/sg_optim.h"
-#include "models/sg_lm.h"
+#include "graph/core/sg_alloc.h"
+#include "graph/optim/sg_optim.h"
+#include "models/lm/sg_lm.h"
 
 enum { V = 7, T = 5, B = 2 };
 

@@ -4,9 +4,9 @@
  * allocates nothing from the heap (counted through sg_alloc). */
 #include "sg_test.h"
 
-#include "graph/sg_alloc.h"
-#include "graph/sg_optim.h"
-#include "models/sg_addition.h"
+#include "graph/core/sg_alloc.h"
+#include "graph/optim/sg_optim.h"
+#include "models/addition/sg_addition.h"
 
 typedef struct ctx {
     const sg_addition *m;
@@ -26,7 +26,7 @@ static void gradcheck_with(sg_activation f)
     assert_int_equal(sg_addition_init(&m, ps, 6, 7, f), SG_OK);
     sg_rng rng;
     sg_rng_seed(&rng, 11);
-    sg_addition_reset_parameters(&m, &rng);
+    assert_int_equal(sg_addition_reset_parameters(&m, &rng), SG_OK);
     sg_graph *g = sg_graph_new(SG_F64);
     ctx c = {&m, {3, 17, 29, 8}, {12, 30, 1, 8}};
     sg_gradcheck_report r;
@@ -41,6 +41,7 @@ static void gradcheck_with(sg_activation f)
     print_message("  %s: model max rel err %.2e (%zu elems), per-op %.2e (%zu elems)\n", sg_activation_name(f),
                   r.max_rel_err, r.n_checked, t.max_rel_err, t.n_checked);
     sg_graph_free(g);
+    sg_addition_free(&m);
     sg_params_free(ps);
 }
 
@@ -91,7 +92,7 @@ static size_t train(size_t steps, size_t warm, size_t *steady_allocs)
     assert_int_equal(sg_addition_init(&m, ps, 8, 16, SG_ACT_TANH), SG_OK);
     sg_rng rng;
     sg_rng_seed(&rng, 1);
-    sg_addition_reset_parameters(&m, &rng);
+    assert_int_equal(sg_addition_reset_parameters(&m, &rng), SG_OK);
     sg_optim opt;
     sg_adam_config cfg = sg_adam_defaults();
     cfg.lr = 0.01;
@@ -127,6 +128,7 @@ static size_t train(size_t steps, size_t warm, size_t *steady_allocs)
     sg_free(bb);
     sg_graph_free(eg);
     sg_graph_free(g);
+    sg_addition_free(&m);
     sg_params_free(ps);
     return correct;
 }

@@ -3,9 +3,9 @@
  * p->grad: no graph is needed to test an update rule. */
 #include "sg_test.h"
 
-#include "graph/sg_alloc.h"
-#include "graph/sg_init.h"
-#include "graph/sg_optim.h"
+#include "graph/core/sg_alloc.h"
+#include "graph/core/sg_init.h"
+#include "graph/optim/sg_optim.h"
 
 /* A set of dtype dt with one parameter "w" of n elements holding w0[i]. */
 static sg_params *make_set(sg_dtype dt, size_t n, const double *w0, sg_param **out)

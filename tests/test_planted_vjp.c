@@ -4,7 +4,7 @@
  * too.  (In the normal build the same checks pass: test_models.c.) */
 #include "sg_test.h"
 
-#include "models/sg_addition.h"
+#include "models/addition/sg_addition.h"
 
 typedef struct ctx {
     const sg_addition *m;
@@ -25,7 +25,7 @@ static void test_per_op_check_names_planted_op(void **state)
     assert_int_equal(sg_addition_init(&m, ps, 4, 5, SG_ACT_TANH), SG_OK);
     sg_rng rng;
     sg_rng_seed(&rng, 7);
-    sg_addition_reset_parameters(&m, &rng);
+    assert_int_equal(sg_addition_reset_parameters(&m, &rng), SG_OK);
     sg_graph *g = sg_graph_new(SG_F64);
     ctx c = {&m, {3, 5, 7}, {1, 6, 2}};
     sg_tensor *loss = loss_fn(g, &c);
@@ -45,6 +45,7 @@ static void test_per_op_check_names_planted_op(void **state)
     assert_int_equal(sg_gradcheck_model(g, ps, loss_fn, &c, NULL, &mr), SG_OK);
     assert_false(mr.passed);
     sg_graph_free(g);
+    sg_addition_free(&m);
     sg_params_free(ps);
 }
 

@@ -3,7 +3,7 @@
  * 6 steps, gradient-checked in f64 (model mode and per-op mode). */
 #include "sg_test.h"
 
-#include "graph/sg_init.h"
+#include "graph/core/sg_init.h"
 
 /* ---- README example begins ---- */
 /* Minimal gated unit: z = sigmoid(x Wz + h Uz + bz)

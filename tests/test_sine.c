@@ -4,8 +4,8 @@
  * noise reproducible from a seed, and argument errors. */
 #include "sg_test.h"
 
-#include "graph/sg_alloc.h"
-#include "models/sg_sine.h"
+#include "graph/core/sg_alloc.h"
+#include "models/data/sg_sine_data.h"
 
 static double wave(double omega, double phase, double amp, size_t t)
 {

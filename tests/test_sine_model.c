@@ -3,10 +3,10 @@
  * input window), and it learns the noiseless task (test MSE < 1e-3). */
 #include "sg_test.h"
 
-#include "graph/sg_init.h"
-#include "graph/sg_optim.h"
-#include "models/sg_sine.h"
-#include "models/sg_sine_model.h"
+#include "graph/core/sg_init.h"
+#include "graph/optim/sg_optim.h"
+#include "models/data/sg_sine_data.h"
+#include "models/sine/sg_sine_model.h"
 
 typedef struct ctx {
     sg_sine_model *m;

@@ -7,8 +7,9 @@
  * Every other test writes its own small text files into a mkdtemp directory. */
 #include "sg_test.h"
 
-#include "graph/sg_alloc.h"
-#include "models/sg_text.h"
+#include "graph/core/sg_alloc.h"
+#include "models/data/sg_text.h"
+#include "models/decode/sg_decode.h"
 
 #include <dirent.h>
 #include <stdlib.h>

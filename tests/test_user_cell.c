@@ -5,9 +5,9 @@
  * per cell per step). */
 #include "sg_test.h"
 
-#include "graph/sg_dot.h"
-#include "graph/sg_optim.h"
-#include "models/sg_lm.h"
+#include "graph/export/sg_dot.h"
+#include "graph/optim/sg_optim.h"
+#include "models/lm/sg_lm.h"
 
 #include <stdlib.h>
 #include <unistd.h>

@@ -1,7 +1,7 @@
 /* main.c — the seqgrad command-line tool.  Library errors come back as
  * messages; this file turns them into one line on stderr and an exit code:
  * 0 success, 1 failure (a check failed, a file could not be written), 2 usage. */
-#include "sg_cli.h"
+#include "frontends/cli/sg_cli.h"
 
 #include <stdio.h>
 #include <string.h>

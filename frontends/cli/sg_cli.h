@@ -3,9 +3,9 @@
 #ifndef SG_CLI_H
 #define SG_CLI_H
 
-#include "graph/sg_graph.h"
-#include "graph/sg_param.h"
-#include "models/sg_addition.h"
+#include "graph/core/sg_graph.h"
+#include "graph/core/sg_param.h"
+#include "models/addition/sg_addition.h"
 
 #include <stdbool.h>
 #include <stddef.h>

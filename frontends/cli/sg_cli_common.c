@@ -1,8 +1,8 @@
 /* sg_cli_common.c — option parsing and task setup for the seqgrad CLI. */
-#include "sg_cli.h"
+#include "frontends/cli/sg_cli.h"
 
-#include "graph/sg_alloc.h"
-#include "graph/sg_rng.h"
+#include "graph/core/sg_alloc.h"
+#include "graph/core/sg_rng.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -171,7 +171,12 @@ sg_params *sg_cli_addition_new(const sg_addition_cfg *cfg, sg_dtype dtype, sg_ad
     }
     sg_rng rng;
     sg_rng_seed(&rng, cfg->seed);
-    sg_addition_reset_parameters(m, &rng);
+    if (sg_addition_reset_parameters(m, &rng) != SG_OK) {
+        sg_cli_error("could not initialize the model");
+        sg_addition_free(m);
+        sg_params_free(ps);
+        return NULL;
+    }
     return ps;
 }
 

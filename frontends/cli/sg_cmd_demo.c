@@ -3,12 +3,12 @@
  * (Adam, mini-batches), until every one of the 16,384 pairs of 7-bit numbers is
  * added exactly; then it is gradient-checked in f64, its unrolled graph is drawn
  * (.dot, .png, op mode and collapsed), and its loss curve is plotted. */
-#include "sg_cli.h"
+#include "frontends/cli/sg_cli.h"
 
-#include "graph/sg_alloc.h"
-#include "graph/sg_optim.h"
-#include "graph/sg_rng.h"
-#include "sg_plot.h"
+#include "graph/core/sg_alloc.h"
+#include "graph/optim/sg_optim.h"
+#include "graph/core/sg_rng.h"
+#include "frontends/plot/sg_plot.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -81,6 +81,7 @@ static void sg_demo_free(sg_demo_run *r)
 {
     sg_graph_free(r->g);
     sg_graph_free(r->eval_g);
+    sg_addition_free(&r->m);
     sg_params_free(r->ps);
     sg_free(r->a);
     sg_free(r->b);

@@ -2,11 +2,11 @@
  * checks in f64.  Model mode compares backward with central differences of the
  * loss; per-op mode checks each op's VJP on the recorded tape and names the
  * first wrong one. */
-#include "sg_cli.h"
+#include "frontends/cli/sg_cli.h"
 
-#include "graph/sg_alloc.h"
-#include "graph/sg_gradcheck.h"
-#include "graph/sg_rng.h"
+#include "graph/core/sg_alloc.h"
+#include "graph/gradcheck/sg_gradcheck.h"
+#include "graph/core/sg_rng.h"
 #include "ops/sg_op_table.h"
 
 #include <stdio.h>
@@ -155,6 +155,7 @@ int sg_cmd_gradcheck(sg_cli_args *a)
     if (!ps)
         return 1;
     bool ok = sg_cli_addition_gradcheck(&m, ps, pairs ? pairs : 1, cfg.seed, true);
+    sg_addition_free(&m);
     sg_params_free(ps);
     return ok ? 0 : 1;
 }

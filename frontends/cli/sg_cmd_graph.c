@@ -1,10 +1,10 @@
 /* sg_cmd_graph.c — `seqgrad graph addition -o FILE`: records the unrolled RNN
  * for one example, runs backward (so gradient norms can be shown) and exports
  * the tape through Graphviz; the format follows FILE's extension. */
-#include "sg_cli.h"
+#include "frontends/cli/sg_cli.h"
 
-#include "graph/sg_dot.h"
-#include "graph/sg_rng.h"
+#include "graph/export/sg_dot.h"
+#include "graph/core/sg_rng.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +45,7 @@ static bool sg_parse_collapse(const char *v, size_t *depth)
 
 bool sg_cli_addition_export(sg_addition *m, const char *path, size_t collapse_depth, bool grad_norms, bool verbose)
 {
-    sg_graph *g = sg_graph_new(m->W_out->dtype);
+    sg_graph *g = sg_graph_new(m->out.W->dtype);
     if (!g) {
         sg_cli_error("out of memory");
         return false;
@@ -100,6 +100,7 @@ int sg_cmd_graph(sg_cli_args *a)
     if (!ps)
         return 1;
     bool ok = sg_cli_addition_export(&m, out, depth, grad_norms, true);
+    sg_addition_free(&m);
     sg_params_free(ps);
     return ok ? 0 : 1;
 }

@@ -6,16 +6,17 @@
  * the loss of a window is the cross-entropy averaged over the batch and summed
  * over the steps.  Checkpoints (safetensors) are written atomically at the end
  * of every epoch; --resume continues bit for bit (same thread count). */
-#include "sg_cli.h"
+#include "frontends/cli/sg_cli.h"
 
-#include "graph/sg_alloc.h"
-#include "graph/sg_checkpoint.h"
-#include "graph/sg_dot.h"
-#include "graph/sg_gradcheck.h"
-#include "graph/sg_optim.h"
-#include "graph/sg_rng.h"
-#include "models/sg_lm.h"
-#include "models/sg_text.h"
+#include "graph/core/sg_alloc.h"
+#include "graph/format/sg_checkpoint.h"
+#include "graph/export/sg_dot.h"
+#include "graph/gradcheck/sg_gradcheck.h"
+#include "graph/optim/sg_optim.h"
+#include "graph/core/sg_rng.h"
+#include "models/lm/sg_lm.h"
+#include "models/data/sg_text.h"
+#include "models/decode/sg_decode.h"
 
 #include <cblas.h>
 #include <cjson/cJSON.h>

@@ -2,15 +2,15 @@
  * simple RNN (or any built-in cell) reads W past values and predicts the next;
  * Adam on mini-batches of training windows; reports train and test MSE and
  * draws the one-step predictions against the true curve over the test range. */
-#include "sg_cli.h"
+#include "frontends/cli/sg_cli.h"
 
-#include "graph/sg_alloc.h"
-#include "graph/sg_init.h"
-#include "graph/sg_optim.h"
-#include "graph/sg_rng.h"
-#include "models/sg_sine.h"
-#include "models/sg_sine_model.h"
-#include "sg_plot.h"
+#include "graph/core/sg_alloc.h"
+#include "graph/core/sg_init.h"
+#include "graph/optim/sg_optim.h"
+#include "graph/core/sg_rng.h"
+#include "models/data/sg_sine_data.h"
+#include "models/sine/sg_sine_model.h"
+#include "frontends/plot/sg_plot.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -15,8 +15,8 @@
  *     "a" (2, 3), "b" (3), "c" () — a scalar.
  * See tests/fuzz/README.md for how to build and run it.
  */
-#include "graph/sg_alloc.h"
-#include "graph/sg_checkpoint.h"
+#include "graph/core/sg_alloc.h"
+#include "graph/format/sg_checkpoint.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -138,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #else /* SG_FUZZ_SEED_MAIN: write the seed corpus into argv[1] */
 
-#include "graph/sg_optim.h"
+#include "graph/optim/sg_optim.h"
 
 #include <errno.h>
 #include <sys/stat.h>

@@ -26,10 +26,10 @@
  * Ownership: main owns both parameter sets, the layers and the graph, and
  * frees them on every path; per-step arrays live in the graph's arena.
  */
-#include "graph/sg_checkpoint.h"
-#include "graph/sg_graph.h"
-#include "graph/sg_param.h"
-#include "models/sg_seq.h"
+#include "graph/format/sg_checkpoint.h"
+#include "graph/core/sg_graph.h"
+#include "graph/core/sg_param.h"
+#include "models/rnn/sg_seq.h"
 #include "ops/sg_ops.h"
 
 #include <errno.h>

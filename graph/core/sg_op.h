@@ -1,0 +1,57 @@
+/* sg_op.h — the op interface the graph engine calls.  The graph knows ops only
+ * through this descriptor; the descriptors themselves, one file per op family,
+ * live in ops/ and are listed in the one op table (ops/sg_op_table.c).
+ *
+ * The life of a node:
+ *   1. sg_op_apply() allocates the node, stores inputs and args, and calls
+ *      `shape`, which validates the inputs and sets the output dtype and shape
+ *      (and aux_bytes if the VJP needs saved state).  On failure it writes what
+ *      was expected into msg; the engine adds op name, scope and input shapes.
+ *   2. The engine allocates data (and aux) in the arena and calls `forward`,
+ *      which must compute node->data (and node->aux) from the inputs alone, so
+ *      that it can be re-run (per-op gradient check).
+ *   3. On backward, `vjp` is called with node->grad set; for every input k that
+ *      requires grad, src[k]->grad exists (zeroed or holding earlier sums) and
+ *      the VJP ADDS its contribution (+=).  It must leave node->data unchanged.
+ *
+ * Inputs marked in nondiff_inputs (bit k = input k; bit 31 = all inputs from
+ * the 32nd on) are never differentiated: integer ids, targets.
+ */
+#ifndef SG_OP_H
+#define SG_OP_H
+
+#include "graph/core/sg_tensor.h"
+
+typedef struct sg_rng sg_rng;
+
+typedef sg_status (*sg_op_shape_fn)(sg_tensor *node, char *msg, size_t cap);
+typedef void (*sg_op_kernel_fn)(sg_tensor *node);
+/* Builds a random example of the op for gradient checking: variant v of
+ * n_variants (shapes incl. broadcasting and size-1 edges), inputs drawn from rng
+ * and created with requires_grad; returns the op's output or NULL on error. */
+typedef sg_tensor *(*sg_op_example_fn)(sg_graph *g, sg_rng *rng, int variant);
+
+struct sg_op {
+    const char *name;          /* public name, e.g. "matmul" */
+    int arity;                 /* number of inputs; -1 = any number >= 1 */
+    unsigned nondiff_inputs;   /* bit k: input k is not differentiable */
+    sg_op_shape_fn shape;      /* validate inputs, set out dtype/shape/aux_bytes */
+    sg_op_kernel_fn forward;   /* node->data (+aux) from inputs */
+    sg_op_kernel_fn vjp;       /* src[k]->grad += J_k^T node->grad */
+    sg_op_example_fn example;  /* gradient-check case */
+    int n_variants;            /* number of example variants (>= 1) */
+    /* Per-op finite differences are unreliable near kinks (relu at 0); an op may
+     * keep its examples away from them; nothing else is relaxed. */
+};
+
+/* Applies op to inputs in graph g (see "the life of a node" above).  Returns
+ * the output node, or NULL if the graph is already in error, an input is NULL,
+ * or the shape rule fails; the error is then readable with sg_graph_error(g).
+ * args may be NULL (all zeros).  Inputs must belong to g. */
+sg_tensor *sg_op_apply(sg_graph *g, const sg_op *op, sg_tensor *const *src,
+                       size_t n_src, const sg_op_args *args);
+
+/* Whether input k of op is differentiable. */
+bool sg_op_input_differentiable(const sg_op *op, size_t k);
+
+#endif

@@ -1,0 +1,81 @@
+/* sg_gradcheck.h — numerical gradient checking, a feature of the library.
+ *
+ * Two modes, both in f64 (the graph and the parameter set must be SG_F64):
+ *
+ *  - Model mode (sg_gradcheck_model): central differences of a scalar loss
+ *    built by a caller's function, over every parameter element and every
+ *    element of every input made with requires_grad, compared with what
+ *    backward gives.  Reports the worst error and where it is (parameter name
+ *    and element, or input name, scope and element).
+ *
+ *  - Per-op mode (sg_gradcheck_tape): for each op node on the recorded tape,
+ *    the VJP applied to a random seed r is compared with central differences
+ *    of <r, op(inputs)> with that op alone re-run.  Stops at the first node
+ *    whose VJP is wrong and names it (op, scope, tape index, input, element).
+ *
+ * Numerical derivatives are central differences with steps h and h/2
+ * combined by Richardson extrapolation (error O(h^4)); per-op mode sums
+ * r_i (y+_i - y-_i) so untouched outputs cancel exactly.
+ *
+ * Error measure, per element: abs = |a - n|, rel = abs / max(|a|, |n|, floor),
+ * a analytic, n numeric.  A check passes when max rel <= tol.  In model mode
+ * the floor is raised to the method's resolution when that is larger.  The
+ * loss L is computed with a rounding error dL of a few ulps (about
+ * 4 eps_mach |L|); a central difference with step h carries dL / h of it, and
+ * the Richardson combination (4 D(h/2) - D(h)) / 3 up to (4*2 + 1)/3 = 3 times
+ * that, so the resolution is taken as 16 eps_mach |L| / h.  Derivatives
+ * smaller than resolution / tol are judged by absolute error against the
+ * resolution (report->floor_used says which floor applied; for |L| ~ 1 and
+ * h = 1e-2 it stays 1e-6).
+ */
+#ifndef SG_GRADCHECK_H
+#define SG_GRADCHECK_H
+
+#include "graph/core/sg_graph.h"
+#include "graph/core/sg_param.h"
+
+typedef struct sg_gradcheck_opts {
+    double eps;            /* central-difference step h (Richardson with h and h/2) */
+    double tol;            /* largest relative error that passes */
+    double floor;          /* denominator floor of the relative error */
+    size_t max_per_tensor; /* elements checked per tensor, sampled (0 = all) */
+    uint64_t seed;         /* for sampling and per-op seeds */
+} sg_gradcheck_opts;
+
+/* eps 1e-2 (halved as needed), tol 1e-6, floor 1e-6, every element, seed 1. */
+sg_gradcheck_opts sg_gradcheck_defaults(void);
+
+typedef struct sg_gradcheck_report {
+    bool passed;
+    size_t n_checked;       /* elements compared */
+    double max_abs_err;
+    double max_rel_err;
+    double worst_analytic;  /* at the worst relative error */
+    double worst_numeric;
+    char where[512];        /* the worst element, described */
+    /* per-op mode: the first failing node (valid when !passed) */
+    size_t bad_tape_index;
+    const char *bad_op;     /* static op name, or NULL */
+    char bad_scope[256];
+    double floor_used;      /* the relative-error floor applied (see above) */
+} sg_gradcheck_report;
+
+/* Builds the graph of one loss evaluation on g (already reset) and returns
+ * the scalar loss, or NULL after an error (left in g). */
+typedef sg_tensor *(*sg_loss_fn)(sg_graph *g, void *ctx);
+
+/* Model mode.  Resets g many times; leaves it holding one final evaluation
+ * with gradients.  Parameter gradients are zeroed first and hold the analytic
+ * gradient afterwards.  Returns SG_OK when the check ran (see report->passed),
+ * or an error (graph error, dtype, memory). */
+sg_status sg_gradcheck_model(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ctx, const sg_gradcheck_opts *opts,
+                             sg_gradcheck_report *report);
+
+/* Per-op mode over the op nodes now on g's tape that require grad.  Leaves
+ * every value and gradient as it found them. */
+sg_status sg_gradcheck_tape(sg_graph *g, const sg_gradcheck_opts *opts, sg_gradcheck_report *report);
+
+/* Per-op mode for a single node. */
+sg_status sg_gradcheck_node(sg_graph *g, sg_tensor *node, const sg_gradcheck_opts *opts, sg_gradcheck_report *report);
+
+#endif
