@@ -3,7 +3,7 @@
 # Sourced or run by tests/run.sh and frontends/demo.sh; needs root to install.
 set -euo pipefail
 SG_PACKAGES=(gcc make cmake pkg-config
-             libopenblas-dev libffi-dev libcmocka-dev libgraphviz-dev graphviz libcairo2-dev
+             libopenblas-dev libffi-dev libcmocka-dev libgraphviz-dev graphviz libplplot-dev plplot-driver-cairo
              libcjson-dev clang libclang-rt-14-dev python3-torch python3-numpy)
 missing=()
 for p in "${SG_PACKAGES[@]}"; do
