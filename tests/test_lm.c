@@ -7,6 +7,10 @@
 #include "graph/core/sg_alloc.h"
 #include "graph/optim/sg_optim.h"
 #include "models/lm/sg_lm.h"
+#include "models/lm/sg_lm_io.h"
+
+#include <stdlib.h>
+#include <unistd.h>
 
 enum { V = 7, T = 5, B = 2 };
 
@@ -153,12 +157,91 @@ static void test_learns_and_no_alloc(void **s)
     sg_params_free(ps);
 }
 
+
+/* sg_lm_save / sg_lm_load: the model a checkpoint describes comes back whole
+ * (settings, vocabulary, every parameter), and files that are not LM
+ * checkpoints are refused with a named reason. */
+static void test_save_load(void **s)
+{
+    (void)s;
+    const char *text = "the cat sat\nthe dog sat on the mat\n";
+    sg_vocab *v = NULL;
+    char err[512];
+    assert_int_equal(sg_vocab_build_text(text, strlen(text), 1, &v, err, sizeof err), SG_OK);
+    sg_params *ps = sg_params_new(SG_F32);
+    sg_lm m;
+    sg_lm_config cfg = {.vocab = sg_vocab_size(v), .embed = 3, .hidden = 5, .layers = 2, .kind = SG_CELL_GRU};
+    assert_int_equal(sg_lm_init(&m, ps, &cfg), SG_OK);
+    sg_rng rng;
+    sg_rng_seed(&rng, 4);
+    assert_int_equal(sg_lm_reset_parameters(&m, ps, &rng, 0.3, -1), SG_OK);
+    char dir[] = "/tmp/sg_lm_io_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], plain[256];
+    snprintf(path, sizeof path, "%s/lm.st", dir);
+    snprintf(plain, sizeof plain, "%s/plain.st", dir);
+    assert_int_equal(sg_lm_save(path, &m, ps, v, NULL, err, sizeof err), SG_OK);
+
+    sg_lm m2;
+    sg_params *ps2 = NULL;
+    sg_vocab *v2 = NULL;
+    sg_checkpoint state;
+    sg_checkpoint_init(&state);
+    assert_int_equal(sg_lm_load(path, SG_F64, &m2, &ps2, &v2, &state, err, sizeof err), SG_OK);
+    assert_int_equal(m2.cfg.kind, SG_CELL_GRU);
+    assert_int_equal(m2.cfg.layers, 2);
+    assert_int_equal(m2.cfg.hidden, 5);
+    assert_int_equal(m2.cfg.embed, 3);
+    assert_int_equal(m2.cfg.vocab, sg_vocab_size(v));
+    assert_int_equal(sg_vocab_size(v2), sg_vocab_size(v));
+    for (int32_t i = 0; i < (int32_t)sg_vocab_size(v); i++)
+        assert_string_equal(sg_vocab_word(v2, i), sg_vocab_word(v, i));
+    assert_int_equal(sg_params_numel(ps2), sg_params_numel(ps));
+    assert_string_equal(sg_checkpoint_get_string(&state, "lm.cell"), "gru");
+    size_t n_params = ps->n;
+    for (size_t k = 0; k < n_params; k++) {
+        sg_param *p = ps->items[k], *q = sg_params_find(ps2, p->name);
+        assert_non_null(q);
+        for (size_t i = 0; i < p->numel; i++)
+            assert_true(sg_param_get(q, i) == sg_param_get(p, i)); /* f32 -> f64 is exact */
+    }
+    /* a plain parameter file is not a language-model checkpoint */
+    assert_int_equal(sg_checkpoint_save(plain, ps, NULL, err, sizeof err), SG_OK);
+    sg_lm m3;
+    sg_params *ps3 = (sg_params *)1;
+    sg_vocab *v3 = (sg_vocab *)1;
+    assert_int_equal(sg_lm_load(plain, SG_F32, &m3, &ps3, &v3, NULL, err, sizeof err), SG_ERR_FORMAT);
+    assert_true(sg_contains(err, "not a language-model checkpoint"));
+    assert_null(ps3);
+    assert_null(v3);
+    /* a missing file is an I/O error naming the path */
+    assert_int_equal(sg_lm_load("/nonexistent/lm.st", SG_F32, &m3, &ps3, &v3, NULL, err, sizeof err), SG_ERR_IO);
+    assert_true(sg_contains(err, "/nonexistent/lm.st"));
+    /* a custom cell cannot be described by name */
+    sg_checkpoint ck;
+    sg_checkpoint_init(&ck);
+    sg_lm_config custom = cfg;
+    custom.kind = SG_CELL_CUSTOM;
+    assert_int_equal(sg_lm_checkpoint_describe(&ck, &custom, v, err, sizeof err), SG_ERR_ARG);
+    sg_checkpoint_free(&ck);
+    sg_checkpoint_free(&state);
+    remove(path);
+    remove(plain);
+    rmdir(dir);
+    sg_lm_free(&m2);
+    sg_params_free(ps2);
+    sg_vocab_free(v2);
+    sg_lm_free(&m);
+    sg_params_free(ps);
+    sg_vocab_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradcheck_lstm),   cmocka_unit_test(test_gradcheck_gru_tied),
         cmocka_unit_test(test_gradcheck_rnn_tied_2), cmocka_unit_test(test_state_carry),
-        cmocka_unit_test(test_learns_and_no_alloc),
+        cmocka_unit_test(test_learns_and_no_alloc), cmocka_unit_test(test_save_load),
     };
     return cmocka_run_group_tests_name("lm", tests, NULL, NULL);
 }

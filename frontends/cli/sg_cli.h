@@ -1,5 +1,9 @@
 /* sg_cli.h — shared pieces of the seqgrad command-line tool: option parsing,
- * messages, and the tasks the subcommands know ("addition"). */
+ * messages, exit codes, and the tasks the subcommands know.
+ *
+ * Exit codes: SG_EXIT_OK 0, SG_EXIT_FAIL 1 (a check failed, or the run could
+ * not finish: an output not writable, out of memory), SG_EXIT_USAGE 2, and
+ * SG_EXIT_INPUT 3 (an input file missing, unreadable or malformed). */
 #ifndef SG_CLI_H
 #define SG_CLI_H
 
@@ -9,28 +13,47 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
-/* Parsed "--name value" / "--name=value" / "--flag" options and positionals. */
+enum { SG_EXIT_OK = 0, SG_EXIT_FAIL = 1, SG_EXIT_USAGE = 2, SG_EXIT_INPUT = 3 };
+
+/* The parsed command line (frontends/cli/sg_cli_args.c): options bound to
+ * their values by getopt_long against the one option table, then positionals. */
+typedef struct sg_cli_item {
+    int option;          /* index in the option table; -1 for a positional */
+    const char *value;   /* the option's value (NULL for a flag), or the positional */
+    bool used;           /* taken by the command */
+} sg_cli_item;
+
 typedef struct sg_cli_args {
-    int argc;
-    char **argv;
-    bool *used;          /* (argc) which argv entries were consumed */
+    const char *cmd;     /* the command name (borrowed) */
+    char **argv_copy;    /* (argc + 1) owned copy of the pointer vector */
+    sg_cli_item *items;  /* (n_items) owned, in command-line order */
+    size_t n_items;
+    bool help;           /* --help or -h was given */
 } sg_cli_args;
 
 /* Prints "seqgrad: <message>" to stderr. */
-void sg_cli_error(const char *fmt, ...);
+void sg_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-bool sg_cli_args_init(sg_cli_args *a, int argc, char **argv);
+/* Parses argv[0..argc-1] (the words after the command).  Returns 0, or 2 after
+ * printing a usage error (unknown or abbreviated option, missing value), or 1
+ * when out of memory.  On success pair with sg_cli_args_free. */
+int sg_cli_args_init(sg_cli_args *a, const char *cmd, int argc, char **argv);
 void sg_cli_args_free(sg_cli_args *a);
-/* The value of --name (or -short if given), or NULL. */
+/* Whether cmd is a known command. */
+bool sg_cli_is_command(const char *cmd);
+/* The help of the whole tool (cmd NULL), of a command, or of one of its tasks. */
+void sg_cli_help(FILE *f, const char *cmd, const char *task);
+/* The value of --name (the last one given), or NULL; marks it taken. */
 const char *sg_cli_opt(sg_cli_args *a, const char *name, const char *short_name);
 bool sg_cli_flag(sg_cli_args *a, const char *name);
 /* Numeric option with default; false (and a message) if malformed. */
 bool sg_cli_opt_size(sg_cli_args *a, const char *name, size_t def, size_t *out);
 bool sg_cli_opt_double(sg_cli_args *a, const char *name, double def, double *out);
-/* The next unused positional argument, or NULL. */
+/* The next positional argument not yet taken, or NULL. */
 const char *sg_cli_positional(sg_cli_args *a);
-/* False (and a message naming it) if any argument was not consumed. */
+/* False (and a message naming it) if an option or positional was not taken. */
 bool sg_cli_check_all_used(sg_cli_args *a);
 
 /* The addition task's settings, from --bits --hidden --activation --seed. */

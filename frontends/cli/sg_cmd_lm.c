@@ -15,6 +15,7 @@
 #include "graph/optim/sg_optim.h"
 #include "graph/core/sg_rng.h"
 #include "models/lm/sg_lm.h"
+#include "models/lm/sg_lm_io.h"
 #include "models/data/sg_text.h"
 #include "models/decode/sg_decode.h"
 
@@ -121,79 +122,19 @@ static bool sg_lm_parse(sg_cli_args *a, sg_lm_opts *o, bool training)
 
 /* ---- model from options or checkpoint ------------------------------------ */
 
-/* Model settings and vocabulary travel as checkpoint strings. */
-static void sg_lm_ck_put(sg_checkpoint *ck, const sg_lm_opts *o, const sg_vocab *v)
+/* The training run's settings beside the model's (sg_lm_checkpoint_describe). */
+static bool sg_lm_ck_put(sg_checkpoint *ck, const sg_lm_opts *o, const sg_lm_config *cfg, const sg_vocab *v)
 {
-    char buf[64];
-    const char *kind = sg_cell_kind_name(o->model.kind);
-    sg_checkpoint_set_string(ck, "lm.cell", kind);
-    sg_checkpoint_set_string(ck, "lm.activation", sg_activation_name(o->model.act));
-    snprintf(buf, sizeof buf, "%zu", o->model.hidden);
-    sg_checkpoint_set_string(ck, "lm.hidden", buf);
-    snprintf(buf, sizeof buf, "%zu", o->model.embed);
-    sg_checkpoint_set_string(ck, "lm.embed", buf);
-    snprintf(buf, sizeof buf, "%zu", o->model.layers);
-    sg_checkpoint_set_string(ck, "lm.layers", buf);
-    sg_checkpoint_set_string(ck, "lm.tie", o->model.tie_weights ? "1" : "0");
+    char err[512] = "", buf[32];
+    sg_status st = sg_lm_checkpoint_describe(ck, cfg, v, err, sizeof err);
     snprintf(buf, sizeof buf, "%zu", o->bptt);
-    sg_checkpoint_set_string(ck, "lm.bptt", buf);
-    snprintf(buf, sizeof buf, "%zu", o->batch);
-    sg_checkpoint_set_string(ck, "lm.batch", buf);
-    char *text = NULL;
-    size_t len = 0;
-    if (sg_vocab_serialize(v, &text, &len) == SG_OK) {
-        sg_checkpoint_set_string(ck, "lm.vocab", text);
-        sg_free(text);
+    if (st == SG_OK && (st = sg_checkpoint_set_string(ck, "lm.bptt", buf)) == SG_OK) {
+        snprintf(buf, sizeof buf, "%zu", o->batch);
+        st = sg_checkpoint_set_string(ck, "lm.batch", buf);
     }
-}
-
-static bool sg_lm_ck_size(const sg_checkpoint *ck, const char *key, size_t *out)
-{
-    const char *s = sg_checkpoint_get_string(ck, key);
-    char *end;
-    if (!s)
-        return false;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end)
-        return false;
-    *out = (size_t)v;
-    return true;
-}
-
-/* Reads the model settings and vocabulary of a checkpoint (without its
- * tensors) into o and *vocab.  The caller then builds the model and loads. */
-static bool sg_lm_ck_peek(const char *path, sg_lm_opts *o, sg_vocab **vocab)
-{
-    /* Load once with no parameter set to read the strings: the loader checks
-     * names against the set, so use an empty set and ask only for metadata. */
-    sg_checkpoint ck;
-    sg_checkpoint_init(&ck);
-    char err[512];
-    sg_status st = sg_checkpoint_read_meta(path, &ck, err, sizeof err);
-    if (st) {
-        sg_cli_error("cannot read checkpoint '%s': %s", path, err);
-        sg_checkpoint_free(&ck);
-        return false;
-    }
-    const char *cell = sg_checkpoint_get_string(&ck, "lm.cell");
-    const char *act = sg_checkpoint_get_string(&ck, "lm.activation");
-    const char *tie = sg_checkpoint_get_string(&ck, "lm.tie");
-    const char *vtext = sg_checkpoint_get_string(&ck, "lm.vocab");
-    bool ok = cell && act && tie && vtext && sg_cell_kind_parse(cell, &o->model.kind) == SG_OK &&
-              sg_activation_parse(act, &o->model.act) == SG_OK && sg_lm_ck_size(&ck, "lm.hidden", &o->model.hidden) &&
-              sg_lm_ck_size(&ck, "lm.embed", &o->model.embed) && sg_lm_ck_size(&ck, "lm.layers", &o->model.layers);
-    if (!ok) {
-        sg_cli_error("checkpoint '%s' is not a language-model checkpoint (missing or bad lm.* metadata)", path);
-    } else {
-        o->model.tie_weights = strcmp(tie, "1") == 0;
-        if (sg_vocab_deserialize(vtext, strlen(vtext), vocab, err, sizeof err) != SG_OK) {
-            sg_cli_error("checkpoint '%s': bad vocabulary: %s", path, err);
-            ok = false;
-        }
-    }
-    sg_checkpoint_free(&ck);
-    return ok;
+    if (st)
+        sg_cli_error("cannot describe the model in the checkpoint: %s", err[0] ? err : sg_status_str(st));
+    return st == SG_OK;
 }
 
 typedef struct sg_lm_session {
@@ -217,25 +158,31 @@ static void sg_lm_session_free(sg_lm_session *s)
     memset(s, 0, sizeof *s);
 }
 
+/* The graph, window buffers and carried state of a session whose model is built. */
+static bool sg_lm_session_buffers(sg_lm_session *s, size_t batch, size_t bptt)
+{
+    s->g = sg_graph_new(SG_F32);
+    s->x = sg_malloc(bptt * batch * sizeof *s->x);
+    s->y = sg_malloc(bptt * batch * sizeof *s->y);
+    if (!s->g || !s->x || !s->y || sg_lm_state_init(&s->st, &s->m, batch) != SG_OK) {
+        sg_cli_error("out of memory");
+        return false;
+    }
+    return true;
+}
+
 static bool sg_lm_session_init(sg_lm_session *s, const sg_lm_opts *o, size_t vocab, size_t batch, size_t bptt)
 {
     memset(s, 0, sizeof *s);
     sg_lm_config cfg = o->model;
     cfg.vocab = vocab;
     s->ps = sg_params_new(SG_F32);
-    s->g = sg_graph_new(SG_F32);
-    s->x = sg_malloc(bptt * batch * sizeof *s->x);
-    s->y = sg_malloc(bptt * batch * sizeof *s->y);
-    if (!s->ps || !s->g || !s->x || !s->y || sg_lm_init(&s->m, s->ps, &cfg) != SG_OK) {
+    if (!s->ps || sg_lm_init(&s->m, s->ps, &cfg) != SG_OK) {
         sg_cli_error("could not build the model (out of memory or bad sizes)");
         return false;
     }
     s->m_ready = true;
-    if (sg_lm_state_init(&s->st, &s->m, batch) != SG_OK) {
-        sg_cli_error("out of memory");
-        return false;
-    }
-    return true;
+    return sg_lm_session_buffers(s, batch, bptt);
 }
 
 /* Perplexity of a token stream (no-grad, state carried, every window). */
@@ -317,7 +264,7 @@ int sg_cmd_train(sg_cli_args *a)
     sg_text_corpus corpus;
     if (sg_text_corpus_load(&corpus, o.data, o.min_count, err, sizeof err) != SG_OK) {
         sg_cli_error("%s", err);
-        return 1;
+        return SG_EXIT_INPUT;
     }
     size_t V = sg_vocab_size(corpus.vocab);
     sg_lm_session s;
@@ -348,8 +295,10 @@ int sg_cmd_train(sg_cli_args *a)
         goto done;
     }
     if (o.resume) {
-        if (sg_checkpoint_load(o.resume, s.ps, &ck, err, sizeof err) != SG_OK) {
+        sg_status lst = sg_checkpoint_load(o.resume, s.ps, &ck, err, sizeof err);
+        if (lst != SG_OK) {
             sg_cli_error("cannot resume from '%s': %s", o.resume, err);
+            rc = lst == SG_ERR_NOMEM ? SG_EXIT_FAIL : SG_EXIT_INPUT;
             goto done;
         }
         if (!ck.has_optim || !ck.has_rng) {
@@ -445,7 +394,8 @@ int sg_cmd_train(sg_cli_args *a)
             ck.rng = rng;
             ck.epoch = epoch;
             ck.step = epoch * n_windows;
-            sg_lm_ck_put(&ck, &o, corpus.vocab);
+            if (!sg_lm_ck_put(&ck, &o, &s.m.cfg, corpus.vocab))
+                goto done;
             if (sg_checkpoint_save(o.save, s.ps, &ck, err, sizeof err) != SG_OK) {
                 sg_cli_error("cannot save checkpoint '%s': %s", o.save, err);
                 goto done;
@@ -466,22 +416,22 @@ done:
     return rc;
 }
 
-/* Loads a checkpoint's model (settings, vocabulary, parameters). */
+/* Loads a checkpoint's model (settings, vocabulary, parameters) with
+ * sg_lm_load.  False after a message; *input_bad tells a bad file (exit 3). */
 static bool sg_lm_load_model(const char *path, sg_lm_opts *o, sg_vocab **vocab, sg_lm_session *s, size_t batch,
-                             size_t bptt)
+                             size_t bptt, bool *input_bad)
 {
-    char err[512];
-    if (!sg_lm_ck_peek(path, o, vocab) || !sg_lm_session_init(s, o, sg_vocab_size(*vocab), batch, bptt))
-        return false;
-    sg_checkpoint ck;
-    sg_checkpoint_init(&ck);
-    sg_status st = sg_checkpoint_load(path, s->ps, &ck, err, sizeof err);
-    sg_checkpoint_free(&ck);
+    char err[768];
+    memset(s, 0, sizeof *s);
+    sg_status st = sg_lm_load(path, SG_F32, &s->m, &s->ps, vocab, NULL, err, sizeof err);
     if (st) {
         sg_cli_error("cannot load '%s': %s", path, err);
+        *input_bad = st == SG_ERR_IO || st == SG_ERR_FORMAT || st == SG_ERR_SHAPE || st == SG_ERR_DTYPE;
         return false;
     }
-    return true;
+    s->m_ready = true;
+    o->model = s->m.cfg;
+    return sg_lm_session_buffers(s, batch, bptt);
 }
 
 int sg_cmd_eval(sg_cli_args *a)
@@ -508,11 +458,15 @@ int sg_cmd_eval(sg_cli_args *a)
     char err[512];
     sg_text_corpus corpus;
     memset(&corpus, 0, sizeof corpus);
-    if (!sg_lm_load_model(o.load, &o, &vocab, &s, o.batch, o.bptt))
+    bool input_bad = false;
+    if (!sg_lm_load_model(o.load, &o, &vocab, &s, o.batch, o.bptt, &input_bad)) {
+        rc = input_bad ? SG_EXIT_INPUT : SG_EXIT_FAIL;
         goto done;
+    }
     /* The checkpoint's vocabulary must match the data's (same training file). */
     if (sg_text_corpus_load(&corpus, o.data, o.min_count, err, sizeof err) != SG_OK) {
         sg_cli_error("%s", err);
+        rc = SG_EXIT_INPUT;
         goto done;
     }
     if (sg_vocab_size(corpus.vocab) != sg_vocab_size(vocab)) {
@@ -553,8 +507,11 @@ int sg_cmd_generate(sg_cli_args *a)
     sg_vocab *vocab = NULL;
     sg_lm_session s = {0};
     int rc = 1;
-    if (!sg_lm_load_model(o.load, &o, &vocab, &s, 1, 1))
+    bool input_bad = false;
+    if (!sg_lm_load_model(o.load, &o, &vocab, &s, 1, 1, &input_bad)) {
+        rc = input_bad ? SG_EXIT_INPUT : SG_EXIT_FAIL;
         goto done;
+    }
     sg_rng rng;
     sg_rng_seed(&rng, o.seed);
     sg_lm_state_zero(&s.st);

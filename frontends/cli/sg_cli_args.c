@@ -1,0 +1,361 @@
+/* sg_cli_args.c — the command line: one declared table of every option
+ * (name, whether it takes a value, where it applies, its help), parsed with
+ * getopt_long, and the help text of every command generated from it.
+ *
+ * Parsing binds values to options before anything else looks at the line, so
+ * `seqgrad train --data d lm` reads "d" as --data's value and "lm" as the
+ * task, and an option given last without its value is a usage error (exit 2),
+ * never an option silently left at its default.  Names must be given in full
+ * (no abbreviations).  Commands then take their values with sg_cli_opt & co.;
+ * an option the command did not take is refused by sg_cli_check_all_used.
+ */
+#include "frontends/cli/sg_cli.h"
+
+#include "graph/core/sg_alloc.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the option table -------------------------------------------------------
+ * where: space-separated "command" or "command:task" tokens the option is
+ * documented for (help lists it there). */
+typedef struct sg_cli_option {
+    const char *name;
+    const char *metavar; /* NULL: a flag without value */
+    int short_name;      /* 0 or a letter */
+    const char *where;
+    const char *help;
+} sg_cli_option;
+
+#define SG_LM_MODEL "train:lm graph:lm gradcheck:lm"
+static const sg_cli_option sg_cli_options[] = {
+    {"help", NULL, 'h', "*", "print this help and exit 0"},
+    /* data and files */
+    {"data", "DIR", 0, "train:lm eval", "corpus directory: train.txt/valid.txt/test.txt or ptb.*.txt"},
+    {"save", "CKPT", 0, "train:lm", "write a checkpoint (atomically) at the end of every epoch"},
+    {"resume", "CKPT", 0, "train:lm", "continue a run from its checkpoint, bit for bit"},
+    {"load", "CKPT", 0, "eval generate", "the trained model's checkpoint"},
+    {"log", "FILE", 0, "train:lm", "append one JSON object per epoch"},
+    {"out", "DIR", 0, "demo train:sine", "directory for pictures and files"},
+    {"output", "FILE", 'o', "graph", "picture to write: .dot, .svg or .png"},
+    {"split", "valid|test", 0, "eval", "which held-out split (default test)"},
+    /* model shape */
+    {"cell", "KIND", 0, SG_LM_MODEL " train:sine", "lstm, gru, peephole, rnn, rnn-relu or rnn-sigmoid"},
+    {"hidden", "N", 0, SG_LM_MODEL " train:sine demo graph:addition gradcheck:addition", "hidden units"},
+    {"layers", "N", 0, SG_LM_MODEL, "stacked recurrent layers"},
+    {"embed", "N", 0, SG_LM_MODEL, "embedding size (default: --hidden)"},
+    {"tie", NULL, 0, SG_LM_MODEL, "tie the output projection to the embedding"},
+    {"vocab", "N", 0, "graph:lm gradcheck:lm", "vocabulary size of the drawn or checked model"},
+    {"graph-batch", "N", 0, "graph:lm gradcheck:lm", "batch of the drawn or checked model"},
+    {"activation", "F", 0, "demo graph:addition gradcheck:addition", "tanh, sigmoid or relu"},
+    {"bits", "N", 0, "demo graph:addition gradcheck:addition", "bits of the sum (2..16)"},
+    {"window", "N", 0, "train:sine", "past values the RNN reads"},
+    {"noise", "STD", 0, "train:sine", "Gaussian noise on the series"},
+    /* training */
+    {"bptt", "N", 0, SG_LM_MODEL " eval", "unroll length"},
+    {"batch", "N", 0, "train:lm train:sine demo eval", "batch size (parallel streams for the LM)"},
+    {"epochs", "N", 0, "train:lm", "passes over the training data"},
+    {"steps", "N", 0, "train:sine demo", "training steps"},
+    {"lr", "X", 0, "train:lm train:sine demo", "learning rate (LM: 1 for sgd, 0.002 for adam)"},
+    {"optim", "sgd|adam", 0, "train:lm", "optimizer"},
+    {"decay", "X", 0, "train:lm", "learning-rate factor per epoch after --decay-start"},
+    {"decay-start", "N", 0, "train:lm", "first epoch whose end decays the rate"},
+    {"clip", "X", 0, "train:lm", "global gradient-norm clip"},
+    {"dropout", "P", 0, "train:lm", "dropout on embeddings, between layers, on the output"},
+    {"init", "R", 0, "train:lm", "parameters ~ U[-R, R)"},
+    {"forget-bias", "X", 0, "train:lm", "LSTM forget-gate bias after init (-1: keep)"},
+    {"min-count", "N", 0, "train:lm", "words seen fewer times become <unk>"},
+    {"max-windows", "N", 0, "train:lm", "windows per epoch (0: all), for quick runs"},
+    {"eval-every", "N", 0, "demo", "steps between accuracy evaluations"},
+    {"threads", "N", 0, "train:lm eval", "BLAS threads (default: all cores)"},
+    {"seed", "N", 0, "*", "random seed"},
+    /* checks and pictures */
+    {"pairs", "N", 0, "gradcheck:addition", "addition pairs in the checked batch (>= 1)"},
+    {"collapse", "none|scope|N", 0, "graph", "draw every scope at depth N as one node"},
+    {"grad-norms", NULL, 0, "graph", "label nodes with their gradient norms"},
+    /* generation */
+    {"words", "N", 0, "generate", "words to generate"},
+    {"temperature", "T", 0, "generate", "sampling temperature (0: greedy)"},
+    {"greedy", NULL, 0, "generate", "always the most likely word"},
+    {"prime", "TEXT", 0, "generate", "words to start from"},
+};
+enum { SG_CLI_N_OPTIONS = sizeof sg_cli_options / sizeof sg_cli_options[0] };
+
+/* ---- commands ------------------------------------------------------------- */
+typedef struct sg_cli_command_help {
+    const char *name;
+    const char *tasks;   /* "" when the command takes no task */
+    const char *summary;
+} sg_cli_command_help;
+
+static const sg_cli_command_help sg_cli_commands[] = {
+    {"demo", "", "train a simple RNN on 8-bit binary addition, gradient-check it, draw its graph and loss curve"},
+    {"train", "lm sine", "train a model: lm (word-level language model) or sine (next-value prediction)"},
+    {"eval", "", "perplexity of a saved language model on a held-out split"},
+    {"generate", "", "generate text from a saved language model"},
+    {"gradcheck", "addition lm ops", "numerical gradient check in f64 (model and per-op mode)"},
+    {"graph", "addition lm", "draw a model's unrolled computation graph"},
+};
+enum { SG_CLI_N_COMMANDS = sizeof sg_cli_commands / sizeof sg_cli_commands[0] };
+
+/* Whether token list `where` names cmd (any task), cmd:task, or "*". */
+static bool sg_cli_where_has(const char *where, const char *cmd, const char *task)
+{
+    size_t nc = strlen(cmd);
+    for (const char *p = where; *p;) {
+        size_t n = strcspn(p, " ");
+        if ((n == 1 && p[0] == '*') || (n == nc && strncmp(p, cmd, nc) == 0) ||
+            (n > nc && strncmp(p, cmd, nc) == 0 && p[nc] == ':' &&
+             (!task || (n - nc - 1 == strlen(task) && strncmp(p + nc + 1, task, n - nc - 1) == 0))))
+            return true;
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+    return false;
+}
+
+bool sg_cli_is_command(const char *cmd)
+{
+    for (size_t i = 0; i < SG_CLI_N_COMMANDS; i++)
+        if (strcmp(sg_cli_commands[i].name, cmd) == 0)
+            return true;
+    return false;
+}
+
+void sg_cli_help(FILE *f, const char *cmd, const char *task)
+{
+    if (!cmd) {
+        fputs("usage: seqgrad <command> [task] [options]\n\ncommands:\n", f);
+        for (size_t i = 0; i < SG_CLI_N_COMMANDS; i++)
+            fprintf(f, "  %-10s %-17s %s\n", sg_cli_commands[i].name, sg_cli_commands[i].tasks,
+                    sg_cli_commands[i].summary);
+        fputs("\n'seqgrad <command> --help' lists a command's options; 'seqgrad <command> <task> --help'\n"
+              "those of one task.\n\n"
+              "exit codes: 0 success; 1 a check failed or the run could not finish (for example an\n"
+              "output could not be written); 2 usage error (unknown or malformed option, missing value);\n"
+              "3 bad input file (missing, unreadable or malformed data or checkpoint).\n",
+              f);
+        return;
+    }
+    const sg_cli_command_help *c = NULL;
+    for (size_t i = 0; i < SG_CLI_N_COMMANDS; i++)
+        if (strcmp(sg_cli_commands[i].name, cmd) == 0)
+            c = &sg_cli_commands[i];
+    if (!c)
+        return;
+    if (c->tasks[0] && !task)
+        fprintf(f, "usage: seqgrad %s {%s} [options]\n", cmd, c->tasks);
+    else
+        fprintf(f, "usage: seqgrad %s%s%s [options]\n", cmd, task ? " " : "", task ? task : "");
+    fprintf(f, "%s\n\noptions%s%s:\n", c->summary, task ? " of " : "", task ? task : "");
+    for (size_t i = 0; i < SG_CLI_N_OPTIONS; i++) {
+        const sg_cli_option *o = &sg_cli_options[i];
+        if (!sg_cli_where_has(o->where, cmd, task))
+            continue;
+        char lhs[64];
+        if (o->short_name)
+            snprintf(lhs, sizeof lhs, "-%c, --%s%s%s", o->short_name, o->name, o->metavar ? " " : "",
+                     o->metavar ? o->metavar : "");
+        else
+            snprintf(lhs, sizeof lhs, "    --%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+        fprintf(f, "  %-30s %s\n", lhs, o->help);
+    }
+}
+
+/* ---- parsing ---------------------------------------------------------------- */
+
+void sg_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("seqgrad: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void sg_cli_args_free(sg_cli_args *a)
+{
+    sg_free(a->items);
+    sg_free(a->argv_copy);
+    memset(a, 0, sizeof *a);
+}
+
+/* The table index of an option, by exact name. */
+static int sg_cli_find(const char *name, size_t len)
+{
+    for (int i = 0; i < SG_CLI_N_OPTIONS; i++)
+        if (strlen(sg_cli_options[i].name) == len && strncmp(sg_cli_options[i].name, name, len) == 0)
+            return i;
+    return -1;
+}
+
+int sg_cli_args_init(sg_cli_args *a, const char *cmd, int argc, char **argv)
+{
+    memset(a, 0, sizeof *a);
+    a->cmd = cmd;
+    /* getopt_long permutes its vector: work on a copy, argv[0] = the command */
+    a->argv_copy = sg_calloc((size_t)argc + 2, sizeof *a->argv_copy);
+    a->items = sg_calloc((size_t)argc + 1, sizeof *a->items);
+    if (!a->argv_copy || !a->items) {
+        sg_cli_error("out of memory");
+        sg_cli_args_free(a);
+        return 1;
+    }
+    a->argv_copy[0] = (char *)cmd;
+    for (int i = 0; i < argc; i++)
+        a->argv_copy[i + 1] = argv[i];
+    struct option longs[SG_CLI_N_OPTIONS + 1];
+    char shorts[3 * SG_CLI_N_OPTIONS + 2] = ":";
+    size_t ns = 1;
+    for (int i = 0; i < SG_CLI_N_OPTIONS; i++) {
+        const sg_cli_option *o = &sg_cli_options[i];
+        longs[i] = (struct option){o->name, o->metavar ? required_argument : no_argument, NULL, 1000 + i};
+        if (o->short_name) {
+            shorts[ns++] = (char)o->short_name;
+            if (o->metavar)
+                shorts[ns++] = ':';
+        }
+    }
+    shorts[ns] = '\0';
+    longs[SG_CLI_N_OPTIONS] = (struct option){0, 0, 0, 0};
+    int n = argc + 1, c, index;
+    optind = 0; /* GNU: full re-initialization */
+    opterr = 0;
+    while ((c = getopt_long(n, a->argv_copy, shorts, longs, &index)) != -1) {
+        const char *arg = a->argv_copy[optind - 1];
+        if (c == '?' || c == ':') {
+            const char *what = optopt && optopt < 1000 ? NULL : arg;
+            char sbuf[3] = {'-', (char)optopt, 0};
+            if (!what)
+                what = sbuf;
+            if (c == ':')
+                sg_cli_error("option %s needs a value (see 'seqgrad %s --help')",
+                             optopt >= 1000 ? arg : what, cmd);
+            else
+                sg_cli_error("unknown option '%s' (see 'seqgrad %s --help')", what, cmd);
+            sg_cli_args_free(a);
+            return 2;
+        }
+        int k = c >= 1000 ? c - 1000 : -1;
+        if (k < 0)
+            for (int i = 0; i < SG_CLI_N_OPTIONS; i++)
+                if (sg_cli_options[i].short_name == c)
+                    k = i;
+        if (k < 0) {
+            sg_cli_error("unknown option '%s' (see 'seqgrad %s --help')", arg, cmd);
+            sg_cli_args_free(a);
+            return 2;
+        }
+        /* refuse abbreviations: a long option must be spelled in full */
+        if (c >= 1000) {
+            /* "--name=value" and "--name" sit at optind-1, "--name value" at optind-2 */
+            int at = optarg && optind >= 2 && optarg == a->argv_copy[optind - 1] ? optind - 2 : optind - 1;
+            const char *given = at >= 1 && strncmp(a->argv_copy[at], "--", 2) == 0 ? a->argv_copy[at] + 2 : NULL;
+            size_t len = given ? strcspn(given, "=") : 0;
+            if (!given || sg_cli_find(given, len) != k) {
+                sg_cli_error("unknown option '--%.*s' (options are spelled in full; see 'seqgrad %s --help')",
+                             (int)len, given ? given : "", cmd);
+                sg_cli_args_free(a);
+                return 2;
+            }
+        }
+        if (strcmp(sg_cli_options[k].name, "help") == 0) {
+            a->help = true;
+            continue;
+        }
+        a->items[a->n_items++] = (sg_cli_item){.option = k, .value = optarg};
+    }
+    for (int i = optind; i < n; i++)
+        a->items[a->n_items++] = (sg_cli_item){.option = -1, .value = a->argv_copy[i]};
+    return 0;
+}
+
+/* The last value given for the option (later ones win); marks it used. */
+static const sg_cli_item *sg_cli_take(sg_cli_args *a, const char *name)
+{
+    int k = sg_cli_find(name, strlen(name));
+    const sg_cli_item *last = NULL;
+    for (size_t i = 0; k >= 0 && i < a->n_items; i++)
+        if (a->items[i].option == k) {
+            a->items[i].used = true;
+            last = &a->items[i];
+        }
+    return last;
+}
+
+const char *sg_cli_opt(sg_cli_args *a, const char *name, const char *short_name)
+{
+    (void)short_name; /* short forms are declared in the table */
+    const sg_cli_item *it = sg_cli_take(a, name);
+    return it ? it->value : NULL;
+}
+
+bool sg_cli_flag(sg_cli_args *a, const char *name) { return sg_cli_take(a, name) != NULL; }
+
+bool sg_cli_opt_size(sg_cli_args *a, const char *name, size_t def, size_t *out)
+{
+    const char *v = sg_cli_opt(a, name, NULL);
+    if (!v) {
+        *out = def;
+        return true;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || end == v || *end || v[0] == '-' || v[0] == '+' || v[0] == ' ' || x > SIZE_MAX) {
+        sg_cli_error("option --%s expects a non-negative integer, got '%s'", name, v);
+        return false;
+    }
+    *out = (size_t)x;
+    return true;
+}
+
+bool sg_cli_opt_double(sg_cli_args *a, const char *name, double def, double *out)
+{
+    const char *v = sg_cli_opt(a, name, NULL);
+    if (!v) {
+        *out = def;
+        return true;
+    }
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end) {
+        sg_cli_error("option --%s expects a number, got '%s'", name, v);
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+const char *sg_cli_positional(sg_cli_args *a)
+{
+    for (size_t i = 0; i < a->n_items; i++)
+        if (a->items[i].option < 0 && !a->items[i].used) {
+            a->items[i].used = true;
+            return a->items[i].value;
+        }
+    return NULL;
+}
+
+bool sg_cli_check_all_used(sg_cli_args *a)
+{
+    for (size_t i = 0; i < a->n_items; i++) {
+        const sg_cli_item *it = &a->items[i];
+        if (it->used)
+            continue;
+        if (it->option < 0)
+            sg_cli_error("unexpected argument '%s' (see 'seqgrad %s --help')", it->value, a->cmd);
+        else
+            sg_cli_error("option --%s does not apply here (see 'seqgrad %s --help')", sg_cli_options[it->option].name,
+                         a->cmd);
+        return false;
+    }
+    return true;
+}
