@@ -26,7 +26,8 @@ for mode in none scope; do
   else
     [ "$collapsed" = 8 ] || fail "collapsed mode: $collapsed scope nodes, expected 8 (one per time step)"
     [ "$nodes" -lt "$tape" ] || fail "collapsed mode did not reduce the node count"
-    dot -Tcanon "$dir/g-$mode.dot" | grep -q '"rnn/t7"' || fail "no node labelled rnn/t7"
+    dot -Tcanon "$dir/g-$mode.dot" | grep -q 'tooltip="s[0-9]*: scope rnn/t7"' || fail "no node for scope rnn/t7"
+    dot -Tcanon "$dir/g-$mode.dot" | grep -q 'lhead=' || fail "collapsed mode: no compound edge for the shared weights"
   fi
   cmp -s "$dir/g-$mode.dot" "$dir/again.dot" || fail "$mode: two exports differ (ids not stable)"
 done

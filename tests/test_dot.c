@@ -289,19 +289,24 @@ static void test_collapsed(void **state)
     Agraph_t *rg = read_dot(p);
     assert_int_equal(count_prefix(rg, 's'), STEPS);
     assert_int_equal((size_t)agnnodes(rg), STEPS + outside);
-    assert_int_equal(agnedges(rg), 12);
+    /* 12 edges, less the STEPS - 1 that the shared parameter's one compound edge replaces */
+    assert_int_equal(agnedges(rg), 12 - (STEPS - 1));
     assert_int_equal(count_clusters(rg), 1);
     check_dot_matches_stats(f->g, p, &o, rg);
     assert_string_equal(agget(rg, "rankdir"), "LR");
-    /* one node per step, labelled with the scope path, as a rounded box */
+    /* one node per step, labelled with the step's name inside the labelled
+     * cluster "rnn" (its tooltip has the full path), as a rounded box */
     bool seen[STEPS] = {false};
     for (Agnode_t *v = agfstnode(rg); v; v = agnxtnode(rg, v)) {
         if (agnameof(v)[0] != 's')
             continue;
         unsigned k = 99;
         const char *label = agget(v, "label");
-        assert_int_equal(sscanf(label, "rnn/t%u", &k), 1);
+        assert_int_equal(sscanf(label, "t%u", &k), 1);
         assert_true(k < STEPS);
+        char tip[64];
+        snprintf(tip, sizeof tip, "scope rnn/t%u", k);
+        assert_non_null(strstr(agget(v, "tooltip"), tip));
         assert_false(seen[k]);
         seen[k] = true;
         assert_string_equal(agget(v, "shape"), "box");
@@ -309,10 +314,19 @@ static void test_collapsed(void **state)
         /* collapsed steps sit in the rnn cluster */
         assert_non_null(agnode(agfstsubg(rg), agnameof(v), 0));
     }
-    /* the parameter stays visible and feeds every step once */
+    /* the parameter stays visible and is drawn ONCE into the cluster of the
+     * steps it feeds: one compound edge (lhead = the cluster), labelled with
+     * the number of steps, ending at the first step */
     Agnode_t *w = agnode(rg, "n2", 0);
     assert_non_null(w);
-    assert_int_equal(agdegree(rg, w, 0, 1), STEPS);
+    assert_int_equal(agdegree(rg, w, 0, 1), 1);
+    Agedge_t *we = agfstout(rg, w);
+    assert_string_equal(agget(we, "lhead"), agnameof(agfstsubg(rg)));
+    char steps_label[32];
+    snprintf(steps_label, sizeof steps_label, "%d steps", STEPS);
+    assert_string_equal(agget(we, "label"), steps_label);
+    assert_string_equal(agget(aghead(we), "label"), "t0");
+    assert_string_equal(agget(rg, "compound"), "true");
     agclose(rg);
     path_in(f, "c2.svg", p, sizeof p);
     export_ok(f->g, p, &o);

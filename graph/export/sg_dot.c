@@ -370,6 +370,8 @@ static Agiddisc_t sg_id_disc = {sg_id_open, sg_id_map, sg_id_alloc, sg_id_free,
 typedef struct sg_dot_attrs {
     Agsym_t *g_label, *g_style, *g_color, *g_fontcolor, *g_labeljust;
     Agsym_t *n_label, *n_shape, *n_style, *n_fill, *n_tooltip;
+    Agsym_t *e_lhead, *e_label;
+    Agsym_t *n_width, *n_height, *n_margin;
 } sg_dot_attrs;
 
 typedef struct sg_dot_build {
@@ -416,7 +418,12 @@ static bool sg_dot_declare(sg_dot_build *b)
     a->n_style = agattr(r, AGNODE, "style", "filled");
     a->n_fill = agattr(r, AGNODE, "fillcolor", SG_DOT_FILL_OP);
     a->n_tooltip = agattr(r, AGNODE, "tooltip", "");
-    if (!a->g_label || !a->g_style || !a->g_color || !a->g_fontcolor || !a->g_labeljust || !a->n_label ||
+    a->e_lhead = agattr(r, AGEDGE, "lhead", "");
+    a->e_label = agattr(r, AGEDGE, "label", "");
+    a->n_width = agattr(r, AGNODE, "width", "0.75");
+    a->n_height = agattr(r, AGNODE, "height", "0.5");
+    a->n_margin = agattr(r, AGNODE, "margin", "0.11,0.055");
+    if (!a->n_width || !a->n_height || !a->n_margin || !a->e_lhead || !a->e_label || !a->g_label || !a->g_style || !a->g_color || !a->g_fontcolor || !a->g_labeljust || !a->n_label ||
         !a->n_shape || !a->n_style || !a->n_fill || !a->n_tooltip)
         return false;
     /* plain defaults that need no per-object value */
@@ -470,14 +477,18 @@ static Agnode_t *sg_dot_scope_node(sg_dot_build *b, const sg_scope *a)
         return NULL;
     sg_sb_clear(&b->path);
     sg_sb_scope_path(&b->path, a);
+    /* inside a labelled cluster the scope's own name says enough ("t7" in
+     * cluster "rnn.l0"); at the top level the node shows its full path */
     sg_sb_clear(&b->label);
-    sg_sb_text(&b->label, b->path.p ? b->path.p : "");
+    sg_sb_text(&b->label, sg_scope_parent(a) ? sg_scope_name(a) : (b->path.p ? b->path.p : ""));
     sg_sb_clear(&b->tip);
     sg_sb_printf(&b->tip, "%s: scope ", name);
     sg_sb_text(&b->tip, b->path.p ? b->path.p : "");
     if (b->path.oom || b->label.oom || b->tip.oom || !sg_dot_set(n, b->a.n_label, b->label.p) ||
         !sg_dot_set(n, b->a.n_shape, "box") || !sg_dot_set(n, b->a.n_style, "rounded,filled") ||
-        !sg_dot_set(n, b->a.n_fill, SG_DOT_FILL_SCOPE) || !sg_dot_set(n, b->a.n_tooltip, b->tip.p))
+        !sg_dot_set(n, b->a.n_fill, SG_DOT_FILL_SCOPE) || !sg_dot_set(n, b->a.n_tooltip, b->tip.p) ||
+        !sg_dot_set(n, b->a.n_width, "0.3") || !sg_dot_set(n, b->a.n_height, "0.3") ||
+        !sg_dot_set(n, b->a.n_margin, "0.04,0.02"))
         return NULL;
     b->snode[id] = n;
     b->st.n_collapsed++;
@@ -572,6 +583,27 @@ static bool sg_rankdir_ok(const char *r)
     return !strcmp(r, "TB") || !strcmp(r, "LR") || !strcmp(r, "BT") || !strcmp(r, "RL");
 }
 
+/* An edge from an individually drawn tape entry into a collapsed scope node:
+ * grouped by (tail, the collapsed scope's parent) into compound edges. */
+typedef struct sg_dot_fan {
+    size_t tail;  /* tape index of the source */
+    size_t sid;   /* scope id of the cluster the collapsed head sits in */
+    size_t head;  /* scope id of the collapsed head */
+    size_t order; /* tape index of the consuming entry */
+} sg_dot_fan;
+
+static int sg_dot_fan_cmp(const void *pa, const void *pb)
+{
+    const sg_dot_fan *a = pa, *b = pb;
+    if (a->tail != b->tail)
+        return a->tail < b->tail ? -1 : 1;
+    if (a->sid != b->sid)
+        return a->sid < b->sid ? -1 : 1;
+    if (a->head != b->head)
+        return a->head < b->head ? -1 : 1;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
 /* Builds the cgraph graph of g's tape into b (b->root), or fails with a message. */
 static sg_status sg_dot_build_graph(sg_dot_build *b, sg_graph *g, const sg_export_opts *o, char *err, size_t errcap)
 {
@@ -616,7 +648,19 @@ static sg_status sg_dot_build_graph(sg_dot_build *b, sg_graph *g, const sg_expor
         if (!b->drawn[i])
             goto oom;
     }
-    /* edges input -> node; the strict graph keeps one per pair */
+    /* edges input -> node; the strict graph keeps one per pair.  In collapsed
+     * mode an individually drawn node (a parameter, an input, a layer-level
+     * op) that feeds two or more collapsed steps of the same scope gets ONE
+     * compound edge into that scope's cluster (lhead), labelled with the
+     * count, instead of one edge per step: a weight shared by 35 steps is
+     * drawn once, so unrolled pictures stay readable. */
+    size_t n_fan = 0;
+    for (size_t i = 0; i < n; i++)
+        n_fan += sg_graph_tape_at(g, i)->n_src;
+    sg_dot_fan *fan = k > 0 ? sg_malloc((n_fan ? n_fan : 1) * sizeof *fan) : NULL;
+    if (k > 0 && !fan)
+        goto oom;
+    size_t nf = 0;
     for (size_t i = 0; i < n; i++) {
         const sg_tensor *t = sg_graph_tape_at(g, i);
         for (size_t j = 0; j < t->n_src; j++) {
@@ -624,10 +668,52 @@ static sg_status sg_dot_build_graph(sg_dot_build *b, sg_graph *g, const sg_expor
             if (!sg_on_tape(g, s))
                 continue;
             Agnode_t *tail = b->drawn[s->tape_index], *head = b->drawn[i];
-            if (tail != head && !agedge(b->root, tail, head, NULL, 1))
-                goto oom;
+            if (tail == head)
+                continue;
+            const sg_scope *hs = k > 0 && sg_scope_depth(t->scope) >= k ? sg_scope_at_depth(t->scope, k) : NULL;
+            /* the tail must be outside the cluster (Graphviz cannot end an
+             * edge at the border of a cluster that holds its tail) */
+            bool tail_single = sg_scope_depth(s->scope) < k &&
+                               !(hs && sg_scope_parent(hs) &&
+                                 sg_scope_at_depth(s->scope, sg_scope_depth(sg_scope_parent(hs))) == sg_scope_parent(hs));
+            if (hs && tail_single && sg_scope_parent(hs)) { /* a candidate for a compound edge */
+                fan[nf++] = (sg_dot_fan){.tail = s->tape_index, .sid = sg_scope_id(sg_scope_parent(hs)),
+                                         .head = sg_scope_id(hs), .order = i};
+                continue;
+            }
+            if (!agedge(b->root, tail, head, NULL, 1))
+                goto oom_fan;
         }
     }
+    qsort(fan, nf, sizeof *fan, sg_dot_fan_cmp);
+    for (size_t a0 = 0; a0 < nf;) {
+        size_t a1 = a0, heads = 0, first = a0;
+        for (; a1 < nf && fan[a1].tail == fan[a0].tail && fan[a1].sid == fan[a0].sid; a1++) {
+            heads += a1 == a0 || fan[a1].head != fan[a1 - 1].head;
+            if (fan[a1].order < fan[first].order)
+                first = a1;
+        }
+        Agnode_t *tail = b->drawn[fan[a0].tail];
+        if (heads < 2) { /* one step only: a plain edge */
+            if (!agedge(b->root, tail, b->snode[fan[first].head], NULL, 1))
+                goto oom_fan;
+        } else {
+            Agedge_t *e = agedge(b->root, tail, b->snode[fan[first].head], NULL, 1);
+            char cname[48], count[32];
+            snprintf(cname, sizeof cname, "cluster_s%zu", fan[a0].sid);
+            snprintf(count, sizeof count, "%zu steps", heads);
+            if (!e || !sg_dot_set(e, b->a.e_lhead, cname) || !sg_dot_set(e, b->a.e_label, count))
+                goto oom_fan;
+            b->st.n_compound++;
+        }
+        a0 = a1;
+    }
+    sg_free(fan);
+    fan = NULL;
+    /* collapsed pictures: tight spacing, one small node per step */
+    if (k > 0 && (!agattr(b->root, AGRAPH, "compound", "true") || !agattr(b->root, AGRAPH, "ranksep", "0.25") ||
+                  !agattr(b->root, AGRAPH, "nodesep", "0.15")))
+        goto oom;
 
     /* graph attributes last: setting them on the root also sets the default */
     const char *rankdir = o->rankdir ? o->rankdir : k > 0 ? "LR" : "TB";
@@ -643,6 +729,8 @@ static sg_status sg_dot_build_graph(sg_dot_build *b, sg_graph *g, const sg_expor
     b->st.n_nodes = (size_t)agnnodes(b->root);
     b->st.n_edges = (size_t)agnedges(b->root);
     return SG_OK;
+oom_fan:
+    sg_free(fan);
 oom:
     sg_dot_build_free(b);
     return sg_error_format(err, errcap, SG_ERR_NOMEM, "graph export: out of memory building the Graphviz graph (%zu tape entries)",
