@@ -291,16 +291,15 @@ static void sg_heat_draw(const void *p)
     plscmap1l(1, 3, pos, r, g, b, NULL);
     plvpor(0.16, 0.84, 0.16, 0.88);
     plwind(0.0, (double)h->cols, 0.0, (double)h->rows);
-    /* plimage wants z[x][y] with y up: column c is x, row r is y = rows-1-r */
-    PLFLT **z = NULL;
-    plAlloc2dGrid(&z, (PLINT)h->cols, (PLINT)h->rows);
-    for (size_t c = 0; c < h->cols; c++)
-        for (size_t r = 0; r < h->rows; r++)
-            z[c][h->rows - 1 - r] = h->values[r * h->cols + c];
+    /* one filled rectangle per cell, row r from the top: y in [rows-1-r, rows-r) */
     double lo = h->lo, hi = h->hi > h->lo ? h->hi : h->lo + 1.0;
-    plimage((PLFLT_MATRIX)z, (PLINT)h->cols, (PLINT)h->rows, 0.0, (double)h->cols, 0.0, (double)h->rows, lo, hi,
-            0.0, (double)h->cols, 0.0, (double)h->rows);
-    plFree2dGrid(z, (PLINT)h->cols, (PLINT)h->rows);
+    for (size_t r = 0; r < h->rows; r++)
+        for (size_t c = 0; c < h->cols; c++) {
+            PLFLT x0 = (double)c, x1 = (double)c + 1, y0 = (double)(h->rows - 1 - r), y1 = y0 + 1;
+            PLFLT xs[4] = {x0, x1, x1, x0}, ys[4] = {y0, y0, y1, y1};
+            plcol1((h->values[r * h->cols + c] - lo) / (hi - lo));
+            plfill(4, xs, ys);
+        }
     plcol0(15);
     plbox("bc", 0.0, 0, "bc", 0.0, 0);
     char buf[32];
