@@ -4,7 +4,7 @@
 # tensor's ->grad, or indexes a gradient buffer.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
-hits=$(grep -rnE '(_vjp|_backward|backward_fn|->grad\b|\.grad\b|grad(ient)?\[[^]]*\] *[-+*/]?=|sg_op_apply|sg_op\b)' \
+hits=$(grep -rnE '(_vjp|_backward|backward_fn|->grad\b|\.grad\b|sg_param_grad_get|sg_tensor_grad_get|grad(ient)?\[[^]]*\] *[-+*/]?=|sg_op_apply|sg_op\b)' \
        "$root/models" --include='*.c' --include='*.h' | grep -vE 'sg_backward\(|sg_params_zero_grad|clip_grad_norm')
 if [ -n "$hits" ]; then
   echo "models/ must be op calls only; found gradient code:"
@@ -12,5 +12,7 @@ if [ -n "$hits" ]; then
   echo "0 passed, 1 failed"
   exit 1
 fi
-echo "models/ holds $(ls "$root"/models/*.c | wc -l) source files, none with gradient code"
+n=$(find "$root/models" -name '*.c' | wc -l)
+[ "$n" -gt 0 ] || { echo "no sources found under models/"; echo "0 passed, 1 failed"; exit 1; }
+echo "models/ holds $n source files in $(find "$root/models" -mindepth 1 -type d | wc -l) folders, none with gradient code"
 echo "1 passed, 0 failed"
