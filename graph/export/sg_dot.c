@@ -685,7 +685,8 @@ static sg_status sg_dot_build_graph(sg_dot_build *b, sg_graph *g, const sg_expor
                 goto oom_fan;
         }
     }
-    qsort(fan, nf, sizeof *fan, sg_dot_fan_cmp);
+    if (nf > 0)
+        qsort(fan, nf, sizeof *fan, sg_dot_fan_cmp);
     for (size_t a0 = 0; a0 < nf;) {
         size_t a1 = a0, heads = 0, first = a0;
         for (; a1 < nf && fan[a1].tail == fan[a0].tail && fan[a1].sid == fan[a0].sid; a1++) {
