@@ -7,16 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef int (*sg_cmd_fn)(sg_cli_args *a);
-
-static const struct {
-    const char *name;
-    sg_cmd_fn run;
-} sg_commands[] = {
-    {"demo", sg_cmd_demo},         {"gradcheck", sg_cmd_gradcheck}, {"graph", sg_cmd_graph},
-    {"train", sg_cmd_train},       {"eval", sg_cmd_eval},           {"generate", sg_cmd_generate},
-};
-
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -25,17 +15,14 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-        if (argc > 2 && sg_cli_is_command(argv[2])) {
+        if (argc > 2 && sg_cli_command_find(argv[2])) {
             sg_cli_help(stdout, argv[2], argc > 3 ? argv[3] : NULL);
             return SG_EXIT_OK;
         }
         sg_cli_help(stdout, NULL, NULL);
         return SG_EXIT_OK;
     }
-    sg_cmd_fn run = NULL;
-    for (size_t i = 0; i < sizeof sg_commands / sizeof sg_commands[0]; i++)
-        if (strcmp(cmd, sg_commands[i].name) == 0)
-            run = sg_commands[i].run;
+    sg_cli_command_fn run = sg_cli_command_find(cmd);
     if (!run) {
         sg_cli_error("unknown command '%s' (see 'seqgrad help')", cmd);
         return SG_EXIT_USAGE;

@@ -16,6 +16,10 @@
 #include <stdio.h>
 
 enum { SG_EXIT_OK = 0, SG_EXIT_FAIL = 1, SG_EXIT_USAGE = 2, SG_EXIT_INPUT = 3 };
+/* The exit code for a library error about an input file: SG_EXIT_INPUT when
+ * the file is at fault (unreadable, malformed, of the wrong shape or kind),
+ * SG_EXIT_FAIL otherwise (out of memory, a bad state). */
+int sg_cli_exit_for(sg_status st);
 
 /* The parsed command line (frontends/cli/sg_cli_args.c): options bound to
  * their values by getopt_long against the one option table, then positionals. */
@@ -41,12 +45,15 @@ void sg_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * when out of memory.  On success pair with sg_cli_args_free. */
 int sg_cli_args_init(sg_cli_args *a, const char *cmd, int argc, char **argv);
 void sg_cli_args_free(sg_cli_args *a);
-/* Whether cmd is a known command. */
-bool sg_cli_is_command(const char *cmd);
+/* A subcommand: returns the process exit code. */
+typedef int (*sg_cli_command_fn)(sg_cli_args *a);
+/* The command named cmd (from the one command table), or NULL. */
+sg_cli_command_fn sg_cli_command_find(const char *cmd);
 /* The help of the whole tool (cmd NULL), of a command, or of one of its tasks. */
 void sg_cli_help(FILE *f, const char *cmd, const char *task);
-/* The value of --name (the last one given), or NULL; marks it taken. */
-const char *sg_cli_opt(sg_cli_args *a, const char *name, const char *short_name);
+/* The value of --name (the last one given, long or short form), or NULL;
+ * marks it taken. */
+const char *sg_cli_opt(sg_cli_args *a, const char *name);
 bool sg_cli_flag(sg_cli_args *a, const char *name);
 /* Numeric option with default; false (and a message) if malformed. */
 bool sg_cli_opt_size(sg_cli_args *a, const char *name, size_t def, size_t *out);

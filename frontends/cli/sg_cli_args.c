@@ -86,19 +86,23 @@ static const sg_cli_option sg_cli_options[] = {
 enum { SG_CLI_N_OPTIONS = sizeof sg_cli_options / sizeof sg_cli_options[0] };
 
 /* ---- commands ------------------------------------------------------------- */
-typedef struct sg_cli_command_help {
+/* The one list of commands: main dispatches on it, help prints it. */
+typedef struct sg_cli_command {
     const char *name;
     const char *tasks;   /* "" when the command takes no task */
     const char *summary;
-} sg_cli_command_help;
+    sg_cli_command_fn run;
+} sg_cli_command;
 
-static const sg_cli_command_help sg_cli_commands[] = {
-    {"demo", "", "train a simple RNN on 8-bit binary addition, gradient-check it, draw its graph and loss curve"},
-    {"train", "lm sine", "train a model: lm (word-level language model) or sine (next-value prediction)"},
-    {"eval", "", "perplexity of a saved language model on a held-out split"},
-    {"generate", "", "generate text from a saved language model"},
-    {"gradcheck", "addition lm ops", "numerical gradient check in f64 (model and per-op mode)"},
-    {"graph", "addition lm", "draw a model's unrolled computation graph"},
+static const sg_cli_command sg_cli_commands[] = {
+    {"demo", "", "train a simple RNN on 8-bit binary addition, gradient-check it, draw its graph and loss curve",
+     sg_cmd_demo},
+    {"train", "lm sine", "train a model: lm (word-level language model) or sine (next-value prediction)",
+     sg_cmd_train},
+    {"eval", "", "perplexity of a saved language model on a held-out split", sg_cmd_eval},
+    {"generate", "", "generate text from a saved language model", sg_cmd_generate},
+    {"gradcheck", "addition lm ops", "numerical gradient check in f64 (model and per-op mode)", sg_cmd_gradcheck},
+    {"graph", "addition lm", "draw a model's unrolled computation graph", sg_cmd_graph},
 };
 enum { SG_CLI_N_COMMANDS = sizeof sg_cli_commands / sizeof sg_cli_commands[0] };
 
@@ -119,12 +123,18 @@ static bool sg_cli_where_has(const char *where, const char *cmd, const char *tas
     return false;
 }
 
-bool sg_cli_is_command(const char *cmd)
+static const sg_cli_command *sg_cli_command_get(const char *cmd)
 {
-    for (size_t i = 0; i < SG_CLI_N_COMMANDS; i++)
+    for (size_t i = 0; cmd && i < SG_CLI_N_COMMANDS; i++)
         if (strcmp(sg_cli_commands[i].name, cmd) == 0)
-            return true;
-    return false;
+            return &sg_cli_commands[i];
+    return NULL;
+}
+
+sg_cli_command_fn sg_cli_command_find(const char *cmd)
+{
+    const sg_cli_command *c = sg_cli_command_get(cmd);
+    return c ? c->run : NULL;
 }
 
 void sg_cli_help(FILE *f, const char *cmd, const char *task)
@@ -142,10 +152,7 @@ void sg_cli_help(FILE *f, const char *cmd, const char *task)
               f);
         return;
     }
-    const sg_cli_command_help *c = NULL;
-    for (size_t i = 0; i < SG_CLI_N_COMMANDS; i++)
-        if (strcmp(sg_cli_commands[i].name, cmd) == 0)
-            c = &sg_cli_commands[i];
+    const sg_cli_command *c = sg_cli_command_get(cmd);
     if (!c)
         return;
     if (c->tasks[0] && !task)
@@ -205,7 +212,7 @@ int sg_cli_args_init(sg_cli_args *a, const char *cmd, int argc, char **argv)
     if (!a->argv_copy || !a->items) {
         sg_cli_error("out of memory");
         sg_cli_args_free(a);
-        return 1;
+        return SG_EXIT_FAIL;
     }
     a->argv_copy[0] = (char *)cmd;
     for (int i = 0; i < argc; i++)
@@ -230,17 +237,15 @@ int sg_cli_args_init(sg_cli_args *a, const char *cmd, int argc, char **argv)
     while ((c = getopt_long(n, a->argv_copy, shorts, longs, &index)) != -1) {
         const char *arg = a->argv_copy[optind - 1];
         if (c == '?' || c == ':') {
-            const char *what = optopt && optopt < 1000 ? NULL : arg;
+            /* a short option is named by optopt; a long one by the argument itself */
             char sbuf[3] = {'-', (char)optopt, 0};
-            if (!what)
-                what = sbuf;
+            const char *what = optopt > 0 && optopt < 1000 ? sbuf : arg;
             if (c == ':')
-                sg_cli_error("option %s needs a value (see 'seqgrad %s --help')",
-                             optopt >= 1000 ? arg : what, cmd);
+                sg_cli_error("option %s needs a value (see 'seqgrad %s --help')", what, cmd);
             else
                 sg_cli_error("unknown option '%s' (see 'seqgrad %s --help')", what, cmd);
             sg_cli_args_free(a);
-            return 2;
+            return SG_EXIT_USAGE;
         }
         int k = c >= 1000 ? c - 1000 : -1;
         if (k < 0)
@@ -250,7 +255,7 @@ int sg_cli_args_init(sg_cli_args *a, const char *cmd, int argc, char **argv)
         if (k < 0) {
             sg_cli_error("unknown option '%s' (see 'seqgrad %s --help')", arg, cmd);
             sg_cli_args_free(a);
-            return 2;
+            return SG_EXIT_USAGE;
         }
         /* refuse abbreviations: a long option must be spelled in full */
         if (c >= 1000) {
@@ -262,7 +267,7 @@ int sg_cli_args_init(sg_cli_args *a, const char *cmd, int argc, char **argv)
                 sg_cli_error("unknown option '--%.*s' (options are spelled in full; see 'seqgrad %s --help')",
                              (int)len, given ? given : "", cmd);
                 sg_cli_args_free(a);
-                return 2;
+                return SG_EXIT_USAGE;
             }
         }
         if (strcmp(sg_cli_options[k].name, "help") == 0) {
@@ -289,9 +294,8 @@ static const sg_cli_item *sg_cli_take(sg_cli_args *a, const char *name)
     return last;
 }
 
-const char *sg_cli_opt(sg_cli_args *a, const char *name, const char *short_name)
+const char *sg_cli_opt(sg_cli_args *a, const char *name)
 {
-    (void)short_name; /* short forms are declared in the table */
     const sg_cli_item *it = sg_cli_take(a, name);
     return it ? it->value : NULL;
 }
@@ -300,7 +304,7 @@ bool sg_cli_flag(sg_cli_args *a, const char *name) { return sg_cli_take(a, name)
 
 bool sg_cli_opt_size(sg_cli_args *a, const char *name, size_t def, size_t *out)
 {
-    const char *v = sg_cli_opt(a, name, NULL);
+    const char *v = sg_cli_opt(a, name);
     if (!v) {
         *out = def;
         return true;
@@ -318,7 +322,7 @@ bool sg_cli_opt_size(sg_cli_args *a, const char *name, size_t def, size_t *out)
 
 bool sg_cli_opt_double(sg_cli_args *a, const char *name, double def, double *out)
 {
-    const char *v = sg_cli_opt(a, name, NULL);
+    const char *v = sg_cli_opt(a, name);
     if (!v) {
         *out = def;
         return true;

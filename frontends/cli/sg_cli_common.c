@@ -10,12 +10,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+int sg_cli_exit_for(sg_status st)
+{
+    switch (st) {
+    case SG_OK: return SG_EXIT_OK;
+    case SG_ERR_IO:
+    case SG_ERR_FORMAT:
+    case SG_ERR_SHAPE:
+    case SG_ERR_DTYPE: return SG_EXIT_INPUT;
+    default: return SG_EXIT_FAIL;
+    }
+}
+
 bool sg_cli_addition_cfg(sg_cli_args *a, sg_addition_cfg *cfg)
 {
     if (!sg_cli_opt_size(a, "bits", 8, &cfg->bits) || !sg_cli_opt_size(a, "hidden", 16, &cfg->hidden) ||
         !sg_cli_opt_size(a, "seed", 1, &cfg->seed))
         return false;
-    const char *act = sg_cli_opt(a, "activation", NULL);
+    const char *act = sg_cli_opt(a, "activation");
     if (sg_activation_parse(act ? act : "tanh", &cfg->act) != SG_OK) {
         sg_cli_error("--activation must be tanh, sigmoid or relu, not '%s'", act);
         return false;

@@ -37,7 +37,7 @@ static bool sg_demo_parse(sg_cli_args *a, sg_demo_cfg *c)
         !sg_cli_opt_size(a, "batch", 32, &c->batch) || !sg_cli_opt_size(a, "eval-every", 25, &c->eval_every) ||
         !sg_cli_opt_double(a, "lr", 0.01, &c->lr))
         return false;
-    c->out = sg_cli_opt(a, "out", NULL);
+    c->out = sg_cli_opt(a, "out");
     if (!c->out)
         c->out = "seqgrad-demo";
     if (c->batch < 1 || c->steps < 1 || c->eval_every < 1 || !(c->lr > 0)) {

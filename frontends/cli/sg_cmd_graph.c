@@ -78,8 +78,8 @@ bool sg_cli_addition_export(sg_addition *m, const char *path, size_t collapse_de
 int sg_cmd_graph(sg_cli_args *a)
 {
     const char *what = sg_cli_positional(a);
-    const char *out = sg_cli_opt(a, "output", "-o");
-    const char *collapse = sg_cli_opt(a, "collapse", NULL);
+    const char *out = sg_cli_opt(a, "output");
+    const char *collapse = sg_cli_opt(a, "collapse");
     bool grad_norms = sg_cli_flag(a, "grad-norms");
     sg_addition_cfg cfg;
     size_t depth;

@@ -48,7 +48,7 @@ static double sg_now(void)
 
 static bool sg_lm_parse_model(sg_cli_args *a, sg_lm_opts *o)
 {
-    const char *cell = sg_cli_opt(a, "cell", NULL);
+    const char *cell = sg_cli_opt(a, "cell");
     size_t embed;
     if (!sg_cli_opt_size(a, "hidden", 200, &o->model.hidden) || !sg_cli_opt_size(a, "layers", 2, &o->model.layers) ||
         !sg_cli_opt_size(a, "embed", 0, &embed))
@@ -85,12 +85,12 @@ static bool sg_lm_parse_model(sg_cli_args *a, sg_lm_opts *o)
 static bool sg_lm_parse(sg_cli_args *a, sg_lm_opts *o, bool training)
 {
     memset(o, 0, sizeof *o);
-    const char *optim = sg_cli_opt(a, "optim", NULL);
-    o->data = sg_cli_opt(a, "data", NULL);
-    o->save = sg_cli_opt(a, "save", NULL);
-    o->resume = sg_cli_opt(a, "resume", NULL);
-    o->log = sg_cli_opt(a, "log", NULL);
-    o->load = sg_cli_opt(a, "load", NULL);
+    const char *optim = sg_cli_opt(a, "optim");
+    o->data = sg_cli_opt(a, "data");
+    o->save = sg_cli_opt(a, "save");
+    o->resume = sg_cli_opt(a, "resume");
+    o->log = sg_cli_opt(a, "log");
+    o->load = sg_cli_opt(a, "load");
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (!sg_lm_parse_model(a, o) || !sg_cli_opt_size(a, "bptt", 20, &o->bptt) ||
         !sg_cli_opt_size(a, "batch", 20, &o->batch) || !sg_cli_opt_size(a, "epochs", 13, &o->epochs) ||
@@ -298,7 +298,7 @@ int sg_cmd_train(sg_cli_args *a)
         sg_status lst = sg_checkpoint_load(o.resume, s.ps, &ck, err, sizeof err);
         if (lst != SG_OK) {
             sg_cli_error("cannot resume from '%s': %s", o.resume, err);
-            rc = lst == SG_ERR_NOMEM ? SG_EXIT_FAIL : SG_EXIT_INPUT;
+            rc = sg_cli_exit_for(lst);
             goto done;
         }
         if (!ck.has_optim || !ck.has_rng) {
@@ -417,21 +417,20 @@ done:
 }
 
 /* Loads a checkpoint's model (settings, vocabulary, parameters) with
- * sg_lm_load.  False after a message; *input_bad tells a bad file (exit 3). */
-static bool sg_lm_load_model(const char *path, sg_lm_opts *o, sg_vocab **vocab, sg_lm_session *s, size_t batch,
-                             size_t bptt, bool *input_bad)
+ * sg_lm_load into the session s (zeroed).  Returns SG_EXIT_OK, or the exit
+ * code after a message. */
+static int sg_lm_load_model(const char *path, sg_lm_opts *o, sg_vocab **vocab, sg_lm_session *s, size_t batch,
+                            size_t bptt)
 {
     char err[768];
-    memset(s, 0, sizeof *s);
     sg_status st = sg_lm_load(path, SG_F32, &s->m, &s->ps, vocab, NULL, err, sizeof err);
     if (st) {
         sg_cli_error("cannot load '%s': %s", path, err);
-        *input_bad = st == SG_ERR_IO || st == SG_ERR_FORMAT || st == SG_ERR_SHAPE || st == SG_ERR_DTYPE;
-        return false;
+        return sg_cli_exit_for(st);
     }
     s->m_ready = true;
     o->model = s->m.cfg;
-    return sg_lm_session_buffers(s, batch, bptt);
+    return sg_lm_session_buffers(s, batch, bptt) ? SG_EXIT_OK : SG_EXIT_FAIL;
 }
 
 int sg_cmd_eval(sg_cli_args *a)
@@ -439,7 +438,7 @@ int sg_cmd_eval(sg_cli_args *a)
     sg_lm_opts o;
     if (!sg_lm_parse(a, &o, false))
         return 2;
-    const char *split = sg_cli_opt(a, "split", NULL);
+    const char *split = sg_cli_opt(a, "split");
     if (!sg_cli_check_all_used(a))
         return 2;
     if (!o.load || !o.data) {
@@ -458,11 +457,9 @@ int sg_cmd_eval(sg_cli_args *a)
     char err[512];
     sg_text_corpus corpus;
     memset(&corpus, 0, sizeof corpus);
-    bool input_bad = false;
-    if (!sg_lm_load_model(o.load, &o, &vocab, &s, o.batch, o.bptt, &input_bad)) {
-        rc = input_bad ? SG_EXIT_INPUT : SG_EXIT_FAIL;
+    if ((rc = sg_lm_load_model(o.load, &o, &vocab, &s, o.batch, o.bptt)) != SG_EXIT_OK)
         goto done;
-    }
+    rc = SG_EXIT_FAIL;
     /* The checkpoint's vocabulary must match the data's (same training file). */
     if (sg_text_corpus_load(&corpus, o.data, o.min_count, err, sizeof err) != SG_OK) {
         sg_cli_error("%s", err);
@@ -493,7 +490,7 @@ int sg_cmd_generate(sg_cli_args *a)
         return 2;
     size_t n_words;
     double temperature;
-    const char *prime = sg_cli_opt(a, "prime", NULL);
+    const char *prime = sg_cli_opt(a, "prime");
     bool greedy = sg_cli_flag(a, "greedy");
     if (!sg_cli_opt_size(a, "words", 50, &n_words) || !sg_cli_opt_double(a, "temperature", 1.0, &temperature) ||
         !sg_cli_check_all_used(a))
@@ -507,11 +504,9 @@ int sg_cmd_generate(sg_cli_args *a)
     sg_vocab *vocab = NULL;
     sg_lm_session s = {0};
     int rc = 1;
-    bool input_bad = false;
-    if (!sg_lm_load_model(o.load, &o, &vocab, &s, 1, 1, &input_bad)) {
-        rc = input_bad ? SG_EXIT_INPUT : SG_EXIT_FAIL;
+    if ((rc = sg_lm_load_model(o.load, &o, &vocab, &s, 1, 1)) != SG_EXIT_OK)
         goto done;
-    }
+    rc = SG_EXIT_FAIL;
     sg_rng rng;
     sg_rng_seed(&rng, o.seed);
     sg_lm_state_zero(&s.st);

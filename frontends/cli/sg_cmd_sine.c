@@ -49,8 +49,8 @@ int sg_cmd_train_sine(sg_cli_args *a)
 {
     size_t hidden, window, steps, batch, seed;
     double lr, noise;
-    const char *cell = sg_cli_opt(a, "cell", NULL);
-    const char *out = sg_cli_opt(a, "out", NULL);
+    const char *cell = sg_cli_opt(a, "cell");
+    const char *out = sg_cli_opt(a, "out");
     if (!sg_cli_opt_size(a, "hidden", 16, &hidden) || !sg_cli_opt_size(a, "window", 20, &window) ||
         !sg_cli_opt_size(a, "steps", 1500, &steps) || !sg_cli_opt_size(a, "batch", 32, &batch) ||
         !sg_cli_opt_size(a, "seed", 1, &seed) || !sg_cli_opt_double(a, "lr", 0.01, &lr) ||
