@@ -423,7 +423,8 @@ static bool sg_dot_declare(sg_dot_build *b)
     a->n_width = agattr(r, AGNODE, "width", "0.75");
     a->n_height = agattr(r, AGNODE, "height", "0.5");
     a->n_margin = agattr(r, AGNODE, "margin", "0.11,0.055");
-    if (!a->n_width || !a->n_height || !a->n_margin || !a->e_lhead || !a->e_label || !a->g_label || !a->g_style || !a->g_color || !a->g_fontcolor || !a->g_labeljust || !a->n_label ||
+    if (!a->n_width || !a->n_height || !a->n_margin || !a->e_lhead || !a->e_label || !a->g_label || !a->g_style ||
+        !a->g_color || !a->g_fontcolor || !a->g_labeljust || !a->n_label ||
         !a->n_shape || !a->n_style || !a->n_fill || !a->n_tooltip)
         return false;
     /* plain defaults that need no per-object value */
@@ -670,15 +671,15 @@ static sg_status sg_dot_build_graph(sg_dot_build *b, sg_graph *g, const sg_expor
             Agnode_t *tail = b->drawn[s->tape_index], *head = b->drawn[i];
             if (tail == head)
                 continue;
+            /* a candidate for a compound edge: the head is a collapsed scope
+             * inside a cluster, the tail is drawn on its own and lies outside
+             * that cluster (Graphviz cannot end an edge at the border of a
+             * cluster that holds its tail) */
             const sg_scope *hs = k > 0 && sg_scope_depth(t->scope) >= k ? sg_scope_at_depth(t->scope, k) : NULL;
-            /* the tail must be outside the cluster (Graphviz cannot end an
-             * edge at the border of a cluster that holds its tail) */
-            bool tail_single = sg_scope_depth(s->scope) < k &&
-                               !(hs && sg_scope_parent(hs) &&
-                                 sg_scope_at_depth(s->scope, sg_scope_depth(sg_scope_parent(hs))) == sg_scope_parent(hs));
-            if (hs && tail_single && sg_scope_parent(hs)) { /* a candidate for a compound edge */
-                fan[nf++] = (sg_dot_fan){.tail = s->tape_index, .sid = sg_scope_id(sg_scope_parent(hs)),
-                                         .head = sg_scope_id(hs), .order = i};
+            const sg_scope *cl = hs ? sg_scope_parent(hs) : NULL;
+            if (cl && sg_scope_depth(s->scope) < k && sg_scope_at_depth(s->scope, sg_scope_depth(cl)) != cl) {
+                fan[nf++] = (sg_dot_fan){.tail = s->tape_index, .sid = sg_scope_id(cl), .head = sg_scope_id(hs),
+                                         .order = i};
                 continue;
             }
             if (!agedge(b->root, tail, head, NULL, 1))
@@ -694,19 +695,13 @@ static sg_status sg_dot_build_graph(sg_dot_build *b, sg_graph *g, const sg_expor
             if (fan[a1].order < fan[first].order)
                 first = a1;
         }
-        Agnode_t *tail = b->drawn[fan[a0].tail];
-        if (heads < 2) { /* one step only: a plain edge */
-            if (!agedge(b->root, tail, b->snode[fan[first].head], NULL, 1))
-                goto oom_fan;
-        } else {
-            Agedge_t *e = agedge(b->root, tail, b->snode[fan[first].head], NULL, 1);
-            char cname[48], count[32];
-            snprintf(cname, sizeof cname, "cluster_s%zu", fan[a0].sid);
-            snprintf(count, sizeof count, "%zu steps", heads);
-            if (!e || !sg_dot_set(e, b->a.e_lhead, cname) || !sg_dot_set(e, b->a.e_label, count))
-                goto oom_fan;
-            b->st.n_compound++;
-        }
+        /* one edge to the first step; with two or more steps it ends at the cluster */
+        Agedge_t *e = agedge(b->root, b->drawn[fan[a0].tail], b->snode[fan[first].head], NULL, 1);
+        char cname[48], count[32];
+        snprintf(cname, sizeof cname, "cluster_s%zu", fan[a0].sid);
+        snprintf(count, sizeof count, "%zu steps", heads);
+        if (!e || (heads >= 2 && (!sg_dot_set(e, b->a.e_lhead, cname) || !sg_dot_set(e, b->a.e_label, count))))
+            goto oom_fan;
         a0 = a1;
     }
     sg_free(fan);

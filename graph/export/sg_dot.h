@@ -56,8 +56,6 @@ typedef struct sg_export_stats {
     size_t n_nodes;     /* all drawn nodes (collapsed scope nodes included) */
     size_t n_edges;     /* distinct edges between different drawn nodes */
     size_t n_clusters;  /* scope clusters */
-    size_t n_compound;  /* collapsed mode: compound edges, each standing for
-                         * one node feeding every step of a cluster */
     size_t n_collapsed; /* collapsed scope nodes ("s<id>") */
 } sg_export_stats;
 
