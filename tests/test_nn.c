@@ -164,6 +164,12 @@ static void test_layer_values(void **s)
         }
         SG_ASSERT_NEAR(sg_tensor_get(kl, b), k, 1e-12);
     }
+    /* a missing input is an error on the graph, whatever the reduction */
+    sg_graph *ge = sg_graph_new(SG_F64);
+    assert_null(sg_loss_kl_gaussian(ge, NULL, sg_input_f64(ge, "vq", SG_SHAPE(2, 3), c.x, false), NULL, NULL,
+                                    SG_REDUCE_NONE));
+    assert_int_equal(sg_graph_status(ge), SG_ERR_ARG);
+    sg_graph_free(ge);
     /* KL(q || q) = 0 */
     SG_ASSERT_NEAR(sg_tensor_get(sg_loss_kl_gaussian(g, mq, vq, mq, vq, SG_REDUCE_SUM), 0), 0.0, 1e-14);
 

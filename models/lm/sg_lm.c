@@ -25,8 +25,10 @@ sg_status sg_lm_init(sg_lm *m, sg_params *ps, const sg_lm_config *cfg)
         st = sg_linear_init(&m->out, ps, "out", cfg->hidden, cfg->vocab, true);
     } else { /* tied: the embedding transposed is the weight; only the bias is new */
         m->out = (sg_linear){.in = cfg->hidden, .out = cfg->vocab};
-        st = sg_params_find(ps, "out.b") ? SG_ERR_ARG
-             : (m->out.b = sg_params_add(ps, "out.b", SG_SHAPE(cfg->vocab))) ? SG_OK : SG_ERR_NOMEM;
+        if (sg_params_find(ps, "out.b"))
+            st = SG_ERR_ARG;
+        else if (!(m->out.b = sg_params_add(ps, "out.b", SG_SHAPE(cfg->vocab))))
+            st = SG_ERR_NOMEM;
     }
     if (st)
         sg_lm_free(m);
