@@ -78,32 +78,40 @@ static void test_curves(void **s)
     path_in("c.png", pc, sizeof pc);
     path_in("a.svg", svg, sizeof svg);
     char err[256];
-    assert_int_equal(sg_plot_curves(pa, "t", "step", "loss", a, 2, true, err, sizeof err), 0);
-    assert_int_equal(sg_plot_curves(pc, "t", "step", "loss", a, 2, true, err, sizeof err), 0);
-    assert_int_equal(sg_plot_curves(pb, "t", "step", "loss", b, 2, true, err, sizeof err), 0);
+    assert_int_equal(sg_plot_curves(pa, "t", "step", "loss", a, 2, true, err, sizeof err), SG_OK);
+    assert_int_equal(sg_plot_curves(pc, "t", "step", "loss", a, 2, true, err, sizeof err), SG_OK);
+    assert_int_equal(sg_plot_curves(pb, "t", "step", "loss", b, 2, true, err, sizeof err), SG_OK);
     unsigned w, h;
     png_size(pa, &w, &h);
     assert_int_equal(w, SG_PLOT_WIDTH);
     assert_int_equal(h, SG_PLOT_HEIGHT);
     assert_true(same_bytes(pa, pc));  /* the same data draw the same picture */
     assert_false(same_bytes(pa, pb)); /* one changed point changes it */
-    assert_int_equal(sg_plot_curves(svg, "t", "step", "loss", a, 2, false, err, sizeof err), 0);
+    assert_int_equal(sg_plot_curves(svg, "t", "step", "loss", a, 2, false, err, sizeof err), SG_OK);
     size_t n;
     unsigned char *t = slurp(svg, &n);
     t[n - 1] = 0;
     assert_non_null(strstr((char *)t, "<svg"));
     free(t);
+    /* no fixed limit on the number of series in the legend */
+    sg_plot_series many[70];
+    char names[70][8];
+    for (int k = 0; k < 70; k++) {
+        snprintf(names[k], sizeof names[k], "s%d", k);
+        many[k] = (sg_plot_series){.name = names[k], .y = y2, .n = 50};
+    }
+    assert_int_equal(sg_plot_curves(pc, "70 series", NULL, NULL, many, 70, false, err, sizeof err), SG_OK);
     /* no drawable point is not an error: the axes say so */
     double bad[3] = {NAN, -1.0, INFINITY};
     sg_plot_series none = {.name = "none", .y = bad, .n = 3};
-    assert_int_equal(sg_plot_curves(pc, NULL, NULL, NULL, &none, 1, true, err, sizeof err), 0);
+    assert_int_equal(sg_plot_curves(pc, NULL, NULL, NULL, &none, 1, true, err, sizeof err), SG_OK);
     /* refused: a path without .png/.svg, an unwritable directory, y missing */
-    assert_int_equal(sg_plot_curves("/tmp/x.jpg", NULL, NULL, NULL, a, 2, false, err, sizeof err), -1);
+    assert_int_equal(sg_plot_curves("/tmp/x.jpg", NULL, NULL, NULL, a, 2, false, err, sizeof err), SG_ERR_ARG);
     assert_non_null(strstr(err, ".png or .svg"));
-    assert_int_equal(sg_plot_curves("/nonexistent/dir/x.png", NULL, NULL, NULL, a, 2, false, err, sizeof err), -1);
+    assert_int_equal(sg_plot_curves("/nonexistent/dir/x.png", NULL, NULL, NULL, a, 2, false, err, sizeof err), SG_ERR_IO);
     assert_non_null(strstr(err, "/nonexistent/dir/x.png"));
     sg_plot_series noy = {.name = "x", .y = NULL, .n = 4};
-    assert_int_equal(sg_plot_curves(pa, NULL, NULL, NULL, &noy, 1, false, err, sizeof err), -1);
+    assert_int_equal(sg_plot_curves(pa, NULL, NULL, NULL, &noy, 1, false, err, sizeof err), SG_ERR_ARG);
     /* the failed calls left the earlier picture as it was */
     png_size(pa, &w, &h);
     assert_int_equal(w, SG_PLOT_WIDTH);
@@ -131,8 +139,8 @@ static void test_heatmap(void **s)
     path_in("h2.png", pb, sizeof pb);
     path_in("big.png", big, sizeof big);
     char err[256];
-    assert_int_equal(sg_plot_heatmap(pa, "attention", "source", "output", v, R, C, rows, cols, err, sizeof err), 0);
-    assert_int_equal(sg_plot_heatmap(pb, "attention", "source", "output", v2, R, C, rows, cols, err, sizeof err), 0);
+    assert_int_equal(sg_plot_heatmap(pa, "attention", "source", "output", v, R, C, rows, cols, err, sizeof err), SG_OK);
+    assert_int_equal(sg_plot_heatmap(pb, "attention", "source", "output", v2, R, C, rows, cols, err, sizeof err), SG_OK);
     unsigned w, h;
     png_size(pa, &w, &h);
     assert_int_equal(w, SG_PLOT_WIDTH);
@@ -143,16 +151,16 @@ static void test_heatmap(void **s)
     assert_non_null(many);
     for (int i = 0; i < 40 * 60; i++)
         many[i] = (double)(i % 7);
-    assert_int_equal(sg_plot_heatmap(big, NULL, NULL, NULL, many, 40, 60, NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(sg_plot_heatmap(big, NULL, NULL, NULL, many, 40, 60, NULL, NULL, err, sizeof err), SG_OK);
     png_size(big, &w, &h);
     assert_true(w > SG_PLOT_WIDTH);
     assert_true(h > SG_PLOT_HEIGHT);
     free(many);
     /* refused: a non-finite cell, no cells */
     v2[3] = NAN;
-    assert_int_equal(sg_plot_heatmap(pb, NULL, NULL, NULL, v2, R, C, NULL, NULL, err, sizeof err), -1);
+    assert_int_equal(sg_plot_heatmap(pb, NULL, NULL, NULL, v2, R, C, NULL, NULL, err, sizeof err), SG_ERR_ARG);
     assert_non_null(strstr(err, "not finite"));
-    assert_int_equal(sg_plot_heatmap(pb, NULL, NULL, NULL, v, 0, C, NULL, NULL, err, sizeof err), -1);
+    assert_int_equal(sg_plot_heatmap(pb, NULL, NULL, NULL, v, 0, C, NULL, NULL, err, sizeof err), SG_ERR_ARG);
     if (getenv("SG_PLOT_KEEP")) /* for looking at them */
         printf("pictures kept in %s\n", dir);
 }

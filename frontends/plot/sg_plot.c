@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,18 +19,6 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int sg_plot_fail(char *err, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int sg_plot_fail(char *err, size_t errcap, const char *fmt, ...)
-{
-    if (err && errcap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errcap, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static bool sg_plot_ends_with(const char *s, const char *suffix)
 {
@@ -66,23 +53,23 @@ static void sg_plot_begin(FILE *f, const char *device, int width, int height)
 }
 
 /* Runs draw in a forked child writing to a temporary file, then renames it
- * over path.  Returns 0 or -1 with a message. */
-static int sg_plot_render(const char *path, int width, int height, sg_plot_draw_fn draw, const void *ctx,
+ * over path.  Returns SG_OK, or an error with a message. */
+static sg_status sg_plot_render(const char *path, int width, int height, sg_plot_draw_fn draw, const void *ctx,
                           char *err, size_t errcap)
 {
     const char *device = sg_plot_device(path);
     if (!device)
-        return sg_plot_fail(err, errcap, "plot '%s': the name must end in .png or .svg", path);
+        return sg_error_format(err, errcap, SG_ERR_ARG, "plot '%s': the name must end in .png or .svg", path);
     size_t n = strlen(path) + 32;
     char *tmp = malloc(n);
     if (!tmp)
-        return sg_plot_fail(err, errcap, "plot '%s': out of memory", path);
+        return sg_error_format(err, errcap, SG_ERR_NOMEM, "plot '%s': out of memory", path);
     snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         int e = errno;
         free(tmp);
-        return sg_plot_fail(err, errcap, "cannot write plot '%s': %s", path, strerror(e));
+        return sg_error_format(err, errcap, SG_ERR_IO, "cannot write plot '%s': %s", path, strerror(e));
     }
     fflush(stdout);
     fflush(stderr);
@@ -92,7 +79,7 @@ static int sg_plot_render(const char *path, int width, int height, sg_plot_draw_
         fclose(f);
         remove(tmp);
         free(tmp);
-        return sg_plot_fail(err, errcap, "plot '%s': cannot fork: %s", path, strerror(e));
+        return sg_error_format(err, errcap, SG_ERR_IO, "plot '%s': cannot fork: %s", path, strerror(e));
     }
     if (pid == 0) {
         sg_plot_begin(f, device, width, height);
@@ -111,7 +98,7 @@ static int sg_plot_render(const char *path, int width, int height, sg_plot_draw_
     if (!ok) {
         remove(tmp);
         free(tmp);
-        return sg_plot_fail(err, errcap, "plot '%s': drawing failed (PLplot %s %d)", path,
+        return sg_error_format(err, errcap, SG_ERR_IO, "plot '%s': drawing failed (PLplot %s %d)", path,
                             WIFSIGNALED(status) ? "signal" : "status",
                             WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
     }
@@ -119,10 +106,10 @@ static int sg_plot_render(const char *path, int width, int height, sg_plot_draw_
         int e = errno;
         remove(tmp);
         free(tmp);
-        return sg_plot_fail(err, errcap, "cannot write plot '%s': %s", path, strerror(e));
+        return sg_error_format(err, errcap, SG_ERR_IO, "cannot write plot '%s': %s", path, strerror(e));
     }
     free(tmp);
-    return 0;
+    return SG_OK;
 }
 
 /* ---- curves ---------------------------------------------------------------- */
@@ -134,6 +121,12 @@ typedef struct sg_curves_ctx {
     bool log_y;
     double x0, x1, y0, y1; /* data range (y in log10 units with log_y) */
     bool any;
+    size_t n_named;           /* series with a legend label */
+    PLINT legend_corner;      /* PL_POSITION_{TOP,BOTTOM} | PL_POSITION_{LEFT,RIGHT}: the fewest points */
+    /* legend entries, one per named series (allocated before the fork) */
+    PLINT *legend_ints;       /* (4 * named): options, colours, styles, text colours */
+    PLFLT *legend_widths;     /* (named) */
+    const char **legend_text; /* (named) */
 } sg_curves_ctx;
 
 static double sg_series_x(const sg_plot_series *s, size_t i) { return s->x ? s->x[i] : (double)i; }
@@ -187,7 +180,6 @@ static void sg_curves_draw(const void *p)
         plptex(0.5 * (x0 + x1), 0.5 * (y0 + y1), 1.0, 0.0, 0.5, "no data");
         return;
     }
-    size_t n_named = 0;
     for (size_t k = 0; k < c->n_series; k++) {
         const sg_plot_series *s = &c->series[k];
         plcol0(1 + (int)(k % SG_PALETTE_N));
@@ -218,15 +210,15 @@ static void sg_curves_draw(const void *p)
                     plpoin(1, &px, &py, 17);
                 }
             }
-        n_named += s->name && s->name[0];
     }
-    if (n_named == 0)
+    if (c->n_named == 0)
         return;
-    PLINT opts[64], colors[64], styles[64];
-    PLFLT widths[64];
-    const char *text[64];
-    PLINT nl = 0;
-    for (size_t k = 0; k < c->n_series && nl < 64; k++) {
+    PLINT nl = (PLINT)c->n_named;
+    PLINT *opts = c->legend_ints, *colors = opts + nl, *styles = colors + nl, *text_colors = styles + nl;
+    PLFLT *widths = c->legend_widths;
+    const char **text = c->legend_text;
+    nl = 0;
+    for (size_t k = 0; k < c->n_series; k++) {
         if (!c->series[k].name || !c->series[k].name[0])
             continue;
         opts[nl] = PL_LEGEND_LINE;
@@ -234,31 +226,56 @@ static void sg_curves_draw(const void *p)
         styles[nl] = 1;
         widths[nl] = 2.0;
         text[nl] = c->series[k].name;
+        text_colors[nl] = 15;
         nl++;
     }
-    PLINT text_colors[64];
-    for (PLINT i = 0; i < nl; i++)
-        text_colors[i] = 15;
     PLFLT lw, lh;
     plcol0(15);
-    pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE,
-             0.02, 0.02, 0.08, 0, 15, 1, 0, 0, nl, opts, 1.0, 0.9, 2.0, 0.0, text_colors, text, NULL, NULL, NULL, NULL,
+    pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
+             c->legend_corner | PL_POSITION_INSIDE, 0.02, 0.02, 0.08, 0, 15, 1, 0, 0, nl, opts, 1.0, 0.9, 2.0, 0.0, text_colors, text, NULL, NULL, NULL, NULL,
              colors, styles, widths, NULL, NULL, NULL, NULL);
 }
 
-int sg_plot_curves(const char *path, const char *title, const char *xlabel, const char *ylabel,
+/* The corner whose quarter-page box (40% wide, 30% tall) holds the fewest
+ * points, top right on ties: where the legend hides the least. */
+static PLINT sg_curves_corner(const sg_curves_ctx *c)
+{
+    static const PLINT corners[4] = {PL_POSITION_TOP | PL_POSITION_RIGHT, PL_POSITION_TOP | PL_POSITION_LEFT,
+                                     PL_POSITION_BOTTOM | PL_POSITION_RIGHT, PL_POSITION_BOTTOM | PL_POSITION_LEFT};
+    size_t count[4] = {0, 0, 0, 0};
+    double dx = c->x1 > c->x0 ? c->x1 - c->x0 : 1.0, dy = c->y1 > c->y0 ? c->y1 - c->y0 : 1.0;
+    for (size_t k = 0; c->any && k < c->n_series; k++)
+        for (size_t i = 0; i < c->series[k].n; i++) {
+            double x, y;
+            if (!sg_series_point(&c->series[k], i, c->log_y, &x, &y))
+                continue;
+            double u = (x - c->x0) / dx, v = (y - c->y0) / dy;
+            bool right = u > 0.6, left = u < 0.4, top = v > 0.7, bottom = v < 0.3;
+            count[0] += top && right;
+            count[1] += top && left;
+            count[2] += bottom && right;
+            count[3] += bottom && left;
+        }
+    size_t best = 0;
+    for (size_t j = 1; j < 4; j++)
+        if (count[j] < count[best])
+            best = j;
+    return corners[best];
+}
+
+sg_status sg_plot_curves(const char *path, const char *title, const char *xlabel, const char *ylabel,
                    const sg_plot_series *series, size_t n_series, bool log_y, char *err, size_t errcap)
 {
     if (err && errcap)
         err[0] = '\0';
     if (!path || (n_series && !series))
-        return sg_plot_fail(err, errcap, "plot: NULL %s", path ? "series" : "path");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "plot: NULL %s", path ? "series" : "path");
     sg_curves_ctx c = {.title = title, .xlabel = xlabel, .ylabel = ylabel, .series = series,
                        .n_series = n_series, .log_y = log_y};
     for (size_t k = 0; k < n_series; k++) {
         const sg_plot_series *s = &series[k];
         if (s->n && !s->y)
-            return sg_plot_fail(err, errcap, "plot '%s': series %zu has %zu points but no y values", path, k, s->n);
+            return sg_error_format(err, errcap, SG_ERR_ARG, "plot '%s': series %zu has %zu points but no y values", path, k, s->n);
         for (size_t i = 0; i < s->n; i++) {
             double x, y;
             if (!sg_series_point(s, i, log_y, &x, &y))
@@ -269,7 +286,19 @@ int sg_plot_curves(const char *path, const char *title, const char *xlabel, cons
             c.x0 = fmin(c.x0, x), c.x1 = fmax(c.x1, x), c.y0 = fmin(c.y0, y), c.y1 = fmax(c.y1, y);
         }
     }
-    return sg_plot_render(path, SG_PLOT_WIDTH, SG_PLOT_HEIGHT, sg_curves_draw, &c, err, errcap);
+    for (size_t k = 0; k < n_series; k++)
+        c.n_named += series[k].name && series[k].name[0];
+    c.legend_corner = sg_curves_corner(&c);
+    c.legend_ints = malloc((4 * c.n_named + 1) * sizeof *c.legend_ints);
+    c.legend_widths = malloc((c.n_named + 1) * sizeof *c.legend_widths);
+    c.legend_text = malloc((c.n_named + 1) * sizeof *c.legend_text);
+    sg_status st = c.legend_ints && c.legend_widths && c.legend_text
+                       ? sg_plot_render(path, SG_PLOT_WIDTH, SG_PLOT_HEIGHT, sg_curves_draw, &c, err, errcap)
+                       : sg_error_format(err, errcap, SG_ERR_NOMEM, "plot '%s': out of memory", path);
+    free(c.legend_ints);
+    free(c.legend_widths);
+    free(c.legend_text);
+    return st;
 }
 
 /* ---- heatmaps --------------------------------------------------------------- */
@@ -333,22 +362,22 @@ static void sg_heat_draw(const void *p)
                n_values, (PLFLT_MATRIX)vrows);
 }
 
-int sg_plot_heatmap(const char *path, const char *title, const char *xlabel, const char *ylabel,
+sg_status sg_plot_heatmap(const char *path, const char *title, const char *xlabel, const char *ylabel,
                     const double *values, size_t rows, size_t cols, const char *const *row_labels,
                     const char *const *col_labels, char *err, size_t errcap)
 {
     if (err && errcap)
         err[0] = '\0';
     if (!path || !values)
-        return sg_plot_fail(err, errcap, "heatmap: NULL %s", path ? "values" : "path");
+        return sg_error_format(err, errcap, SG_ERR_ARG, "heatmap: NULL %s", path ? "values" : "path");
     if (rows == 0 || cols == 0 || rows > 4096 || cols > 4096)
-        return sg_plot_fail(err, errcap, "heatmap '%s': %zu x %zu cells (each side must be 1 to 4096)", path, rows,
+        return sg_error_format(err, errcap, SG_ERR_ARG, "heatmap '%s': %zu x %zu cells (each side must be 1 to 4096)", path, rows,
                             cols);
     sg_heat_ctx h = {.title = title, .xlabel = xlabel, .ylabel = ylabel, .values = values, .rows = rows,
                      .cols = cols, .row_labels = row_labels, .col_labels = col_labels};
     for (size_t i = 0; i < rows * cols; i++) {
         if (!isfinite(values[i]))
-            return sg_plot_fail(err, errcap, "heatmap '%s': cell (%zu, %zu) is not finite", path, i / cols, i % cols);
+            return sg_error_format(err, errcap, SG_ERR_ARG, "heatmap '%s': cell (%zu, %zu) is not finite", path, i / cols, i % cols);
         if (i == 0 || values[i] < h.lo)
             h.lo = values[i];
         if (i == 0 || values[i] > h.hi)
