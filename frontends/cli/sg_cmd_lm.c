@@ -459,7 +459,7 @@ int sg_cmd_eval(sg_cli_args *a)
     memset(&corpus, 0, sizeof corpus);
     if ((rc = sg_lm_load_model(o.load, &o, &vocab, &s, o.batch, o.bptt)) != SG_EXIT_OK)
         goto done;
-    rc = SG_EXIT_FAIL;
+    rc = SG_EXIT_FAIL; /* until the end is reached */
     /* The checkpoint's vocabulary must match the data's (same training file). */
     if (sg_text_corpus_load(&corpus, o.data, o.min_count, err, sizeof err) != SG_OK) {
         sg_cli_error("%s", err);
@@ -503,10 +503,10 @@ int sg_cmd_generate(sg_cli_args *a)
         temperature = 0;
     sg_vocab *vocab = NULL;
     sg_lm_session s = {0};
-    int rc = 1;
-    if ((rc = sg_lm_load_model(o.load, &o, &vocab, &s, 1, 1)) != SG_EXIT_OK)
+    int rc = sg_lm_load_model(o.load, &o, &vocab, &s, 1, 1);
+    if (rc != SG_EXIT_OK)
         goto done;
-    rc = SG_EXIT_FAIL;
+    rc = SG_EXIT_FAIL; /* until the end is reached */
     sg_rng rng;
     sg_rng_seed(&rng, o.seed);
     sg_lm_state_zero(&s.st);
