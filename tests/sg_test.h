@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "graph/core/sg_graph.h"
@@ -40,6 +41,23 @@ static inline int sg_contains(const char *msg, const char *needle)
         return 1;
     print_error("'%s' not found in '%s'\n", needle, msg);
     return 0;
+}
+
+/* The whole file at path (the test fails if it cannot be read); *len its
+ * size.  The caller frees the buffer (one byte past the end is allocated). */
+static inline unsigned char *sg_test_read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
 }
 
 #endif

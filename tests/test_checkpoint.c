@@ -34,21 +34,6 @@ static const char *tpath(const char *name)
     return buf[k];
 }
 
-static unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
 static void write_all(const char *path, const void *b, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -242,7 +227,7 @@ static void roundtrip_dtype(sg_dtype dt)
 
     /* deterministic bytes: saving the loaded set gives the same file */
     size_t n1, n2;
-    unsigned char *f1 = read_all(path, &n1), *f2 = NULL;
+    unsigned char *f1 = sg_test_read_all(path, &n1), *f2 = NULL;
     assert_int_equal(sg_checkpoint_save_mem(b, NULL, &f2, &n2, err, sizeof err), SG_OK);
     assert_int_equal(n1, n2);
     assert_memory_equal(f1, f2, n1);
@@ -513,7 +498,7 @@ static void test_interrupted_save_keeps_old_file(void **state)
     sg_params *old = make_set(SG_F32, 1);
     assert_int_equal(sg_checkpoint_save(path, old, NULL, err, sizeof err), SG_OK);
     size_t n0;
-    unsigned char *orig = read_all(path, &n0);
+    unsigned char *orig = sg_test_read_all(path, &n0);
 
     sg_params *neu = make_set(SG_F32, 2);
     sg_checkpoint ck;
@@ -534,7 +519,7 @@ static void test_interrupted_save_keeps_old_file(void **state)
         assert_int_equal(st, SG_ERR_NOMEM);
         assert_true(sg_contains(err, "out of memory"));
         size_t n;
-        unsigned char *now = read_all(path, &n);
+        unsigned char *now = sg_test_read_all(path, &n);
         assert_int_equal(n, n0);
         assert_memory_equal(now, orig, n0);
         free(now);
@@ -559,7 +544,7 @@ static void test_interrupted_save_keeps_old_file(void **state)
     assert_true(sg_contains(err, "temporary file"));
     assert_true(sg_contains(err, "is unchanged"));
     size_t n;
-    unsigned char *now = read_all(path, &n);
+    unsigned char *now = sg_test_read_all(path, &n);
     assert_int_equal(n, n0);
     assert_memory_equal(now, orig, n0);
     free(now);

@@ -2,11 +2,7 @@
  * heatmap are real PNG/SVG files of the stated pixel size, they change when
  * the data change, a failed write leaves an existing file untouched, and bad
  * arguments are refused with a message instead of ending the process. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "sg_test.h"
 
 #include "frontends/plot/sg_plot.h"
 
@@ -21,27 +17,11 @@ static char dir[] = "/tmp/sg_plot_XXXXXX";
 
 static void path_in(const char *name, char *p, size_t cap) { snprintf(p, cap, "%s/%s", dir, name); }
 
-/* Reads a whole file; *n its size.  Caller frees. */
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)len + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return b;
-}
-
 /* The PNG's width and height from its IHDR chunk. */
 static void png_size(const char *path, unsigned *w, unsigned *h)
 {
     size_t n;
-    unsigned char *b = slurp(path, &n);
+    unsigned char *b = sg_test_read_all(path, &n);
     static const unsigned char magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     assert_true(n > 24);
     assert_memory_equal(b, magic, 8);
@@ -54,7 +34,7 @@ static void png_size(const char *path, unsigned *w, unsigned *h)
 static bool same_bytes(const char *a, const char *b)
 {
     size_t na, nb;
-    unsigned char *x = slurp(a, &na), *y = slurp(b, &nb);
+    unsigned char *x = sg_test_read_all(a, &na), *y = sg_test_read_all(b, &nb);
     bool same = na == nb && memcmp(x, y, na) == 0;
     free(x);
     free(y);
@@ -89,7 +69,7 @@ static void test_curves(void **s)
     assert_false(same_bytes(pa, pb)); /* one changed point changes it */
     assert_int_equal(sg_plot_curves(svg, "t", "step", "loss", a, 2, false, err, sizeof err), SG_OK);
     size_t n;
-    unsigned char *t = slurp(svg, &n);
+    unsigned char *t = sg_test_read_all(svg, &n);
     t[n - 1] = 0;
     assert_non_null(strstr((char *)t, "<svg"));
     free(t);
