@@ -1,70 +1,37 @@
-/* sg_optim.c — SGD (momentum), Adam, gradient clipping, step lr schedule.
+/* sg_optim.c — what every optimizer shares: dispatch to the kind's update
+ * (sg_sgd.c, sg_adam.c), rates and the step schedule, the saved state's
+ * common keys, and gradient-norm clipping.
  *
- * Formulas (see sg_optim.h), per element, in double:
- *   g = grad + wd * w
- *   SGD:       w -= lr * g                         (momentum 0)
- *              m = mu * m + g;  w -= lr * m         (momentum mu > 0)
- *   Adam:      m = b1 * m + (1 - b1) * g
- *              v = b2 * v + (1 - b2) * g^2
- *              w -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
- *   clipping:  n = sqrt(sum of grad^2 over all params); if n > c: grad *= c / n
  *   schedule:  lr(e) = base * decay^max(0, e - start)
- * Each update kernel is written once as a macro over the element type T.
+ *   clipping:  n = sqrt(sum of grad^2 over all params); if n > c: grad *= c / n
  */
-#include "graph/optim/sg_optim.h"
+#include "graph/optim/sg_optim_kind.h"
 
 #include "graph/core/sg_alloc.h"
+#include "graph/util/sg_util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
-sg_sgd_config sg_sgd_defaults(void) { return (sg_sgd_config){.lr = 1.0, .momentum = 0.0, .weight_decay = 0.0}; }
+bool sg_optim_nonneg(double x) { return isfinite(x) && x >= 0.0; }
+bool sg_optim_unit(double x) { return x >= 0.0 && x < 1.0; }
 
-sg_adam_config sg_adam_defaults(void)
+/* The kind's operations, or NULL for a value outside the enum. */
+static const sg_optim_kind_ops *sg_optim_ops(sg_optim_kind kind)
 {
-    return (sg_adam_config){.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.0};
-}
-
-/* x is finite and x >= 0 (false for NaN). */
-static bool sg_nonneg(double x) { return isfinite(x) && x >= 0.0; }
-/* x in [0, 1) (false for NaN). */
-static bool sg_unit(double x) { return x >= 0.0 && x < 1.0; }
-
-static void sg_optim_init_common(sg_optim *opt, sg_optim_kind kind, double lr)
-{
-    memset(opt, 0, sizeof *opt);
-    opt->kind = kind;
-    opt->base_lr = lr;
-    opt->lr = lr;
-    opt->decay = 1.0;
-    opt->decay_start = 0;
-    opt->t = 0;
-}
-
-sg_status sg_optim_init_sgd(sg_optim *opt, const sg_sgd_config *cfg)
-{
-    if (!opt || !cfg || !sg_nonneg(cfg->lr) || !sg_unit(cfg->momentum) || !sg_nonneg(cfg->weight_decay))
-        return SG_ERR_ARG;
-    sg_optim_init_common(opt, SG_OPTIM_SGD, cfg->lr);
-    opt->sgd = *cfg;
-    return SG_OK;
-}
-
-sg_status sg_optim_init_adam(sg_optim *opt, const sg_adam_config *cfg)
-{
-    if (!opt || !cfg || !sg_nonneg(cfg->lr) || !sg_unit(cfg->beta1) || !sg_unit(cfg->beta2) ||
-        !(isfinite(cfg->eps) && cfg->eps > 0.0) || !sg_nonneg(cfg->weight_decay))
-        return SG_ERR_ARG;
-    sg_optim_init_common(opt, SG_OPTIM_ADAM, cfg->lr);
-    opt->adam = *cfg;
-    return SG_OK;
+    switch (kind) {
+    case SG_OPTIM_SGD: return &sg_optim_sgd_ops;
+    case SG_OPTIM_ADAM: return &sg_optim_adam_ops;
+    }
+    return NULL;
 }
 
 double sg_optim_lr(const sg_optim *opt) { return opt ? opt->lr : 0.0; }
 
 sg_status sg_optim_set_lr(sg_optim *opt, double lr)
 {
-    if (!opt || !sg_nonneg(lr))
+    if (!opt || !sg_optim_nonneg(lr))
         return SG_ERR_ARG;
     opt->lr = lr;
     return SG_OK;
@@ -97,54 +64,7 @@ sg_status sg_optim_set_epoch(sg_optim *opt, int epoch)
 
 /* ---- updates ------------------------------------------------------------- */
 
-/* w -= lr * (grad + wd * w); w, grad: (n) of T */
-#define SG_SGD_PLAIN(T, p, lr, wd)                                                                                     \
-    do {                                                                                                               \
-        T *w_ = (T *)(p)->value;        /* (numel) */                                                                  \
-        const T *g_ = (const T *)(p)->grad; /* (numel) */                                                              \
-        for (size_t i_ = 0; i_ < (p)->numel; i_++) {                                                                   \
-            double w = (double)w_[i_];                                                                                 \
-            double g = (double)g_[i_] + (wd) * w;                                                                      \
-            w_[i_] = (T)(w - (lr) * g);                                                                                \
-        }                                                                                                              \
-    } while (0)
-
-/* m = mu * m + (grad + wd * w); w -= lr * m */
-#define SG_SGD_MOMENTUM(T, p, lr, mu, wd)                                                                              \
-    do {                                                                                                               \
-        T *w_ = (T *)(p)->value;        /* (numel) */                                                                  \
-        const T *g_ = (const T *)(p)->grad; /* (numel) */                                                              \
-        T *m_ = (T *)(p)->m;            /* (numel) */                                                                  \
-        for (size_t i_ = 0; i_ < (p)->numel; i_++) {                                                                   \
-            double w = (double)w_[i_];                                                                                 \
-            double g = (double)g_[i_] + (wd) * w;                                                                      \
-            double m = (mu) * (double)m_[i_] + g;                                                                      \
-            m_[i_] = (T)m;                                                                                             \
-            w_[i_] = (T)(w - (lr) * m);                                                                                \
-        }                                                                                                              \
-    } while (0)
-
-/* Adam with bias corrections c1 = 1 - b1^t, c2 = 1 - b2^t */
-#define SG_ADAM(T, p, lr, b1, b2, eps, wd, c1, c2)                                                                     \
-    do {                                                                                                               \
-        T *w_ = (T *)(p)->value;        /* (numel) */                                                                  \
-        const T *g_ = (const T *)(p)->grad; /* (numel) */                                                              \
-        T *m_ = (T *)(p)->m;            /* (numel) */                                                                  \
-        T *v_ = (T *)(p)->v;            /* (numel) */                                                                  \
-        for (size_t i_ = 0; i_ < (p)->numel; i_++) {                                                                   \
-            double w = (double)w_[i_];                                                                                 \
-            double g = (double)g_[i_] + (wd) * w;                                                                      \
-            double m = (b1) * (double)m_[i_] + (1.0 - (b1)) * g;                                                       \
-            double v = (b2) * (double)v_[i_] + (1.0 - (b2)) * g * g;                                                   \
-            m_[i_] = (T)m;                                                                                             \
-            v_[i_] = (T)v;                                                                                             \
-            w_[i_] = (T)(w - (lr) * (m / (c1)) / (sqrt(v / (c2)) + (eps)));                                            \
-        }                                                                                                              \
-    } while (0)
-
-/* Makes sure every parameter has the moments the optimizer needs (zeroed).
- * Allocates only when a moment is still NULL, i.e. on the first step. */
-static sg_status sg_optim_ensure_state(sg_params *ps, bool need_m, bool need_v)
+sg_status sg_optim_ensure_state(sg_params *ps, bool need_m, bool need_v)
 {
     for (size_t k = 0; k < ps->n; k++) {
         sg_param *p = ps->items[k];
@@ -157,70 +77,17 @@ static sg_status sg_optim_ensure_state(sg_params *ps, bool need_m, bool need_v)
     return SG_OK;
 }
 
-static bool sg_optim_valid(const sg_optim *opt)
-{
-    if (!sg_nonneg(opt->lr))
-        return false;
-    if (opt->kind == SG_OPTIM_SGD)
-        return sg_unit(opt->sgd.momentum) && sg_nonneg(opt->sgd.weight_decay);
-    if (opt->kind == SG_OPTIM_ADAM)
-        return sg_unit(opt->adam.beta1) && sg_unit(opt->adam.beta2) && isfinite(opt->adam.eps) &&
-               opt->adam.eps > 0.0 && sg_nonneg(opt->adam.weight_decay);
-    return false;
-}
-
 sg_status sg_optim_step(sg_optim *opt, sg_params *ps)
 {
-    if (!opt || !ps || !sg_optim_valid(opt))
+    const sg_optim_kind_ops *ops = opt ? sg_optim_ops(opt->kind) : NULL;
+    if (!ops || !ps || !sg_optim_nonneg(opt->lr) || !ops->valid(opt))
         return SG_ERR_ARG;
     if (ps->dtype != SG_F32 && ps->dtype != SG_F64)
         return SG_ERR_DTYPE;
     for (size_t k = 0; k < ps->n; k++)
         if (ps->items[k]->dtype != ps->dtype)
             return SG_ERR_DTYPE;
-
-    const double lr = opt->lr;
-    if (opt->kind == SG_OPTIM_SGD) {
-        const double mu = opt->sgd.momentum, wd = opt->sgd.weight_decay;
-        if (mu > 0.0) {
-            sg_status st = sg_optim_ensure_state(ps, true, false);
-            if (st != SG_OK)
-                return st;
-        }
-        for (size_t k = 0; k < ps->n; k++) {
-            sg_param *p = ps->items[k];
-            if (mu > 0.0) {
-                if (p->dtype == SG_F32)
-                    SG_SGD_MOMENTUM(float, p, lr, mu, wd);
-                else
-                    SG_SGD_MOMENTUM(double, p, lr, mu, wd);
-            } else {
-                if (p->dtype == SG_F32)
-                    SG_SGD_PLAIN(float, p, lr, wd);
-                else
-                    SG_SGD_PLAIN(double, p, lr, wd);
-            }
-        }
-        opt->t++;
-        return SG_OK;
-    }
-
-    /* Adam */
-    sg_status st = sg_optim_ensure_state(ps, true, true);
-    if (st != SG_OK)
-        return st;
-    opt->t++;
-    const double b1 = opt->adam.beta1, b2 = opt->adam.beta2, eps = opt->adam.eps, wd = opt->adam.weight_decay;
-    const double c1 = 1.0 - pow(b1, (double)opt->t); /* > 0 since b1 < 1, t >= 1 */
-    const double c2 = 1.0 - pow(b2, (double)opt->t);
-    for (size_t k = 0; k < ps->n; k++) {
-        sg_param *p = ps->items[k];
-        if (p->dtype == SG_F32)
-            SG_ADAM(float, p, lr, b1, b2, eps, wd, c1, c2);
-        else
-            SG_ADAM(double, p, lr, b1, b2, eps, wd, c1, c2);
-    }
-    return SG_OK;
+    return ops->step(opt, ps);
 }
 
 void sg_optim_reset(sg_optim *opt, sg_params *ps)
@@ -237,6 +104,117 @@ void sg_optim_reset(sg_optim *opt, sg_params *ps)
         if (p->v)
             memset(p->v, 0, bytes);
     }
+}
+
+/* ---- the saved state ------------------------------------------------------ */
+
+sg_status sg_optim_put_double(const sg_state_io *io, const char *key, double v)
+{
+    char buf[SG_FMT_DOUBLE_CAP];
+    sg_fmt_double(buf, v);
+    return io->put(io->ctx, key, buf);
+}
+
+static const char *sg_optim_prefix(const sg_state_io *io) { return io->prefix ? io->prefix : ""; }
+
+/* The value of a required key, or NULL with the message written. */
+static const char *sg_optim_get_required(const sg_state_io *io, const char *key)
+{
+    const char *v = io->get(io->ctx, key);
+    if (!v)
+        sg_error_format(io->err, io->errcap, SG_ERR_FORMAT, "metadata '%s%s' is missing (needed with %skind)",
+                        sg_optim_prefix(io), key, sg_optim_prefix(io));
+    return v;
+}
+
+static sg_status sg_optim_bad(const sg_state_io *io, const char *key, const char *value, const char *want)
+{
+    return sg_error_format(io->err, io->errcap, SG_ERR_FORMAT, "metadata '%s%s' is \"%.60s\", %s expected",
+                           sg_optim_prefix(io), key, value, want);
+}
+
+sg_status sg_optim_get_double(const sg_state_io *io, const char *key, double *out)
+{
+    const char *v = sg_optim_get_required(io, key);
+    if (!v)
+        return SG_ERR_FORMAT;
+    if (!sg_parse_double(v, out))
+        return sg_optim_bad(io, key, v, "a finite decimal number");
+    return SG_OK;
+}
+
+/* Whether o passes the checks a load applies (so a saved state loads). */
+static bool sg_optim_loadable(const sg_optim *o)
+{
+    const sg_optim_kind_ops *ops = sg_optim_ops(o->kind);
+    return ops && ops->valid(o) && sg_optim_nonneg(o->lr) && sg_optim_nonneg(o->base_lr) && isfinite(o->decay) &&
+           o->decay > 0.0 && o->decay_start >= 0;
+}
+
+sg_status sg_optim_state_save(const sg_optim *o, const sg_state_io *io)
+{
+    if (!o || !io || !io->put)
+        return sg_error_format(io ? io->err : NULL, io ? io->errcap : 0, SG_ERR_ARG, "optimizer: NULL state or io");
+    if (!sg_optim_loadable(o))
+        return sg_error_format(io->err, io->errcap, SG_ERR_ARG,
+                               "the optimizer state cannot be saved: unknown kind, or a configuration, rate or schedule "
+                               "that sg_optim_init_*, sg_optim_set_lr or sg_optim_set_schedule would refuse (it could "
+                               "not be loaded)");
+    const sg_optim_kind_ops *ops = sg_optim_ops(o->kind);
+    char t[24], ds[24];
+    snprintf(t, sizeof t, "%llu", (unsigned long long)o->t);
+    snprintf(ds, sizeof ds, "%d", o->decay_start);
+    sg_status st;
+    if ((st = io->put(io->ctx, "kind", ops->name)) != SG_OK || (st = io->put(io->ctx, "t", t)) != SG_OK ||
+        (st = sg_optim_put_double(io, "lr", o->lr)) != SG_OK ||
+        (st = sg_optim_put_double(io, "base_lr", o->base_lr)) != SG_OK ||
+        (st = sg_optim_put_double(io, "decay", o->decay)) != SG_OK ||
+        (st = io->put(io->ctx, "decay_start", ds)) != SG_OK)
+        return st;
+    return ops->save(o, io);
+}
+
+sg_status sg_optim_state_load(sg_optim *o, const sg_state_io *io)
+{
+    if (!o || !io || !io->get)
+        return sg_error_format(io ? io->err : NULL, io ? io->errcap : 0, SG_ERR_ARG, "optimizer: NULL state or io");
+    const char *kind = sg_optim_get_required(io, "kind");
+    if (!kind)
+        return SG_ERR_FORMAT;
+    const sg_optim_kind_ops *ops = NULL;
+    for (int k = SG_OPTIM_SGD; k <= SG_OPTIM_ADAM && !ops; k++)
+        if (strcmp(sg_optim_ops((sg_optim_kind)k)->name, kind) == 0)
+            ops = sg_optim_ops((sg_optim_kind)k);
+    if (!ops)
+        return sg_optim_bad(io, "kind", kind, "\"sgd\" or \"adam\"");
+    const char *ts = sg_optim_get_required(io, "t");
+    const char *ds = ts ? sg_optim_get_required(io, "decay_start") : NULL;
+    uint64_t t, dstart;
+    double lr, base_lr, decay;
+    sg_status st;
+    if (!ts || !ds)
+        return SG_ERR_FORMAT;
+    if (!sg_parse_u64(ts, &t))
+        return sg_optim_bad(io, "t", ts, "a decimal integer");
+    if (!sg_parse_u64(ds, &dstart) || dstart > INT32_MAX)
+        return sg_optim_bad(io, "decay_start", ds, "a decimal integer up to 2^31-1");
+    if ((st = sg_optim_get_double(io, "lr", &lr)) != SG_OK ||
+        (st = sg_optim_get_double(io, "base_lr", &base_lr)) != SG_OK ||
+        (st = sg_optim_get_double(io, "decay", &decay)) != SG_OK)
+        return st;
+    sg_optim tmp;
+    if ((st = ops->load(&tmp, io)) != SG_OK)
+        return st;
+    if (sg_optim_set_schedule(&tmp, decay, (int)dstart) != SG_OK)
+        return sg_error_format(io->err, io->errcap, SG_ERR_FORMAT,
+                               "metadata '%sdecay' is %g, a factor > 0 expected", sg_optim_prefix(io), decay);
+    if (!(base_lr >= 0) || sg_optim_set_lr(&tmp, lr) != SG_OK)
+        return sg_error_format(io->err, io->errcap, SG_ERR_FORMAT,
+                               "metadata: learning rates lr %g, base_lr %g must be >= 0", lr, base_lr);
+    tmp.base_lr = base_lr;
+    tmp.t = t;
+    *o = tmp;
+    return SG_OK;
 }
 
 /* ---- clipping ------------------------------------------------------------ */

@@ -96,6 +96,36 @@ sg_status sg_optim_set_schedule(sg_optim *opt, double decay, int decay_start);
 /* opt->lr = sg_lr_schedule_step(opt->base_lr, opt->decay, opt->decay_start, epoch). */
 sg_status sg_optim_set_epoch(sg_optim *opt, int epoch);
 
+/* ---- the optimizer's state in a file --------------------------------------
+ * The state of an optimizer (its kind, step count t, current and base rate,
+ * schedule and configuration) as named strings, so that a file format can
+ * store it without knowing any optimizer: the keys and their meaning belong to
+ * the optimizer (each kind lists its own, in its own file).  The moments are
+ * not part of it: they are tensors (p->m, p->v) that the format saves itself.
+ * Keys written: "kind" ("sgd" | "adam"), "t", "lr", "base_lr", "decay",
+ * "decay_start", and per kind "config.<field>" for each configuration field.
+ * Numbers are decimal strings that read back exactly (sg_util.h). */
+typedef struct sg_state_io {
+    void *ctx;
+    /* Stores key = value (both NUL-terminated, copied by the callee). */
+    sg_status (*put)(void *ctx, const char *key, const char *value);
+    /* The value of key, or NULL when absent (owned by the callee). */
+    const char *(*get)(void *ctx, const char *key);
+    const char *prefix; /* how the format names the keys in messages, e.g. "seqgrad.optim." */
+    char *err;          /* receives the message on failure (may be NULL) */
+    size_t errcap;
+} sg_state_io;
+
+/* Writes o's state through io->put.  SG_ERR_ARG (nothing written) when o
+ * would not load again: an unknown kind, or a configuration, rate or schedule
+ * that sg_optim_init_*, sg_optim_set_lr or sg_optim_set_schedule refuse. */
+sg_status sg_optim_state_save(const sg_optim *o, const sg_state_io *io);
+/* Reads a state written by sg_optim_state_save into *o, all-or-nothing (o is
+ * unchanged on failure).  SG_ERR_FORMAT with a message naming the key when a
+ * key is missing, malformed or out of range.  io->get is asked only for the
+ * keys of the kind found, so the caller can tell which keys were used. */
+sg_status sg_optim_state_load(sg_optim *o, const sg_state_io *io);
+
 /* Global L2 norm of all gradients of ps (accumulated in double).  When it is
  * greater than max_norm, every gradient is multiplied by max_norm / norm (so
  * the new norm is max_norm).  Returns the norm before clipping.  Nothing is

@@ -1,0 +1,110 @@
+/* sg_sgd.c — SGD with momentum: its update and its saved configuration.
+ *
+ *   g = grad + wd * w
+ *   momentum 0:   w -= lr * g
+ *   momentum mu:  m = mu * m + g;  w -= lr * m        (m starts at 0)
+ * Saved keys: config.lr, config.weight_decay, config.momentum.
+ */
+#include "graph/optim/sg_optim_kind.h"
+
+#include <string.h>
+
+sg_sgd_config sg_sgd_defaults(void) { return (sg_sgd_config){.lr = 1.0, .momentum = 0.0, .weight_decay = 0.0}; }
+
+static bool sg_sgd_config_valid(const sg_sgd_config *c)
+{
+    return sg_optim_nonneg(c->lr) && sg_optim_unit(c->momentum) && sg_optim_nonneg(c->weight_decay);
+}
+
+sg_status sg_optim_init_sgd(sg_optim *opt, const sg_sgd_config *cfg)
+{
+    if (!opt || !cfg || !sg_sgd_config_valid(cfg))
+        return SG_ERR_ARG;
+    memset(opt, 0, sizeof *opt);
+    opt->kind = SG_OPTIM_SGD;
+    opt->sgd = *cfg;
+    opt->base_lr = opt->lr = cfg->lr;
+    opt->decay = 1.0;
+    return SG_OK;
+}
+
+/* w -= lr * (grad + wd * w); w, grad: (numel) of T */
+#define SG_SGD_PLAIN(T, p, lr, wd)                                                                                     \
+    do {                                                                                                               \
+        T *w_ = (T *)(p)->value;            /* (numel) */                                                              \
+        const T *g_ = (const T *)(p)->grad; /* (numel) */                                                              \
+        for (size_t i_ = 0; i_ < (p)->numel; i_++) {                                                                   \
+            double w = (double)w_[i_];                                                                                 \
+            double g = (double)g_[i_] + (wd) * w;                                                                      \
+            w_[i_] = (T)(w - (lr) * g);                                                                                \
+        }                                                                                                              \
+    } while (0)
+
+/* m = mu * m + (grad + wd * w); w -= lr * m */
+#define SG_SGD_MOMENTUM(T, p, lr, mu, wd)                                                                              \
+    do {                                                                                                               \
+        T *w_ = (T *)(p)->value;            /* (numel) */                                                              \
+        const T *g_ = (const T *)(p)->grad; /* (numel) */                                                              \
+        T *m_ = (T *)(p)->m;                /* (numel) */                                                              \
+        for (size_t i_ = 0; i_ < (p)->numel; i_++) {                                                                   \
+            double w = (double)w_[i_];                                                                                 \
+            double g = (double)g_[i_] + (wd) * w;                                                                      \
+            double m = (mu) * (double)m_[i_] + g;                                                                      \
+            m_[i_] = (T)m;                                                                                             \
+            w_[i_] = (T)(w - (lr) * m);                                                                                \
+        }                                                                                                              \
+    } while (0)
+
+static sg_status sg_sgd_step(sg_optim *opt, sg_params *ps)
+{
+    const double lr = opt->lr, mu = opt->sgd.momentum, wd = opt->sgd.weight_decay;
+    if (mu > 0.0) {
+        sg_status st = sg_optim_ensure_state(ps, true, false);
+        if (st != SG_OK)
+            return st;
+    }
+    for (size_t k = 0; k < ps->n; k++) {
+        sg_param *p = ps->items[k];
+        if (mu > 0.0) {
+            if (p->dtype == SG_F32)
+                SG_SGD_MOMENTUM(float, p, lr, mu, wd);
+            else
+                SG_SGD_MOMENTUM(double, p, lr, mu, wd);
+        } else {
+            if (p->dtype == SG_F32)
+                SG_SGD_PLAIN(float, p, lr, wd);
+            else
+                SG_SGD_PLAIN(double, p, lr, wd);
+        }
+    }
+    opt->t++;
+    return SG_OK;
+}
+
+static bool sg_sgd_valid(const sg_optim *o) { return sg_sgd_config_valid(&o->sgd); }
+
+static sg_status sg_sgd_save(const sg_optim *o, const sg_state_io *io)
+{
+    sg_status st;
+    if ((st = sg_optim_put_double(io, "config.lr", o->sgd.lr)) != SG_OK ||
+        (st = sg_optim_put_double(io, "config.momentum", o->sgd.momentum)) != SG_OK)
+        return st;
+    return sg_optim_put_double(io, "config.weight_decay", o->sgd.weight_decay);
+}
+
+static sg_status sg_sgd_load(sg_optim *o, const sg_state_io *io)
+{
+    sg_sgd_config c;
+    sg_status st;
+    if ((st = sg_optim_get_double(io, "config.lr", &c.lr)) != SG_OK ||
+        (st = sg_optim_get_double(io, "config.weight_decay", &c.weight_decay)) != SG_OK ||
+        (st = sg_optim_get_double(io, "config.momentum", &c.momentum)) != SG_OK)
+        return st;
+    if (sg_optim_init_sgd(o, &c) != SG_OK)
+        return sg_error_format(io->err, io->errcap, SG_ERR_FORMAT,
+                               "metadata: the SGD configuration (lr %g, momentum %g, weight decay %g) is out of range",
+                               c.lr, c.momentum, c.weight_decay);
+    return SG_OK;
+}
+
+const sg_optim_kind_ops sg_optim_sgd_ops = {"sgd", sg_sgd_valid, sg_sgd_step, sg_sgd_save, sg_sgd_load};

@@ -1,0 +1,65 @@
+/* sg_util.h — the small helpers every part of libseqgrad needs and none owns:
+ * strings (copies, prefixes, UTF-8), hashing, arrays that grow, checked size
+ * arithmetic, and numbers as text that read back exactly in any locale.
+ *
+ * Everything here allocates through sg_alloc.h (so tests count allocations and
+ * inject failures) and never aborts.  Ownership is given per function.
+ */
+#ifndef SG_UTIL_H
+#define SG_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- strings -------------------------------------------------------------- */
+
+/* A copy of the NUL-terminated s (caller-owned, sg_free); NULL when out of
+ * memory or s is NULL. */
+char *sg_str_dup(const char *s);
+/* A NUL-terminated copy of the n bytes at s (caller-owned); NULL on OOM. */
+char *sg_str_ndup(const char *s, size_t n);
+/* Whether s begins with prefix. */
+bool sg_str_starts_with(const char *s, const char *prefix);
+
+/* Whether the n bytes at s are well-formed UTF-8: no overlong forms, no
+ * surrogates, nothing above U+10FFFF (NUL bytes are allowed). */
+bool sg_utf8_valid(const void *s, size_t n);
+/* sg_utf8_valid over strlen(s) bytes. */
+bool sg_utf8_valid_str(const char *s);
+/* Length (1..4) of the well-formed UTF-8 sequence that starts at p, of at most
+ * n bytes available; 0 when p does not start one (or n is 0). */
+size_t sg_utf8_seq_len(const unsigned char *p, size_t n);
+
+/* 64-bit FNV-1a hash of the n bytes at p. */
+uint64_t sg_hash_bytes(const void *p, size_t n);
+
+/* ---- sizes and arrays ----------------------------------------------------- */
+
+/* *out = a * b (or a + b); false, *out untouched, when it would exceed SIZE_MAX. */
+bool sg_size_mul(size_t a, size_t b, size_t *out);
+bool sg_size_add(size_t a, size_t b, size_t *out);
+
+/* Makes the array *items (of *cap elements of elem_size bytes, possibly NULL
+ * with *cap 0) hold at least need elements, doubling the capacity (from 16) so
+ * that n appends cost O(n).  The existing elements are kept; *items may move.
+ * false (nothing changed, *items still valid and owned by the caller) when out
+ * of memory or the size would exceed SIZE_MAX. */
+bool sg_array_reserve(void **items, size_t *cap, size_t need, size_t elem_size);
+
+/* ---- numbers as text ------------------------------------------------------ */
+
+/* Room for any number sg_fmt_double writes, with its NUL. */
+enum { SG_FMT_DOUBLE_CAP = 32 };
+/* Writes finite v as the shortest of %.15g, %.16g, %.17g that reads back as v
+ * exactly ("0.9", not "0.90000000000000002"), with '.' as the radix whatever
+ * the locale.  buf must hold SG_FMT_DOUBLE_CAP bytes. */
+void sg_fmt_double(char *buf, double v);
+/* Parses the whole of s as a finite decimal number ('.' radix in any locale,
+ * optional sign and exponent; no spaces, hex, inf or nan).  false otherwise. */
+bool sg_parse_double(const char *s, double *out);
+/* Parses the whole of s as decimal digits that fit a uint64_t (no sign, no
+ * spaces).  false otherwise. */
+bool sg_parse_u64(const char *s, uint64_t *out);
+
+#endif
