@@ -8,6 +8,8 @@
  */
 #include "frontends/plot/sg_plot.h"
 
+#include "graph/util/sg_file.h"
+
 #include <plplot/plplot.h>
 
 #include <errno.h>
@@ -60,56 +62,38 @@ static sg_status sg_plot_render(const char *path, int width, int height, sg_plot
     const char *device = sg_plot_device(path);
     if (!device)
         return sg_error_format(err, errcap, SG_ERR_ARG, "plot '%s': the name must end in .png or .svg", path);
-    size_t n = strlen(path) + 32;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return sg_error_format(err, errcap, SG_ERR_NOMEM, "plot '%s': out of memory", path);
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        int e = errno;
-        free(tmp);
-        return sg_error_format(err, errcap, SG_ERR_IO, "cannot write plot '%s': %s", path, strerror(e));
-    }
+    sg_file_tmp tmp;
+    sg_status st = sg_file_tmp_open(&tmp, path, "plot", err, errcap);
+    if (st != SG_OK)
+        return st;
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
-        fclose(f);
-        remove(tmp);
-        free(tmp);
+        sg_file_tmp_abort(&tmp);
         return sg_error_format(err, errcap, SG_ERR_IO, "plot '%s': cannot fork: %s", path, strerror(e));
     }
     if (pid == 0) {
-        sg_plot_begin(f, device, width, height);
+        sg_plot_begin(tmp.f, device, width, height);
         draw(ctx);
-        plend1(); /* the driver flushes and closes f */
+        plend1(); /* the driver flushes and closes the child's copy of the stream */
         _exit(0);
     }
     int status = 0;
     pid_t w;
     while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
         ;
-    bool closed = fclose(f) == 0;
     struct stat sb;
-    bool ok = w == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 && closed && stat(tmp, &sb) == 0 &&
+    bool ok = w == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 && fstat(fileno(tmp.f), &sb) == 0 &&
               sb.st_size > 0;
     if (!ok) {
-        remove(tmp);
-        free(tmp);
+        sg_file_tmp_abort(&tmp);
         return sg_error_format(err, errcap, SG_ERR_IO, "plot '%s': drawing failed (PLplot %s %d)", path,
-                            WIFSIGNALED(status) ? "signal" : "status",
-                            WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+                               WIFSIGNALED(status) ? "signal" : "status",
+                               WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
     }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        free(tmp);
-        return sg_error_format(err, errcap, SG_ERR_IO, "cannot write plot '%s': %s", path, strerror(e));
-    }
-    free(tmp);
-    return SG_OK;
+    return sg_file_tmp_commit(&tmp, err, errcap); /* fsync, rename over path, directory fsync */
 }
 
 /* ---- curves ---------------------------------------------------------------- */

@@ -2,6 +2,7 @@
 #include "graph/core/sg_alloc.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 static atomic_size_t g_alloc_count;
@@ -53,3 +54,20 @@ void sg_free(void *ptr) { free(ptr); }
 size_t sg_alloc_count(void) { return atomic_load(&g_alloc_count); }
 
 void sg_alloc_fail_after(long n) { atomic_store(&g_fail_after, n < 0 ? -1 : n); }
+
+bool sg_array_reserve(void **items, size_t *cap, size_t need, size_t elem_size)
+{
+    if (need <= *cap)
+        return true;
+    size_t c = *cap ? *cap : 16;
+    while (c < need)
+        c = c > SIZE_MAX / 2 ? need : 2 * c;
+    if (elem_size && c > SIZE_MAX / elem_size)
+        return false;
+    void *q = sg_realloc(*items, c * elem_size);
+    if (!q)
+        return false;
+    *items = q;
+    *cap = c;
+    return true;
+}

@@ -55,14 +55,10 @@ sg_param *sg_params_add(sg_params *ps, const char *name, sg_shape shape)
             return NULL;
         numel *= shape.d[i];
     }
-    if (ps->n == ps->cap) {
-        size_t cap = ps->cap ? ps->cap * 2 : 16;
-        sg_param **items = sg_realloc(ps->items, cap * sizeof *items);
-        if (!items)
-            return NULL;
-        ps->items = items;
-        ps->cap = cap;
-    }
+    void *items = ps->items;
+    if (!sg_array_reserve(&items, &ps->cap, ps->n + 1, sizeof *ps->items))
+        return NULL;
+    ps->items = items;
     sg_param *p = sg_calloc(1, sizeof *p);
     if (!p)
         return NULL;

@@ -17,9 +17,10 @@
  * Files: the file is opened and written here, not by Graphviz: in Graphviz
  * 2.43 gvRenderFilename reports an unwritable path on stderr but returns
  * success, and a failed write inside gvRender calls exit(1).  So the picture
- * is rendered into memory (gvRenderData) and written with fwrite; an
- * unwritable path and a failed write (disk full, checked at fwrite and fclose)
- * are errors the caller can read, and a failed export removes its partial file.
+ * is rendered into memory (gvRenderData) and saved atomically (graph/util/
+ * sg_file.h: a temporary file, fsync'ed and renamed over path); an unwritable
+ * path and a failed write (disk full) are errors the caller can read, and a
+ * failed export leaves what was at path before.
  *
  * One Graphviz context serves every export of the process and is freed at
  * exit.  Graphviz 2.43's pango text-layout plugin caches, in a static, a
@@ -29,6 +30,9 @@
  * the context holds no per-graph state between exports.
  */
 #include "graph/export/sg_dot.h"
+
+#include "graph/util/sg_file.h"
+#include "graph/util/sg_util.h"
 
 #include "graph/core/sg_alloc.h"
 #include "graph/core/sg_param.h"
@@ -123,36 +127,6 @@ static void sg_sb_printf(sg_sb *b, const char *fmt, ...)
     sg_sb_putn(b, tmp, (size_t)n);
 }
 
-/* Length of the valid UTF-8 sequence at p (2..4), or 0 if it is not one. */
-static size_t sg_utf8_seq(const unsigned char *p)
-{
-    unsigned char c = p[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        if (c == 0xe0)
-            lo = 0xa0; /* no overlong forms */
-        if (c == 0xed)
-            hi = 0x9f; /* no surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        if (c == 0xf4)
-            hi = 0x8f; /* <= U+10FFFF */
-    } else
-        return 0;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    return n;
-}
-
 /* Appends user text so that Graphviz shows it literally (see file header). */
 static void sg_sb_text(sg_sb *b, const char *s)
 {
@@ -171,7 +145,7 @@ static void sg_sb_text(sg_sb *b, const char *s)
             sg_sb_putn(b, (const char *)p, 1);
             p++;
         } else {
-            size_t n = sg_utf8_seq(p);
+            size_t n = sg_utf8_seq_len(p, strlen((const char *)p));
             if (n) {
                 sg_sb_putn(b, (const char *)p, n);
                 p += n;
@@ -815,12 +789,10 @@ sg_status sg_graph_export(sg_graph *g, const char *path, const sg_export_opts *o
     if (st != SG_OK)
         return st;
 
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        int e = errno;
+    sg_file_tmp out;
+    if ((st = sg_file_tmp_open(&out, path, "graph export", err, errcap)) != SG_OK) {
         sg_dot_build_free(&b);
-        return sg_error_format(err, errcap, SG_ERR_IO, "graph export: cannot open '%s' for writing: %s", path,
-                          strerror(e));
+        return st;
     }
     /* Render into memory and write the file here: Graphviz 2.43 calls exit(1)
      * when its own write to a FILE fails (disk full). */
@@ -834,23 +806,18 @@ sg_status sg_graph_export(sg_graph *g, const char *path, const sg_export_opts *o
             st = sg_error_format(err, errcap, SG_ERR_IO, "graph export to '%s': Graphviz 'dot' layout failed", path);
         else if (gvRenderData(gvc, b.root, fmt, &data, &len) != 0 || (!data && len))
             st = sg_error_format(err, errcap, SG_ERR_IO,
-                            "graph export to '%s': Graphviz could not render format '%s' (plugin missing?)", path, fmt);
+                                 "graph export to '%s': Graphviz could not render format '%s' (plugin missing?)", path,
+                                 fmt);
         gvFreeLayout(gvc, b.root); /* safe after a failed layout too */
     }
-    bool write_failed = st == SG_OK && len > 0 && fwrite(data, 1, len, f) != len;
-    const char *why = "write error";
-    if (write_failed)
-        why = strerror(errno);
-    if (fclose(f) != 0 && !write_failed) {
-        write_failed = true;
-        why = strerror(errno);
-    }
+    if (st == SG_OK && len > 0 && fwrite(data, 1, len, out.f) != len)
+        st = sg_error_format(err, errcap, SG_ERR_IO, "graph export: writing '%s' failed: %s", path, strerror(errno));
     if (data)
         gvFreeRenderData(data);
-    if (write_failed && st == SG_OK)
-        st = sg_error_format(err, errcap, SG_ERR_IO, "graph export: writing '%s' failed: %s", path, why);
-    if (st != SG_OK)
-        remove(path);
+    if (st == SG_OK)
+        st = sg_file_tmp_commit(&out, err, errcap); /* an existing file at path stays until the rename */
+    else
+        sg_file_tmp_abort(&out);
     sg_dot_build_free(&b);
     return st;
 }

@@ -132,8 +132,10 @@ int sg_file_open_read(const char *path, const char *what, size_t *size, char *er
     }
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        bool dir = S_ISDIR(sb.st_mode);
         close(fd);
-        sg_error_format(err, errcap, SG_ERR_IO, "%s '%s': not a regular file", what, path);
+        sg_error_format(err, errcap, SG_ERR_IO, "%s '%s': %snot a regular file", what, path,
+                        dir ? "it is a directory, " : "");
         return -1;
     }
     if ((uintmax_t)sb.st_size > SIZE_MAX - 1) {

@@ -106,24 +106,6 @@ bool sg_size_add(size_t a, size_t b, size_t *out)
     return true;
 }
 
-bool sg_array_reserve(void **items, size_t *cap, size_t need, size_t elem_size)
-{
-    if (need <= *cap)
-        return true;
-    size_t c = *cap ? *cap : 16;
-    while (c < need)
-        c = c > SIZE_MAX / 2 ? need : 2 * c;
-    size_t bytes;
-    if (!sg_size_mul(c, elem_size, &bytes))
-        return false;
-    void *q = sg_realloc(*items, bytes);
-    if (!q)
-        return false;
-    *items = q;
-    *cap = c;
-    return true;
-}
-
 /* ---- numbers as text ------------------------------------------------------ */
 
 void sg_fmt_double(char *buf, double v)

@@ -40,12 +40,7 @@ uint64_t sg_hash_bytes(const void *p, size_t n);
 bool sg_size_mul(size_t a, size_t b, size_t *out);
 bool sg_size_add(size_t a, size_t b, size_t *out);
 
-/* Makes the array *items (of *cap elements of elem_size bytes, possibly NULL
- * with *cap 0) hold at least need elements, doubling the capacity (from 16) so
- * that n appends cost O(n).  The existing elements are kept; *items may move.
- * false (nothing changed, *items still valid and owned by the caller) when out
- * of memory or the size would exceed SIZE_MAX. */
-bool sg_array_reserve(void **items, size_t *cap, size_t need, size_t elem_size);
+/* (Growing arrays: sg_array_reserve, in graph/core/sg_alloc.h.) */
 
 /* ---- numbers as text ------------------------------------------------------ */
 

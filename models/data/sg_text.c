@@ -12,6 +12,8 @@
 #include "models/data/sg_text.h"
 
 #include "graph/core/sg_alloc.h"
+#include "graph/util/sg_file.h"
+#include "graph/util/sg_util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -43,16 +45,6 @@ struct sg_vocab {
     size_t n_slots;    /* a power of two, >= 2 V */
     int32_t unk, eos;  /* ids of "<unk>" and "<eos>" (-1 while building) */
 };
-
-static uint64_t sg_fnv1a(const char *w, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)w[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
 
 /* An empty vocabulary with room for about `words` words; NULL on OOM.
  * Owned by the caller (sg_vocab_free). */
@@ -117,21 +109,6 @@ static void sg_vocab_place(sg_vocab *v, int32_t id)
     v->slots[i] = id;
 }
 
-static bool sg_grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return true;
-    size_t c = *cap ? *cap : 16;
-    while (c < need)
-        c *= 2;
-    void *q = sg_realloc(*p, c * elem);
-    if (!q)
-        return false;
-    *p = q;
-    *cap = c;
-    return true;
-}
-
 /* Appends the word (w, len) with hash h, known to be absent, as id V; count 0.
  * SG_ERR_NOMEM (v unchanged) or SG_ERR_ARG (no int32 id left). */
 static sg_status sg_vocab_append(sg_vocab *v, const char *w, size_t len, uint64_t h, int32_t *id)
@@ -171,7 +148,7 @@ static sg_status sg_vocab_append(sg_vocab *v, const char *w, size_t len, uint64_
             sg_vocab_place(v, (int32_t)i);
     }
     void *pool = v->pool;
-    if (!sg_grow(&pool, &v->pool_cap, v->pool_len + len + 1, 1))
+    if (!sg_array_reserve(&pool, &v->pool_cap, v->pool_len + len + 1, 1))
         return SG_ERR_NOMEM;
     v->pool = pool;
     memcpy(v->pool + v->pool_len, w, len);
@@ -191,7 +168,7 @@ static sg_status sg_vocab_append(sg_vocab *v, const char *w, size_t len, uint64_
 /* The id of (w, len), appended if absent. */
 static sg_status sg_vocab_intern(sg_vocab *v, const char *w, size_t len, int32_t *id)
 {
-    uint64_t h = sg_fnv1a(w, len);
+    uint64_t h = sg_hash_bytes(w, len);
     int32_t found = sg_vocab_find(v, w, len, h);
     if (found >= 0) {
         *id = found;
@@ -220,7 +197,7 @@ int32_t sg_vocab_id_n(const sg_vocab *v, const char *word, size_t len)
 {
     if (!v || !word)
         return -1;
-    return sg_vocab_find(v, word, len, sg_fnv1a(word, len));
+    return sg_vocab_find(v, word, len, sg_hash_bytes(word, len));
 }
 
 int32_t sg_vocab_id(const sg_vocab *v, const char *word) { return word ? sg_vocab_id_n(v, word, strlen(word)) : -1; }
@@ -295,55 +272,16 @@ static sg_status sg_read_file(const char *path, char **buf, size_t *len, char *e
     *len = 0;
     if (!path)
         return sg_error_format(err, errcap, SG_ERR_ARG, "no file name given");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sg_error_format(err, errcap, SG_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    struct stat st;
-    size_t size_hint = 0;
-    if (fstat(fileno(f), &st) == 0) {
-        if (S_ISDIR(st.st_mode)) {
-            fclose(f);
-            return sg_error_format(err, errcap, SG_ERR_IO, "cannot read '%s': it is a directory", path);
-        }
-        if (st.st_size > 0)
-            size_hint = (size_t)st.st_size;
-    }
-    size_t cap = size_hint + 4096;
-    char *b = sg_malloc(cap);
-    if (!b) {
-        fclose(f);
-        return sg_error_format(err, errcap, SG_ERR_NOMEM, "out of memory reading '%s'", path);
-    }
-    size_t n = 0;
-    for (;;) {
-        if (n + 1 >= cap) {
-            char *nb = sg_realloc(b, 2 * cap);
-            if (!nb) {
-                sg_free(b);
-                fclose(f);
-                return sg_error_format(err, errcap, SG_ERR_NOMEM, "out of memory reading '%s'", path);
-            }
-            b = nb;
-            cap *= 2;
-        }
-        size_t got = fread(b + n, 1, cap - 1 - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        int e = errno;
-        sg_free(b);
-        fclose(f);
-        return sg_error_format(err, errcap, SG_ERR_IO, "cannot read '%s': %s", path, strerror(e));
-    }
-    fclose(f);
-    b[n] = '\0';
+    unsigned char *b;
+    size_t n;
+    sg_status st = sg_file_read_all(path, "text file", &b, &n, err, errcap);
+    if (st != SG_OK)
+        return st;
     if (n == 0) {
         sg_free(b);
         return sg_error_format(err, errcap, SG_ERR_FORMAT, "'%s' is empty", path);
     }
-    *buf = b;
+    *buf = (char *)b;
     *len = n;
     return SG_OK;
 }
@@ -437,7 +375,7 @@ static sg_status sg_vocab_build_named(const char *text, size_t len, size_t min_c
     }
     for (size_t i = 0; i < kept; i++) {
         int32_t id;
-        if ((st = sg_vocab_append(v, e[i].w, e[i].len, sg_fnv1a(e[i].w, e[i].len), &id)) != SG_OK) {
+        if ((st = sg_vocab_append(v, e[i].w, e[i].len, sg_hash_bytes(e[i].w, e[i].len), &id)) != SG_OK) {
             sg_free(e);
             sg_vocab_free(v);
             goto fail;
@@ -540,7 +478,7 @@ sg_status sg_vocab_deserialize(const char *text, size_t len, sg_vocab **out, cha
                 goto fail;
             }
         }
-        uint64_t h = sg_fnv1a(w, wl);
+        uint64_t h = sg_hash_bytes(w, wl);
         int32_t prev = sg_vocab_find(v, w, wl, h);
         if (prev >= 0) {
             st = sg_error_format(err, errcap, SG_ERR_FORMAT, "vocabulary line %zu: duplicate word '%s' (also line %zu)",
@@ -601,7 +539,7 @@ static sg_status sg_tokens_named(sg_tokens *t, const sg_vocab *v, const char *te
         }
         if (n == cap) {
             void *p = ids;
-            if (!sg_grow(&p, &cap, n + 1, sizeof *ids)) {
+            if (!sg_array_reserve(&p, &cap, n + 1, sizeof *ids)) {
                 sg_free(ids);
                 return sg_error_format(err, errcap, SG_ERR_NOMEM, "out of memory reading '%s'", name);
             }
@@ -612,7 +550,7 @@ static sg_status sg_tokens_named(sg_tokens *t, const sg_vocab *v, const char *te
             id = v->eos;
             lines++;
         } else {
-            id = sg_vocab_find(v, w, wl, sg_fnv1a(w, wl));
+            id = sg_vocab_find(v, w, wl, sg_hash_bytes(w, wl));
             if (id < 0) {
                 id = v->unk;
                 unk++;

@@ -66,14 +66,10 @@ sg_param *sg_cell_add_param(sg_cell *cell, const char *suffix, sg_shape shape)
 {
     if (!cell || !cell->ps || !cell->name || !suffix)
         return NULL;
-    if (cell->n_params == cell->cap_params) {
-        size_t cap = cell->cap_params ? cell->cap_params * 2 : 8;
-        sg_param **items = sg_realloc(cell->params, cap * sizeof *items);
-        if (!items)
-            return NULL;
-        cell->params = items;
-        cell->cap_params = cap;
-    }
+    void *items = cell->params;
+    if (!sg_array_reserve(&items, &cell->cap_params, cell->n_params + 1, sizeof *cell->params))
+        return NULL;
+    cell->params = items;
     char *full = sg_cell_join(cell->name, suffix);
     sg_param *p = full ? sg_params_add(cell->ps, full, shape) : NULL;
     sg_free(full);
