@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # models/ is op calls only: no backward code, no VJP, no gradient arithmetic.
 # Fails if any file under models/ names a VJP or backward function, touches a
-# tensor's ->grad, or indexes a gradient buffer.
+# tensor's ->grad, or indexes a gradient buffer; and no part above graph/
+# includes the engine's internal hooks or the test-only allocation hooks.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 hits=$(grep -rnE '(_vjp|_backward|backward_fn|->grad\b|\.grad\b|sg_param_grad_get|sg_tensor_grad_get|grad(ient)?\[[^]]*\] *[-+*/]?=|sg_op_apply|sg_op\b)' \
@@ -9,6 +10,16 @@ hits=$(grep -rnE '(_vjp|_backward|backward_fn|->grad\b|\.grad\b|sg_param_grad_ge
 if [ -n "$hits" ]; then
   echo "models/ must be op calls only; found gradient code:"
   echo "$hits"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+# The engine's internal hooks and the test-only failure injection stay below
+# graph/ (and in tests/): no model, op or frontend includes them.
+hooks=$(grep -rnE '#include "graph/core/(sg_graph_hooks|sg_alloc_testing)\.h"' "$root/models" "$root/ops" "$root/frontends" \
+        --include='*.c' --include='*.h')
+if [ -n "$hooks" ]; then
+  echo "internal or test-only headers used outside graph/:"
+  echo "$hooks"
   echo "0 passed, 1 failed"
   exit 1
 fi

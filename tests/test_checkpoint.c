@@ -9,7 +9,7 @@
  * end.  Shapes of the test sets are written next to their parameters. */
 #include "sg_test.h"
 
-#include "graph/core/sg_alloc.h"
+#include "graph/core/sg_alloc_testing.h"
 #include "graph/format/sg_checkpoint.h"
 #include "graph/optim/sg_optim.h"
 

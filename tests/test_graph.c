@@ -4,7 +4,7 @@
  * scopes, out-of-memory, and a long tape. */
 #include "sg_test.h"
 
-#include "graph/core/sg_alloc.h"
+#include "graph/core/sg_alloc_testing.h"
 
 static sg_graph *g_new(sg_dtype t)
 {

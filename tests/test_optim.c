@@ -3,7 +3,7 @@
  * p->grad: no graph is needed to test an update rule. */
 #include "sg_test.h"
 
-#include "graph/core/sg_alloc.h"
+#include "graph/core/sg_alloc_testing.h"
 #include "graph/core/sg_init.h"
 #include "graph/optim/sg_optim.h"
 

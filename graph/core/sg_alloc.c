@@ -1,5 +1,5 @@
 /* sg_alloc.c — counted heap allocation with failure injection (see sg_alloc.h). */
-#include "graph/core/sg_alloc.h"
+#include "graph/core/sg_alloc_testing.h"
 
 #include <stdatomic.h>
 #include <stdint.h>

@@ -32,8 +32,4 @@ bool sg_array_reserve(void **items, size_t *cap, size_t need, size_t elem_size);
  * through this module since the program started.  Monotonic; thread-safe. */
 size_t sg_alloc_count(void);
 
-/* Tests only: make the allocation that comes `n` allocations from now fail
- * (n = 0: the very next one).  A negative n disables failure injection. */
-void sg_alloc_fail_after(long n);
-
 #endif

@@ -1,6 +1,7 @@
 /* sg_graph.c — graph, arena use, tape, scopes, leaves, op application and the
  * reverse pass (see sg_graph.h and sg_op.h). */
 #include "graph/core/sg_graph.h"
+#include "graph/core/sg_graph_hooks.h"
 
 #include "graph/core/sg_alloc.h"
 #include "graph/core/sg_arena.h"

@@ -103,9 +103,4 @@ sg_status sg_backward(sg_graph *g, sg_tensor *loss);
  * (seed holds out->numel values of the graph dtype). */
 sg_status sg_backward_seed(sg_graph *g, sg_tensor *out, const void *seed);
 
-/* ---- gradient-check hook (used by sg_gradcheck) ------------------------ */
-/* While set, the k-th input leaf with requires_grad that is created (counting
- * from 0 since reset) gets `delta` added to element `elem`. */
-void sg_graph_set_input_perturbation(sg_graph *g, long k, size_t elem, double delta);
-
 #endif

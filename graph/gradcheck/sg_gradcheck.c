@@ -4,6 +4,7 @@
 #include "graph/gradcheck/sg_gradcheck.h"
 
 #include "graph/core/sg_alloc.h"
+#include "graph/core/sg_graph_hooks.h"
 #include "graph/core/sg_rng.h"
 
 #include <float.h>
