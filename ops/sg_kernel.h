@@ -51,7 +51,7 @@ static inline float sg_expf_vec(float x)
     x = x < 88.3f ? x : 88.3f;
     const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
     float n = (x * 1.44269504088896341f + magic) - magic;
-    float r = x - n * 0.693359375f;  /* ln2 split in two for an exact product */
+    float r = x - n * 0.693359375f; /* ln2 split in two for an exact product */
     r = r - n * -2.12194440e-4f;
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
     int32_t bits = ((int32_t)n + 127) << 23;
@@ -62,7 +62,7 @@ static inline float sg_expf_vec(float x)
 
 /* exp in a kernel body: the vectorizable f32 version, libm's exp for f64. */
 static inline double sg_exp_f64_(double x) { return exp(x); }
-#define SG_EXP(x) _Generic((x), float: sg_expf_vec, default: sg_exp_f64_)(x)
+#define SG_EXP(x) _Generic((x), float : sg_expf_vec, default : sg_exp_f64_)(x)
 
 /* Normalizes a possibly negative axis against ndim; returns -1 if out of range. */
 static inline int sg_axis_norm(int axis, int ndim)
@@ -86,8 +86,7 @@ static inline sg_status sg_check_float_inputs(const sg_tensor *node, char *msg, 
 }
 
 /* A random input for gradient-check examples: uniform in [lo, hi), requires grad. */
-static inline sg_tensor *sg_example_input(sg_graph *g, sg_rng *rng, const char *name, sg_shape s, double lo,
-                                          double hi)
+static inline sg_tensor *sg_example_input(sg_graph *g, sg_rng *rng, const char *name, sg_shape s, double lo, double hi)
 {
     size_t n = sg_shape_numel(s);
     double *buf = sg_graph_alloc(g, n * sizeof *buf);

@@ -12,8 +12,8 @@ extern const size_t sg_op_table_len;
 const sg_op *sg_op_find(const char *name);
 
 /* Descriptors, by family. */
-extern const sg_op sg_op_sigmoid, sg_op_tanh, sg_op_relu, sg_op_exp, sg_op_log, sg_op_softplus,
-    sg_op_log_sigmoid, sg_op_scale;
+extern const sg_op sg_op_sigmoid, sg_op_tanh, sg_op_relu, sg_op_exp, sg_op_log, sg_op_softplus, sg_op_log_sigmoid,
+    sg_op_scale;
 extern const sg_op sg_op_add, sg_op_sub, sg_op_hadamard;
 extern const sg_op sg_op_matmul;
 extern const sg_op sg_op_sum, sg_op_mean, sg_op_softmax, sg_op_log_softmax;

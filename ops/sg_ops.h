@@ -23,13 +23,13 @@
 #include "graph/core/sg_graph.h"
 
 /* ---- elementwise (ops/sg_ops_unary.c) ----------------------------------- */
-sg_tensor *sg_sigmoid(sg_graph *g, sg_tensor *x);     /* 1 / (1 + e^-x) */
+sg_tensor *sg_sigmoid(sg_graph *g, sg_tensor *x); /* 1 / (1 + e^-x) */
 sg_tensor *sg_tanh(sg_graph *g, sg_tensor *x);
-sg_tensor *sg_relu(sg_graph *g, sg_tensor *x);        /* max(x, 0) */
+sg_tensor *sg_relu(sg_graph *g, sg_tensor *x); /* max(x, 0) */
 sg_tensor *sg_exp(sg_graph *g, sg_tensor *x);
-sg_tensor *sg_log(sg_graph *g, sg_tensor *x);         /* natural log; x > 0 */
-sg_tensor *sg_softplus(sg_graph *g, sg_tensor *x);    /* log(1 + e^x), stable */
-sg_tensor *sg_log_sigmoid(sg_graph *g, sg_tensor *x); /* -softplus(-x), stable */
+sg_tensor *sg_log(sg_graph *g, sg_tensor *x);             /* natural log; x > 0 */
+sg_tensor *sg_softplus(sg_graph *g, sg_tensor *x);        /* log(1 + e^x), stable */
+sg_tensor *sg_log_sigmoid(sg_graph *g, sg_tensor *x);     /* -softplus(-x), stable */
 sg_tensor *sg_scale(sg_graph *g, sg_tensor *x, double c); /* c * x */
 
 /* ---- binary with broadcasting (ops/sg_ops_binary.c) --------------------- */
@@ -67,7 +67,7 @@ enum { SG_IGNORE_TARGET = -1 };
 sg_tensor *sg_cross_entropy(sg_graph *g, sg_tensor *logits, sg_tensor *targets, sg_reduction red);
 
 /* ---- shape ops (ops/sg_ops_shape.c) ------------------------------------- */
-sg_tensor *sg_transpose(sg_graph *g, sg_tensor *x);            /* swaps the last two axes */
+sg_tensor *sg_transpose(sg_graph *g, sg_tensor *x);               /* swaps the last two axes */
 sg_tensor *sg_reshape(sg_graph *g, sg_tensor *x, sg_shape shape); /* same numel */
 sg_tensor *sg_slice(sg_graph *g, sg_tensor *x, int axis, size_t start, size_t len);
 /* Concatenates n tensors along axis; all other dimensions must agree. */

@@ -141,7 +141,7 @@ static inline void sg_bplan_next_row(const sg_bplan *p, size_t idx[3], size_t *o
     size_t inner = p.n[3], rows = p.n[0] * p.n[1] * p.n[2];                                                            \
     size_t idx[3] = {0, 0, 0}, oa = 0, ob = 0;                                                                         \
     for (size_t r = 0; r < rows; r++) {                                                                                \
-        const T *ar = a + oa; /* (inner) or one repeated element */                                                   \
+        const T *ar = a + oa; /* (inner) or one repeated element */                                                    \
         const T *br = b + ob;                                                                                          \
         T *yr = y + r * inner; /* (inner) */                                                                           \
         if (p.sa[3] && p.sb[3]) {                                                                                      \
@@ -257,6 +257,7 @@ static sg_tensor *sg_binary_example(sg_graph *g, sg_rng *rng, int variant,
                                     sg_tensor *(*fn)(sg_graph *, sg_tensor *, sg_tensor *))
 {
     sg_shape sa, sb;
+    /* clang-format off */
     switch (variant) {
     case 0: sa = SG_SHAPE(3, 4); sb = SG_SHAPE(3, 4); break;          /* same shape */
     case 1: sa = SG_SHAPE(2, 3, 4); sb = SG_SHAPE(4); break;          /* bias row */
@@ -269,6 +270,7 @@ static sg_tensor *sg_binary_example(sg_graph *g, sg_rng *rng, int variant,
     case 8: sa = SG_SHAPE(2, 1, 3, 1); sb = SG_SHAPE(1, 2, 1, 2); break; /* 4-D */
     default: sa = SG_SHAPE(2, 3); sb = sa; break;                     /* x op x */
     }
+    /* clang-format on */
     sg_tensor *a = sg_example_input(g, rng, "a", sa, -2.0, 2.0);
     sg_tensor *b = variant == SG_BINARY_VARIANTS - 1 ? a : sg_example_input(g, rng, "b", sb, -2.0, 2.0);
     return fn(g, a, b);
@@ -297,6 +299,8 @@ static sg_tensor *sg_binary_example(sg_graph *g, sg_rng *rng, int variant,
                                    .n_variants = SG_BINARY_VARIANTS};
 
 /*           name      forward   ga term   gb term */
+/* clang-format off */
 SG_BINARY_OP(add,      va + vb,  gv,       gv)
 SG_BINARY_OP(sub,      va - vb,  gv,       -gv)
 SG_BINARY_OP(hadamard, va * vb,  gv * vb,  gv * va)
+/* clang-format on */

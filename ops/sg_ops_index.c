@@ -90,9 +90,10 @@ static sg_status gather_rows_shape(sg_tensor *node, char *msg, size_t cap)
         if (id[k] < 0 || (size_t)id[k] >= V) {
             char pos[96], sbuf[96];
             sg_index_str(ids->shape, k, pos, sizeof pos);
-            snprintf(msg, cap, "id %ld at position %zu (index %s of ids %s) is out of range: the table has V = %zu "
-                     "rows (ids must be in [0, %zu))", (long)id[k], k, pos, sg_shape_str(ids->shape, sbuf, sizeof sbuf),
-                     V, V);
+            snprintf(msg, cap,
+                     "id %ld at position %zu (index %s of ids %s) is out of range: the table has V = %zu "
+                     "rows (ids must be in [0, %zu))",
+                     (long)id[k], k, pos, sg_shape_str(ids->shape, sbuf, sizeof sbuf), V, V);
             return SG_ERR_INDEX;
         }
     }
@@ -102,6 +103,7 @@ static sg_status gather_rows_shape(sg_tensor *node, char *msg, size_t cap)
     return SG_OK;
 }
 
+/* clang-format off */
 SG_KERNEL(gather_rows_forward,
     const sg_tensor *tt = node->src[0];
     const sg_tensor *it = node->src[1];
@@ -133,6 +135,7 @@ SG_KERNEL(gather_rows_vjp,
         for (size_t d = 0; d < D; d++)
             row[d] += src[d];
     })
+/* clang-format on */
 
 sg_tensor *sg_gather_rows(sg_graph *g, sg_tensor *table, sg_tensor *ids)
 {
@@ -145,6 +148,7 @@ static sg_tensor *gather_rows_example(sg_graph *g, sg_rng *rng, int variant)
 {
     size_t V, D;
     sg_shape s;
+    /* clang-format off */
     switch (variant) {
     case 0: V = 5; D = 3; s = SG_SHAPE(4); break;
     case 1: V = 6; D = 2; s = SG_SHAPE(2, 3); break;
@@ -152,6 +156,7 @@ static sg_tensor *gather_rows_example(sg_graph *g, sg_rng *rng, int variant)
     case 3: V = 3; D = 2; s = SG_SCALAR; break;
     default: V = 1; D = 4; s = SG_SHAPE(3); break;
     }
+    /* clang-format on */
     int32_t id[8];
     size_t n = sg_shape_numel(s);
     for (size_t k = 0; k < n; k++)
@@ -163,9 +168,14 @@ static sg_tensor *gather_rows_example(sg_graph *g, sg_rng *rng, int variant)
     return sg_gather_rows(g, table, sg_ids(g, "ids", s, id));
 }
 
-const sg_op sg_op_gather_rows = {.name = "gather_rows", .arity = 2, .nondiff_inputs = 1u << 1,
-                                 .shape = gather_rows_shape, .forward = gather_rows_forward,
-                                 .vjp = gather_rows_vjp, .example = gather_rows_example, .n_variants = 5};
+const sg_op sg_op_gather_rows = {.name = "gather_rows",
+                                 .arity = 2,
+                                 .nondiff_inputs = 1u << 1,
+                                 .shape = gather_rows_shape,
+                                 .forward = gather_rows_forward,
+                                 .vjp = gather_rows_vjp,
+                                 .example = gather_rows_example,
+                                 .n_variants = 5};
 
 /* ---- cross_entropy ------------------------------------------------------ */
 
@@ -198,8 +208,10 @@ static sg_status cross_entropy_shape(sg_tensor *node, char *msg, size_t cap)
     const int32_t *t = targets->data;
     for (size_t n = 0; n < N; n++) {
         if (t[n] != SG_IGNORE_TARGET && (t[n] < 0 || (size_t)t[n] >= C)) {
-            snprintf(msg, cap, "target %ld at row %zu is out of range: C = %zu classes (targets must be in [0, %zu) "
-                     "or %d to ignore the row)", (long)t[n], n, C, C, SG_IGNORE_TARGET);
+            snprintf(msg, cap,
+                     "target %ld at row %zu is out of range: C = %zu classes (targets must be in [0, %zu) "
+                     "or %d to ignore the row)",
+                     (long)t[n], n, C, C, SG_IGNORE_TARGET);
             return SG_ERR_INDEX;
         }
     }
@@ -222,6 +234,7 @@ static size_t sg_target_count(const sg_tensor *targets)
 /* Whether target tn is a valid class index for C classes (not ignored). */
 static bool sg_target_valid(int32_t tn, size_t C) { return tn >= 0 && (size_t)tn < C; }
 
+/* clang-format off */
 SG_KERNEL(cross_entropy_forward,
     const sg_tensor *lt = node->src[0];
     const sg_tensor *tt = node->src[1];
@@ -286,6 +299,7 @@ SG_KERNEL(cross_entropy_vjp,
             gr[c] += gn * pr[c];
         gr[t[n]] -= gn;
     })
+/* clang-format on */
 
 sg_tensor *sg_cross_entropy(sg_graph *g, sg_tensor *logits, sg_tensor *targets, sg_reduction red)
 {
@@ -299,6 +313,7 @@ static sg_tensor *cross_entropy_example(sg_graph *g, sg_rng *rng, int variant)
 {
     size_t N, C, n_ignored = 0;
     sg_reduction red;
+    /* clang-format off */
     switch (variant) {
     case 0: N = 4; C = 5; red = SG_REDUCE_MEAN; n_ignored = 1; break;
     case 1: N = 3; C = 4; red = SG_REDUCE_SUM; break;
@@ -307,6 +322,7 @@ static sg_tensor *cross_entropy_example(sg_graph *g, sg_rng *rng, int variant)
     case 4: N = 3; C = 1; red = SG_REDUCE_SUM; break;
     default: N = 2; C = 3; red = SG_REDUCE_MEAN; n_ignored = 2; break; /* every row ignored */
     }
+    /* clang-format on */
     int32_t t[8];
     for (size_t n = 0; n < N; n++)
         t[n] = n < n_ignored ? SG_IGNORE_TARGET : (int32_t)sg_rng_below(rng, C);
@@ -314,6 +330,11 @@ static sg_tensor *cross_entropy_example(sg_graph *g, sg_rng *rng, int variant)
     return sg_cross_entropy(g, logits, sg_ids(g, "targets", SG_SHAPE(N), t), red);
 }
 
-const sg_op sg_op_cross_entropy = {.name = "cross_entropy", .arity = 2, .nondiff_inputs = 1u << 1,
-                                   .shape = cross_entropy_shape, .forward = cross_entropy_forward,
-                                   .vjp = cross_entropy_vjp, .example = cross_entropy_example, .n_variants = 6};
+const sg_op sg_op_cross_entropy = {.name = "cross_entropy",
+                                   .arity = 2,
+                                   .nondiff_inputs = 1u << 1,
+                                   .shape = cross_entropy_shape,
+                                   .forward = cross_entropy_forward,
+                                   .vjp = cross_entropy_vjp,
+                                   .example = cross_entropy_example,
+                                   .n_variants = 6};

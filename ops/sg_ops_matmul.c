@@ -22,9 +22,9 @@
 /* The sizes of one product, read from the node's inputs and flags. */
 typedef struct sg_mm {
     bool ta, tb;
-    size_t batch;    /* product of the leading axes of a */
-    bool shared_b;   /* b is 2-D and a has batch axes */
-    size_t m, k, n;  /* op(A) (m, k), op(B) (k, n) */
+    size_t batch;   /* product of the leading axes of a */
+    bool shared_b;  /* b is 2-D and a has batch axes */
+    size_t m, k, n; /* op(A) (m, k), op(B) (k, n) */
 } sg_mm;
 
 static void sg_mm_dims(const sg_tensor *node, sg_mm *mm)
@@ -70,9 +70,10 @@ static sg_status sg_shape_matmul(sg_tensor *node, char *msg, size_t cap)
     sg_mm_dims(node, &mm);
     size_t kb = mm.tb ? sb->d[sb->ndim - 1] : sb->d[sb->ndim - 2];
     if (mm.k != kb) {
-        snprintf(msg, cap, "inner dimensions differ: K = %zu from a, %zu from b (op(a) is (%zu, %zu)%s, op(b) is "
-                 "(%zu, %zu)%s)", mm.k, kb, mm.m, mm.k, mm.ta ? " with a transposed" : "", kb, mm.n,
-                 mm.tb ? " with b transposed" : "");
+        snprintf(msg, cap,
+                 "inner dimensions differ: K = %zu from a, %zu from b (op(a) is (%zu, %zu)%s, op(b) is "
+                 "(%zu, %zu)%s)",
+                 mm.k, kb, mm.m, mm.k, mm.ta ? " with a transposed" : "", kb, mm.n, mm.tb ? " with b transposed" : "");
         return SG_ERR_SHAPE;
     }
     /* cblas takes int sizes; the folded M of a shared b is batch * m. */
@@ -93,11 +94,10 @@ static void sg_gemm(sg_dtype dt, bool ta, bool tb, size_t m, size_t n, size_t k,
 {
     enum CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
     if (dt == SG_F64)
-        cblas_dgemm(CblasRowMajor, opa, opb, (int)m, (int)n, (int)k, 1.0, A, (int)lda, B, (int)ldb, beta, C,
-                    (int)ldc);
+        cblas_dgemm(CblasRowMajor, opa, opb, (int)m, (int)n, (int)k, 1.0, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
     else
-        cblas_sgemm(CblasRowMajor, opa, opb, (int)m, (int)n, (int)k, 1.0f, A, (int)lda, B, (int)ldb, (float)beta,
-                    C, (int)ldc);
+        cblas_sgemm(CblasRowMajor, opa, opb, (int)m, (int)n, (int)k, 1.0f, A, (int)lda, B, (int)ldb, (float)beta, C,
+                    (int)ldc);
 }
 
 /* Element i of buffer base (elements of esz bytes). */
@@ -169,6 +169,7 @@ static sg_tensor *matmul_example(sg_graph *g, sg_rng *rng, int variant)
 {
     sg_shape sa, sb;
     bool ta = false, tb = false;
+    /* clang-format off */
     switch (variant) {
     case 0: sa = SG_SHAPE(3, 4); sb = SG_SHAPE(4, 5); break;
     case 1: sa = SG_SHAPE(4, 3); sb = SG_SHAPE(4, 5); ta = true; break;
@@ -181,9 +182,15 @@ static sg_tensor *matmul_example(sg_graph *g, sg_rng *rng, int variant)
     case 8: sa = SG_SHAPE(1, 4); sb = SG_SHAPE(4, 1); break;                        /* (1,K) x (K,1) */
     default: sa = SG_SHAPE(3, 1); sb = SG_SHAPE(1, 5); break;                       /* (M,1) x (1,N) */
     }
+    /* clang-format on */
     return sg_matmul_t(g, sg_example_input(g, rng, "a", sa, -1.0, 1.0), sg_example_input(g, rng, "b", sb, -1.0, 1.0),
                        ta, tb);
 }
 
-const sg_op sg_op_matmul = {.name = "matmul", .arity = 2, .shape = sg_shape_matmul, .forward = matmul_forward,
-                            .vjp = matmul_vjp, .example = matmul_example, .n_variants = 10};
+const sg_op sg_op_matmul = {.name = "matmul",
+                            .arity = 2,
+                            .shape = sg_shape_matmul,
+                            .forward = matmul_forward,
+                            .vjp = matmul_vjp,
+                            .example = matmul_example,
+                            .n_variants = 10};

@@ -62,8 +62,7 @@ static sg_status sg_axis_error(long axis, int ndim, const char *what, char *msg,
     if (ndim == 0)
         snprintf(msg, cap, "%s needs an axis, but the input is 0-d (axis %ld)", what, axis);
     else
-        snprintf(msg, cap, "axis %ld is out of range for a %d-d input (valid: %d to %d)", axis, ndim, -ndim,
-                 ndim - 1);
+        snprintf(msg, cap, "axis %ld is out of range for a %d-d input (valid: %d to %d)", axis, ndim, -ndim, ndim - 1);
     return SG_ERR_AXIS;
 }
 
@@ -102,6 +101,7 @@ static double sg_reduce_scale(const sg_tensor *node, size_t n)
     return node->op == &sg_op_mean ? 1.0 / (double)n : 1.0;
 }
 
+/* clang-format off */
 SG_KERNEL(sg_reduce_forward,
     size_t outer, n, inner;
     sg_node_lanes(node, true, &outer, &n, &inner);
@@ -129,6 +129,7 @@ SG_KERNEL(sg_reduce_vjp,
         for (size_t j = 0; j < n; j++)
             for (size_t i = 0; i < inner; i++)
                 gx[(o * n + j) * inner + i] += c * gy[o * inner + i];)
+/* clang-format on */
 
 static sg_tensor *sg_reduce_apply(sg_graph *g, const sg_op *op, sg_tensor *x, long axis, long all)
 {
@@ -149,6 +150,7 @@ static sg_tensor *sg_reduce_example(sg_graph *g, sg_rng *rng, int variant, const
 {
     sg_shape s;
     long axis = 0, all = 0;
+    /* clang-format off */
     switch (variant) {
     case 0: s = SG_SHAPE(3, 4); axis = 0; break;
     case 1: s = SG_SHAPE(3, 4); axis = -1; break;
@@ -159,6 +161,7 @@ static sg_tensor *sg_reduce_example(sg_graph *g, sg_rng *rng, int variant, const
     case 6: s = SG_SHAPE(2, 3, 2); all = 1; break;   /* sum_all / mean_all */
     default: s = SG_SCALAR; all = 1; break;          /* all axes of a 0-d input */
     }
+    /* clang-format on */
     return sg_reduce_apply(g, op, sg_example_input(g, rng, "x", s, -2.0, 2.0), axis, all);
 }
 
@@ -172,10 +175,20 @@ static sg_tensor *mean_example(sg_graph *g, sg_rng *rng, int variant)
     return sg_reduce_example(g, rng, variant, &sg_op_mean);
 }
 
-const sg_op sg_op_sum = {.name = "sum", .arity = 1, .shape = sg_reduce_shape, .forward = sg_reduce_forward,
-                         .vjp = sg_reduce_vjp, .example = sum_example, .n_variants = SG_REDUCE_VARIANTS};
-const sg_op sg_op_mean = {.name = "mean", .arity = 1, .shape = sg_reduce_shape, .forward = sg_reduce_forward,
-                          .vjp = sg_reduce_vjp, .example = mean_example, .n_variants = SG_REDUCE_VARIANTS};
+const sg_op sg_op_sum = {.name = "sum",
+                         .arity = 1,
+                         .shape = sg_reduce_shape,
+                         .forward = sg_reduce_forward,
+                         .vjp = sg_reduce_vjp,
+                         .example = sum_example,
+                         .n_variants = SG_REDUCE_VARIANTS};
+const sg_op sg_op_mean = {.name = "mean",
+                          .arity = 1,
+                          .shape = sg_reduce_shape,
+                          .forward = sg_reduce_forward,
+                          .vjp = sg_reduce_vjp,
+                          .example = mean_example,
+                          .n_variants = SG_REDUCE_VARIANTS};
 
 /* ---- softmax and log_softmax -------------------------------------------- */
 
@@ -193,7 +206,7 @@ static sg_status sg_softmax_shape(sg_tensor *node, char *msg, size_t cap)
 }
 
 /* Element j of lane (o, i) in an (outer, n, inner) buffer. */
-#define SG_LANE(o, j, i) (((o) * n + (j)) * inner + (i))
+#define SG_LANE(o, j, i) (((o)*n + (j)) * inner + (i))
 
 /* The stable first phase shared by softmax and log_softmax, on lane (o, i) of
  * x into y: m = max_j x_j, y_j = exp(x_j - m), s = sum_j y_j (in double). */
@@ -210,6 +223,7 @@ static sg_status sg_softmax_shape(sg_tensor *node, char *msg, size_t cap)
         }                                                                                                              \
     } while (0)
 
+/* clang-format off */
 SG_KERNEL(softmax_forward,
     size_t outer, n, inner;
     sg_node_lanes(node, false, &outer, &n, &inner);
@@ -277,6 +291,7 @@ SG_KERNEL(log_softmax_vjp,
                 gx[SG_LANE(o, j, i)] += gy[SG_LANE(o, j, i)] - exp(y[SG_LANE(o, j, i)]) * (T)sg;
         }
     })
+/* clang-format on */
 
 #undef SG_LANE_EXP
 #undef SG_LANE
@@ -302,6 +317,7 @@ static sg_tensor *sg_softmax_example(sg_graph *g, sg_rng *rng, int variant,
 {
     sg_shape s;
     int axis;
+    /* clang-format off */
     switch (variant) {
     case 0: s = SG_SHAPE(3, 4); axis = -1; break;
     case 1: s = SG_SHAPE(3, 4); axis = 0; break;
@@ -310,6 +326,7 @@ static sg_tensor *sg_softmax_example(sg_graph *g, sg_rng *rng, int variant,
     case 4: s = SG_SHAPE(5); axis = 0; break;     /* 1-D */
     default: s = SG_SHAPE(1, 3); axis = 1; break; /* one row */
     }
+    /* clang-format on */
     return fn(g, sg_example_input(g, rng, "x", s, -3.0, 3.0), axis);
 }
 
@@ -323,8 +340,17 @@ static sg_tensor *log_softmax_example(sg_graph *g, sg_rng *rng, int variant)
     return sg_softmax_example(g, rng, variant, sg_log_softmax);
 }
 
-const sg_op sg_op_softmax = {.name = "softmax", .arity = 1, .shape = sg_softmax_shape, .forward = softmax_forward,
-                             .vjp = softmax_vjp, .example = softmax_example, .n_variants = SG_SOFTMAX_VARIANTS};
-const sg_op sg_op_log_softmax = {.name = "log_softmax", .arity = 1, .shape = sg_softmax_shape,
-                                 .forward = log_softmax_forward, .vjp = log_softmax_vjp,
-                                 .example = log_softmax_example, .n_variants = SG_SOFTMAX_VARIANTS};
+const sg_op sg_op_softmax = {.name = "softmax",
+                             .arity = 1,
+                             .shape = sg_softmax_shape,
+                             .forward = softmax_forward,
+                             .vjp = softmax_vjp,
+                             .example = softmax_example,
+                             .n_variants = SG_SOFTMAX_VARIANTS};
+const sg_op sg_op_log_softmax = {.name = "log_softmax",
+                                 .arity = 1,
+                                 .shape = sg_softmax_shape,
+                                 .forward = log_softmax_forward,
+                                 .vjp = log_softmax_vjp,
+                                 .example = log_softmax_example,
+                                 .n_variants = SG_SOFTMAX_VARIANTS};

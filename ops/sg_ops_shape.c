@@ -91,6 +91,7 @@ enum { SG_TRANSPOSE_BLOCK = 32 };
         }                                                                                                              \
     }
 
+/* clang-format off */
 SG_KERNEL(transpose_forward,
     const T *x = node->src[0]->data; /* (..., M, N) */
     T *y = node->data;               /* (..., N, M) */
@@ -102,12 +103,14 @@ SG_KERNEL(transpose_vjp,
     if (!gx)
         return;
     SG_TRANSPOSE_LOOP(gx[xi] += gy[yi]))
+/* clang-format on */
 
 sg_tensor *sg_transpose(sg_graph *g, sg_tensor *x) { return sg_op_apply(g, &sg_op_transpose, &x, 1, NULL); }
 
 static sg_tensor *transpose_example(sg_graph *g, sg_rng *rng, int variant)
 {
     sg_shape s;
+    /* clang-format off */
     switch (variant) {
     case 0: s = SG_SHAPE(3, 4); break;
     case 1: s = SG_SHAPE(2, 3, 4); break;
@@ -115,12 +118,17 @@ static sg_tensor *transpose_example(sg_graph *g, sg_rng *rng, int variant)
     case 3: s = SG_SHAPE(1, 5); break;
     default: s = SG_SHAPE(3, 1, 1); break;
     }
+    /* clang-format on */
     return sg_transpose(g, sg_example_input(g, rng, "x", s, -2.0, 2.0));
 }
 
-const sg_op sg_op_transpose = {.name = "transpose", .arity = 1, .shape = transpose_shape,
-                               .forward = transpose_forward, .vjp = transpose_vjp,
-                               .example = transpose_example, .n_variants = 5};
+const sg_op sg_op_transpose = {.name = "transpose",
+                               .arity = 1,
+                               .shape = transpose_shape,
+                               .forward = transpose_forward,
+                               .vjp = transpose_vjp,
+                               .example = transpose_example,
+                               .n_variants = 5};
 
 /* ---- reshape ------------------------------------------------------------- */
 
@@ -155,6 +163,7 @@ static sg_status reshape_shape(sg_tensor *node, char *msg, size_t cap)
     return SG_OK;
 }
 
+/* clang-format off */
 SG_KERNEL(reshape_forward,
     memcpy(node->data, node->src[0]->data, node->numel * sizeof(T));)
 
@@ -165,6 +174,7 @@ SG_KERNEL(reshape_vjp,
         return;
     for (size_t i = 0, n = node->numel; i < n; i++)
         gx[i] += gy[i];)
+/* clang-format on */
 
 sg_tensor *sg_reshape(sg_graph *g, sg_tensor *x, sg_shape shape)
 {
@@ -180,6 +190,7 @@ sg_tensor *sg_reshape(sg_graph *g, sg_tensor *x, sg_shape shape)
 static sg_tensor *reshape_example(sg_graph *g, sg_rng *rng, int variant)
 {
     sg_shape in, out;
+    /* clang-format off */
     switch (variant) {
     case 0: in = SG_SHAPE(2, 3, 4); out = SG_SHAPE(6, 4); break;
     case 1: in = SG_SHAPE(12); out = SG_SHAPE(3, 1, 4); break;
@@ -187,11 +198,17 @@ static sg_tensor *reshape_example(sg_graph *g, sg_rng *rng, int variant)
     case 3: in = SG_SCALAR; out = SG_SHAPE(1, 1, 1, 1); break;
     default: in = SG_SHAPE(4, 6); out = SG_SHAPE(2, 2, 3, 2); break;
     }
+    /* clang-format on */
     return sg_reshape(g, sg_example_input(g, rng, "x", in, -2.0, 2.0), out);
 }
 
-const sg_op sg_op_reshape = {.name = "reshape", .arity = 1, .shape = reshape_shape, .forward = reshape_forward,
-                             .vjp = reshape_vjp, .example = reshape_example, .n_variants = 5};
+const sg_op sg_op_reshape = {.name = "reshape",
+                             .arity = 1,
+                             .shape = reshape_shape,
+                             .forward = reshape_forward,
+                             .vjp = reshape_vjp,
+                             .example = reshape_example,
+                             .n_variants = 5};
 
 /* ---- slice (and split, whose nodes are slices) ---------------------------- */
 
@@ -212,8 +229,7 @@ static sg_status slice_shape(sg_tensor *node, char *msg, size_t cap)
         return SG_ERR_SHAPE;
     }
     if (start > dim || len > dim - start) { /* start + len > dim, without overflow */
-        snprintf(msg, cap, "start %zu + length %zu runs past the end of axis %d (length %zu)", start, len, axis,
-                 dim);
+        snprintf(msg, cap, "start %zu + length %zu runs past the end of axis %d (length %zu)", start, len, axis, dim);
         return SG_ERR_SHAPE;
     }
     s.d[axis] = len;
@@ -235,6 +251,7 @@ static sg_status slice_shape(sg_tensor *node, char *msg, size_t cap)
         STMT;                                                                                                          \
     }
 
+/* clang-format off */
 SG_KERNEL(slice_forward,
     const T *x = node->src[0]->data; /* (outer, dim, inner) */
     T *y = node->data;               /* (outer, len, inner) */
@@ -246,6 +263,7 @@ SG_KERNEL(slice_vjp,
     if (!gx)
         return;
     SG_SLICE_LOOP(for (size_t r = 0; r < run; r++) gx[xo + r] += gy[yo + r]))
+/* clang-format on */
 
 sg_tensor *sg_slice(sg_graph *g, sg_tensor *x, int axis, size_t start, size_t len)
 {
@@ -258,6 +276,7 @@ static sg_tensor *slice_example(sg_graph *g, sg_rng *rng, int variant)
     sg_shape s;
     int axis;
     size_t start, len;
+    /* clang-format off */
     switch (variant) {
     case 0: s = SG_SHAPE(5, 3); axis = 0; start = 1; len = 3; break;
     case 1: s = SG_SHAPE(3, 6); axis = -1; start = 2; len = 4; break;
@@ -266,11 +285,17 @@ static sg_tensor *slice_example(sg_graph *g, sg_rng *rng, int variant)
     case 4: s = SG_SHAPE(7); axis = 0; start = 0; len = 7; break;
     default: s = SG_SHAPE(2, 3, 4, 2); axis = -2; start = 3; len = 1; break;
     }
+    /* clang-format on */
     return sg_slice(g, sg_example_input(g, rng, "x", s, -2.0, 2.0), axis, start, len);
 }
 
-const sg_op sg_op_slice = {.name = "slice", .arity = 1, .shape = slice_shape, .forward = slice_forward,
-                           .vjp = slice_vjp, .example = slice_example, .n_variants = 6};
+const sg_op sg_op_slice = {.name = "slice",
+                           .arity = 1,
+                           .shape = slice_shape,
+                           .forward = slice_forward,
+                           .vjp = slice_vjp,
+                           .example = slice_example,
+                           .n_variants = 6};
 
 /* ---- concat -------------------------------------------------------------- */
 
@@ -330,6 +355,7 @@ static sg_status concat_shape(sg_tensor *node, char *msg, size_t cap)
         }                                                                                                              \
     }
 
+/* clang-format off */
 SG_KERNEL(concat_forward,
     T *y = node->data; /* (outer, sum_k d_k, inner) */
     SG_CONCAT_LOOP(memcpy(y + yo, (const T *)node->src[K]->data + xo, run * sizeof(T))))
@@ -341,6 +367,7 @@ SG_KERNEL(concat_vjp,
         if (gx)
             for (size_t r = 0; r < run; r++)
                 gx[xo + r] += gy[yo + r];))
+/* clang-format on */
 
 sg_tensor *sg_concat(sg_graph *g, sg_tensor *const *xs, size_t n, int axis)
 {
@@ -355,15 +382,36 @@ static sg_tensor *concat_example(sg_graph *g, sg_rng *rng, int variant)
     int axis;
     switch (variant) {
     case 0: /* three inputs of different sizes on the last axis ([x_t, h, c]) */
-        s[0] = SG_SHAPE(2, 1); s[1] = SG_SHAPE(2, 3); s[2] = SG_SHAPE(2, 2); n = 3; axis = -1; break;
+        s[0] = SG_SHAPE(2, 1);
+        s[1] = SG_SHAPE(2, 3);
+        s[2] = SG_SHAPE(2, 2);
+        n = 3;
+        axis = -1;
+        break;
     case 1:
-        s[0] = SG_SHAPE(1, 3); s[1] = SG_SHAPE(2, 3); n = 2; axis = 0; break;
+        s[0] = SG_SHAPE(1, 3);
+        s[1] = SG_SHAPE(2, 3);
+        n = 2;
+        axis = 0;
+        break;
     case 2: /* middle axis of 3-D */
-        s[0] = SG_SHAPE(2, 1, 3); s[1] = SG_SHAPE(2, 2, 3); s[2] = SG_SHAPE(2, 3, 3); n = 3; axis = 1; break;
+        s[0] = SG_SHAPE(2, 1, 3);
+        s[1] = SG_SHAPE(2, 2, 3);
+        s[2] = SG_SHAPE(2, 3, 3);
+        n = 3;
+        axis = 1;
+        break;
     case 3:
-        s[0] = SG_SHAPE(4); n = 1; axis = 0; break;
+        s[0] = SG_SHAPE(4);
+        n = 1;
+        axis = 0;
+        break;
     default: /* size-1 pieces */
-        s[0] = SG_SHAPE(3, 1); s[1] = SG_SHAPE(3, 1); n = 2; axis = 1; break;
+        s[0] = SG_SHAPE(3, 1);
+        s[1] = SG_SHAPE(3, 1);
+        n = 2;
+        axis = 1;
+        break;
     }
     sg_tensor *xs[3];
     for (size_t k = 0; k < n; k++)
@@ -371,8 +419,13 @@ static sg_tensor *concat_example(sg_graph *g, sg_rng *rng, int variant)
     return sg_concat(g, xs, n, axis);
 }
 
-const sg_op sg_op_concat = {.name = "concat", .arity = -1, .shape = concat_shape, .forward = concat_forward,
-                            .vjp = concat_vjp, .example = concat_example, .n_variants = 5};
+const sg_op sg_op_concat = {.name = "concat",
+                            .arity = -1,
+                            .shape = concat_shape,
+                            .forward = concat_forward,
+                            .vjp = concat_vjp,
+                            .example = concat_example,
+                            .n_variants = 5};
 
 /* ---- split --------------------------------------------------------------- */
 
@@ -413,8 +466,8 @@ static sg_status split_check(sg_graph *g, sg_tensor *x, int axis, bool equal, co
             return split_fail(g, x, SG_ERR_SHAPE, what);
         }
         if (sizes[p] > *dim - sum) {
-            snprintf(what, sizeof what, "the sizes sum to more than the length %zu of axis %d (from part %zu on)",
-                     *dim, ax, p);
+            snprintf(what, sizeof what, "the sizes sum to more than the length %zu of axis %d (from part %zu on)", *dim,
+                     ax, p);
             return split_fail(g, x, SG_ERR_SHAPE, what);
         }
         sum += sizes[p];
@@ -507,5 +560,10 @@ static sg_tensor *split_example(sg_graph *g, sg_rng *rng, int variant)
     return st == SG_OK ? parts[n - 1] : NULL;
 }
 
-const sg_op sg_op_split = {.name = "split", .arity = 1, .shape = slice_shape, .forward = slice_forward,
-                           .vjp = slice_vjp, .example = split_example, .n_variants = 5};
+const sg_op sg_op_split = {.name = "split",
+                           .arity = 1,
+                           .shape = slice_shape,
+                           .forward = slice_forward,
+                           .vjp = slice_vjp,
+                           .example = split_example,
+                           .n_variants = 5};

@@ -89,21 +89,30 @@ static sg_tensor *sg_unary_signed_example(sg_graph *g, sg_rng *rng, sg_tensor *(
     sg_tensor *sg_##op_name(sg_graph *g, sg_tensor *x) { return sg_op_apply(g, &sg_op_##op_name, &x, 1, NULL); }
 
 /*          name         forward                      VJP factor (times gy)       example range */
+/* clang-format off */
 SG_UNARY_OP(sigmoid,     SG_SIGMOID(xi),              yi * ((T)1 - yi),           -4.0, 4.0)
+/* clang-format on */
 #ifdef SG_PLANT_BAD_VJP
 /* Test builds only: a deliberately wrong VJP (1 - y instead of 1 - y^2) that
  * the per-op gradient check must catch and name. */
+/* clang-format off */
 SG_UNARY_OP(tanh,        tanh(xi),                    (T)1 - yi,                  -2.0, 2.0)
+/* clang-format on */
 #else
+/* clang-format off */
 SG_UNARY_OP(tanh,        tanh(xi),                    (T)1 - yi * yi,             -2.0, 2.0)
+/* clang-format on */
 #endif
+/* clang-format off */
 SG_UNARY_OP(relu,        xi > 0 ? xi : (T)0,          xi > 0 ? (T)1 : (T)0,       0.1, 1.0)
 SG_UNARY_OP(exp,         exp(xi),                     yi,                         -2.0, 2.0)
 SG_UNARY_OP(log,         log(xi),                     (T)1 / xi,                  0.2, 3.0)
 SG_UNARY_OP(softplus,    SG_SOFTPLUS(xi),             SG_SIGMOID(xi),             -5.0, 5.0)
 SG_UNARY_OP(log_sigmoid, -SG_SOFTPLUS(-xi),           SG_SIGMOID(-xi),            -5.0, 5.0)
+/* clang-format on */
 
 /* scale: the constant travels in args.f[0]. */
+/* clang-format off */
 SG_KERNEL(scale_forward,
     const T *x = node->src[0]->data;
     T *y = node->data;
@@ -118,6 +127,7 @@ SG_KERNEL(scale_vjp,
         return;
     for (size_t i = 0; i < node->numel; i++)
         gx[i] += c * gy[i];)
+/* clang-format on */
 
 sg_tensor *sg_scale(sg_graph *g, sg_tensor *x, double c)
 {
@@ -130,5 +140,10 @@ static sg_tensor *scale_example(sg_graph *g, sg_rng *rng, int variant)
     return sg_scale(g, sg_example_input(g, rng, "x", sg_unary_example_shape(variant), -2.0, 2.0), -1.75);
 }
 
-const sg_op sg_op_scale = {.name = "scale", .arity = 1, .shape = sg_shape_same, .forward = scale_forward,
-                           .vjp = scale_vjp, .example = scale_example, .n_variants = 4};
+const sg_op sg_op_scale = {.name = "scale",
+                           .arity = 1,
+                           .shape = sg_shape_same,
+                           .forward = scale_forward,
+                           .vjp = scale_vjp,
+                           .example = scale_example,
+                           .n_variants = 4};

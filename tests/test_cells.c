@@ -33,7 +33,7 @@
  *   c' = f*c + (1 - f)*u = u + f*(c - u);  h' = o*tanh(c') */
 static bool cifg_step(sg_graph *g, const sg_cell *cell, sg_tensor *xp, const sg_cell_state *prev, sg_cell_state *next)
 {
-    sg_tensor *a[3]; /* (B, H) each */
+    sg_tensor *a[3];                                                                       /* (B, H) each */
     sg_tensor *pre = sg_add(g, xp, sg_matmul(g, prev->h_rec, sg_param_use(g, cell->W_h))); /* (B, 3H) */
     if (sg_split(g, pre, 1, 3, a) != SG_OK)
         return false;
@@ -117,8 +117,8 @@ typedef struct gc_case {
     const char *label;
     sg_cell_kind kind;
     sg_activation act;
-    sg_cell_make_fn make;  /* custom cells */
-    size_t layers;         /* N */
+    sg_cell_make_fn make; /* custom cells */
+    size_t layers;        /* N */
     bool bidir;
     size_t B;
     const size_t *lengths; /* (B) padding mask from lengths, or NULL */
@@ -131,10 +131,10 @@ enum { T = 5, I = 3, H = 4, MAXB = 3, MAXCELLS = 4 };
 typedef struct gc_ctx {
     const gc_case *c;
     sg_seq_layers s;
-    double x[T * MAXB * I];                 /* (T, B, I) */
-    double r[T * MAXB * 2 * H];             /* (T, B, D*H) loss weights */
-    double h0[MAXCELLS * MAXB * H];         /* (N*D, B, H) */
-    double c0[MAXCELLS * MAXB * H];         /* (N*D, B, H) */
+    double x[T * MAXB * I];         /* (T, B, I) */
+    double r[T * MAXB * 2 * H];     /* (T, B, D*H) loss weights */
+    double h0[MAXCELLS * MAXB * H]; /* (N*D, B, H) */
+    double c0[MAXCELLS * MAXB * H]; /* (N*D, B, H) */
 } gc_ctx;
 
 static sg_tensor *gc_loss(sg_graph *g, void *p)
@@ -184,8 +184,13 @@ static void gradcheck_case(const gc_case *c)
     gc_ctx *ctx = calloc(1, sizeof *ctx);
     assert_non_null(ctx);
     ctx->c = c;
-    sg_seq_config cfg = {.kind = c->make ? SG_CELL_CUSTOM : c->kind, .act = c->act, .input = I, .hidden = H,
-                         .layers = c->layers, .bidirectional = c->bidir, .make = c->make};
+    sg_seq_config cfg = {.kind = c->make ? SG_CELL_CUSTOM : c->kind,
+                         .act = c->act,
+                         .input = I,
+                         .hidden = H,
+                         .layers = c->layers,
+                         .bidirectional = c->bidir,
+                         .make = c->make};
     assert_int_equal(sg_seq_layers_init(&ctx->s, ps, "enc", &cfg), SG_OK);
     assert_true(ctx->s.n_layers * ctx->s.n_dirs <= MAXCELLS);
     sg_rng rng;
@@ -217,8 +222,8 @@ static void gradcheck_case(const gc_case *c)
         fail_msg("%s: per-op check failed at %s in %s: max rel err %.3g at %s", c->label, t.bad_op ? t.bad_op : "?",
                  t.bad_scope, t.max_rel_err, t.where);
     assert_true(t.n_checked > 0);
-    print_message("  %-26s model %.2e (%3zu elems, worst: %s)  per-op %.2e (%5zu elems)\n", c->label,
-                  r.max_rel_err, r.n_checked, r.where, t.max_rel_err, t.n_checked);
+    print_message("  %-26s model %.2e (%3zu elems, worst: %s)  per-op %.2e (%5zu elems)\n", c->label, r.max_rel_err,
+                  r.n_checked, r.where, t.max_rel_err, t.n_checked);
     sg_graph_free(g);
     sg_seq_layers_free(&ctx->s);
     free(ctx);
@@ -245,16 +250,13 @@ GC_TEST(test_gc_user_cifg, .label = "user cifg (projected)", .make = cifg_make, 
 GC_TEST(test_gc_user_mgu, .label = "user mgu (raw input)", .make = mgu_make, .layers = 1, .B = 2)
 GC_TEST(test_gc_stacked, .label = "lstm 2 layers", .kind = SG_CELL_LSTM, .layers = 2, .B = 2)
 GC_TEST(test_gc_bidir, .label = "gru bidirectional", .kind = SG_CELL_GRU, .layers = 1, .bidir = true, .B = 2)
-GC_TEST(test_gc_bidir_stacked, .label = "lstm bidir 2 layers", .kind = SG_CELL_LSTM, .layers = 2, .bidir = true,
+GC_TEST(test_gc_bidir_stacked, .label = "lstm bidir 2 layers", .kind = SG_CELL_LSTM, .layers = 2, .bidir = true, .B = 2)
+GC_TEST(test_gc_user_bidir_stacked, .label = "user cifg bidir 2 layers", .make = cifg_make, .layers = 2, .bidir = true,
         .B = 2)
-GC_TEST(test_gc_user_bidir_stacked, .label = "user cifg bidir 2 layers", .make = cifg_make, .layers = 2,
-        .bidir = true, .B = 2)
-GC_TEST(test_gc_mask, .label = "lstm masked (5, 3, 1)", .kind = SG_CELL_LSTM, .layers = 1, .B = 3,
-        .lengths = lengths3)
+GC_TEST(test_gc_mask, .label = "lstm masked (5, 3, 1)", .kind = SG_CELL_LSTM, .layers = 1, .B = 3, .lengths = lengths3)
 GC_TEST(test_gc_mask_bidir_gru, .label = "gru bidir masked", .kind = SG_CELL_GRU, .layers = 2, .bidir = true, .B = 3,
         .lengths = lengths3)
-GC_TEST(test_gc_dropout, .label = "lstm 2 layers dropout", .kind = SG_CELL_LSTM, .layers = 2, .B = 3,
-        .dropout = true)
+GC_TEST(test_gc_dropout, .label = "lstm 2 layers dropout", .kind = SG_CELL_LSTM, .layers = 2, .B = 3, .dropout = true)
 GC_TEST(test_gc_dropout_bidir_mask, .label = "peephole bidir drop+mask", .kind = SG_CELL_PEEPHOLE, .layers = 2,
         .bidir = true, .B = 3, .dropout = true, .lengths = lengths3)
 GC_TEST(test_gc_init_states, .label = "lstm bidir initial states", .kind = SG_CELL_LSTM, .layers = 1, .bidir = true,
@@ -298,8 +300,8 @@ static void test_gru_by_hand(void **s)
     for (int t = 0; t < 2; t++) {
         double hn[GH];
         for (size_t j = 0; j < GH; j++) {
-            double r = sigm(affine1(x[t], I, cell.W_x, cell.b_x, 3 * GH, j) +
-                            affine1(h, GH, cell.W_h, cell.b_h, 3 * GH, j));
+            double r =
+                sigm(affine1(x[t], I, cell.W_x, cell.b_x, 3 * GH, j) + affine1(h, GH, cell.W_h, cell.b_h, 3 * GH, j));
             double z = sigm(affine1(x[t], I, cell.W_x, cell.b_x, 3 * GH, GH + j) +
                             affine1(h, GH, cell.W_h, cell.b_h, 3 * GH, GH + j));
             double n = tanh(affine1(x[t], I, cell.W_x, cell.b_x, 3 * GH, 2 * GH + j) +
@@ -367,8 +369,16 @@ static void lstm_by_hand(bool peep)
     sg_params_free(ps);
 }
 
-static void test_lstm_by_hand(void **s) { (void)s; lstm_by_hand(false); }
-static void test_peephole_by_hand(void **s) { (void)s; lstm_by_hand(true); }
+static void test_lstm_by_hand(void **s)
+{
+    (void)s;
+    lstm_by_hand(false);
+}
+static void test_peephole_by_hand(void **s)
+{
+    (void)s;
+    lstm_by_hand(true);
+}
 
 /* Runs a cell over xs (Tn, B, I) given as doubles; returns outputs, final state. */
 static sg_tensor *run_cell(sg_graph *g, const sg_cell *cell, const double *x, size_t Tn, size_t B, sg_tensor *mask,
@@ -431,8 +441,16 @@ static void mask_semantics(sg_cell_kind kind)
     sg_params_free(ps);
 }
 
-static void test_mask_lstm(void **s) { (void)s; mask_semantics(SG_CELL_LSTM); }
-static void test_mask_gru(void **s) { (void)s; mask_semantics(SG_CELL_GRU); }
+static void test_mask_lstm(void **s)
+{
+    (void)s;
+    mask_semantics(SG_CELL_LSTM);
+}
+static void test_mask_gru(void **s)
+{
+    (void)s;
+    mask_semantics(SG_CELL_GRU);
+}
 
 static size_t count_matmuls(const sg_graph *g, size_t *batched)
 {
@@ -846,8 +864,8 @@ static void test_bad_inputs(void **s)
     assert_null(sg_scope_current(g)); /* the scopes were closed */
     /* an op failing inside a step names "<layer>/t<k>" */
     sg_graph_reset(g);
-    sg_cell_state nx, st = {.h = sg_const_fill(g, "h", SG_SHAPE(2, H), 0.0),
-                            .c = sg_const_fill(g, "c", SG_SHAPE(2, H), 0.0)};
+    sg_cell_state nx,
+        st = {.h = sg_const_fill(g, "h", SG_SHAPE(2, H), 0.0), .c = sg_const_fill(g, "c", SG_SHAPE(2, H), 0.0)};
     assert_false(sg_cell_step(g, &L.cells[0], sg_const_fill(g, "x", SG_SHAPE(3, I), 0.0), &st, &nx));
     assert_true(sg_contains(sg_graph_error(g), "cell 'lstm.l0'"));
     sg_graph_reset(g);

@@ -184,7 +184,7 @@ static void test_anomaly(void **state)
     sg_tensor *x = sg_input_f64(g, "x", SG_SHAPE(2), xv, true);
     sg_tensor *y = sg_log(g, sg_exp(g, x)); /* fine */
     SG_ASSERT_GRAPH_OK(g);
-    sg_tensor *z = sg_log(g, x);            /* log(-1) = NaN */
+    sg_tensor *z = sg_log(g, x); /* log(-1) = NaN */
     assert_null(z);
     assert_int_equal(sg_graph_status(g), SG_ERR_NONFINITE);
     assert_true(sg_contains(sg_graph_error(g), "'log'"));
@@ -315,11 +315,16 @@ static void test_long_tape(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_chain_rule),   cmocka_unit_test(test_fan_out),
-        cmocka_unit_test(test_parameter_over_time), cmocka_unit_test(test_detach),
-        cmocka_unit_test(test_no_grad),      cmocka_unit_test(test_seed),
-        cmocka_unit_test(test_sticky_error), cmocka_unit_test(test_anomaly),
-        cmocka_unit_test(test_scopes),       cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_chain_rule),
+        cmocka_unit_test(test_fan_out),
+        cmocka_unit_test(test_parameter_over_time),
+        cmocka_unit_test(test_detach),
+        cmocka_unit_test(test_no_grad),
+        cmocka_unit_test(test_seed),
+        cmocka_unit_test(test_sticky_error),
+        cmocka_unit_test(test_anomaly),
+        cmocka_unit_test(test_scopes),
+        cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_long_tape),
     };
     return cmocka_run_group_tests_name("graph", tests, NULL, NULL);

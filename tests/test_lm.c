@@ -48,7 +48,8 @@ static void gradcheck_lm(sg_cell_kind kind, bool tied, size_t layers)
     sg_gradcheck_report r, t;
     assert_int_equal(sg_gradcheck_model(g, ps, loss_fn, &c, NULL, &r), SG_OK);
     if (!r.passed)
-        fail_msg("%s tied=%d N=%zu: model mode %.3g at %s", sg_cell_kind_name(kind), tied, layers, r.max_rel_err, r.where);
+        fail_msg("%s tied=%d N=%zu: model mode %.3g at %s", sg_cell_kind_name(kind), tied, layers, r.max_rel_err,
+                 r.where);
     assert_int_equal(r.n_checked, sg_params_numel(ps));
     assert_int_equal(sg_gradcheck_tape(g, NULL, &t), SG_OK);
     if (!t.passed)
@@ -61,9 +62,21 @@ static void gradcheck_lm(sg_cell_kind kind, bool tied, size_t layers)
     sg_params_free(ps);
 }
 
-static void test_gradcheck_lstm(void **s) { (void)s; gradcheck_lm(SG_CELL_LSTM, false, 2); }
-static void test_gradcheck_gru_tied(void **s) { (void)s; gradcheck_lm(SG_CELL_GRU, true, 1); }
-static void test_gradcheck_rnn_tied_2(void **s) { (void)s; gradcheck_lm(SG_CELL_RNN, true, 2); }
+static void test_gradcheck_lstm(void **s)
+{
+    (void)s;
+    gradcheck_lm(SG_CELL_LSTM, false, 2);
+}
+static void test_gradcheck_gru_tied(void **s)
+{
+    (void)s;
+    gradcheck_lm(SG_CELL_GRU, true, 1);
+}
+static void test_gradcheck_rnn_tied_2(void **s)
+{
+    (void)s;
+    gradcheck_lm(SG_CELL_RNN, true, 2);
+}
 
 /* Two windows of 3 steps with the state carried = one window of 6 steps. */
 static void test_state_carry(void **s)
@@ -157,7 +170,6 @@ static void test_learns_and_no_alloc(void **s)
     sg_params_free(ps);
 }
 
-
 /* sg_lm_save / sg_lm_load: the model a checkpoint describes comes back whole
  * (settings, vocabulary, every parameter), and files that are not LM
  * checkpoints are refused with a named reason. */
@@ -239,9 +251,9 @@ static void test_save_load(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gradcheck_lstm),   cmocka_unit_test(test_gradcheck_gru_tied),
+        cmocka_unit_test(test_gradcheck_lstm),       cmocka_unit_test(test_gradcheck_gru_tied),
         cmocka_unit_test(test_gradcheck_rnn_tied_2), cmocka_unit_test(test_state_carry),
-        cmocka_unit_test(test_learns_and_no_alloc), cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_learns_and_no_alloc),  cmocka_unit_test(test_save_load),
     };
     return cmocka_run_group_tests_name("lm", tests, NULL, NULL);
 }

@@ -32,7 +32,8 @@ static void gradcheck_with(sg_activation f)
     sg_gradcheck_report r;
     assert_int_equal(sg_gradcheck_model(g, ps, loss_fn, &c, NULL, &r), SG_OK);
     if (!r.passed)
-        fail_msg("%s: model mode max rel err %.3g at %s (analytic %.10g numeric %.10g)", sg_activation_name(f), r.max_rel_err, r.where, r.worst_analytic, r.worst_numeric);
+        fail_msg("%s: model mode max rel err %.3g at %s (analytic %.10g numeric %.10g)", sg_activation_name(f),
+                 r.max_rel_err, r.where, r.worst_analytic, r.worst_numeric);
     assert_int_equal(r.n_checked, sg_params_numel(ps));
     sg_gradcheck_report t;
     assert_int_equal(sg_gradcheck_tape(g, NULL, &t), SG_OK);
@@ -45,9 +46,21 @@ static void gradcheck_with(sg_activation f)
     sg_params_free(ps);
 }
 
-static void test_gradcheck_tanh(void **s) { (void)s; gradcheck_with(SG_ACT_TANH); }
-static void test_gradcheck_sigmoid(void **s) { (void)s; gradcheck_with(SG_ACT_SIGMOID); }
-static void test_gradcheck_relu(void **s) { (void)s; gradcheck_with(SG_ACT_RELU); }
+static void test_gradcheck_tanh(void **s)
+{
+    (void)s;
+    gradcheck_with(SG_ACT_TANH);
+}
+static void test_gradcheck_sigmoid(void **s)
+{
+    (void)s;
+    gradcheck_with(SG_ACT_SIGMOID);
+}
+static void test_gradcheck_relu(void **s)
+{
+    (void)s;
+    gradcheck_with(SG_ACT_RELU);
+}
 
 /* Inputs with requires_grad are checked too, and reported with their scope. */
 static sg_tensor *input_loss_fn(sg_graph *g, void *p)
@@ -160,9 +173,9 @@ static void test_steady_state_allocates_nothing(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gradcheck_tanh),   cmocka_unit_test(test_gradcheck_sigmoid),
-        cmocka_unit_test(test_gradcheck_relu),   cmocka_unit_test(test_gradcheck_inputs),
-        cmocka_unit_test(test_learns_addition),  cmocka_unit_test(test_steady_state_allocates_nothing),
+        cmocka_unit_test(test_gradcheck_tanh),  cmocka_unit_test(test_gradcheck_sigmoid),
+        cmocka_unit_test(test_gradcheck_relu),  cmocka_unit_test(test_gradcheck_inputs),
+        cmocka_unit_test(test_learns_addition), cmocka_unit_test(test_steady_state_allocates_nothing),
     };
     return cmocka_run_group_tests_name("models", tests, NULL, NULL);
 }

@@ -11,8 +11,8 @@
 typedef struct nn_case {
     sg_linear lin;
     sg_embedding emb;
-    double x[24];     /* inputs, up to (2, 3, 4) */
-    double t[24];     /* targets or second inputs */
+    double x[24]; /* inputs, up to (2, 3, 4) */
+    double t[24]; /* targets or second inputs */
     int32_t ids[6];
     int which;
 } nn_case;
@@ -83,8 +83,9 @@ static void nn_setup(nn_case *c, sg_params *ps, sg_rng *rng, int which)
 static void test_layers_gradcheck(void **s)
 {
     (void)s;
-    static const char *names[] = {"linear (T, B, I)", "embedding + CE", "embedding + weighted CE", "BCE on logits",
-                                  "MSE", "KL(q || p)", "KL(q || N(0, I))", "tied affine"};
+    static const char *names[] = {
+        "linear (T, B, I)", "embedding + CE", "embedding + weighted CE", "BCE on logits", "MSE", "KL(q || p)",
+        "KL(q || N(0, I))", "tied affine"};
     for (int which = NN_LINEAR3D; which <= NN_AFFINE_T; which++) {
         sg_params *ps = sg_params_new(SG_F64);
         sg_rng rng;
@@ -166,8 +167,8 @@ static void test_layer_values(void **s)
     }
     /* a missing input is an error on the graph, whatever the reduction */
     sg_graph *ge = sg_graph_new(SG_F64);
-    assert_null(sg_loss_kl_gaussian(ge, NULL, sg_input_f64(ge, "vq", SG_SHAPE(2, 3), c.x, false), NULL, NULL,
-                                    SG_REDUCE_NONE));
+    assert_null(
+        sg_loss_kl_gaussian(ge, NULL, sg_input_f64(ge, "vq", SG_SHAPE(2, 3), c.x, false), NULL, NULL, SG_REDUCE_NONE));
     assert_int_equal(sg_graph_status(ge), SG_ERR_ARG);
     sg_graph_free(ge);
     /* KL(q || q) = 0 */
@@ -180,7 +181,8 @@ static void test_layer_values(void **s)
     double a = sg_tensor_get(sg_loss_cross_entropy(g, logits, sg_ids(g, "t", SG_SHAPE(6), tg),
                                                    sg_input_f64(g, "w", SG_SHAPE(6), w01, false), SG_REDUCE_MEAN),
                              0);
-    double b = sg_tensor_get(sg_loss_cross_entropy(g, logits, sg_ids(g, "t", SG_SHAPE(6), tg_ign), NULL, SG_REDUCE_MEAN), 0);
+    double b =
+        sg_tensor_get(sg_loss_cross_entropy(g, logits, sg_ids(g, "t", SG_SHAPE(6), tg_ign), NULL, SG_REDUCE_MEAN), 0);
     SG_ASSERT_GRAPH_OK(g);
     SG_ASSERT_NEAR(a, b, 1e-12);
     sg_graph_free(g);

@@ -235,11 +235,11 @@ static void test_matmul_forward_2d(void **state)
     for (int d = 0; d < 2; d++) {
         sg_graph *g = sg_graph_new(dtypes[d]);
         double tol = tol_for(dtypes[d]);
-        const double A[] = {1, 2, 3, 4, 5, 6};      /* (2, 3) */
-        const double At[] = {1, 4, 2, 5, 3, 6};     /* A^T stored (3, 2) */
-        const double B[] = {7, 8, 9, 10, 11, 12};   /* (3, 2) */
-        const double Bt[] = {7, 9, 11, 8, 10, 12};  /* B^T stored (2, 3) */
-        const double C[] = {58, 64, 139, 154};      /* A B (2, 2) */
+        const double A[] = {1, 2, 3, 4, 5, 6};     /* (2, 3) */
+        const double At[] = {1, 4, 2, 5, 3, 6};    /* A^T stored (3, 2) */
+        const double B[] = {7, 8, 9, 10, 11, 12};  /* (3, 2) */
+        const double Bt[] = {7, 9, 11, 8, 10, 12}; /* B^T stored (2, 3) */
+        const double C[] = {58, 64, 139, 154};     /* A B (2, 2) */
         sg_tensor *a = in(g, "a", SG_SHAPE(2, 3), A, false), *at = in(g, "at", SG_SHAPE(3, 2), At, false);
         sg_tensor *b = in(g, "b", SG_SHAPE(3, 2), B, false), *bt = in(g, "bt", SG_SHAPE(2, 3), Bt, false);
         expect_values(sg_matmul(g, a, b), SG_SHAPE(2, 2), C, tol);
@@ -294,12 +294,12 @@ static void test_matmul_batched_naive(void **state)
 {
     (void)state;
     const mm_case cases[] = {
-        {SG_SHAPE(3, 4, 5), SG_SHAPE(3, 5, 2), false, false},       /* batched */
-        {SG_SHAPE(2, 3, 5, 4), SG_SHAPE(2, 3, 2, 5), true, true},   /* 4-D batched, both flags */
-        {SG_SHAPE(3, 2, 4, 5), SG_SHAPE(5, 6), false, false},       /* shared b (folded) */
-        {SG_SHAPE(4, 2, 5), SG_SHAPE(6, 5), false, true},           /* shared b, trans_b (folded) */
-        {SG_SHAPE(3, 5, 4), SG_SHAPE(5, 6), true, false},           /* shared b, trans_a (looped) */
-        {SG_SHAPE(3, 5), SG_SHAPE(5, 2), false, false},             /* plain */
+        {SG_SHAPE(3, 4, 5), SG_SHAPE(3, 5, 2), false, false},     /* batched */
+        {SG_SHAPE(2, 3, 5, 4), SG_SHAPE(2, 3, 2, 5), true, true}, /* 4-D batched, both flags */
+        {SG_SHAPE(3, 2, 4, 5), SG_SHAPE(5, 6), false, false},     /* shared b (folded) */
+        {SG_SHAPE(4, 2, 5), SG_SHAPE(6, 5), false, true},         /* shared b, trans_b (folded) */
+        {SG_SHAPE(3, 5, 4), SG_SHAPE(5, 6), true, false},         /* shared b, trans_a (looped) */
+        {SG_SHAPE(3, 5), SG_SHAPE(5, 2), false, false},           /* plain */
     };
     sg_rng rng;
     sg_rng_seed(&rng, 7);
@@ -326,8 +326,7 @@ static void test_matmul_batched_naive(void **state)
                 bv[i] = (double)(float)sg_rng_range(&rng, -1, 1);
             for (size_t i = 0; i < nc; i++)
                 gy32[i] = (float)(gy[i] = (double)(float)sg_rng_range(&rng, -1, 1));
-            naive_matmul(av, bv, batch, mc->sb.ndim == 2 && mc->sa.ndim > 2, m, k, n, mc->ta, mc->tb, gy, want, ga,
-                         gb);
+            naive_matmul(av, bv, batch, mc->sb.ndim == 2 && mc->sa.ndim > 2, m, k, n, mc->ta, mc->tb, gy, want, ga, gb);
 
             sg_tensor *a = in(g, "a", mc->sa, av, true), *b = in(g, "b", mc->sb, bv, true);
             sg_tensor *y = sg_matmul_t(g, a, b, mc->ta, mc->tb);
@@ -425,14 +424,10 @@ static void test_matmul_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_add_forward),
-        cmocka_unit_test(test_sub_hadamard_forward),
-        cmocka_unit_test(test_broadcast_grad_sums),
-        cmocka_unit_test(test_same_tensor_twice),
-        cmocka_unit_test(test_matmul_forward_2d),
-        cmocka_unit_test(test_matmul_batched_naive),
-        cmocka_unit_test(test_binary_errors),
-        cmocka_unit_test(test_matmul_errors),
+        cmocka_unit_test(test_add_forward),         cmocka_unit_test(test_sub_hadamard_forward),
+        cmocka_unit_test(test_broadcast_grad_sums), cmocka_unit_test(test_same_tensor_twice),
+        cmocka_unit_test(test_matmul_forward_2d),   cmocka_unit_test(test_matmul_batched_naive),
+        cmocka_unit_test(test_binary_errors),       cmocka_unit_test(test_matmul_errors),
     };
     return cmocka_run_group_tests_name("ops_binary_matmul", tests, NULL, NULL);
 }

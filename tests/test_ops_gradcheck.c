@@ -58,10 +58,10 @@ static void test_every_op_gradchecks(void **state)
                 if (!rep.passed || rep.n_checked == 0)
                     fail_msg("op '%s' variant %d seed %d: max rel err %.3g at %s (analytic %.12g, numeric %.12g), "
                              "%zu checked",
-                             op->name, v, (int)seed, rep.max_rel_err, rep.where, rep.worst_analytic,
-                             rep.worst_numeric, rep.n_checked);
-                print_message("  %-14s variant %d seed %d: %3zu elements, max rel err %.2e\n", op->name, v,
-                              (int)seed, rep.n_checked, rep.max_rel_err);
+                             op->name, v, (int)seed, rep.max_rel_err, rep.where, rep.worst_analytic, rep.worst_numeric,
+                             rep.n_checked);
+                print_message("  %-14s variant %d seed %d: %3zu elements, max rel err %.2e\n", op->name, v, (int)seed,
+                              rep.n_checked, rep.max_rel_err);
                 (void)n_op_nodes;
             }
         }

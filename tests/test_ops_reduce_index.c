@@ -12,10 +12,7 @@ enum { N_DTYPES = 2 };
 static double tol_of(sg_dtype t) { return t == SG_F32 ? 2e-6 : 1e-13; }
 
 /* An input built from doubles (converted to the graph's dtype). */
-static sg_tensor *in(sg_graph *g, sg_shape s, const double *v, bool rg)
-{
-    return sg_input_f64(g, "x", s, v, rg);
-}
+static sg_tensor *in(sg_graph *g, sg_shape s, const double *v, bool rg) { return sg_input_f64(g, "x", s, v, rg); }
 
 static void assert_shape(const sg_tensor *t, sg_shape s)
 {
@@ -357,8 +354,7 @@ static void test_cross_entropy_grads(void **state)
 
         sg_graph_reset(g);
         x = in(g, SG_SHAPE(2, 3), lv, true);
-        assert_int_equal(sg_backward(g, sg_cross_entropy(g, x, sg_ids(g, "t", SG_SHAPE(2), tv), SG_REDUCE_SUM)),
-                         SG_OK);
+        assert_int_equal(sg_backward(g, sg_cross_entropy(g, x, sg_ids(g, "t", SG_SHAPE(2), tv), SG_REDUCE_SUM)), SG_OK);
         assert_grads(x, (const double[]){p[0], p[1], p[2] - 1, q - 1, q, q}, 6, tol);
 
         sg_graph_reset(g);
@@ -388,15 +384,15 @@ static void test_cross_entropy_ignore(void **state)
         sg_graph *g = sg_graph_new(k_dtypes[d]);
         double tol = tol_of(k_dtypes[d]);
         const double full[] = {0.3, -1, 2, 0.5, 9, 9, 9, 9, 1, 0, -0.5, 2}; /* (3, 4), row 1 ignored */
-        const double sub[] = {0.3, -1, 2, 0.5, 1, 0, -0.5, 2};               /* rows 0 and 2 */
+        const double sub[] = {0.3, -1, 2, 0.5, 1, 0, -0.5, 2};              /* rows 0 and 2 */
         for (int red = SG_REDUCE_MEAN; red <= SG_REDUCE_NONE; red++) {
             sg_graph_reset(g);
             sg_tensor *xf = in(g, SG_SHAPE(3, 4), full, true);
-            sg_tensor *yf = sg_cross_entropy(g, xf, sg_ids(g, "t", SG_SHAPE(3), (const int32_t[]){1, -1, 3}),
-                                             (sg_reduction)red);
+            sg_tensor *yf =
+                sg_cross_entropy(g, xf, sg_ids(g, "t", SG_SHAPE(3), (const int32_t[]){1, -1, 3}), (sg_reduction)red);
             sg_tensor *xs = in(g, SG_SHAPE(2, 4), sub, true);
-            sg_tensor *ys = sg_cross_entropy(g, xs, sg_ids(g, "t", SG_SHAPE(2), (const int32_t[]){1, 3}),
-                                             (sg_reduction)red);
+            sg_tensor *ys =
+                sg_cross_entropy(g, xs, sg_ids(g, "t", SG_SHAPE(2), (const int32_t[]){1, 3}), (sg_reduction)red);
             SG_ASSERT_GRAPH_OK(g);
             if (red == SG_REDUCE_NONE) {
                 SG_ASSERT_NEAR(sg_tensor_get(yf, 0), sg_tensor_get(ys, 0), tol);
@@ -535,7 +531,8 @@ static void test_errors(void **state)
                  NEEDLES("'gather_rows'", "id 7", "position 3", "[1, 1]", "V = 5", "(5, 2)", "(2, 2) i32"));
     table = in(g, SG_SHAPE(5, 2), NULL, true);
     ids = sg_ids(g, "ids", SG_SHAPE(3), (const int32_t[]){-1, 0, 0});
-    assert_error(g, sg_gather_rows(g, table, ids), SG_ERR_INDEX, NEEDLES("'gather_rows'", "id -1", "position 0", "V = 5"));
+    assert_error(g, sg_gather_rows(g, table, ids), SG_ERR_INDEX,
+                 NEEDLES("'gather_rows'", "id -1", "position 0", "V = 5"));
     table = in(g, SG_SHAPE(5, 2), NULL, true);
     ids = sg_ids(g, "ids", SG_SHAPE(1), (const int32_t[]){5});
     assert_error(g, sg_gather_rows(g, table, ids), SG_ERR_INDEX, NEEDLES("id 5", "V = 5"));
@@ -583,11 +580,11 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sum_mean_values),      cmocka_unit_test(test_sum_mean_grads),
-        cmocka_unit_test(test_softmax_values),       cmocka_unit_test(test_softmax_stable),
-        cmocka_unit_test(test_softmax_grads),        cmocka_unit_test(test_cross_entropy_values),
-        cmocka_unit_test(test_cross_entropy_grads),  cmocka_unit_test(test_cross_entropy_ignore),
-        cmocka_unit_test(test_gather_rows),          cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_sum_mean_values),     cmocka_unit_test(test_sum_mean_grads),
+        cmocka_unit_test(test_softmax_values),      cmocka_unit_test(test_softmax_stable),
+        cmocka_unit_test(test_softmax_grads),       cmocka_unit_test(test_cross_entropy_values),
+        cmocka_unit_test(test_cross_entropy_grads), cmocka_unit_test(test_cross_entropy_ignore),
+        cmocka_unit_test(test_gather_rows),         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests_name("ops_reduce_index", tests, NULL, NULL);
 }

@@ -90,8 +90,7 @@ static void test_slice_forward(void **state)
         assert_values(sg_slice(g, x, 0, 1, 2), SG_SHAPE(2, 4), (const double[]){4, 5, 6, 7, 8, 9, 10, 11});
         assert_values(sg_slice(g, x, -1, 1, 2), SG_SHAPE(3, 2), (const double[]){1, 2, 5, 6, 9, 10});
         assert_values(sg_slice(g, x, 1, 3, 1), SG_SHAPE(3, 1), (const double[]){3, 7, 11});
-        assert_values(sg_slice(g, x, 0, 0, 3), SG_SHAPE(3, 4),
-                      (const double[]){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+        assert_values(sg_slice(g, x, 0, 0, 3), SG_SHAPE(3, 4), (const double[]){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
         /* middle axis of (2, 3, 2): x[o, a, r] = 6o + 2a + r */
         sg_tensor *x3 = iota(g, "x3", SG_SHAPE(2, 3, 2), 0, false);
         assert_values(sg_slice(g, x3, 1, 1, 2), SG_SHAPE(2, 2, 2), (const double[]){2, 3, 4, 5, 8, 9, 10, 11});
@@ -105,15 +104,14 @@ static void test_concat_forward(void **state)
     (void)state;
     for (size_t d = 0; d < 2; d++) {
         sg_graph *g = sg_graph_new(sg_dtypes[d]);
-        sg_tensor *a = iota(g, "a", SG_SHAPE(2, 1), 0, false);   /* [0] [1] */
-        sg_tensor *b = iota(g, "b", SG_SHAPE(2, 3), 10, false);  /* [10 11 12] [13 14 15] */
-        sg_tensor *c = iota(g, "c", SG_SHAPE(2, 2), 20, false);  /* [20 21] [22 23] */
+        sg_tensor *a = iota(g, "a", SG_SHAPE(2, 1), 0, false);  /* [0] [1] */
+        sg_tensor *b = iota(g, "b", SG_SHAPE(2, 3), 10, false); /* [10 11 12] [13 14 15] */
+        sg_tensor *c = iota(g, "c", SG_SHAPE(2, 2), 20, false); /* [20 21] [22 23] */
         sg_tensor *xs[] = {a, b, c};
         assert_values(sg_concat(g, xs, 3, -1), SG_SHAPE(2, 6),
                       (const double[]){0, 10, 11, 12, 20, 21, 1, 13, 14, 15, 22, 23});
         sg_tensor *ys[] = {b, iota(g, "r", SG_SHAPE(1, 3), 30, false)};
-        assert_values(sg_concat(g, ys, 2, 0), SG_SHAPE(3, 3),
-                      (const double[]){10, 11, 12, 13, 14, 15, 30, 31, 32});
+        assert_values(sg_concat(g, ys, 2, 0), SG_SHAPE(3, 3), (const double[]){10, 11, 12, 13, 14, 15, 30, 31, 32});
         /* middle axis of 3-D: (2, 1, 2) ++ (2, 2, 2) on axis 1 */
         sg_tensor *zs[] = {iota(g, "p", SG_SHAPE(2, 1, 2), 0, false), iota(g, "q", SG_SHAPE(2, 2, 2), 10, false)};
         assert_values(sg_concat(g, zs, 2, 1), SG_SHAPE(2, 3, 2),
@@ -366,14 +364,10 @@ static void test_error_names_scope(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_transpose_forward),
-        cmocka_unit_test(test_reshape_forward),
-        cmocka_unit_test(test_slice_forward),
-        cmocka_unit_test(test_concat_forward),
-        cmocka_unit_test(test_split_forward),
-        cmocka_unit_test(test_split_concat_round_trip),
-        cmocka_unit_test(test_gradients_by_hand),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_transpose_forward), cmocka_unit_test(test_reshape_forward),
+        cmocka_unit_test(test_slice_forward),     cmocka_unit_test(test_concat_forward),
+        cmocka_unit_test(test_split_forward),     cmocka_unit_test(test_split_concat_round_trip),
+        cmocka_unit_test(test_gradients_by_hand), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_error_names_scope),
     };
     return cmocka_run_group_tests_name("ops_shape", tests, NULL, NULL);

@@ -355,8 +355,8 @@ static void test_lr_schedule(void **state)
 {
     (void)state;
     /* lr 1, halved each epoch after the 4th (Zaremba et al., 13 epochs) */
-    const double expect[13] = {1, 1, 1, 1, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125, 0.00390625,
-                               0.001953125};
+    const double expect[13] = {1,      1,       1,        1,         0.5,        0.25,       0.125,
+                               0.0625, 0.03125, 0.015625, 0.0078125, 0.00390625, 0.001953125};
     sg_optim opt;
     assert_int_equal(sg_optim_init_sgd(&opt, &(sg_sgd_config){.lr = 1.0}), SG_OK);
     assert_int_equal(sg_optim_set_schedule(&opt, 0.5, 4), SG_OK);

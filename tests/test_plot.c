@@ -88,7 +88,8 @@ static void test_curves(void **s)
     /* refused: a path without .png/.svg, an unwritable directory, y missing */
     assert_int_equal(sg_plot_curves("/tmp/x.jpg", NULL, NULL, NULL, a, 2, false, err, sizeof err), SG_ERR_ARG);
     assert_non_null(strstr(err, ".png or .svg"));
-    assert_int_equal(sg_plot_curves("/nonexistent/dir/x.png", NULL, NULL, NULL, a, 2, false, err, sizeof err), SG_ERR_IO);
+    assert_int_equal(sg_plot_curves("/nonexistent/dir/x.png", NULL, NULL, NULL, a, 2, false, err, sizeof err),
+                     SG_ERR_IO);
     assert_non_null(strstr(err, "/nonexistent/dir/x.png"));
     sg_plot_series noy = {.name = "x", .y = NULL, .n = 4};
     assert_int_equal(sg_plot_curves(pa, NULL, NULL, NULL, &noy, 1, false, err, sizeof err), SG_ERR_ARG);
@@ -120,7 +121,8 @@ static void test_heatmap(void **s)
     path_in("big.png", big, sizeof big);
     char err[256];
     assert_int_equal(sg_plot_heatmap(pa, "attention", "source", "output", v, R, C, rows, cols, err, sizeof err), SG_OK);
-    assert_int_equal(sg_plot_heatmap(pb, "attention", "source", "output", v2, R, C, rows, cols, err, sizeof err), SG_OK);
+    assert_int_equal(sg_plot_heatmap(pb, "attention", "source", "output", v2, R, C, rows, cols, err, sizeof err),
+                     SG_OK);
     unsigned w, h;
     png_size(pa, &w, &h);
     assert_int_equal(w, SG_PLOT_WIDTH);

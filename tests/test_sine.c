@@ -7,10 +7,7 @@
 #include "graph/core/sg_alloc.h"
 #include "models/data/sg_sine_data.h"
 
-static double wave(double omega, double phase, double amp, size_t t)
-{
-    return amp * sin(omega * (double)t + phase);
-}
+static double wave(double omega, double phase, double amp, size_t t) { return amp * sin(omega * (double)t + phase); }
 
 static void test_series_and_windows(void **state)
 {
@@ -43,7 +40,7 @@ static void test_series_and_windows(void **state)
     for (size_t w = 0; w < 4; w++)
         for (size_t b = 0; b < 3; b++)
             SG_ASSERT_NEAR(x[w * 3 + b], wave(0.5, 0.1, 2.0, idx[b] + w), 1e-15);
-    SG_ASSERT_NEAR(x[0], 2.0 * sin(1.6), 1e-15); /* window 3, step 0 = y_3 */
+    SG_ASSERT_NEAR(x[0], 2.0 * sin(1.6), 1e-15);         /* window 3, step 0 = y_3 */
     SG_ASSERT_NEAR(x[3 * 3 + 1], 2.0 * sin(1.6), 1e-15); /* window 0, step 3 = y_3 */
     SG_ASSERT_NEAR(y[0], wave(0.5, 0.1, 2.0, 7), 1e-15);
     SG_ASSERT_NEAR(y[1], wave(0.5, 0.1, 2.0, 4), 1e-15);

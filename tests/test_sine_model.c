@@ -45,8 +45,16 @@ static void check(sg_cell_kind kind)
     sg_params_free(ps);
 }
 
-static void test_gradcheck_rnn(void **s) { (void)s; check(SG_CELL_RNN); }
-static void test_gradcheck_lstm(void **s) { (void)s; check(SG_CELL_LSTM); }
+static void test_gradcheck_rnn(void **s)
+{
+    (void)s;
+    check(SG_CELL_RNN);
+}
+static void test_gradcheck_lstm(void **s)
+{
+    (void)s;
+    check(SG_CELL_LSTM);
+}
 
 static void test_learns(void **s)
 {

@@ -14,8 +14,8 @@
 
 /* ---- docs/cells.md, "A user-defined cell" ---- */
 /* [a_f a_u a_o] = x W_x + b_x + h W_h;  f, o = σ, u = tanh;  c' = u + f(c - u);  h' = o tanh(c') */
-static bool cifg_step(sg_graph *g, const sg_cell *cell, sg_tensor *xp /* (B, 3H) */,
-                      const sg_cell_state *prev, sg_cell_state *next)
+static bool cifg_step(sg_graph *g, const sg_cell *cell, sg_tensor *xp /* (B, 3H) */, const sg_cell_state *prev,
+                      sg_cell_state *next)
 {
     sg_tensor *a[3]; /* (B, H) each */
     sg_tensor *pre = sg_add(g, xp, sg_matmul(g, prev->h_rec, sg_param_use(g, cell->W_h)));
@@ -24,7 +24,7 @@ static bool cifg_step(sg_graph *g, const sg_cell *cell, sg_tensor *xp /* (B, 3H)
     sg_tensor *f = sg_sigmoid(g, a[0]), *u = sg_tanh(g, a[1]), *o = sg_sigmoid(g, a[2]);
     next->c = sg_add(g, u, sg_hadamard(g, f, sg_sub(g, prev->c, u)));
     next->h = sg_hadamard(g, o, sg_tanh(g, next->c));
-    return next->h != NULL;   /* errors are sticky: one check */
+    return next->h != NULL; /* errors are sticky: one check */
 }
 
 /* Has the signature of sg_cell_make_fn, so sg_seq_layers can stack it. */
@@ -44,8 +44,7 @@ enum { V = 9, T = 6, B = 3 };
 
 static sg_lm_config cifg_lm(size_t H)
 {
-    return (sg_lm_config){.vocab = V, .embed = H, .hidden = H, .layers = 2, .kind = SG_CELL_CUSTOM,
-                          .make = cifg_make};
+    return (sg_lm_config){.vocab = V, .embed = H, .hidden = H, .layers = 2, .kind = SG_CELL_CUSTOM, .make = cifg_make};
 }
 
 static void corpus(int step, int32_t *x, int32_t *y)

@@ -24,17 +24,17 @@ int sg_cli_exit_for(sg_status st);
 /* The parsed command line (frontends/cli/sg_cli_args.c): options bound to
  * their values by getopt_long against the one option table, then positionals. */
 typedef struct sg_cli_item {
-    int option;          /* index in the option table; -1 for a positional */
-    const char *value;   /* the option's value (NULL for a flag), or the positional */
-    bool used;           /* taken by the command */
+    int option;        /* index in the option table; -1 for a positional */
+    const char *value; /* the option's value (NULL for a flag), or the positional */
+    bool used;         /* taken by the command */
 } sg_cli_item;
 
 typedef struct sg_cli_args {
-    const char *cmd;     /* the command name (borrowed) */
-    char **argv_copy;    /* (argc + 1) owned copy of the pointer vector */
-    sg_cli_item *items;  /* (n_items) owned, in command-line order */
+    const char *cmd;    /* the command name (borrowed) */
+    char **argv_copy;   /* (argc + 1) owned copy of the pointer vector */
+    sg_cli_item *items; /* (n_items) owned, in command-line order */
     size_t n_items;
-    bool help;           /* --help or -h was given */
+    bool help; /* --help or -h was given */
 } sg_cli_args;
 
 /* Prints "seqgrad: <message>" to stderr. */

@@ -89,7 +89,7 @@ enum { SG_CLI_N_OPTIONS = sizeof sg_cli_options / sizeof sg_cli_options[0] };
 /* The one list of commands: main dispatches on it, help prints it. */
 typedef struct sg_cli_command {
     const char *name;
-    const char *tasks;   /* "" when the command takes no task */
+    const char *tasks; /* "" when the command takes no task */
     const char *summary;
     sg_cli_command_fn run;
 } sg_cli_command;
@@ -97,8 +97,7 @@ typedef struct sg_cli_command {
 static const sg_cli_command sg_cli_commands[] = {
     {"demo", "", "train a simple RNN on 8-bit binary addition, gradient-check it, draw its graph and loss curve",
      sg_cmd_demo},
-    {"train", "lm sine", "train a model: lm (word-level language model) or sine (next-value prediction)",
-     sg_cmd_train},
+    {"train", "lm sine", "train a model: lm (word-level language model) or sine (next-value prediction)", sg_cmd_train},
     {"eval", "", "perplexity of a saved language model on a held-out split", sg_cmd_eval},
     {"generate", "", "generate text from a saved language model", sg_cmd_generate},
     {"gradcheck", "addition lm ops", "numerical gradient check in f64 (model and per-op mode)", sg_cmd_gradcheck},
@@ -264,8 +263,8 @@ int sg_cli_args_init(sg_cli_args *a, const char *cmd, int argc, char **argv)
             const char *given = at >= 1 && strncmp(a->argv_copy[at], "--", 2) == 0 ? a->argv_copy[at] + 2 : NULL;
             size_t len = given ? strcspn(given, "=") : 0;
             if (!given || sg_cli_find(given, len) != k) {
-                sg_cli_error("unknown option '--%.*s' (options are spelled in full; see 'seqgrad %s --help')",
-                             (int)len, given ? given : "", cmd);
+                sg_cli_error("unknown option '--%.*s' (options are spelled in full; see 'seqgrad %s --help')", (int)len,
+                             given ? given : "", cmd);
                 sg_cli_args_free(a);
                 return SG_EXIT_USAGE;
             }

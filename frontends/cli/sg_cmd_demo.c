@@ -67,12 +67,12 @@ static bool sg_ensure_dir(const char *dir)
 typedef struct sg_demo_run {
     sg_params *ps;
     sg_addition m;
-    sg_graph *g;       /* training graph (f32), reset every step */
-    sg_graph *eval_g;  /* evaluation graph (no-grad) */
-    uint32_t *a, *b;   /* (n_pairs) every operand pair */
+    sg_graph *g;      /* training graph (f32), reset every step */
+    sg_graph *eval_g; /* evaluation graph (no-grad) */
+    uint32_t *a, *b;  /* (n_pairs) every operand pair */
     size_t n_pairs;
-    size_t *order;     /* (n_pairs) shuffled each epoch */
-    uint32_t *ba, *bb; /* (batch) current batch */
+    size_t *order;                                /* (n_pairs) shuffled each epoch */
+    uint32_t *ba, *bb;                            /* (batch) current batch */
     double *curve_x, *curve_loss, *acc_x, *acc_y; /* loss per step, accuracy per eval */
     size_t n_curve, n_acc;
 } sg_demo_run;
@@ -201,8 +201,7 @@ int sg_cmd_demo(sg_cli_args *a)
                 printf("\r  step %6zu/%zu  loss %.4f  exact-match accuracy %6.2f%%  %5.1fs  ", step, cfg.steps,
                        loss_avg, 100 * acc, el);
             else
-                printf("  step %6zu  loss %.4f  exact-match accuracy %6.2f%%  %5.1fs\n", step, loss_avg, 100 * acc,
-                       el);
+                printf("  step %6zu  loss %.4f  exact-match accuracy %6.2f%%  %5.1fs\n", step, loss_avg, 100 * acc, el);
             fflush(stdout);
             if (correct == r.n_pairs)
                 break;
@@ -214,10 +213,10 @@ int sg_cmd_demo(sg_cli_args *a)
     size_t steady_allocs = sg_alloc_count() - allocs_at_warm;
     if (tty)
         printf("\n");
-    printf("trained %zu steps in %.1f s: %zu / %zu pairs exactly right (%.2f%%)\n", step, train_s, correct,
-           r.n_pairs, 100.0 * (double)correct / (double)r.n_pairs);
-    printf("heap allocations in the %zu training steps after warm-up: %zu\n", step >= warm_step ? step - warm_step + 1 : 0,
-           steady_allocs);
+    printf("trained %zu steps in %.1f s: %zu / %zu pairs exactly right (%.2f%%)\n", step, train_s, correct, r.n_pairs,
+           100.0 * (double)correct / (double)r.n_pairs);
+    printf("heap allocations in the %zu training steps after warm-up: %zu\n",
+           step >= warm_step ? step - warm_step + 1 : 0, steady_allocs);
 
     bool grad_ok = sg_cli_addition_gradcheck(&r.m, r.ps, 4, cfg.model.seed, true);
 

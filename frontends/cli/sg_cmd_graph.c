@@ -67,8 +67,8 @@ bool sg_cli_addition_export(sg_addition *m, const char *path, size_t collapse_de
             sg_cli_error("could not export the graph to '%s': %s", path, err);
             ok = false;
         } else if (verbose) {
-            printf("wrote %s: tape %zu nodes; drawn %zu nodes (%zu collapsed scopes), %zu edges, %zu clusters\n",
-                   path, sg_graph_tape_len(g), stats.n_nodes, stats.n_collapsed, stats.n_edges, stats.n_clusters);
+            printf("wrote %s: tape %zu nodes; drawn %zu nodes (%zu collapsed scopes), %zu edges, %zu clusters\n", path,
+                   sg_graph_tape_len(g), stats.n_nodes, stats.n_collapsed, stats.n_edges, stats.n_clusters);
         }
     }
     sg_graph_free(g);

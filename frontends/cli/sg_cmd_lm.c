@@ -318,8 +318,8 @@ int sg_cmd_train(sg_cli_args *a)
     fflush(stdout);
 
     sg_text_batcher it;
-    if (sg_text_batcher_init(&it, corpus.split[SG_TEXT_TRAIN].ids, corpus.split[SG_TEXT_TRAIN].n, o.batch, o.bptt,
-                             true, err, sizeof err) != SG_OK) {
+    if (sg_text_batcher_init(&it, corpus.split[SG_TEXT_TRAIN].ids, corpus.split[SG_TEXT_TRAIN].n, o.batch, o.bptt, true,
+                             err, sizeof err) != SG_OK) {
         sg_cli_error("training data: %s", err);
         goto done;
     }
@@ -496,7 +496,8 @@ int sg_cmd_generate(sg_cli_args *a)
         !sg_cli_check_all_used(a))
         return 2;
     if (!o.load) {
-        sg_cli_error("usage: seqgrad generate --load CKPT [--words N] [--temperature T | --greedy] [--prime \"words\"]");
+        sg_cli_error(
+            "usage: seqgrad generate --load CKPT [--words N] [--temperature T | --greedy] [--prime \"words\"]");
         return 2;
     }
     if (greedy)
@@ -621,8 +622,8 @@ int sg_cmd_graph_lm(sg_cli_args *a, const char *out, size_t collapse_depth, bool
 {
     sg_lm_opts o;
     size_t V, B;
-    if (!sg_lm_parse(a, &o, false) || !sg_cli_opt_size(a, "vocab", 50, &V) || !sg_cli_opt_size(a, "graph-batch", 1, &B) ||
-        !sg_cli_check_all_used(a))
+    if (!sg_lm_parse(a, &o, false) || !sg_cli_opt_size(a, "vocab", 50, &V) ||
+        !sg_cli_opt_size(a, "graph-batch", 1, &B) || !sg_cli_check_all_used(a))
         return 2;
     sg_params *ps = sg_params_new(SG_F32);
     sg_graph *g = sg_graph_new(SG_F32);
@@ -639,8 +640,8 @@ int sg_cmd_graph_lm(sg_cli_args *a, const char *out, size_t collapse_depth, bool
     eo.collapse_depth = collapse_depth == SIZE_MAX ? sg_max_scope_depth(g) : collapse_depth;
     eo.grad_norms = grad_norms;
     char title[256], err[512];
-    snprintf(title, sizeof title, "%zu-layer %s language model, %zu units, unrolled over %zu steps",
-             o.model.layers, sg_cell_kind_name(o.model.kind), o.model.hidden, o.bptt);
+    snprintf(title, sizeof title, "%zu-layer %s language model, %zu units, unrolled over %zu steps", o.model.layers,
+             sg_cell_kind_name(o.model.kind), o.model.hidden, o.bptt);
     eo.title = title;
     sg_export_stats stats;
     if (sg_graph_export(g, out, &eo, err, sizeof err) != SG_OK ||
@@ -662,8 +663,8 @@ int sg_cmd_gradcheck_lm(sg_cli_args *a)
 {
     sg_lm_opts o;
     size_t V, B;
-    if (!sg_lm_parse(a, &o, false) || !sg_cli_opt_size(a, "vocab", 11, &V) || !sg_cli_opt_size(a, "graph-batch", 2, &B) ||
-        !sg_cli_check_all_used(a))
+    if (!sg_lm_parse(a, &o, false) || !sg_cli_opt_size(a, "vocab", 11, &V) ||
+        !sg_cli_opt_size(a, "graph-batch", 2, &B) || !sg_cli_check_all_used(a))
         return 2;
     /* defaults for a check: small unless given */
     sg_params *ps = sg_params_new(SG_F64);
@@ -674,8 +675,7 @@ int sg_cmd_gradcheck_lm(sg_cli_args *a)
         goto done;
     sg_gradcheck_opts go = sg_gradcheck_defaults();
     sg_gradcheck_report mr, tr;
-    if (sg_gradcheck_model(g, ps, sg_lm_probe_loss, &p, &go, &mr) != SG_OK ||
-        sg_gradcheck_tape(g, &go, &tr) != SG_OK) {
+    if (sg_gradcheck_model(g, ps, sg_lm_probe_loss, &p, &go, &mr) != SG_OK || sg_gradcheck_tape(g, &go, &tr) != SG_OK) {
         sg_cli_error("gradcheck failed to run: %s", sg_graph_error(g));
         goto done;
     }

@@ -138,7 +138,8 @@ int sg_cmd_train_sine(sg_cli_args *a)
     if (!sg_sine_eval(g, &m, &data, SG_SINE_TRAIN, batch, x, y, &train_mse, NULL) ||
         !sg_sine_eval(g, &m, &data, SG_SINE_TEST, batch, x, y, &test_mse, pred))
         goto done;
-    printf("train mse %.3e  test mse %.3e (signal variance %.3f)\n", train_mse, test_mse, 0.5 * so.amplitude * so.amplitude);
+    printf("train mse %.3e  test mse %.3e (signal variance %.3f)\n", train_mse, test_mse,
+           0.5 * so.amplitude * so.amplitude);
     for (size_t j = 0; j < n_test; j++) {
         size_t w = sg_sine_split_window(&data, SG_SINE_TEST, j);
         tx[j] = (double)(w + window); /* the time step predicted */
@@ -148,8 +149,8 @@ int sg_cmd_train_sine(sg_cli_args *a)
     snprintf(path, sizeof path, "%s/sine.png", out);
     sg_plot_series series[2] = {{.name = "true curve", .x = tx, .y = ty, .n = n_test},
                                 {.name = "one-step prediction", .x = tx, .y = pred, .n = n_test}};
-    if (sg_plot_curves(path, "seqgrad: simple RNN predicting a sine wave (test range)", "time step", "value", series,
-                       2, false, err, sizeof err) != 0) {
+    if (sg_plot_curves(path, "seqgrad: simple RNN predicting a sine wave (test range)", "time step", "value", series, 2,
+                       false, err, sizeof err) != 0) {
         sg_cli_error("could not draw '%s': %s", path, err);
         goto done;
     }

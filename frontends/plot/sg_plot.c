@@ -57,7 +57,7 @@ static void sg_plot_begin(FILE *f, const char *device, int width, int height)
 /* Runs draw in a forked child writing to a temporary file, then renames it
  * over path.  Returns SG_OK, or an error with a message. */
 static sg_status sg_plot_render(const char *path, int width, int height, sg_plot_draw_fn draw, const void *ctx,
-                          char *err, size_t errcap)
+                                char *err, size_t errcap)
 {
     const char *device = sg_plot_device(path);
     if (!device)
@@ -85,8 +85,8 @@ static sg_status sg_plot_render(const char *path, int width, int height, sg_plot
     while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
         ;
     struct stat sb;
-    bool ok = w == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 && fstat(fileno(tmp.f), &sb) == 0 &&
-              sb.st_size > 0;
+    bool ok =
+        w == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 && fstat(fileno(tmp.f), &sb) == 0 && sb.st_size > 0;
     if (!ok) {
         sg_file_tmp_abort(&tmp);
         return sg_error_format(err, errcap, SG_ERR_IO, "plot '%s': drawing failed (PLplot %s %d)", path,
@@ -105,8 +105,8 @@ typedef struct sg_curves_ctx {
     bool log_y;
     double x0, x1, y0, y1; /* data range (y in log10 units with log_y) */
     bool any;
-    size_t n_named;           /* series with a legend label */
-    PLINT legend_corner;      /* PL_POSITION_{TOP,BOTTOM} | PL_POSITION_{LEFT,RIGHT}: the fewest points */
+    size_t n_named;      /* series with a legend label */
+    PLINT legend_corner; /* PL_POSITION_{TOP,BOTTOM} | PL_POSITION_{LEFT,RIGHT}: the fewest points */
     /* legend entries, one per named series (allocated before the fork) */
     PLINT *legend_ints;       /* (4 * named): options, colours, styles, text colours */
     PLFLT *legend_widths;     /* (named) */
@@ -127,7 +127,7 @@ static bool sg_series_point(const sg_plot_series *s, size_t i, bool log_y, doubl
     return true;
 }
 
-static const int sg_palette[][3] = {{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {255, 127, 14},
+static const int sg_palette[][3] = {{31, 119, 180},  {214, 39, 40}, {44, 160, 44},   {255, 127, 14},
                                     {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {23, 190, 207}};
 enum { SG_PALETTE_N = sizeof sg_palette / sizeof sg_palette[0] };
 
@@ -215,9 +215,9 @@ static void sg_curves_draw(const void *p)
     }
     PLFLT lw, lh;
     plcol0(15);
-    pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
-             c->legend_corner | PL_POSITION_INSIDE, 0.02, 0.02, 0.08, 0, 15, 1, 0, 0, nl, opts, 1.0, 0.9, 2.0, 0.0, text_colors, text, NULL, NULL, NULL, NULL,
-             colors, styles, widths, NULL, NULL, NULL, NULL);
+    pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, c->legend_corner | PL_POSITION_INSIDE, 0.02, 0.02,
+             0.08, 0, 15, 1, 0, 0, nl, opts, 1.0, 0.9, 2.0, 0.0, text_colors, text, NULL, NULL, NULL, NULL, colors,
+             styles, widths, NULL, NULL, NULL, NULL);
 }
 
 /* The corner whose quarter-page box (40% wide, 30% tall) holds the fewest
@@ -234,7 +234,7 @@ static PLINT sg_curves_corner(const sg_curves_ctx *c)
             if (!sg_series_point(&c->series[k], i, c->log_y, &x, &y))
                 continue;
             double u = (x - c->x0) / dx, v = (y - c->y0) / dy;
-            bool right = u > 0.6, left = u < 0.4, top = v > 0.7, bottom = v < 0.3;
+            bool right = u > 0.6, left = u<0.4, top = v> 0.7, bottom = v < 0.3;
             count[0] += top && right;
             count[1] += top && left;
             count[2] += bottom && right;
@@ -248,18 +248,19 @@ static PLINT sg_curves_corner(const sg_curves_ctx *c)
 }
 
 sg_status sg_plot_curves(const char *path, const char *title, const char *xlabel, const char *ylabel,
-                   const sg_plot_series *series, size_t n_series, bool log_y, char *err, size_t errcap)
+                         const sg_plot_series *series, size_t n_series, bool log_y, char *err, size_t errcap)
 {
     if (err && errcap)
         err[0] = '\0';
     if (!path || (n_series && !series))
         return sg_error_format(err, errcap, SG_ERR_ARG, "plot: NULL %s", path ? "series" : "path");
-    sg_curves_ctx c = {.title = title, .xlabel = xlabel, .ylabel = ylabel, .series = series,
-                       .n_series = n_series, .log_y = log_y};
+    sg_curves_ctx c = {
+        .title = title, .xlabel = xlabel, .ylabel = ylabel, .series = series, .n_series = n_series, .log_y = log_y};
     for (size_t k = 0; k < n_series; k++) {
         const sg_plot_series *s = &series[k];
         if (s->n && !s->y)
-            return sg_error_format(err, errcap, SG_ERR_ARG, "plot '%s': series %zu has %zu points but no y values", path, k, s->n);
+            return sg_error_format(err, errcap, SG_ERR_ARG, "plot '%s': series %zu has %zu points but no y values",
+                                   path, k, s->n);
         for (size_t i = 0; i < s->n; i++) {
             double x, y;
             if (!sg_series_point(s, i, log_y, &x, &y))
@@ -341,27 +342,34 @@ static void sg_heat_draw(const void *p)
     PLINT sub_ticks[1] = {0};
     PLINT label_opts[1] = {PL_COLORBAR_LABEL_BOTTOM};
     const char *labels[1] = {""};
-    plcolorbar(&cw, &ch, PL_COLORBAR_IMAGE, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE | PL_POSITION_VIEWPORT, 0.02,
-               0.0, 0.03, 0.72, 0, 15, 1, 0.0, 0.0, 0, 0.0, 1, label_opts, labels, 1, axis_opts, ticks, sub_ticks,
-               n_values, (PLFLT_MATRIX)vrows);
+    plcolorbar(&cw, &ch, PL_COLORBAR_IMAGE, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE | PL_POSITION_VIEWPORT, 0.02, 0.0,
+               0.03, 0.72, 0, 15, 1, 0.0, 0.0, 0, 0.0, 1, label_opts, labels, 1, axis_opts, ticks, sub_ticks, n_values,
+               (PLFLT_MATRIX)vrows);
 }
 
 sg_status sg_plot_heatmap(const char *path, const char *title, const char *xlabel, const char *ylabel,
-                    const double *values, size_t rows, size_t cols, const char *const *row_labels,
-                    const char *const *col_labels, char *err, size_t errcap)
+                          const double *values, size_t rows, size_t cols, const char *const *row_labels,
+                          const char *const *col_labels, char *err, size_t errcap)
 {
     if (err && errcap)
         err[0] = '\0';
     if (!path || !values)
         return sg_error_format(err, errcap, SG_ERR_ARG, "heatmap: NULL %s", path ? "values" : "path");
     if (rows == 0 || cols == 0 || rows > 4096 || cols > 4096)
-        return sg_error_format(err, errcap, SG_ERR_ARG, "heatmap '%s': %zu x %zu cells (each side must be 1 to 4096)", path, rows,
-                            cols);
-    sg_heat_ctx h = {.title = title, .xlabel = xlabel, .ylabel = ylabel, .values = values, .rows = rows,
-                     .cols = cols, .row_labels = row_labels, .col_labels = col_labels};
+        return sg_error_format(err, errcap, SG_ERR_ARG, "heatmap '%s': %zu x %zu cells (each side must be 1 to 4096)",
+                               path, rows, cols);
+    sg_heat_ctx h = {.title = title,
+                     .xlabel = xlabel,
+                     .ylabel = ylabel,
+                     .values = values,
+                     .rows = rows,
+                     .cols = cols,
+                     .row_labels = row_labels,
+                     .col_labels = col_labels};
     for (size_t i = 0; i < rows * cols; i++) {
         if (!isfinite(values[i]))
-            return sg_error_format(err, errcap, SG_ERR_ARG, "heatmap '%s': cell (%zu, %zu) is not finite", path, i / cols, i % cols);
+            return sg_error_format(err, errcap, SG_ERR_ARG, "heatmap '%s': cell (%zu, %zu) is not finite", path,
+                                   i / cols, i % cols);
         if (i == 0 || values[i] < h.lo)
             h.lo = values[i];
         if (i == 0 || values[i] > h.hi)

@@ -10,8 +10,8 @@ enum { SG_ARENA_ALIGN = 64 };
 
 struct sg_arena_block {
     sg_arena_block *next;
-    size_t size;   /* usable bytes in mem */
-    size_t off;    /* next free offset */
+    size_t size; /* usable bytes in mem */
+    size_t off;  /* next free offset */
     unsigned char *mem;
 };
 
@@ -84,7 +84,7 @@ void *sg_arena_alloc(sg_arena *a, size_t bytes)
     if (prev)
         prev->next = b; /* the walk ended at the last block */
     else
-        a->first = b;   /* the arena owned no block yet */
+        a->first = b; /* the arena owned no block yet */
     b->off = need;
     a->cur = b;
     a->used += need;

@@ -19,10 +19,10 @@ typedef struct sg_arena_block sg_arena_block;
 typedef struct sg_arena {
     sg_arena_block *first;
     sg_arena_block *cur;
-    size_t block_size;   /* default size of a new block, bytes */
-    size_t used;         /* bytes handed out since the last reset (incl. padding) */
-    size_t high_water;   /* largest `used` seen */
-    size_t reserved;     /* bytes owned in all blocks */
+    size_t block_size; /* default size of a new block, bytes */
+    size_t used;       /* bytes handed out since the last reset (incl. padding) */
+    size_t high_water; /* largest `used` seen */
+    size_t reserved;   /* bytes owned in all blocks */
 } sg_arena;
 
 void sg_arena_init(sg_arena *a, size_t block_size);

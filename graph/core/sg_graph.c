@@ -24,11 +24,11 @@ struct sg_scope {
 struct sg_graph {
     sg_dtype dtype;
     sg_arena arena;
-    sg_tensor **tape;     /* (tape_len) heap; capacity survives reset */
+    sg_tensor **tape; /* (tape_len) heap; capacity survives reset */
     size_t tape_len, tape_cap;
     const sg_scope *scope;
-    size_t n_scopes;      /* scopes pushed since reset */
-    uint64_t gen;         /* unique per step of every graph (param leaf cache) */
+    size_t n_scopes; /* scopes pushed since reset */
+    uint64_t gen;    /* unique per step of every graph (param leaf cache) */
     bool grad_enabled;
     bool anomaly;
     sg_status status;
@@ -155,19 +155,18 @@ static double sg_buf_get(sg_dtype t, const void *buf, size_t i)
 
 static void sg_buf_set(sg_dtype t, void *buf, size_t i, double v)
 {
+    /* clang-format off */
     switch (t) {
     case SG_F32: ((float *)buf)[i] = (float)v; break;
     case SG_F64: ((double *)buf)[i] = v; break;
     case SG_I32: ((int32_t *)buf)[i] = (int32_t)v; break;
     }
+    /* clang-format on */
 }
 
 double sg_tensor_get(const sg_tensor *t, size_t i) { return sg_buf_get(t->dtype, t->data, i); }
 
-double sg_tensor_grad_get(const sg_tensor *t, size_t i)
-{
-    return t->grad ? sg_buf_get(t->dtype, t->grad, i) : 0.0;
-}
+double sg_tensor_grad_get(const sg_tensor *t, size_t i) { return t->grad ? sg_buf_get(t->dtype, t->grad, i) : 0.0; }
 
 void sg_tensor_set(sg_tensor *t, size_t i, double v) { sg_buf_set(t->dtype, t->data, i, v); }
 
@@ -515,8 +514,8 @@ sg_tensor *sg_param_use(sg_graph *g, sg_param *p)
         return NULL;
     }
     if (p->dtype != g->dtype) {
-        sg_graph_fail(g, SG_ERR_DTYPE, "parameter '%s' is %s but the graph is %s", p->name,
-                      sg_dtype_name(p->dtype), sg_dtype_name(g->dtype));
+        sg_graph_fail(g, SG_ERR_DTYPE, "parameter '%s' is %s but the graph is %s", p->name, sg_dtype_name(p->dtype),
+                      sg_dtype_name(g->dtype));
         return NULL;
     }
     if (p->leaf && p->leaf_graph == g && p->leaf_step == g->gen)
@@ -670,8 +669,9 @@ sg_tensor *sg_op_apply(sg_graph *g, const sg_op *op, sg_tensor *const *src, size
     if (g->anomaly) {
         size_t bad = sg_first_nonfinite(t->dtype, t->data, t->numel);
         if (bad != SIZE_MAX) {
-            sg_graph_fail(g, SG_ERR_NONFINITE, "anomaly: op '%s' in scope '%s' produced %g at output element %zu (forward)",
-                          opname, sg_scope_label(g->scope, path, sizeof path), sg_tensor_get(t, bad), bad);
+            sg_graph_fail(g, SG_ERR_NONFINITE,
+                          "anomaly: op '%s' in scope '%s' produced %g at output element %zu (forward)", opname,
+                          sg_scope_label(g->scope, path, sizeof path), sg_tensor_get(t, bad), bad);
             return NULL;
         }
     }
@@ -687,7 +687,8 @@ sg_status sg_backward_seed(sg_graph *g, sg_tensor *out, const void *seed)
     if (!out || out->graph != g || !seed)
         return sg_graph_fail(g, SG_ERR_ARG, "backward: output or seed is NULL, or the output is from another graph");
     if (out->tape_index == SIZE_MAX || out->tape_index >= g->tape_len || g->tape[out->tape_index] != out)
-        return sg_graph_fail(g, SG_ERR_STATE, "backward: the output was not recorded on the tape (made in no-grad mode?)");
+        return sg_graph_fail(g, SG_ERR_STATE,
+                             "backward: the output was not recorded on the tape (made in no-grad mode?)");
     if (!out->requires_grad)
         return sg_graph_fail(g, SG_ERR_STATE, "backward: the output depends on nothing that requires grad");
     if (out->dtype != g->dtype)

@@ -83,10 +83,8 @@ const sg_scope *sg_scope_at_depth(const sg_scope *s, size_t depth);
 /* An input tensor of the graph's float dtype, filled from data converted from
  * f32 or f64 (NULL data: zeros).  requires_grad makes backward fill t->grad;
  * gradient checks perturb such inputs. */
-sg_tensor *sg_input_f32(sg_graph *g, const char *name, sg_shape shape, const float *data,
-                        bool requires_grad);
-sg_tensor *sg_input_f64(sg_graph *g, const char *name, sg_shape shape, const double *data,
-                        bool requires_grad);
+sg_tensor *sg_input_f32(sg_graph *g, const char *name, sg_shape shape, const float *data, bool requires_grad);
+sg_tensor *sg_input_f64(sg_graph *g, const char *name, sg_shape shape, const double *data, bool requires_grad);
 /* A constant filled with value (never differentiated). */
 sg_tensor *sg_const_fill(sg_graph *g, const char *name, sg_shape shape, double value);
 /* An int32 id tensor (embedding rows, class targets); copied. */

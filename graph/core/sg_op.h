@@ -32,14 +32,14 @@ typedef void (*sg_op_kernel_fn)(sg_tensor *node);
 typedef sg_tensor *(*sg_op_example_fn)(sg_graph *g, sg_rng *rng, int variant);
 
 struct sg_op {
-    const char *name;          /* public name, e.g. "matmul" */
-    int arity;                 /* number of inputs; -1 = any number >= 1 */
-    unsigned nondiff_inputs;   /* bit k: input k is not differentiable */
-    sg_op_shape_fn shape;      /* validate inputs, set out dtype/shape/aux_bytes */
-    sg_op_kernel_fn forward;   /* node->data (+aux) from inputs */
-    sg_op_kernel_fn vjp;       /* src[k]->grad += J_k^T node->grad */
-    sg_op_example_fn example;  /* gradient-check case */
-    int n_variants;            /* number of example variants (>= 1) */
+    const char *name;         /* public name, e.g. "matmul" */
+    int arity;                /* number of inputs; -1 = any number >= 1 */
+    unsigned nondiff_inputs;  /* bit k: input k is not differentiable */
+    sg_op_shape_fn shape;     /* validate inputs, set out dtype/shape/aux_bytes */
+    sg_op_kernel_fn forward;  /* node->data (+aux) from inputs */
+    sg_op_kernel_fn vjp;      /* src[k]->grad += J_k^T node->grad */
+    sg_op_example_fn example; /* gradient-check case */
+    int n_variants;           /* number of example variants (>= 1) */
     /* Per-op finite differences are unreliable near kinks (relu at 0); an op may
      * keep its examples away from them; nothing else is relaxed. */
 };
@@ -48,8 +48,7 @@ struct sg_op {
  * the output node, or NULL if the graph is already in error, an input is NULL,
  * or the shape rule fails; the error is then readable with sg_graph_error(g).
  * args may be NULL (all zeros).  Inputs must belong to g. */
-sg_tensor *sg_op_apply(sg_graph *g, const sg_op *op, sg_tensor *const *src,
-                       size_t n_src, const sg_op_args *args);
+sg_tensor *sg_op_apply(sg_graph *g, const sg_op *op, sg_tensor *const *src, size_t n_src, const sg_op_args *args);
 
 /* Whether input k of op is differentiable. */
 bool sg_op_input_differentiable(const sg_op *op, size_t k);

@@ -17,14 +17,14 @@
 #include "graph/core/sg_tensor.h"
 
 struct sg_param {
-    char *name;       /* owned; unique within its set */
+    char *name; /* owned; unique within its set */
     sg_shape shape;
     size_t numel;
-    sg_dtype dtype;   /* the set's dtype */
-    void *value;      /* (numel) owned */
-    void *grad;       /* (numel) owned, accumulated by backward */
-    void *m;          /* (numel) first moment (Adam) / momentum; NULL until needed */
-    void *v;          /* (numel) second moment (Adam); NULL until needed */
+    sg_dtype dtype; /* the set's dtype */
+    void *value;    /* (numel) owned */
+    void *grad;     /* (numel) owned, accumulated by backward */
+    void *m;        /* (numel) first moment (Adam) / momentum; NULL until needed */
+    void *v;        /* (numel) second moment (Adam); NULL until needed */
     /* leaf cache: the leaf made for graph `leaf_graph` at step `leaf_step` */
     sg_tensor *leaf;
     const sg_graph *leaf_graph;

@@ -89,17 +89,17 @@ struct sg_tensor {
     sg_dtype dtype;
     sg_shape shape;
     size_t numel;
-    void *data;            /* numel elements of dtype */
-    void *grad;            /* numel elements of dtype; NULL until backward reaches it */
+    void *data; /* numel elements of dtype */
+    void *grad; /* numel elements of dtype; NULL until backward reaches it */
     bool requires_grad;
     sg_kind kind;
 
-    const sg_op *op;       /* producing op; NULL for leaves */
-    sg_tensor **src;       /* (n_src) inputs, arena-owned */
+    const sg_op *op; /* producing op; NULL for leaves */
+    sg_tensor **src; /* (n_src) inputs, arena-owned */
     size_t n_src;
-    sg_op_args args;       /* op parameters */
-    void *aux;             /* op-private state saved by forward for the VJP (arena) */
-    size_t aux_bytes;      /* set by the op's shape rule when it needs aux */
+    sg_op_args args;  /* op parameters */
+    void *aux;        /* op-private state saved by forward for the VJP (arena) */
+    size_t aux_bytes; /* set by the op's shape rule when it needs aux */
 
     size_t tape_index;     /* position on the tape; SIZE_MAX when not recorded */
     const sg_scope *scope; /* scope the node was made in; NULL = root */

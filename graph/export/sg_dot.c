@@ -201,12 +201,12 @@ static double sg_grad_norm(const sg_tensor *t)
  * even ids 2, 4, 6 ..., anonymous ones odd ids, as in the default. */
 
 typedef struct sg_idmap {
-    Agraph_t *g;    /* the root graph; names are its interned strings */
-    char **names;   /* (n) names[k] has id 2 (k + 1); the strings belong to g */
+    Agraph_t *g;  /* the root graph; names are its interned strings */
+    char **names; /* (n) names[k] has id 2 (k + 1); the strings belong to g */
     size_t n, cap;
-    size_t *slots;  /* (nslots, a power of 2) open addressing: index + 1, 0 = empty */
+    size_t *slots; /* (nslots, a power of 2) open addressing: index + 1, 0 = empty */
     size_t nslots;
-    IDTYPE anon;    /* next anonymous id (odd) */
+    IDTYPE anon; /* next anonymous id (odd) */
 } sg_idmap;
 
 static size_t sg_idmap_hash(const char *s)
@@ -336,7 +336,7 @@ static void sg_id_register(void *state, int objtype, void *obj)
     (void)obj;
 }
 
-static Agiddisc_t sg_id_disc = {sg_id_open, sg_id_map, sg_id_alloc, sg_id_free,
+static Agiddisc_t sg_id_disc = {sg_id_open,  sg_id_map,   sg_id_alloc,   sg_id_free,
                                 sg_id_print, sg_id_close, sg_id_register};
 
 /* ---- the builder --------------------------------------------------------- */
@@ -398,8 +398,8 @@ static bool sg_dot_declare(sg_dot_build *b)
     a->n_height = agattr(r, AGNODE, "height", "0.5");
     a->n_margin = agattr(r, AGNODE, "margin", "0.11,0.055");
     if (!a->n_width || !a->n_height || !a->n_margin || !a->e_lhead || !a->e_label || !a->g_label || !a->g_style ||
-        !a->g_color || !a->g_fontcolor || !a->g_labeljust || !a->n_label ||
-        !a->n_shape || !a->n_style || !a->n_fill || !a->n_tooltip)
+        !a->g_color || !a->g_fontcolor || !a->g_labeljust || !a->n_label || !a->n_shape || !a->n_style || !a->n_fill ||
+        !a->n_tooltip)
         return false;
     /* plain defaults that need no per-object value */
     return agattr(r, AGNODE, "fontsize", "11") && agattr(r, AGNODE, "fontname", "Helvetica") &&
@@ -652,8 +652,8 @@ static sg_status sg_dot_build_graph(sg_dot_build *b, sg_graph *g, const sg_expor
             const sg_scope *hs = k > 0 && sg_scope_depth(t->scope) >= k ? sg_scope_at_depth(t->scope, k) : NULL;
             const sg_scope *cl = hs ? sg_scope_parent(hs) : NULL;
             if (cl && sg_scope_depth(s->scope) < k && sg_scope_at_depth(s->scope, sg_scope_depth(cl)) != cl) {
-                fan[nf++] = (sg_dot_fan){.tail = s->tape_index, .sid = sg_scope_id(cl), .head = sg_scope_id(hs),
-                                         .order = i};
+                fan[nf++] =
+                    (sg_dot_fan){.tail = s->tape_index, .sid = sg_scope_id(cl), .head = sg_scope_id(hs), .order = i};
                 continue;
             }
             if (!agedge(b->root, tail, head, NULL, 1))
@@ -692,8 +692,7 @@ static sg_status sg_dot_build_graph(sg_dot_build *b, sg_graph *g, const sg_expor
     if (o->title && o->title[0]) {
         sg_sb_clear(&b->label);
         sg_sb_text(&b->label, o->title);
-        if (b->label.oom || !sg_dot_set(b->root, b->a.g_label, b->label.p) ||
-            !agattr(b->root, AGRAPH, "labelloc", "t"))
+        if (b->label.oom || !sg_dot_set(b->root, b->a.g_label, b->label.p) || !agattr(b->root, AGRAPH, "labelloc", "t"))
             goto oom;
     }
     b->st.n_nodes = (size_t)agnnodes(b->root);
@@ -703,8 +702,8 @@ oom_fan:
     sg_free(fan);
 oom:
     sg_dot_build_free(b);
-    return sg_error_format(err, errcap, SG_ERR_NOMEM, "graph export: out of memory building the Graphviz graph (%zu tape entries)",
-                      n);
+    return sg_error_format(err, errcap, SG_ERR_NOMEM,
+                           "graph export: out of memory building the Graphviz graph (%zu tape entries)", n);
 }
 
 sg_status sg_graph_export_stats(sg_graph *g, const sg_export_opts *opts, sg_export_stats *stats, char *err,
@@ -782,7 +781,7 @@ sg_status sg_graph_export(sg_graph *g, const char *path, const sg_export_opts *o
     const char *fmt = sg_dot_format(path);
     if (!fmt)
         return sg_error_format(err, errcap, SG_ERR_ARG,
-                          "graph export to '%s': unknown file extension (use .dot, .svg or .png)", path);
+                               "graph export to '%s': unknown file extension (use .dot, .svg or .png)", path);
 
     sg_dot_build b;
     sg_status st = sg_dot_build_graph(&b, g, opts ? opts : &def, err, errcap);

@@ -167,8 +167,8 @@ static sg_status sg_ck_fill(sg_st_writer *w, const sg_params *ps, const sg_check
         return st;
     if (ck && ck->has_optim) {
         sg_ck_put_ctx pc = {w, msg, sizeof msg};
-        sg_state_io io = {.ctx = &pc, .put = sg_ck_put_optim, .prefix = sg_ck_optim_prefix, .err = msg,
-                          .errcap = sizeof msg};
+        sg_state_io io = {
+            .ctx = &pc, .put = sg_ck_put_optim, .prefix = sg_ck_optim_prefix, .err = msg, .errcap = sizeof msg};
         if ((st = sg_optim_state_save(&ck->optim, &io)) != SG_OK)
             return sg_error_format(err, errcap, st, "checkpoint: %s", msg);
     }
@@ -182,8 +182,8 @@ static sg_status sg_ck_fill(sg_st_writer *w, const sg_params *ps, const sg_check
         if (p->dtype != ps->dtype)
             return sg_error_format(err, errcap, SG_ERR_ARG, "checkpoint: parameter '%s' has dtype %s, its set %s",
                                    p->name, sg_dtype_name(p->dtype), sg_dtype_name(ps->dtype));
-        if (!sg_utf8_valid_str(p->name) || strcmp(p->name, "__metadata__") == 0 ||
-            strcmp(p->name, "rng/state") == 0 || sg_str_starts_with(p->name, "optim/"))
+        if (!sg_utf8_valid_str(p->name) || strcmp(p->name, "__metadata__") == 0 || strcmp(p->name, "rng/state") == 0 ||
+            sg_str_starts_with(p->name, "optim/"))
             return sg_error_format(err, errcap, SG_ERR_ARG,
                                    "checkpoint: parameter name '%s' is reserved or not UTF-8 (\"__metadata__\", "
                                    "\"rng/state\" and names starting with \"optim/\" are taken)",
@@ -198,8 +198,8 @@ static sg_status sg_ck_fill(sg_st_writer *w, const sg_params *ps, const sg_check
             if (r && !sg_ck_moment_name(name, sizeof name, p->name, suffix[r]))
                 return sg_error_format(err, errcap, SG_ERR_ARG, "checkpoint: parameter name '%.60s...' is too long",
                                        p->name);
-            if ((st = sg_st_writer_add(w, r ? name : p->name, dt, p->shape.ndim, p->shape.d, bufs[r], err,
-                                       errcap)) != SG_OK)
+            if ((st = sg_st_writer_add(w, r ? name : p->name, dt, p->shape.ndim, p->shape.d, bufs[r], err, errcap)) !=
+                SG_OK)
                 return st;
         }
     }
@@ -388,8 +388,8 @@ static sg_status sg_ck_state_from(const sg_st_file *f, const unsigned char *rng,
     }
     if (sg_st_file_meta(f, "seqgrad.optim.kind")) {
         sg_ck_get_ctx gc = {f, used};
-        sg_state_io io = {.ctx = &gc, .get = sg_ck_get_optim, .prefix = sg_ck_optim_prefix, .err = err,
-                          .errcap = errcap};
+        sg_state_io io = {
+            .ctx = &gc, .get = sg_ck_get_optim, .prefix = sg_ck_optim_prefix, .err = err, .errcap = errcap};
         if ((st = sg_optim_state_load(&ck.optim, &io)) != SG_OK)
             goto done;
         ck.has_optim = true;
@@ -490,7 +490,7 @@ sg_status sg_checkpoint_read_meta(const char *path, sg_checkpoint *out, char *er
 /* Loads the parsed file f (data in memory) into ps and out. */
 static sg_status sg_ck_load_file(const sg_st_file *f, sg_params *ps, sg_checkpoint *out, char *err, size_t errcap)
 {
-    size_t *slot = sg_calloc(3 * ps->n + 1, sizeof *slot); /* (3 * ps->n) tensor index + 1 per (param, role) */
+    size_t *slot = sg_calloc(3 * ps->n + 1, sizeof *slot);  /* (3 * ps->n) tensor index + 1 per (param, role) */
     void **fresh = sg_calloc(2 * ps->n + 1, sizeof *fresh); /* (2 * ps->n) newly allocated moment buffers */
     const sg_st_tensor *rng_t = NULL;
     sg_checkpoint ck;

@@ -60,16 +60,14 @@ static const struct {
     const char *name;
     size_t size;
 } sg_st_dtypes[SG_ST_NDTYPES] = {
-    [SG_ST_BOOL] = {"BOOL", 1}, [SG_ST_U8] = {"U8", 1},   [SG_ST_I8] = {"I8", 1},   [SG_ST_F8_E5M2] = {"F8_E5M2", 1},
-    [SG_ST_F8_E4M3] = {"F8_E4M3", 1}, [SG_ST_I16] = {"I16", 2}, [SG_ST_U16] = {"U16", 2}, [SG_ST_F16] = {"F16", 2},
-    [SG_ST_BF16] = {"BF16", 2}, [SG_ST_I32] = {"I32", 4}, [SG_ST_U32] = {"U32", 4}, [SG_ST_F32] = {"F32", 4},
-    [SG_ST_I64] = {"I64", 8},   [SG_ST_U64] = {"U64", 8}, [SG_ST_F64] = {"F64", 8},
+    [SG_ST_BOOL] = {"BOOL", 1},       [SG_ST_U8] = {"U8", 1},           [SG_ST_I8] = {"I8", 1},
+    [SG_ST_F8_E5M2] = {"F8_E5M2", 1}, [SG_ST_F8_E4M3] = {"F8_E4M3", 1}, [SG_ST_I16] = {"I16", 2},
+    [SG_ST_U16] = {"U16", 2},         [SG_ST_F16] = {"F16", 2},         [SG_ST_BF16] = {"BF16", 2},
+    [SG_ST_I32] = {"I32", 4},         [SG_ST_U32] = {"U32", 4},         [SG_ST_F32] = {"F32", 4},
+    [SG_ST_I64] = {"I64", 8},         [SG_ST_U64] = {"U64", 8},         [SG_ST_F64] = {"F64", 8},
 };
 
-const char *sg_st_dtype_name(sg_st_dtype dt)
-{
-    return (unsigned)dt < SG_ST_NDTYPES ? sg_st_dtypes[dt].name : "?";
-}
+const char *sg_st_dtype_name(sg_st_dtype dt) { return (unsigned)dt < SG_ST_NDTYPES ? sg_st_dtypes[dt].name : "?"; }
 
 size_t sg_st_dtype_size(sg_st_dtype dt) { return (unsigned)dt < SG_ST_NDTYPES ? sg_st_dtypes[dt].size : 0; }
 
@@ -151,12 +149,14 @@ bool sg_st_decode(sg_st_dtype from, const unsigned char *raw, size_t numel, sg_s
         uint8_t u8 = (uint8_t)u;
         uint16_t u16 = (uint16_t)u;
         uint32_t u32 = (uint32_t)u;
+        /* clang-format off */
         switch (es) {
         case 1: memcpy(d + i, &u8, 1); break;
         case 2: memcpy(d + 2 * i, &u16, 2); break;
         case 4: memcpy(d + 4 * i, &u32, 4); break;
         default: memcpy(d + 8 * i, &u, 8); break;
         }
+        /* clang-format on */
     }
     return true;
 }
@@ -285,8 +285,8 @@ static sg_status sg_st_read_entry(const cJSON *e, const char *name, size_t data_
     if (t->end - t->begin != bytes) {
         char sb[96];
         return sg_error_format(err, errcap, SG_ERR_FORMAT,
-                               "tensor '%s': data_offsets [%zu, %zu] hold %zu bytes, but shape %s of %s needs %zu", name,
-                               t->begin, t->end, t->end - t->begin, sg_st_shape_str(ndim, dims, sb, sizeof sb),
+                               "tensor '%s': data_offsets [%zu, %zu] hold %zu bytes, but shape %s of %s needs %zu",
+                               name, t->begin, t->end, t->end - t->begin, sg_st_shape_str(ndim, dims, sb, sizeof sb),
                                sg_st_dtypes[t->dtype].name, bytes);
     }
     return SG_OK;
@@ -424,7 +424,8 @@ static sg_status sg_st_parse_header(sg_st_file *f, const unsigned char *hdr, siz
     size_t dims_n;
     const char **names = sg_malloc((n_items ? n_items : 1) * sizeof *names);
     f->tensors_ = sg_malloc((n_items ? n_items : 1) * sizeof *f->tensors_);
-    f->dims_ = sg_size_mul(n_items ? n_items : 1, SG_ST_MAX_DIMS, &dims_n) ? sg_malloc(dims_n * sizeof *f->dims_) : NULL;
+    f->dims_ =
+        sg_size_mul(n_items ? n_items : 1, SG_ST_MAX_DIMS, &dims_n) ? sg_malloc(dims_n * sizeof *f->dims_) : NULL;
     sg_status st = SG_OK;
     if (!names || !f->tensors_ || !f->dims_) {
         st = sg_error_format(err, errcap, SG_ERR_NOMEM, "safetensors: out of memory");
@@ -592,7 +593,7 @@ sg_status sg_st_file_bytes(const sg_st_file *f, const sg_st_tensor *t, void *dst
 
 /* One tensor to write. */
 typedef struct sg_st_wtensor {
-    char *name;       /* owned */
+    char *name; /* owned */
     sg_st_dtype dtype;
     int ndim;
     size_t shape[SG_ST_MAX_DIMS];

@@ -192,7 +192,8 @@ sg_status sg_gradcheck_model(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ct
     sg_graph_set_grad_enabled(g, true);
     sg_tensor *loss = fn(g, ctx);
     if (!loss || sg_graph_status(g))
-        return sg_graph_status(g) ? sg_graph_status(g) : sg_graph_fail(g, SG_ERR_ARG, "gradcheck: the loss function returned NULL");
+        return sg_graph_status(g) ? sg_graph_status(g)
+                                  : sg_graph_fail(g, SG_ERR_ARG, "gradcheck: the loss function returned NULL");
     if (loss->numel != 1)
         return sg_graph_fail(g, SG_ERR_SHAPE, "gradcheck: the loss must be a single element");
     /* Central differences cannot resolve derivatives below their rounding
@@ -318,10 +319,10 @@ sg_status sg_gradcheck_model(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ct
  * cancel exactly instead of adding rounding noise.  ybuf holds numel values. */
 typedef struct sg_node_probe {
     sg_tensor *t;
-    double *x;         /* the perturbed input's data */
+    double *x; /* the perturbed input's data */
     size_t e;
-    const double *r;   /* (numel) seed */
-    double *ybuf;      /* (numel) scratch */
+    const double *r; /* (numel) seed */
+    double *ybuf;    /* (numel) scratch */
 } sg_node_probe;
 
 static double sg_node_central(void *vp, double h)

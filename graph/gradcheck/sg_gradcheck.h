@@ -47,17 +47,17 @@ sg_gradcheck_opts sg_gradcheck_defaults(void);
 
 typedef struct sg_gradcheck_report {
     bool passed;
-    size_t n_checked;       /* elements compared */
+    size_t n_checked; /* elements compared */
     double max_abs_err;
     double max_rel_err;
-    double worst_analytic;  /* at the worst relative error */
+    double worst_analytic; /* at the worst relative error */
     double worst_numeric;
-    char where[512];        /* the worst element, described */
+    char where[512]; /* the worst element, described */
     /* per-op mode: the first failing node (valid when !passed) */
     size_t bad_tape_index;
-    const char *bad_op;     /* static op name, or NULL */
+    const char *bad_op; /* static op name, or NULL */
     char bad_scope[256];
-    double floor_used;      /* the relative-error floor applied (see above) */
+    double floor_used; /* the relative-error floor applied (see above) */
 } sg_gradcheck_report;
 
 /* Builds the graph of one loss evaluation on g (already reset) and returns

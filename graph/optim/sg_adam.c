@@ -44,7 +44,7 @@ sg_status sg_optim_init_adam(sg_optim *opt, const sg_adam_config *cfg)
         T *v_ = (T *)(p)->v;                /* (numel) */                                                              \
         for (size_t i_ = 0; i_ < (p)->numel; i_++) {                                                                   \
             double w = (double)w_[i_];                                                                                 \
-            double g = (double)g_[i_] + (wd) * w;                                                                      \
+            double g = (double)g_[i_] + (wd)*w;                                                                        \
             double m = (b1) * (double)m_[i_] + (1.0 - (b1)) * g;                                                       \
             double v = (b2) * (double)v_[i_] + (1.0 - (b2)) * g * g;                                                   \
             m_[i_] = (T)m;                                                                                             \

@@ -156,10 +156,11 @@ sg_status sg_optim_state_save(const sg_optim *o, const sg_state_io *io)
     if (!o || !io || !io->put)
         return sg_error_format(io ? io->err : NULL, io ? io->errcap : 0, SG_ERR_ARG, "optimizer: NULL state or io");
     if (!sg_optim_loadable(o))
-        return sg_error_format(io->err, io->errcap, SG_ERR_ARG,
-                               "the optimizer state cannot be saved: unknown kind, or a configuration, rate or schedule "
-                               "that sg_optim_init_*, sg_optim_set_lr or sg_optim_set_schedule would refuse (it could "
-                               "not be loaded)");
+        return sg_error_format(
+            io->err, io->errcap, SG_ERR_ARG,
+            "the optimizer state cannot be saved: unknown kind, or a configuration, rate or schedule "
+            "that sg_optim_init_*, sg_optim_set_lr or sg_optim_set_schedule would refuse (it could "
+            "not be loaded)");
     const sg_optim_kind_ops *ops = sg_optim_ops(o->kind);
     char t[24], ds[24];
     snprintf(t, sizeof t, "%llu", (unsigned long long)o->t);
@@ -206,8 +207,8 @@ sg_status sg_optim_state_load(sg_optim *o, const sg_state_io *io)
     if ((st = ops->load(&tmp, io)) != SG_OK)
         return st;
     if (sg_optim_set_schedule(&tmp, decay, (int)dstart) != SG_OK)
-        return sg_error_format(io->err, io->errcap, SG_ERR_FORMAT,
-                               "metadata '%sdecay' is %g, a factor > 0 expected", sg_optim_prefix(io), decay);
+        return sg_error_format(io->err, io->errcap, SG_ERR_FORMAT, "metadata '%sdecay' is %g, a factor > 0 expected",
+                               sg_optim_prefix(io), decay);
     if (!(base_lr >= 0) || sg_optim_set_lr(&tmp, lr) != SG_OK)
         return sg_error_format(io->err, io->errcap, SG_ERR_FORMAT,
                                "metadata: learning rates lr %g, base_lr %g must be >= 0", lr, base_lr);
@@ -226,7 +227,8 @@ static double sg_grad_sumsq(const sg_params *ps, double scale)
     for (size_t k = 0; k < ps->n; k++) {
         const sg_param *p = ps->items[k];
         for (size_t i = 0; i < p->numel; i++) {
-            double g = (p->dtype == SG_F32 ? (double)((const float *)p->grad)[i] : ((const double *)p->grad)[i]) / scale;
+            double g =
+                (p->dtype == SG_F32 ? (double)((const float *)p->grad)[i] : ((const double *)p->grad)[i]) / scale;
             ss += g * g;
         }
     }

@@ -35,8 +35,8 @@ sg_status sg_optim_init_sgd(sg_optim *opt, const sg_sgd_config *cfg)
         const T *g_ = (const T *)(p)->grad; /* (numel) */                                                              \
         for (size_t i_ = 0; i_ < (p)->numel; i_++) {                                                                   \
             double w = (double)w_[i_];                                                                                 \
-            double g = (double)g_[i_] + (wd) * w;                                                                      \
-            w_[i_] = (T)(w - (lr) * g);                                                                                \
+            double g = (double)g_[i_] + (wd)*w;                                                                        \
+            w_[i_] = (T)(w - (lr)*g);                                                                                  \
         }                                                                                                              \
     } while (0)
 
@@ -48,10 +48,10 @@ sg_status sg_optim_init_sgd(sg_optim *opt, const sg_sgd_config *cfg)
         T *m_ = (T *)(p)->m;                /* (numel) */                                                              \
         for (size_t i_ = 0; i_ < (p)->numel; i_++) {                                                                   \
             double w = (double)w_[i_];                                                                                 \
-            double g = (double)g_[i_] + (wd) * w;                                                                      \
+            double g = (double)g_[i_] + (wd)*w;                                                                        \
             double m = (mu) * (double)m_[i_] + g;                                                                      \
             m_[i_] = (T)m;                                                                                             \
-            w_[i_] = (T)(w - (lr) * m);                                                                                \
+            w_[i_] = (T)(w - (lr)*m);                                                                                  \
         }                                                                                                              \
     } while (0)
 

@@ -52,11 +52,11 @@ static void sg_addition_bits(const uint32_t *a, const uint32_t *b, size_t n, siz
 }
 
 /* The logits (T, n, 1); *sums (T, n, 1) receives the targets when asked. */
-static sg_tensor *sg_addition_logits(sg_graph *g, const sg_addition *m, const uint32_t *a, const uint32_t *b,
-                                     size_t n, sg_tensor **sums)
+static sg_tensor *sg_addition_logits(sg_graph *g, const sg_addition *m, const uint32_t *a, const uint32_t *b, size_t n,
+                                     sg_tensor **sums)
 {
     size_t T = m->bits;
-    float *x = sg_graph_alloc(g, T * n * 2 * sizeof *x); /* (T, n, 2) */
+    float *x = sg_graph_alloc(g, T * n * 2 * sizeof *x);           /* (T, n, 2) */
     float *s = sums ? sg_graph_alloc(g, T * n * sizeof *s) : NULL; /* (T, n, 1) */
     if (!x || (sums && !s))
         return NULL;

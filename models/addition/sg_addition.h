@@ -18,9 +18,9 @@
 #include "models/rnn/sg_seq.h"
 
 typedef struct sg_addition {
-    size_t bits;      /* T */
-    sg_cell cell;     /* SG_CELL_RNN, I = 2, H */
-    sg_linear out;    /* (H) -> (1) */
+    size_t bits;   /* T */
+    sg_cell cell;  /* SG_CELL_RNN, I = 2, H */
+    sg_linear out; /* (H) -> (1) */
 } sg_addition;
 
 /* Adds the model's parameters to ps.  bits in 2..31.  Pair with sg_addition_free. */

@@ -31,16 +31,16 @@ sg_status sg_sine_init(sg_sine *s, const sg_sine_opts *o, sg_rng *rng, char *err
     memset(s, 0, sizeof *s);
     if (o->window == 0 || o->n_points <= o->window)
         return sg_error_format(err, errcap, SG_ERR_ARG, "sine series: need W >= 1 and N > W (got N = %zu, W = %zu)",
-                           o->n_points, o->window);
+                               o->n_points, o->window);
     if (!isfinite(o->omega) || !isfinite(o->phase) || !isfinite(o->amplitude) || !isfinite(o->noise_std) ||
         o->noise_std < 0.0)
         return sg_error_format(err, errcap, SG_ERR_ARG,
-                           "sine series: omega, phase, amplitude must be finite and noise_std finite and >= 0 "
-                           "(got %g, %g, %g, %g)",
-                           o->omega, o->phase, o->amplitude, o->noise_std);
+                               "sine series: omega, phase, amplitude must be finite and noise_std finite and >= 0 "
+                               "(got %g, %g, %g, %g)",
+                               o->omega, o->phase, o->amplitude, o->noise_std);
     if (!(o->train_frac >= 0.0 && o->train_frac <= 1.0))
         return sg_error_format(err, errcap, SG_ERR_ARG, "sine series: train_frac must be in [0, 1] (got %g)",
-                           o->train_frac);
+                               o->train_frac);
     if (o->noise_std > 0.0 && !rng)
         return sg_error_format(err, errcap, SG_ERR_ARG, "sine series: noise_std %g needs an rng", o->noise_std);
     double *y = sg_malloc(o->n_points * sizeof *y); /* (N) */

@@ -40,11 +40,11 @@ typedef struct sg_sine_opts {
 sg_sine_opts sg_sine_defaults(void);
 
 typedef struct sg_sine {
-    double *series;    /* (N) owned (sg_malloc) */
-    size_t n_points;   /* N */
-    size_t window;     /* W */
-    size_t n_windows;  /* N - W */
-    size_t n_train;    /* windows [0, n_train) train, [n_train, n_windows) test */
+    double *series;   /* (N) owned (sg_malloc) */
+    size_t n_points;  /* N */
+    size_t window;    /* W */
+    size_t n_windows; /* N - W */
+    size_t n_train;   /* windows [0, n_train) train, [n_train, n_windows) test */
 } sg_sine;
 
 typedef enum sg_sine_split { SG_SINE_TRAIN = 0, SG_SINE_TEST = 1 } sg_sine_split;

@@ -34,16 +34,16 @@ static void sg_text_err_clear(char *err, size_t errcap)
 /* ---- the vocabulary and its hash table ------------------------------------ */
 
 struct sg_vocab {
-    char *pool;        /* (pool_len) every word followed by a NUL, in id order; owned */
+    char *pool; /* (pool_len) every word followed by a NUL, in id order; owned */
     size_t pool_len, pool_cap;
-    size_t *off;       /* (V) offset of word id in pool; owned */
-    size_t *len;       /* (V) byte length of word id; owned */
-    uint64_t *hash;    /* (V) FNV-1a hash of word id; owned */
-    uint64_t *count;   /* (V) training count of word id; owned */
-    size_t n, cap;     /* V, capacity of the per-id arrays */
-    int32_t *slots;    /* (n_slots) an id or -1 (empty); owned */
-    size_t n_slots;    /* a power of two, >= 2 V */
-    int32_t unk, eos;  /* ids of "<unk>" and "<eos>" (-1 while building) */
+    size_t *off;      /* (V) offset of word id in pool; owned */
+    size_t *len;      /* (V) byte length of word id; owned */
+    uint64_t *hash;   /* (V) FNV-1a hash of word id; owned */
+    uint64_t *count;  /* (V) training count of word id; owned */
+    size_t n, cap;    /* V, capacity of the per-id arrays */
+    int32_t *slots;   /* (n_slots) an id or -1 (empty); owned */
+    size_t n_slots;   /* a power of two, >= 2 V */
+    int32_t unk, eos; /* ids of "<unk>" and "<eos>" (-1 while building) */
 };
 
 /* An empty vocabulary with room for about `words` words; NULL on OOM.
@@ -259,7 +259,7 @@ static int sg_scan_next(sg_scan *s, const char **w, size_t *len)
 static sg_status sg_nul_error(const sg_scan *s, const char *name, char *err, size_t errcap)
 {
     return sg_error_format(err, errcap, SG_ERR_FORMAT, "'%s': NUL byte at offset %zu (not a text file?)", name,
-                       (size_t)(s->p - s->start));
+                           (size_t)(s->p - s->start));
 }
 
 /* ---- reading files ---------------------------------------------------------- */
@@ -307,8 +307,8 @@ static int sg_vocab_entry_cmp(const void *pa, const void *pb)
     return a->len < b->len ? -1 : a->len > b->len ? 1 : 0;
 }
 
-static sg_status sg_vocab_build_named(const char *text, size_t len, size_t min_count, const char *name,
-                                      sg_vocab **out, char *err, size_t errcap)
+static sg_status sg_vocab_build_named(const char *text, size_t len, size_t min_count, const char *name, sg_vocab **out,
+                                      char *err, size_t errcap)
 {
     *out = NULL;
     sg_vocab *cv = sg_vocab_new(1024); /* the counting table */
@@ -397,8 +397,7 @@ fail:
     return sg_error_format(err, errcap, st, "out of memory building a vocabulary from '%s'", name);
 }
 
-sg_status sg_vocab_build_text(const char *text, size_t len, size_t min_count, sg_vocab **out, char *err,
-                              size_t errcap)
+sg_status sg_vocab_build_text(const char *text, size_t len, size_t min_count, sg_vocab **out, char *err, size_t errcap)
 {
     if (!out)
         return sg_error_format(err, errcap, SG_ERR_ARG, "sg_vocab_build_text: out is NULL");
@@ -473,8 +472,8 @@ sg_status sg_vocab_deserialize(const char *text, size_t len, sg_vocab **out, cha
         for (size_t i = 0; i < wl; i++) {
             if (w[i] == '\0' || sg_is_blank(w[i])) {
                 st = sg_error_format(err, errcap, SG_ERR_FORMAT,
-                                 "vocabulary line %zu: the word has a %s at byte %zu (words hold no blanks)",
-                                 line, w[i] ? "blank" : "NUL byte", i + 1);
+                                     "vocabulary line %zu: the word has a %s at byte %zu (words hold no blanks)", line,
+                                     w[i] ? "blank" : "NUL byte", i + 1);
                 goto fail;
             }
         }
@@ -482,13 +481,14 @@ sg_status sg_vocab_deserialize(const char *text, size_t len, sg_vocab **out, cha
         int32_t prev = sg_vocab_find(v, w, wl, h);
         if (prev >= 0) {
             st = sg_error_format(err, errcap, SG_ERR_FORMAT, "vocabulary line %zu: duplicate word '%s' (also line %zu)",
-                             line, sg_vocab_word(v, prev), (size_t)prev + 1);
+                                 line, sg_vocab_word(v, prev), (size_t)prev + 1);
             goto fail;
         }
         int32_t id;
         if ((st = sg_vocab_append(v, w, wl, h, &id)) != SG_OK) {
-            sg_error_format(err, errcap, st, st == SG_ERR_NOMEM ? "out of memory reading a vocabulary"
-                                                            : "vocabulary has more than 2^31 - 1 words");
+            sg_error_format(err, errcap, st,
+                            st == SG_ERR_NOMEM ? "out of memory reading a vocabulary"
+                                               : "vocabulary has more than 2^31 - 1 words");
             goto fail;
         }
     }
@@ -496,7 +496,7 @@ sg_status sg_vocab_deserialize(const char *text, size_t len, sg_vocab **out, cha
     v->eos = sg_vocab_id(v, SG_TEXT_EOS);
     if (v->unk < 0 || v->eos < 0) {
         st = sg_error_format(err, errcap, SG_ERR_FORMAT, "vocabulary of %zu words has no '%s'", v->n,
-                         v->unk < 0 ? SG_TEXT_UNK : SG_TEXT_EOS);
+                             v->unk < 0 ? SG_TEXT_UNK : SG_TEXT_EOS);
         goto fail;
     }
     *out = v;
@@ -576,8 +576,7 @@ static sg_status sg_tokens_named(sg_tokens *t, const sg_vocab *v, const char *te
     return SG_OK;
 }
 
-sg_status sg_tokens_from_text(sg_tokens *t, const sg_vocab *v, const char *text, size_t len, char *err,
-                              size_t errcap)
+sg_status sg_tokens_from_text(sg_tokens *t, const sg_vocab *v, const char *text, size_t len, char *err, size_t errcap)
 {
     if (!t)
         return sg_error_format(err, errcap, SG_ERR_ARG, "sg_tokens_from_text: t is NULL");
@@ -616,19 +615,19 @@ sg_status sg_text_batcher_init(sg_text_batcher *it, const int32_t *ids, size_t n
         return sg_error_format(err, errcap, SG_ERR_ARG, "sg_text_batcher_init: ids is NULL");
     if (batch == 0 || steps == 0)
         return sg_error_format(err, errcap, SG_ERR_ARG, "batching needs B >= 1 and T >= 1 (got B = %zu, T = %zu)",
-                           batch, steps);
+                               batch, steps);
     size_t L = n / batch;
     if (L < 2)
         return sg_error_format(err, errcap, SG_ERR_ARG,
-                           "a stream of n = %zu tokens cut into B = %zu streams gives L = %zu tokens each; "
-                           "a window needs L >= 2",
-                           n, batch, L);
+                               "a stream of n = %zu tokens cut into B = %zu streams gives L = %zu tokens each; "
+                               "a window needs L >= 2",
+                               n, batch, L);
     size_t full = (L - 1) / steps, n_windows = full + ((L - 1) % steps && !drop_last ? 1 : 0);
     if (n_windows == 0)
         return sg_error_format(err, errcap, SG_ERR_ARG,
-                           "n = %zu tokens in B = %zu streams of L = %zu: no full window of T = %zu steps "
-                           "(L - 1 < T) and the shorter one is dropped",
-                           n, batch, L, steps);
+                               "n = %zu tokens in B = %zu streams of L = %zu: no full window of T = %zu steps "
+                               "(L - 1 < T) and the shorter one is dropped",
+                               n, batch, L, steps);
     it->ids = ids;
     it->batch = batch;
     it->steps = steps;
@@ -713,9 +712,9 @@ sg_status sg_text_corpus_load(sg_text_corpus *c, const char *dir, size_t min_cou
     int rc = stat(dir, &st);
     if (rc != 0 || !S_ISDIR(st.st_mode))
         return sg_error_format(err, errcap, SG_ERR_IO,
-                           "data directory '%s': %s; it should hold train.txt, valid.txt, test.txt or "
-                           "ptb.train.txt, ptb.valid.txt, ptb.test.txt",
-                           dir, rc != 0 ? strerror(errno) : "not a directory");
+                               "data directory '%s': %s; it should hold train.txt, valid.txt, test.txt or "
+                               "ptb.train.txt, ptb.valid.txt, ptb.test.txt",
+                               dir, rc != 0 ? strerror(errno) : "not a directory");
     /* Find the first complete naming scheme, noting which files exist. */
     int scheme = -1;
     char found[256] = "";
@@ -747,9 +746,9 @@ sg_status sg_text_corpus_load(sg_text_corpus *c, const char *dir, size_t min_cou
     }
     if (scheme < 0)
         return sg_error_format(err, errcap, SG_ERR_IO,
-                           "no text corpus in '%s': looked for train.txt, valid.txt, test.txt or ptb.train.txt, "
-                           "ptb.valid.txt, ptb.test.txt (all three of one naming); found: %s",
-                           dir, found[0] ? found : "none of them");
+                               "no text corpus in '%s': looked for train.txt, valid.txt, test.txt or ptb.train.txt, "
+                               "ptb.valid.txt, ptb.test.txt (all three of one naming); found: %s",
+                               dir, found[0] ? found : "none of them");
 
     /* The training file is read once: vocabulary, then tokens. */
     char *buf;

@@ -51,8 +51,7 @@ typedef struct sg_vocab sg_vocab; /* opaque; owns its words, counts and hash tab
  * word).  On success *out is a new vocabulary owned by the caller
  * (sg_vocab_free); on error *out is NULL.  SG_ERR_FORMAT: no words, NUL byte;
  * SG_ERR_ARG: more than INT32_MAX words; SG_ERR_NOMEM. */
-sg_status sg_vocab_build_text(const char *text, size_t len, size_t min_count, sg_vocab **out, char *err,
-                              size_t errcap);
+sg_status sg_vocab_build_text(const char *text, size_t len, size_t min_count, sg_vocab **out, char *err, size_t errcap);
 /* The same from a file.  SG_ERR_IO: cannot open or read (message has the path
  * and the system's reason); SG_ERR_FORMAT: empty (no words) or NUL byte. */
 sg_status sg_vocab_build_file(const char *path, size_t min_count, sg_vocab **out, char *err, size_t errcap);
@@ -94,8 +93,7 @@ typedef struct sg_tokens {
 /* Turns text into ids with v (words not in v -> "<unk>").  t is overwritten
  * (not freed first); on success the caller owns t->ids (sg_tokens_free); on
  * error t is zeroed.  SG_ERR_FORMAT: no words at all, or a NUL byte. */
-sg_status sg_tokens_from_text(sg_tokens *t, const sg_vocab *v, const char *text, size_t len, char *err,
-                              size_t errcap);
+sg_status sg_tokens_from_text(sg_tokens *t, const sg_vocab *v, const char *text, size_t len, char *err, size_t errcap);
 /* The same from a file (SG_ERR_IO: cannot open or read). */
 sg_status sg_tokens_read_file(sg_tokens *t, const sg_vocab *v, const char *path, char *err, size_t errcap);
 /* Frees t->ids and zeroes t. */
@@ -137,9 +135,9 @@ void sg_text_batcher_rewind(sg_text_batcher *it);
 enum { SG_TEXT_TRAIN = 0, SG_TEXT_VALID = 1, SG_TEXT_TEST = 2 };
 
 typedef struct sg_text_corpus {
-    sg_vocab *vocab;   /* owned; built from the training file */
-    sg_tokens split[3];/* SG_TEXT_TRAIN, SG_TEXT_VALID, SG_TEXT_TEST, owned */
-    char *path[3];     /* owned (sg_malloc): the files that were read */
+    sg_vocab *vocab;    /* owned; built from the training file */
+    sg_tokens split[3]; /* SG_TEXT_TRAIN, SG_TEXT_VALID, SG_TEXT_TEST, owned */
+    char *path[3];      /* owned (sg_malloc): the files that were read */
 } sg_text_corpus;
 
 /* Loads DIR: the first naming scheme whose three files all exist, in this

@@ -17,8 +17,14 @@ sg_status sg_lm_init(sg_lm *m, sg_params *ps, const sg_lm_config *cfg)
     sg_status st = sg_embedding_init(&m->embed, ps, "embed", cfg->vocab, cfg->embed);
     if (st)
         return st;
-    sg_seq_config sc = {.kind = cfg->kind, .act = cfg->act, .input = cfg->embed, .hidden = cfg->hidden,
-                        .layers = cfg->layers, .bidirectional = false, .make = cfg->make, .make_ctx = cfg->make_ctx};
+    sg_seq_config sc = {.kind = cfg->kind,
+                        .act = cfg->act,
+                        .input = cfg->embed,
+                        .hidden = cfg->hidden,
+                        .layers = cfg->layers,
+                        .bidirectional = false,
+                        .make = cfg->make,
+                        .make_ctx = cfg->make_ctx};
     if ((st = sg_seq_layers_init(&m->rnn, ps, "rnn", &sc)) != SG_OK)
         return st;
     if (!cfg->tie_weights) {

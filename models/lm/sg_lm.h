@@ -22,22 +22,22 @@
 #include "models/rnn/sg_seq.h"
 
 typedef struct sg_lm_config {
-    size_t vocab;          /* V */
-    size_t embed;          /* D (must equal hidden when tied) */
-    size_t hidden;         /* H */
-    size_t layers;         /* N */
-    sg_cell_kind kind;     /* built-in kind, or SG_CELL_CUSTOM with make */
-    sg_activation act;     /* SG_CELL_RNN */
-    sg_cell_make_fn make;  /* SG_CELL_CUSTOM */
+    size_t vocab;         /* V */
+    size_t embed;         /* D (must equal hidden when tied) */
+    size_t hidden;        /* H */
+    size_t layers;        /* N */
+    sg_cell_kind kind;    /* built-in kind, or SG_CELL_CUSTOM with make */
+    sg_activation act;    /* SG_CELL_RNN */
+    sg_cell_make_fn make; /* SG_CELL_CUSTOM */
     void *make_ctx;
-    bool tie_weights;      /* output projection = embedding transposed */
+    bool tie_weights; /* output projection = embedding transposed */
 } sg_lm_config;
 
 typedef struct sg_lm {
     sg_lm_config cfg;
-    sg_embedding embed;    /* "embed" (V, D) */
-    sg_seq_layers rnn;     /* N layers, named "rnn" (cells "rnn.l<l>") */
-    sg_linear out;         /* "out.W" (H, V), "out.b" (V); out.W NULL when tied */
+    sg_embedding embed; /* "embed" (V, D) */
+    sg_seq_layers rnn;  /* N layers, named "rnn" (cells "rnn.l<l>") */
+    sg_linear out;      /* "out.W" (H, V), "out.b" (V); out.W NULL when tied */
 } sg_lm;
 
 /* Adds the model's parameters to ps.  SG_ERR_ARG for a bad config (zero
@@ -52,19 +52,19 @@ sg_status sg_lm_reset_parameters(sg_lm *m, sg_params *ps, sg_rng *rng, double r,
 /* The carried recurrent state of B streams: N cells x (h, c) x (B, H) doubles,
  * heap, made once; zeroed at the start of every pass over the data. */
 typedef struct sg_lm_state {
-    size_t batch;          /* B */
-    size_t n_cells;        /* N */
-    size_t hidden;         /* H */
-    double *h, *c;         /* (N, B, H) each */
+    size_t batch;   /* B */
+    size_t n_cells; /* N */
+    size_t hidden;  /* H */
+    double *h, *c;  /* (N, B, H) each */
 } sg_lm_state;
 sg_status sg_lm_state_init(sg_lm_state *st, const sg_lm *m, size_t batch);
 void sg_lm_state_free(sg_lm_state *st);
 void sg_lm_state_zero(sg_lm_state *st);
 
 typedef struct sg_lm_run {
-    bool training;         /* dropout on */
-    double dropout;        /* embedding output, between layers, top output; [0, 1) */
-    sg_rng *rng;           /* for dropout masks (training with dropout > 0) */
+    bool training;  /* dropout on */
+    double dropout; /* embedding output, between layers, top output; [0, 1) */
+    sg_rng *rng;    /* for dropout masks (training with dropout > 0) */
 } sg_lm_run;
 
 /* One window: ids x (T, B) and targets y (T, B) (y may be NULL: no loss).

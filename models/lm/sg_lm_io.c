@@ -77,8 +77,8 @@ sg_status sg_lm_checkpoint_config(const sg_checkpoint *ck, sg_lm_config *cfg, sg
     const char *vals[] = {cell, act, tie, vtext};
     for (size_t i = 0; i < 4; i++)
         if (!vals[i])
-            return sg_error_format(err, errcap, SG_ERR_FORMAT,
-                                   "not a language-model checkpoint: no '%s' metadata", keys[i]);
+            return sg_error_format(err, errcap, SG_ERR_FORMAT, "not a language-model checkpoint: no '%s' metadata",
+                                   keys[i]);
     if (sg_cell_kind_parse(cell, &cfg->kind) != SG_OK)
         return sg_error_format(err, errcap, SG_ERR_FORMAT, "bad lm.cell '%s'", cell);
     if (sg_activation_parse(act, &cfg->act) != SG_OK)
@@ -117,8 +117,8 @@ sg_status sg_lm_save(const char *path, const sg_lm *m, const sg_params *ps, cons
     return st;
 }
 
-sg_status sg_lm_load(const char *path, sg_dtype dtype, sg_lm *m, sg_params **ps, sg_vocab **vocab,
-                     sg_checkpoint *state, char *err, size_t errcap)
+sg_status sg_lm_load(const char *path, sg_dtype dtype, sg_lm *m, sg_params **ps, sg_vocab **vocab, sg_checkpoint *state,
+                     char *err, size_t errcap)
 {
     if (!path || !m || !ps || !vocab)
         return sg_error_format(err, errcap, SG_ERR_ARG, "sg_lm_load: NULL argument");

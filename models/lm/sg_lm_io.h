@@ -41,7 +41,7 @@ sg_status sg_lm_save(const char *path, const sg_lm *m, const sg_params *ps, cons
  * the caller (sg_params_free), *vocab a new vocabulary (sg_vocab_free), and
  * state (may be NULL; must have been initialized) receives the training state.
  * On error nothing is left to free. */
-sg_status sg_lm_load(const char *path, sg_dtype dtype, sg_lm *m, sg_params **ps, sg_vocab **vocab,
-                     sg_checkpoint *state, char *err, size_t errcap) __attribute__((warn_unused_result));
+sg_status sg_lm_load(const char *path, sg_dtype dtype, sg_lm *m, sg_params **ps, sg_vocab **vocab, sg_checkpoint *state,
+                     char *err, size_t errcap) __attribute__((warn_unused_result));
 
 #endif

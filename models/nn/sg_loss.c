@@ -41,16 +41,16 @@ sg_tensor *sg_loss_mse(sg_graph *g, sg_tensor *pred, sg_tensor *target, sg_reduc
     return sg_loss_reduce(g, sg_hadamard(g, d, d), red);
 }
 
-sg_tensor *sg_loss_kl_gaussian(sg_graph *g, sg_tensor *mu_q, sg_tensor *logvar_q, sg_tensor *mu_p,
-                               sg_tensor *logvar_p, sg_reduction red)
+sg_tensor *sg_loss_kl_gaussian(sg_graph *g, sg_tensor *mu_q, sg_tensor *logvar_q, sg_tensor *mu_p, sg_tensor *logvar_p,
+                               sg_reduction red)
 {
     /* (a NULL mu_q or logvar_q is recorded by the first op that gets it) */
     /* lv_p - lv_q + (e^lv_q + (mu_q - mu_p)^2) e^-lv_p - 1, per element (B, Z) */
     sg_tensor *d = mu_p ? sg_sub(g, mu_q, mu_p) : mu_q;
     sg_tensor *num = sg_add(g, sg_exp(g, logvar_q), sg_hadamard(g, d, d));
-    sg_tensor *t = logvar_p ? sg_add(g, sg_sub(g, logvar_p, logvar_q),
-                                     sg_hadamard(g, num, sg_exp(g, sg_scale(g, logvar_p, -1.0))))
-                            : sg_add(g, sg_scale(g, logvar_q, -1.0), num);
+    sg_tensor *t =
+        logvar_p ? sg_add(g, sg_sub(g, logvar_p, logvar_q), sg_hadamard(g, num, sg_exp(g, sg_scale(g, logvar_p, -1.0))))
+                 : sg_add(g, sg_scale(g, logvar_q, -1.0), num);
     sg_tensor *one = sg_const_fill(g, "one", SG_SCALAR, 1.0);
     sg_tensor *rows = sg_scale(g, sg_sum(g, sg_sub(g, t, one), -1), 0.5); /* (B) */
     return sg_loss_reduce(g, rows, red);

@@ -35,9 +35,9 @@ sg_tensor *sg_activate(sg_graph *g, sg_activation f, sg_tensor *x);
  *   y = x W + b      x (..., I) -> y (..., O); W (I, O), b (O) broadcast
  * One matmul whatever the leading axes (a whole sequence (T, B, I) at once). */
 typedef struct sg_linear {
-    size_t in, out;  /* I, O */
-    sg_param *W;     /* (I, O) */
-    sg_param *b;     /* (O), or NULL without bias */
+    size_t in, out; /* I, O */
+    sg_param *W;    /* (I, O) */
+    sg_param *b;    /* (O), or NULL without bias */
 } sg_linear;
 
 /* Adds "<name>.W" (I, O) and, with bias, "<name>.b" (O) to ps, zero-filled. */
@@ -100,7 +100,7 @@ sg_tensor *sg_loss_mse(sg_graph *g, sg_tensor *pred, sg_tensor *target, sg_reduc
  * all (B, Z):  0.5 sum_z [lv_p - lv_q + (e^lv_q + (mu_q - mu_p)^2) / e^lv_p - 1].
  * NONE: (B) per row; SUM: over rows; MEAN: mean over rows (batch mean).
  * mu_p and lv_p may be NULL for the standard normal prior. */
-sg_tensor *sg_loss_kl_gaussian(sg_graph *g, sg_tensor *mu_q, sg_tensor *logvar_q, sg_tensor *mu_p,
-                               sg_tensor *logvar_p, sg_reduction red);
+sg_tensor *sg_loss_kl_gaussian(sg_graph *g, sg_tensor *mu_q, sg_tensor *logvar_q, sg_tensor *mu_p, sg_tensor *logvar_p,
+                               sg_reduction red);
 
 #endif

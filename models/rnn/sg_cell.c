@@ -147,7 +147,7 @@ static bool sg_lstm_cell_step(sg_graph *g, const sg_cell *cell, sg_tensor *xp, c
                               sg_cell_state *next)
 {
     sg_tensor *pre = sg_add(g, xp, sg_cell_recurrent(g, cell, prev)); /* (B, 4H) */
-    sg_tensor *a[4];                                                   /* (B, H) each: a_i a_f a_g a_o */
+    sg_tensor *a[4];                                                  /* (B, H) each: a_i a_f a_g a_o */
     if (sg_split(g, pre, 1, 4, a) != SG_OK)
         return false;
     bool peep = cell->kind == SG_CELL_PEEPHOLE;
@@ -384,13 +384,18 @@ bool sg_cell_step(sg_graph *g, const sg_cell *cell, sg_tensor *x_t, const sg_cel
         return false;
     if (!cell || !cell->step || !prev || !next) {
         sg_graph_fail(g, SG_ERR_ARG, "sg_cell_step: %s is NULL",
-                      !cell ? "the cell" : !cell->step ? "the cell's step" : !prev ? "prev" : "next");
+                      !cell         ? "the cell"
+                      : !cell->step ? "the cell's step"
+                      : !prev       ? "prev"
+                                    : "next");
         return false;
     }
     char sb[64];
     if (!x_t || !prev->h || (cell->has_c && !prev->c)) {
         sg_graph_fail(g, SG_ERR_ARG, "cell '%s': %s is NULL", cell->name,
-                      !x_t ? "the input x_t" : !prev->h ? "prev->h" : "prev->c");
+                      !x_t       ? "the input x_t"
+                      : !prev->h ? "prev->h"
+                                 : "prev->c");
         return false;
     }
     size_t B = prev->h->shape.d[0];

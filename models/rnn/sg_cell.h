@@ -80,22 +80,22 @@ typedef bool (*sg_cell_step_fn)(sg_graph *g, const sg_cell *cell, sg_tensor *x_t
 
 struct sg_cell {
     sg_cell_kind kind;
-    char *name;            /* "<prefix>", owned; parameter names start with it */
-    size_t input, hidden;  /* I, H */
-    size_t gates;          /* G; 0 = no input projection (the step gets raw x_t) */
-    bool has_c;            /* the state carries a memory cell c */
-    sg_activation act;     /* SG_CELL_RNN: the nonlinearity f */
-    sg_param *W_x;         /* (I, G*H) when G > 0, else NULL */
-    sg_param *b_x;         /* (G*H)    when G > 0, else NULL */
-    sg_param *W_h;         /* (H, G*H) built-in cells; custom cells may set it */
-    sg_param *b_h;         /* (G*H)    built-in cells; custom cells may set it */
+    char *name;                /* "<prefix>", owned; parameter names start with it */
+    size_t input, hidden;      /* I, H */
+    size_t gates;              /* G; 0 = no input projection (the step gets raw x_t) */
+    bool has_c;                /* the state carries a memory cell c */
+    sg_activation act;         /* SG_CELL_RNN: the nonlinearity f */
+    sg_param *W_x;             /* (I, G*H) when G > 0, else NULL */
+    sg_param *b_x;             /* (G*H)    when G > 0, else NULL */
+    sg_param *W_h;             /* (H, G*H) built-in cells; custom cells may set it */
+    sg_param *b_h;             /* (G*H)    built-in cells; custom cells may set it */
     sg_param *p_i, *p_f, *p_o; /* (H) each, peephole LSTM only */
-    sg_param **params;     /* (n_params) every parameter of the cell, in creation
+    sg_param **params;         /* (n_params) every parameter of the cell, in creation
                             * order; the array is owned, the parameters are not */
     size_t n_params, cap_params;
-    sg_params *ps;         /* borrowed: the set sg_cell_add_param adds to */
-    sg_cell_step_fn step;  /* the step (built-in or user-defined) */
-    void *user;            /* borrowed: user data for custom steps */
+    sg_params *ps;        /* borrowed: the set sg_cell_add_param adds to */
+    sg_cell_step_fn step; /* the step (built-in or user-defined) */
+    void *user;           /* borrowed: user data for custom steps */
 };
 
 /* ---- making cells -------------------------------------------------------

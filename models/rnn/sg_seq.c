@@ -25,8 +25,7 @@ static bool sg_seq_is_2d(const sg_tensor *t, size_t rows, size_t cols)
 }
 
 /* Checks xs (T, B, I) against the cell; *T, *B from xs.  Graph error naming the layer. */
-static bool sg_seq_check_input(sg_graph *g, const char *layer, const sg_cell *cell, sg_tensor *xs, size_t *T,
-                               size_t *B)
+static bool sg_seq_check_input(sg_graph *g, const char *layer, const sg_cell *cell, sg_tensor *xs, size_t *T, size_t *B)
 {
     char sb[64];
     if (!xs) {
@@ -90,13 +89,13 @@ static sg_tensor *sg_seq_unroll(sg_graph *g, const char *layer, const sg_cell *c
     if (!outs)
         return NULL;
     /* every step's input as rows of one (T*B, width) tensor */
-    sg_tensor *seq = xs;    /* (T, B, I) */
+    sg_tensor *seq = xs; /* (T, B, I) */
     size_t width = cell->input;
     if (cell->gates > 0) {
         seq = sg_cell_project(g, cell, xs); /* (T, B, G*H): one matmul for all steps */
         width = cell->gates * H;
     }
-    sg_tensor *rows = sg_reshape(g, seq, SG_SHAPE(T * B, width));                  /* (T*B, width) */
+    sg_tensor *rows = sg_reshape(g, seq, SG_SHAPE(T * B, width));                   /* (T*B, width) */
     sg_tensor *mrows = o->mask ? sg_reshape(g, o->mask, SG_SHAPE(T * B, 1)) : NULL; /* (T*B, 1) */
     sg_cell_state st = o->init;
     if (!st.h || (cell->has_c && !st.c)) {
@@ -126,7 +125,7 @@ static sg_tensor *sg_seq_unroll(sg_graph *g, const char *layer, const sg_cell *c
             return NULL;
         }
         if (mrows) {
-            sg_tensor *m = sg_slice(g, mrows, 0, t * B, B);                  /* (B, 1) */
+            sg_tensor *m = sg_slice(g, mrows, 0, t * B, B);                     /* (B, 1) */
             st.h = sg_add(g, st.h, sg_hadamard(g, m, sg_sub(g, next.h, st.h))); /* (B, H) */
             if (cell->has_c)
                 st.c = sg_add(g, st.c, sg_hadamard(g, m, sg_sub(g, next.c, st.c)));
@@ -256,9 +255,9 @@ sg_status sg_seq_layers_init(sg_seq_layers *s, sg_params *ps, const char *name, 
             size_t in = l == 0 ? cfg->input : D * cfg->hidden;
             sg_cell *c = &s->cells[l * D + d];
             sg_status st = !prefix ? SG_ERR_NOMEM
-                         : cfg->kind == SG_CELL_CUSTOM
-                             ? cfg->make(c, ps, prefix, in, cfg->hidden, cfg->make_ctx)
-                             : sg_cell_init_kind(c, ps, prefix, cfg->kind, cfg->act, in, cfg->hidden);
+                           : cfg->kind == SG_CELL_CUSTOM
+                               ? cfg->make(c, ps, prefix, in, cfg->hidden, cfg->make_ctx)
+                               : sg_cell_init_kind(c, ps, prefix, cfg->kind, cfg->act, in, cfg->hidden);
             sg_free(prefix);
             if (st == SG_OK && (c->input != in || c->hidden != cfg->hidden || !c->step))
                 st = SG_ERR_ARG; /* a custom maker that ignored the sizes */
@@ -310,7 +309,7 @@ static sg_tensor *sg_seq_layer(sg_graph *g, const sg_seq_layers *s, size_t l, sg
     const sg_scope *outer = sg_scope_current(g);
     sg_scope_push(g, "%s", c0->name);
     if (l > 0)
-        x = sg_dropout(g, x, o->dropout, o->training, o->rng);             /* fresh per step */
+        x = sg_dropout(g, x, o->dropout, o->training, o->rng);           /* fresh per step */
     x = sg_dropout_variational(g, x, o->var_input, o->training, o->rng); /* one per sequence */
     sg_seq_scope_restore(g, outer);
     if (!x)
@@ -356,8 +355,9 @@ sg_tensor *sg_seq_layers_forward(sg_graph *g, const sg_seq_layers *s, sg_tensor 
         o = &d;
     if (!sg_seq_rate_ok(o->dropout) || !sg_seq_rate_ok(o->var_input) || !sg_seq_rate_ok(o->var_recurrent) ||
         !sg_seq_rate_ok(o->var_output)) {
-        sg_graph_fail(g, SG_ERR_ARG, "layer '%s': dropout rates must be in [0, 1) (dropout %g, variational input %g, "
-                                     "recurrent %g, output %g)",
+        sg_graph_fail(g, SG_ERR_ARG,
+                      "layer '%s': dropout rates must be in [0, 1) (dropout %g, variational input %g, "
+                      "recurrent %g, output %g)",
                       s->name, o->dropout, o->var_input, o->var_recurrent, o->var_output);
         return NULL;
     }

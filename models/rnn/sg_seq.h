@@ -59,10 +59,10 @@
 
 /* Options of one run of one cell. */
 typedef struct sg_seq_run_opts {
-    sg_tensor *mask;      /* (T, B) 1 = real step, 0 = padding; NULL = all real */
-    sg_cell_state init;   /* initial state; a NULL h (or c) means zeros */
-    bool reverse;         /* process t = T-1 down to 0 */
-    sg_tensor *rec_mask;  /* (B, H) multiplied into h_{t-1} to give prev->h_rec
+    sg_tensor *mask;     /* (T, B) 1 = real step, 0 = padding; NULL = all real */
+    sg_cell_state init;  /* initial state; a NULL h (or c) means zeros */
+    bool reverse;        /* process t = T-1 down to 0 */
+    sg_tensor *rec_mask; /* (B, H) multiplied into h_{t-1} to give prev->h_rec
                            * (variational recurrent dropout); NULL = none */
 } sg_seq_run_opts;
 
@@ -123,15 +123,15 @@ size_t sg_seq_layers_output_size(const sg_seq_layers *s);
 size_t sg_seq_layers_params(const sg_seq_layers *s, sg_param **out, size_t cap);
 
 typedef struct sg_seq_opts {
-    sg_tensor *mask;            /* (T, B) padding mask, or NULL */
-    const sg_cell_state *init;  /* (N * D) initial states [l * D + d], or NULL = zeros
+    sg_tensor *mask;           /* (T, B) padding mask, or NULL */
+    const sg_cell_state *init; /* (N * D) initial states [l * D + d], or NULL = zeros
                                  * (an entry's NULL h or c is zeros too) */
-    bool training;              /* dropout is applied only when true */
-    sg_rng *rng;                /* caller-owned; needed when training with any p > 0 */
-    double dropout;             /* between layers, a fresh mask per step; [0, 1) */
-    double var_input;           /* variational: every layer's input; [0, 1) */
-    double var_recurrent;       /* variational: h_{t-1}; [0, 1) */
-    double var_output;          /* variational: the top layer's output; [0, 1) */
+    bool training;             /* dropout is applied only when true */
+    sg_rng *rng;               /* caller-owned; needed when training with any p > 0 */
+    double dropout;            /* between layers, a fresh mask per step; [0, 1) */
+    double var_input;          /* variational: every layer's input; [0, 1) */
+    double var_recurrent;      /* variational: h_{t-1}; [0, 1) */
+    double var_output;         /* variational: the top layer's output; [0, 1) */
 } sg_seq_opts;
 
 /* Everything off: no mask, zero states, evaluation mode. */

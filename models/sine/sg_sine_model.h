@@ -15,8 +15,8 @@
 #include "models/rnn/sg_cell.h"
 
 typedef struct sg_sine_model {
-    sg_cell cell;     /* I = 1, H */
-    sg_linear head;   /* (H) -> (1): "head.W" (H, 1), "head.b" (1) */
+    sg_cell cell;   /* I = 1, H */
+    sg_linear head; /* (H) -> (1): "head.W" (H, 1), "head.b" (1) */
 } sg_sine_model;
 
 /* A cell of `kind` (act for simple RNNs) with H units and the linear head,

@@ -41,17 +41,17 @@
 /* What the command line and the input file's metadata ask for. */
 typedef struct sg_parity_cfg {
     sg_cell_kind kind;
-    sg_activation act;        /* SG_CELL_RNN only */
-    size_t layers, dirs;      /* N, D */
+    sg_activation act;   /* SG_CELL_RNN only */
+    size_t layers, dirs; /* N, D */
     size_t T, B, I, H;
 } sg_parity_cfg;
 
 /* The tensors of the input file that are not model parameters (owned by the set). */
 typedef struct sg_parity_extras {
-    sg_param *input;          /* (T, B, I) */
-    sg_param *h0, *c0;        /* (N*D, B, H) each; c0 NULL unless LSTM */
-    sg_param *R;              /* (T, B, D*H) */
-    sg_param *S, *U;          /* (N*D, B, H) each; U NULL unless LSTM */
+    sg_param *input;   /* (T, B, I) */
+    sg_param *h0, *c0; /* (N*D, B, H) each; c0 NULL unless LSTM */
+    sg_param *R;       /* (T, B, D*H) */
+    sg_param *S, *U;   /* (N*D, B, H) each; U NULL unless LSTM */
 } sg_parity_extras;
 
 /* Prints "sg_parity: <message>" to stderr; returns 1 (the failing exit status). */
@@ -179,8 +179,8 @@ static int sg_parity_run(sg_graph *g, sg_params *ps, const sg_seq_layers *s, con
     size_t nd = c->layers * c->dirs;
     bool lstm = c->kind == SG_CELL_LSTM;
     sg_params_zero_grad(ps);
-    sg_tensor *xs = sg_param_use(g, x->input);  /* (T, B, I) */
-    sg_tensor *h0 = sg_param_use(g, x->h0);     /* (N*D, B, H) */
+    sg_tensor *xs = sg_param_use(g, x->input); /* (T, B, I) */
+    sg_tensor *h0 = sg_param_use(g, x->h0);    /* (N*D, B, H) */
     sg_tensor *c0 = lstm ? sg_param_use(g, x->c0) : NULL;
     sg_cell_state *init = sg_graph_alloc(g, nd * sizeof *init); /* (N*D) arena, zeroed */
     sg_cell_state *fin = sg_graph_alloc(g, nd * sizeof *fin);   /* (N*D) arena, zeroed */
@@ -192,8 +192,8 @@ static int sg_parity_run(sg_graph *g, sg_params *ps, const sg_seq_layers *s, con
     }
     sg_seq_opts o = sg_seq_opts_defaults();
     o.init = init;
-    sg_tensor *y = sg_seq_layers_forward(g, s, xs, &o, fin); /* (T, B, D*H) */
-    sg_tensor *hn = sg_parity_stack(g, fin, nd, false, c->B, c->H);   /* (N*D, B, H) */
+    sg_tensor *y = sg_seq_layers_forward(g, s, xs, &o, fin);        /* (T, B, D*H) */
+    sg_tensor *hn = sg_parity_stack(g, fin, nd, false, c->B, c->H); /* (N*D, B, H) */
     sg_tensor *cn = lstm ? sg_parity_stack(g, fin, nd, true, c->B, c->H) : NULL;
     sg_tensor *loss = sg_add(g, sg_sum_all(g, sg_hadamard(g, y, sg_parity_const(g, x->R))),
                              sg_sum_all(g, sg_hadamard(g, hn, sg_parity_const(g, x->S))));
@@ -242,8 +242,8 @@ int main(int argc, char **argv)
     sg_parity_extras x = {0};
     int rc = 1;
     char err[1024];
-    sg_seq_config cfg = {.kind = c.kind, .act = c.act, .input = c.I, .hidden = c.H, .layers = c.layers,
-                         .bidirectional = c.dirs == 2};
+    sg_seq_config cfg = {
+        .kind = c.kind, .act = c.act, .input = c.I, .hidden = c.H, .layers = c.layers, .bidirectional = c.dirs == 2};
     if (!ps || !out || !g)
         sg_parity_fail("%s", "out of memory");
     else if (sg_seq_layers_init(&s, ps, sg_cell_kind_name(c.kind), &cfg) != SG_OK)
