@@ -397,6 +397,76 @@ fail:
     return sg_error_format(err, errcap, st, "out of memory building a vocabulary from '%s'", name);
 }
 
+sg_vocab *sg_vocab_counter_new(void) { return sg_vocab_new(256); }
+
+sg_status sg_vocab_counter_add(sg_vocab *counter, const char *tok, size_t len)
+{
+    if (!counter || !tok || !len || memchr(tok, '\0', len))
+        return SG_ERR_ARG;
+    int32_t id;
+    sg_status st = sg_vocab_intern(counter, tok, len, &id);
+    if (st == SG_OK)
+        counter->count[id]++;
+    return st;
+}
+
+sg_status sg_vocab_counter_finish(const sg_vocab *counter, const char *const *specials, size_t n_special,
+                                  size_t min_count, sg_vocab **out, char *err, size_t errcap)
+{
+    if (!out)
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sg_vocab_counter_finish: out is NULL");
+    *out = NULL;
+    if (!counter || (n_special && !specials))
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sg_vocab_counter_finish: NULL counter or specials");
+    sg_vocab *v = sg_vocab_new(counter->n + n_special);
+    sg_vocab_entry *e = sg_malloc((counter->n ? counter->n : 1) * sizeof *e); /* (V_seen) */
+    sg_status st = v && e ? SG_OK : SG_ERR_NOMEM;
+    for (size_t i = 0; st == SG_OK && i < n_special; i++) {
+        size_t len = strlen(specials[i]);
+        uint64_t h = sg_hash_bytes(specials[i], len);
+        int32_t id, seen = sg_vocab_find(counter, specials[i], len, h);
+        if (sg_vocab_find(v, specials[i], len, h) >= 0) {
+            sg_vocab_free(v);
+            sg_free(e);
+            return sg_error_format(err, errcap, SG_ERR_ARG, "special word '%s' is given twice", specials[i]);
+        }
+        if ((st = sg_vocab_append(v, specials[i], len, h, &id)) == SG_OK)
+            v->count[id] = seen >= 0 ? counter->count[seen] : 0;
+    }
+    size_t kept = 0;
+    uint64_t dropped = 0;
+    for (size_t i = 0; st == SG_OK && i < counter->n; i++) {
+        const char *w = counter->pool + counter->off[i];
+        if (sg_vocab_find(v, w, counter->len[i], counter->hash[i]) >= 0)
+            continue; /* a special */
+        if (counter->count[i] < min_count)
+            dropped += counter->count[i];
+        else
+            e[kept++] = (sg_vocab_entry){counter->count[i], w, counter->len[i]};
+    }
+    if (st == SG_OK)
+        qsort(e, kept, sizeof *e, sg_vocab_entry_cmp);
+    for (size_t i = 0; st == SG_OK && i < kept; i++) {
+        int32_t id;
+        if ((st = sg_vocab_append(v, e[i].w, e[i].len, sg_hash_bytes(e[i].w, e[i].len), &id)) == SG_OK)
+            v->count[id] = e[i].count;
+    }
+    sg_free(e);
+    if (st != SG_OK) {
+        sg_vocab_free(v);
+        if (st == SG_ERR_ARG)
+            return sg_error_format(err, errcap, st, "more than %d distinct tokens", INT32_MAX);
+        return sg_error_format(err, errcap, st, "out of memory building a vocabulary");
+    }
+    v->unk = sg_vocab_id(v, SG_TEXT_UNK);
+    v->eos = sg_vocab_id(v, SG_TEXT_EOS);
+    if (v->unk >= 0)
+        v->count[v->unk] += dropped;
+    *out = v;
+    sg_text_err_clear(err, errcap);
+    return SG_OK;
+}
+
 sg_status sg_vocab_build_text(const char *text, size_t len, size_t min_count, sg_vocab **out, char *err, size_t errcap)
 {
     if (!out)
@@ -433,6 +503,9 @@ sg_status sg_vocab_serialize(const sg_vocab *v, char **out, size_t *len)
         *len = 0;
     if (!v)
         return SG_ERR_ARG;
+    for (size_t i = 0; i < v->n; i++)
+        if (memchr(v->pool + v->off[i], '\n', v->len[i]) || strpbrk(v->pool + v->off[i], " \t\r\v\f"))
+            return SG_ERR_ARG; /* a blank or newline would not read back */
     /* The pool already holds the words in id order, each followed by a NUL. */
     char *s = sg_malloc(v->pool_len + 1);
     if (!s)

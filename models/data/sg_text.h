@@ -70,10 +70,31 @@ int32_t sg_vocab_lookup(const sg_vocab *v, const char *word);
 int32_t sg_vocab_unk(const sg_vocab *v);
 int32_t sg_vocab_eos(const sg_vocab *v);
 
+/* Building from any tokens (characters, words, ...), for data other than
+ * running text.  A counter is a vocabulary that only counts: add every
+ * training token once per occurrence, then finish it into the vocabulary
+ * proper.  sg_vocab_counter_new returns NULL when out of memory. */
+sg_vocab *sg_vocab_counter_new(void);
+/* Counts one occurrence of the token (len > 0 bytes, no NUL byte; otherwise
+ * SG_ERR_ARG). */
+sg_status sg_vocab_counter_add(sg_vocab *counter, const char *tok, size_t len);
+/* The vocabulary of counter: the n_special words of specials first, at ids 0
+ * .. n_special - 1 in the order given (whether counted or not), then every
+ * other token counted at least min_count times, by descending count, ties by
+ * byte order.  The occurrences of dropped tokens are added to "<unk>" when it
+ * is one of the specials.  sg_vocab_unk / sg_vocab_eos give the ids of
+ * "<unk>" / "<eos>", -1 when they are not specials.  counter is not changed.
+ * *out is owned by the caller (NULL on error).  SG_ERR_ARG: a special given
+ * twice; SG_ERR_NOMEM. */
+sg_status sg_vocab_counter_finish(const sg_vocab *counter, const char *const *specials, size_t n_special,
+                                  size_t min_count, sg_vocab **out, char *err, size_t errcap);
+
 /* Serializes v as one word per line, '\n' after each, in id order (so line i
  * holds id i), for a checkpoint's metadata.  *out is a NUL-terminated string
  * from sg_malloc, owned by the caller (sg_free); *len its length without the
- * NUL (len may be NULL).  SG_ERR_NOMEM only. */
+ * NUL (len may be NULL).  SG_ERR_ARG when a word holds a blank or a
+ * newline (it would not read back: character vocabularies with a space need
+ * another encoding); SG_ERR_NOMEM. */
 sg_status sg_vocab_serialize(const sg_vocab *v, char **out, size_t *len);
 /* Rebuilds a vocabulary from that format (a final '\n' is optional).  Rejects
  * (SG_ERR_FORMAT, message with the line number) an empty line, a word with a
