@@ -63,7 +63,8 @@ const char *sg_cli_positional(sg_cli_args *a);
 /* False (and a message naming it) if an option or positional was not taken. */
 bool sg_cli_check_all_used(sg_cli_args *a);
 
-/* The addition task's settings, from --bits --hidden --activation --seed. */
+/* The addition task's settings, from --bits --hidden --activation --seed
+ * (frontends/cli/sg_task_addition.c). */
 typedef struct sg_addition_cfg {
     size_t bits, hidden;
     sg_activation act;
@@ -77,26 +78,16 @@ sg_params *sg_cli_addition_new(const sg_addition_cfg *cfg, sg_dtype dtype, sg_ad
  * sg_free) and their count. */
 bool sg_cli_addition_pairs(size_t bits, uint32_t **a, uint32_t **b, size_t *n);
 
-/* Subcommands; each returns the process exit code. */
+/* Subcommands; each returns the process exit code.  train, gradcheck and
+ * graph are generic over the task table (sg_cli_task.h). */
 int sg_cmd_demo(sg_cli_args *a);
 int sg_cmd_gradcheck(sg_cli_args *a);
 int sg_cmd_graph(sg_cli_args *a);
 int sg_cmd_train(sg_cli_args *a);
-int sg_cmd_train_sine(sg_cli_args *a);
 int sg_cmd_eval(sg_cli_args *a);
 int sg_cmd_generate(sg_cli_args *a);
-/* `graph lm` / `gradcheck lm`: a small language model of the given shape. */
-int sg_cmd_graph_lm(sg_cli_args *a, const char *out, size_t collapse_depth, bool grad_norms);
-int sg_cmd_gradcheck_lm(sg_cli_args *a);
-/* Deepest scope depth on g's tape (0 when nothing is scoped). */
-size_t sg_max_scope_depth(const sg_graph *g);
-
-/* Gradient-checks the addition model in f64 on a few pairs: model mode and
- * per-op mode.  Prints the results; returns true when both pass. */
-bool sg_cli_addition_gradcheck(sg_addition *m, sg_params *ps, size_t n_pairs, size_t seed, bool verbose);
-
-/* Exports the unrolled addition graph for one example to path (collapse
- * depth 0 = every op, SIZE_MAX = the deepest scope); verbose prints counts. */
-bool sg_cli_addition_export(sg_addition *m, const char *path, size_t collapse_depth, bool grad_norms, bool verbose);
+/* The tasks' own training commands (after `train <task>` took the task). */
+int sg_cmd_train_lm(sg_cli_args *a);
+int sg_cmd_train_sine(sg_cli_args *a);
 
 #endif

@@ -32,6 +32,7 @@ typedef struct sg_cli_option {
 } sg_cli_option;
 
 #define SG_LM_MODEL "train:lm graph:lm gradcheck:lm"
+#define SG_SINE_MODEL "train:sine graph:sine gradcheck:sine"
 static const sg_cli_option sg_cli_options[] = {
     {"help", NULL, 'h', "*", "print this help and exit 0"},
     /* data and files */
@@ -44,8 +45,8 @@ static const sg_cli_option sg_cli_options[] = {
     {"output", "FILE", 'o', "graph", "picture to write: .dot, .svg or .png"},
     {"split", "valid|test", 0, "eval", "which held-out split (default test)"},
     /* model shape */
-    {"cell", "KIND", 0, SG_LM_MODEL " train:sine", "lstm, gru, peephole, rnn, rnn-relu or rnn-sigmoid"},
-    {"hidden", "N", 0, SG_LM_MODEL " train:sine demo graph:addition gradcheck:addition", "hidden units"},
+    {"cell", "KIND", 0, SG_LM_MODEL " " SG_SINE_MODEL, "lstm, gru, peephole, rnn, rnn-relu or rnn-sigmoid"},
+    {"hidden", "N", 0, SG_LM_MODEL " " SG_SINE_MODEL " demo graph:addition gradcheck:addition", "hidden units"},
     {"layers", "N", 0, SG_LM_MODEL, "stacked recurrent layers"},
     {"embed", "N", 0, SG_LM_MODEL, "embedding size (default: --hidden)"},
     {"tie", NULL, 0, SG_LM_MODEL, "tie the output projection to the embedding"},
@@ -53,7 +54,7 @@ static const sg_cli_option sg_cli_options[] = {
     {"graph-batch", "N", 0, "graph:lm gradcheck:lm", "batch of the drawn or checked model"},
     {"activation", "F", 0, "demo graph:addition gradcheck:addition", "tanh, sigmoid or relu"},
     {"bits", "N", 0, "demo graph:addition gradcheck:addition", "bits of the sum (2..16)"},
-    {"window", "N", 0, "train:sine", "past values the RNN reads"},
+    {"window", "N", 0, SG_SINE_MODEL, "past values the RNN reads"},
     {"noise", "STD", 0, "train:sine", "Gaussian noise on the series"},
     /* training */
     {"bptt", "N", 0, SG_LM_MODEL " eval", "unroll length"},
@@ -100,8 +101,8 @@ static const sg_cli_command sg_cli_commands[] = {
     {"train", "lm sine", "train a model: lm (word-level language model) or sine (next-value prediction)", sg_cmd_train},
     {"eval", "", "perplexity of a saved language model on a held-out split", sg_cmd_eval},
     {"generate", "", "generate text from a saved language model", sg_cmd_generate},
-    {"gradcheck", "addition lm ops", "numerical gradient check in f64 (model and per-op mode)", sg_cmd_gradcheck},
-    {"graph", "addition lm", "draw a model's unrolled computation graph", sg_cmd_graph},
+    {"gradcheck", "addition lm sine ops", "numerical gradient check in f64 (model and per-op mode)", sg_cmd_gradcheck},
+    {"graph", "addition lm sine", "draw a model's unrolled computation graph", sg_cmd_graph},
 };
 enum { SG_CLI_N_COMMANDS = sizeof sg_cli_commands / sizeof sg_cli_commands[0] };
 

@@ -3,7 +3,7 @@
  * (Adam, mini-batches), until every one of the 16,384 pairs of 7-bit numbers is
  * added exactly; then it is gradient-checked in f64, its unrolled graph is drawn
  * (.dot, .png, op mode and collapsed), and its loss curve is plotted. */
-#include "frontends/cli/sg_cli.h"
+#include "frontends/cli/sg_cli_task.h"
 
 #include "graph/core/sg_alloc.h"
 #include "graph/optim/sg_optim.h"
@@ -218,20 +218,24 @@ int sg_cmd_demo(sg_cli_args *a)
     printf("heap allocations in the %zu training steps after warm-up: %zu\n",
            step >= warm_step ? step - warm_step + 1 : 0, steady_allocs);
 
-    bool grad_ok = sg_cli_addition_gradcheck(&r.m, r.ps, 4, cfg.model.seed, true);
+    sg_cli_probe check, draw;
+    bool grad_ok = sg_task_addition_probe_of(&r.m, r.ps, false, true, 4, cfg.model.seed, &check) &&
+                   sg_cli_gradcheck_probe(&check) == SG_EXIT_OK;
+    sg_cli_probe_free(&check);
 
     char p_dot[1024], p_png[1024], p_col[1024], p_loss[1024];
     snprintf(p_dot, sizeof p_dot, "%s/addition_graph.dot", cfg.out);
     snprintf(p_png, sizeof p_png, "%s/addition_graph.png", cfg.out);
     snprintf(p_col, sizeof p_col, "%s/addition_graph_collapsed.png", cfg.out);
     snprintf(p_loss, sizeof p_loss, "%s/loss.png", cfg.out);
-    bool files_ok = sg_cli_addition_export(&r.m, p_dot, 0, false, false) &&
-                    sg_cli_addition_export(&r.m, p_png, 0, true, false) &&
-                    sg_cli_addition_export(&r.m, p_col, SIZE_MAX, true, false) && sg_demo_plot(&r, p_loss);
-    if (files_ok) {
-        printf("wrote:\n  %s   (unrolled graph of one example, every op)\n  %s\n", p_dot, p_png);
-        printf("  %s   (one node per time step)\n  %s   (loss curve)\n", p_col, p_loss);
-    }
+    bool files_ok = sg_task_addition_probe_of(&r.m, r.ps, false, false, 1, cfg.model.seed, &draw) &&
+                    sg_cli_export_probe(&draw, p_dot, 0, false) == SG_EXIT_OK &&
+                    sg_cli_export_probe(&draw, p_png, 0, true) == SG_EXIT_OK &&
+                    sg_cli_export_probe(&draw, p_col, SIZE_MAX, true) == SG_EXIT_OK && sg_demo_plot(&r, p_loss);
+    sg_cli_probe_free(&draw);
+    if (files_ok)
+        printf("wrote %s (loss curve); the graphs are one example unrolled: every op, then one node per time step\n",
+               p_loss);
     if (correct != r.n_pairs)
         sg_cli_error("the RNN did not reach 100%% accuracy in %zu steps (try --steps or another --seed)", cfg.steps);
     rc = (correct == r.n_pairs && grad_ok && files_ok) ? 0 : 1;

@@ -6,7 +6,7 @@
  * the loss of a window is the cross-entropy averaged over the batch and summed
  * over the steps.  Checkpoints (safetensors) are written atomically at the end
  * of every epoch; --resume continues bit for bit (same thread count). */
-#include "frontends/cli/sg_cli.h"
+#include "frontends/cli/sg_cli_task.h"
 
 #include "graph/core/sg_alloc.h"
 #include "graph/format/sg_checkpoint.h"
@@ -247,15 +247,8 @@ static void sg_lm_log_epoch(const char *path, size_t epoch, double train_ppl, do
     cJSON_Delete(o);
 }
 
-int sg_cmd_train(sg_cli_args *a)
+int sg_cmd_train_lm(sg_cli_args *a)
 {
-    const char *what = sg_cli_positional(a);
-    if (what && strcmp(what, "sine") == 0)
-        return sg_cmd_train_sine(a);
-    if (!what || strcmp(what, "lm") != 0) {
-        sg_cli_error("usage: seqgrad train lm|sine [options] (see 'seqgrad help')");
-        return 2;
-    }
     sg_lm_opts o;
     if (!sg_lm_parse(a, &o, true) || !sg_cli_check_all_used(a))
         return 2;
@@ -618,82 +611,38 @@ static void sg_lm_probe_free(sg_lm_probe *p)
     sg_free(p->y);
 }
 
-int sg_cmd_graph_lm(sg_cli_args *a, const char *out, size_t collapse_depth, bool grad_norms)
+static void sg_lm_probe_free_self(void *self)
 {
-    sg_lm_opts o;
-    size_t V, B;
-    if (!sg_lm_parse(a, &o, false) || !sg_cli_opt_size(a, "vocab", 50, &V) ||
-        !sg_cli_opt_size(a, "graph-batch", 1, &B) || !sg_cli_check_all_used(a))
-        return 2;
-    sg_params *ps = sg_params_new(SG_F32);
-    sg_graph *g = sg_graph_new(SG_F32);
-    sg_lm_probe p = {0};
-    int rc = 1;
-    if (!ps || !g || !sg_lm_probe_init(&p, &o, ps, V ? V : 1, B ? B : 1))
-        goto done;
-    sg_tensor *loss = sg_lm_probe_loss(g, &p);
-    if (!loss || sg_backward(g, loss) != SG_OK) {
-        sg_cli_error("%s", sg_graph_error(g));
-        goto done;
-    }
-    sg_export_opts eo = sg_export_defaults();
-    eo.collapse_depth = collapse_depth == SIZE_MAX ? sg_max_scope_depth(g) : collapse_depth;
-    eo.grad_norms = grad_norms;
-    char title[256], err[512];
-    snprintf(title, sizeof title, "%zu-layer %s language model, %zu units, unrolled over %zu steps", o.model.layers,
-             sg_cell_kind_name(o.model.kind), o.model.hidden, o.bptt);
-    eo.title = title;
-    sg_export_stats stats;
-    if (sg_graph_export(g, out, &eo, err, sizeof err) != SG_OK ||
-        sg_graph_export_stats(g, &eo, &stats, err, sizeof err) != SG_OK) {
-        sg_cli_error("could not export the graph to '%s': %s", out, err);
-        goto done;
-    }
-    printf("wrote %s: tape %zu nodes; drawn %zu nodes (%zu collapsed scopes), %zu edges, %zu clusters\n", out,
-           sg_graph_tape_len(g), stats.n_nodes, stats.n_collapsed, stats.n_edges, stats.n_clusters);
-    rc = 0;
-done:
-    sg_lm_probe_free(&p);
-    sg_graph_free(g);
-    sg_params_free(ps);
-    return rc;
+    sg_lm_probe_free(self);
+    sg_free(self);
 }
 
-int sg_cmd_gradcheck_lm(sg_cli_args *a)
+int sg_task_lm_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_probe *out)
 {
+    memset(out, 0, sizeof *out);
     sg_lm_opts o;
     size_t V, B;
-    if (!sg_lm_parse(a, &o, false) || !sg_cli_opt_size(a, "vocab", 11, &V) ||
-        !sg_cli_opt_size(a, "graph-batch", 2, &B) || !sg_cli_check_all_used(a))
-        return 2;
-    /* defaults for a check: small unless given */
-    sg_params *ps = sg_params_new(SG_F64);
-    sg_graph *g = sg_graph_new(SG_F64);
-    sg_lm_probe p = {0};
-    int rc = 1;
-    if (!ps || !g || !sg_lm_probe_init(&p, &o, ps, V ? V : 1, B ? B : 1))
-        goto done;
-    sg_gradcheck_opts go = sg_gradcheck_defaults();
-    sg_gradcheck_report mr, tr;
-    if (sg_gradcheck_model(g, ps, sg_lm_probe_loss, &p, &go, &mr) != SG_OK || sg_gradcheck_tape(g, &go, &tr) != SG_OK) {
-        sg_cli_error("gradcheck failed to run: %s", sg_graph_error(g));
-        goto done;
+    /* a check defaults to a smaller vocabulary and two streams */
+    if (!sg_lm_parse(a, &o, false) || !sg_cli_opt_size(a, "vocab", for_check ? 11 : 50, &V) ||
+        !sg_cli_opt_size(a, "graph-batch", for_check ? 2 : 1, &B))
+        return SG_EXIT_USAGE;
+    V = V ? V : 1;
+    B = B ? B : 1;
+    sg_lm_probe *p = sg_calloc(1, sizeof *p);
+    sg_params *ps = sg_params_new(dtype);
+    if (!p || !ps || !sg_lm_probe_init(p, &o, ps, V, B)) {
+        if (p)
+            sg_lm_probe_free_self(p);
+        sg_params_free(ps);
+        return SG_EXIT_FAIL;
     }
-    printf("gradient check of a %zu-layer %s language model (f64, V %zu, H %zu, T %zu, B %zu, %zu parameters, "
-           "tape %zu nodes):\n",
-           o.model.layers, sg_cell_kind_name(o.model.kind), V, o.model.hidden, o.bptt, B, sg_params_numel(ps),
-           sg_graph_tape_len(g));
-    printf("gradcheck model    %s: %zu elements, max abs err %.3e, max rel err %.3e (tol %.0e)\n    worst at %s\n",
-           mr.passed ? "passed" : "FAILED", mr.n_checked, mr.max_abs_err, mr.max_rel_err, go.tol, mr.where);
-    printf("gradcheck per-op   %s: %zu elements, max abs err %.3e, max rel err %.3e (tol %.0e)\n    worst at %s\n",
-           tr.passed ? "passed" : "FAILED", tr.n_checked, tr.max_abs_err, tr.max_rel_err, go.tol, tr.where);
-    if (!tr.passed && tr.bad_op)
-        printf("    first wrong VJP: op '%s' at tape node %zu in scope '%s'\n", tr.bad_op, tr.bad_tape_index,
-               tr.bad_scope);
-    rc = mr.passed && tr.passed ? 0 : 1;
-done:
-    sg_lm_probe_free(&p);
-    sg_graph_free(g);
-    sg_params_free(ps);
-    return rc;
+    *out = (sg_cli_probe){
+        .ps = ps, .owns_ps = true, .self = p, .loss = sg_lm_probe_loss, .free_self = sg_lm_probe_free_self};
+    const char *kind = sg_cell_kind_name(o.model.kind);
+    snprintf(out->title, sizeof out->title, "%zu-layer %s language model, %zu units, unrolled over %zu steps",
+             o.model.layers, kind, o.model.hidden, o.bptt);
+    snprintf(out->describe, sizeof out->describe,
+             "a %zu-layer %s language model (f64, V %zu, H %zu, T %zu, B %zu, %zu parameters", o.model.layers, kind, V,
+             o.model.hidden, o.bptt, B, sg_params_numel(ps));
+    return SG_EXIT_OK;
 }

@@ -2,7 +2,7 @@
  * simple RNN (or any built-in cell) reads W past values and predicts the next;
  * Adam on mini-batches of training windows; reports train and test MSE and
  * draws the one-step predictions against the true curve over the test range. */
-#include "frontends/cli/sg_cli.h"
+#include "frontends/cli/sg_cli_task.h"
 
 #include "graph/core/sg_alloc.h"
 #include "graph/core/sg_init.h"
@@ -13,6 +13,7 @@
 #include "frontends/plot/sg_plot.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -169,4 +170,78 @@ done:
     sg_free(tx);
     sg_free(ty);
     return rc;
+}
+
+/* ---- the probe: one batch of two windows of a clean sine ------------------ */
+
+typedef struct sg_sine_probe {
+    sg_sine_model m;
+    size_t window;
+    float x[2 * 64], y[2]; /* (W, 2, 1), (2, 1); W <= 64 */
+} sg_sine_probe;
+
+static sg_tensor *sg_sine_probe_loss(sg_graph *g, void *self)
+{
+    sg_sine_probe *p = self;
+    sg_tensor *xs = sg_input_f32(g, "x", SG_SHAPE(p->window, 2, 1), p->x, false);
+    sg_tensor *ys = sg_input_f32(g, "y", SG_SHAPE(2, 1), p->y, false);
+    return sg_sine_model_forward(g, &p->m, xs, ys, NULL);
+}
+
+static void sg_sine_probe_free(void *self)
+{
+    sg_sine_probe *p = self;
+    sg_sine_model_free(&p->m);
+    sg_free(p);
+}
+
+int sg_task_sine_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_probe *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t hidden, window, seed;
+    const char *cell = sg_cli_opt(a, "cell");
+    if (!sg_cli_opt_size(a, "hidden", for_check ? 4 : 16, &hidden) ||
+        !sg_cli_opt_size(a, "window", for_check ? 6 : 20, &window) || !sg_cli_opt_size(a, "seed", 1, &seed))
+        return SG_EXIT_USAGE;
+    sg_cell_kind kind = SG_CELL_RNN;
+    if (cell && sg_cell_kind_parse(cell, &kind) != SG_OK) {
+        sg_cli_error("--cell must be rnn, lstm, peephole or gru, not '%s'", cell);
+        return SG_EXIT_USAGE;
+    }
+    if (!hidden || !window || window > 64) {
+        sg_cli_error("--hidden must be positive and --window between 1 and 64 for a picture or check");
+        return SG_EXIT_USAGE;
+    }
+    sg_sine_probe *p = sg_calloc(1, sizeof *p);
+    sg_params *ps = sg_params_new(dtype);
+    if (!p || !ps || sg_sine_model_init(&p->m, ps, kind, SG_ACT_TANH, hidden) != SG_OK) {
+        sg_cli_error("could not build the model");
+        sg_free(p);
+        sg_params_free(ps);
+        return SG_EXIT_FAIL;
+    }
+    sg_rng rng;
+    sg_rng_seed(&rng, seed);
+    if (sg_params_init_uniform(ps, &rng, -0.3, 0.3) != SG_OK) {
+        sg_cli_error("could not initialize the model");
+        sg_sine_probe_free(p);
+        sg_params_free(ps);
+        return SG_EXIT_FAIL;
+    }
+    p->window = window;
+    for (size_t t = 0; t <= window; t++)
+        for (size_t b = 0; b < 2; b++) {
+            float v = (float)sin(0.3 * (double)(t + 5 * b));
+            if (t < window)
+                p->x[t * 2 + b] = v;
+            else
+                p->y[b] = v;
+        }
+    *out = (sg_cli_probe){
+        .ps = ps, .owns_ps = true, .self = p, .loss = sg_sine_probe_loss, .free_self = sg_sine_probe_free};
+    snprintf(out->title, sizeof out->title, "%s sine predictor, %zu units, window %zu", sg_cell_kind_name(kind), hidden,
+             window);
+    snprintf(out->describe, sizeof out->describe, "the %s sine predictor (f64, H %zu, W %zu, B 2, %zu parameters",
+             sg_cell_kind_name(kind), hidden, window, sg_params_numel(ps));
+    return SG_EXIT_OK;
 }

@@ -1,0 +1,280 @@
+/* sg_cli_tasks.c — the task table and the commands written once over it:
+ * `gradcheck <task>|ops`, `graph <task>`, `train <task>` (see sg_cli_task.h). */
+#include "frontends/cli/sg_cli_task.h"
+
+#include "graph/core/sg_alloc.h"
+#include "graph/core/sg_rng.h"
+#include "graph/export/sg_dot.h"
+#include "ops/sg_op_table.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sg_cmd_train_lm(sg_cli_args *a);
+
+/* The one table of tasks.  A task without a probe cannot be checked or drawn;
+ * one without train is not trained from the CLI. */
+static const sg_cli_task sg_cli_tasks[] = {
+    {"addition", "binary addition with a simple RNN (the demo's task)", sg_task_addition_probe, NULL},
+    {"lm", "word-level language model (Zaremba et al.)", sg_task_lm_probe, sg_cmd_train_lm},
+    {"sine", "next value of a sine wave from a window", sg_task_sine_probe, sg_cmd_train_sine},
+};
+enum { SG_CLI_N_TASKS = sizeof sg_cli_tasks / sizeof sg_cli_tasks[0] };
+
+const sg_cli_task *sg_cli_task_find(const char *name)
+{
+    for (size_t i = 0; name && i < SG_CLI_N_TASKS; i++)
+        if (strcmp(sg_cli_tasks[i].name, name) == 0)
+            return &sg_cli_tasks[i];
+    return NULL;
+}
+
+const char *sg_cli_task_names(bool with_train)
+{
+    static char buf[2][256];
+    char *b = buf[with_train];
+    b[0] = '\0';
+    for (size_t i = 0; i < SG_CLI_N_TASKS; i++) {
+        if (with_train ? !sg_cli_tasks[i].train : !sg_cli_tasks[i].probe)
+            continue;
+        if (b[0])
+            strncat(b, ", ", sizeof buf[0] - strlen(b) - 1);
+        strncat(b, sg_cli_tasks[i].name, sizeof buf[0] - strlen(b) - 1);
+    }
+    return b;
+}
+
+void sg_cli_probe_free(sg_cli_probe *p)
+{
+    if (!p)
+        return;
+    if (p->free_self)
+        p->free_self(p->self);
+    if (p->owns_ps)
+        sg_params_free(p->ps);
+    memset(p, 0, sizeof *p);
+}
+
+size_t sg_max_scope_depth(const sg_graph *g)
+{
+    size_t d = 0;
+    for (size_t i = 0; i < sg_graph_tape_len(g); i++) {
+        size_t k = sg_scope_depth(sg_graph_tape_at(g, i)->scope);
+        if (k > d)
+            d = k;
+    }
+    return d;
+}
+
+bool sg_cli_parse_collapse(const char *v, size_t *depth)
+{
+    if (!v || strcmp(v, "none") == 0 || strcmp(v, "op") == 0) {
+        *depth = 0;
+        return true;
+    }
+    if (strcmp(v, "scope") == 0) {
+        *depth = SIZE_MAX;
+        return true;
+    }
+    char *end;
+    unsigned long x = strtoul(v, &end, 10);
+    if (end == v || *end || v[0] == '-') {
+        sg_cli_error("--collapse expects none, scope or a depth (1, 2, ...), not '%s'", v);
+        return false;
+    }
+    *depth = x;
+    return true;
+}
+
+/* ---- the one gradient-check report ----------------------------------------- */
+
+static void sg_print_report(const char *mode, const sg_gradcheck_report *r, double tol)
+{
+    printf("gradcheck %-8s %s: %zu elements, max abs err %.3e, max rel err %.3e (tol %.0e)\n", mode,
+           r->passed ? "passed" : "FAILED", r->n_checked, r->max_abs_err, r->max_rel_err, tol);
+    printf("    worst at %s: analytic %.12g, numeric %.12g\n", r->where[0] ? r->where : "-", r->worst_analytic,
+           r->worst_numeric);
+    if (!r->passed && r->bad_op)
+        printf("    first wrong VJP: op '%s' at tape node %zu in scope '%s'\n", r->bad_op, r->bad_tape_index,
+               r->bad_scope[0] ? r->bad_scope : "(root)");
+}
+
+int sg_cli_gradcheck_probe(sg_cli_probe *p)
+{
+    sg_dtype was = p->ps->dtype;
+    if (sg_params_set_dtype(p->ps, SG_F64) != SG_OK) {
+        sg_cli_error("out of memory converting the parameters to f64");
+        return SG_EXIT_FAIL;
+    }
+    sg_graph *g = sg_graph_new(SG_F64);
+    int rc = SG_EXIT_FAIL;
+    sg_gradcheck_opts o = sg_gradcheck_defaults();
+    sg_gradcheck_report model, perop;
+    sg_status st = g ? sg_gradcheck_model(g, p->ps, p->loss, p->self, &o, &model) : SG_ERR_NOMEM;
+    if (st != SG_OK) {
+        sg_cli_error("gradcheck failed to run: %s", g && sg_graph_error(g)[0] ? sg_graph_error(g) : sg_status_str(st));
+    } else if ((st = sg_gradcheck_tape(g, &o, &perop)) != SG_OK) { /* g holds one evaluation with gradients */
+        sg_cli_error("per-op gradcheck failed to run: %s",
+                     sg_graph_error(g)[0] ? sg_graph_error(g) : sg_status_str(st));
+    } else {
+        printf("gradient check of %s, tape %zu nodes):\n", p->describe, sg_graph_tape_len(g));
+        sg_print_report("model", &model, o.tol);
+        sg_print_report("per-op", &perop, o.tol);
+        rc = model.passed && perop.passed ? SG_EXIT_OK : SG_EXIT_FAIL;
+    }
+    sg_graph_free(g);
+    if (sg_params_set_dtype(p->ps, was) != SG_OK) {
+        sg_cli_error("out of memory converting the parameters back");
+        rc = SG_EXIT_FAIL;
+    }
+    return rc;
+}
+
+/* ---- the one picture export ------------------------------------------------ */
+
+int sg_cli_export_probe(sg_cli_probe *p, const char *path, size_t collapse_depth, bool grad_norms)
+{
+    sg_graph *g = sg_graph_new(p->ps->dtype);
+    if (!g) {
+        sg_cli_error("out of memory");
+        return SG_EXIT_FAIL;
+    }
+    int rc = SG_EXIT_FAIL;
+    sg_tensor *loss = p->loss(g, p->self);
+    if (!loss || sg_backward(g, loss) != SG_OK) {
+        sg_cli_error("%s", sg_graph_error(g));
+    } else {
+        sg_export_opts o = sg_export_defaults();
+        o.collapse_depth = collapse_depth == SIZE_MAX ? sg_max_scope_depth(g) : collapse_depth;
+        o.grad_norms = grad_norms;
+        o.title = p->title;
+        char err[512];
+        sg_export_stats stats;
+        if (sg_graph_export(g, path, &o, err, sizeof err) != SG_OK ||
+            sg_graph_export_stats(g, &o, &stats, err, sizeof err) != SG_OK) {
+            sg_cli_error("could not export the graph to '%s': %s", path, err);
+        } else {
+            printf("wrote %s: tape %zu nodes; drawn %zu nodes (%zu collapsed scopes), %zu edges, %zu clusters\n", path,
+                   sg_graph_tape_len(g), stats.n_nodes, stats.n_collapsed, stats.n_edges, stats.n_clusters);
+            rc = SG_EXIT_OK;
+        }
+    }
+    sg_graph_free(g);
+    return rc;
+}
+
+/* ---- commands ----------------------------------------------------------------- */
+
+/* Every op in the table, on its gradient-check examples. */
+static int sg_gradcheck_all_ops(void)
+{
+    sg_graph *g = sg_graph_new(SG_F64);
+    if (!g) {
+        sg_cli_error("out of memory");
+        return SG_EXIT_FAIL;
+    }
+    sg_gradcheck_opts o = sg_gradcheck_defaults();
+    int bad = 0;
+    for (size_t i = 0; i < sg_op_table_len; i++) {
+        const sg_op *op = sg_op_table[i];
+        double worst = 0;
+        size_t n = 0;
+        bool passed = true;
+        for (int v = 0; v < op->n_variants; v++) {
+            sg_graph_reset(g);
+            sg_rng rng;
+            sg_rng_seed(&rng, 1000 + (uint64_t)v);
+            sg_gradcheck_report r;
+            if (!op->example(g, &rng, v) || sg_gradcheck_tape(g, &o, &r) != SG_OK) {
+                printf("%-14s ERROR %s\n", op->name, sg_graph_error(g));
+                passed = false;
+                break;
+            }
+            n += r.n_checked;
+            if (r.max_rel_err > worst)
+                worst = r.max_rel_err;
+            if (!r.passed) {
+                passed = false;
+                printf("%-14s FAILED at %s (analytic %.12g, numeric %.12g)\n", op->name, r.where, r.worst_analytic,
+                       r.worst_numeric);
+            }
+        }
+        if (passed)
+            printf("%-14s ok  %2d variants, %4zu elements, max rel err %.2e\n", op->name, op->n_variants, n, worst);
+        bad += !passed;
+    }
+    sg_graph_free(g);
+    printf("%zu ops, %d failed\n", sg_op_table_len, bad);
+    return bad ? SG_EXIT_FAIL : SG_EXIT_OK;
+}
+
+/* The task named by the first positional, with a usage message when absent
+ * or unknown (NULL then). */
+static const sg_cli_task *sg_cli_task_arg(sg_cli_args *a, const char *cmd, const char *what, bool need_train)
+{
+    const char *name = sg_cli_positional(a);
+    const sg_cli_task *t = sg_cli_task_find(name);
+    if (!t || (need_train && !t->train) || (!need_train && !t->probe)) {
+        if (name)
+            sg_cli_error("unknown task '%s' for %s (known: %s)", name, cmd, sg_cli_task_names(need_train));
+        else
+            sg_cli_error("usage: seqgrad %s %s [options] (tasks: %s; see 'seqgrad %s --help')", cmd, what,
+                         sg_cli_task_names(need_train), cmd);
+        return NULL;
+    }
+    return t;
+}
+
+int sg_cmd_gradcheck(sg_cli_args *a)
+{
+    /* "ops" is not a task: it checks the op table itself */
+    for (size_t i = 0; i < a->n_items; i++)
+        if (a->items[i].option < 0 && !a->items[i].used) {
+            if (strcmp(a->items[i].value, "ops") == 0) {
+                a->items[i].used = true;
+                return sg_cli_check_all_used(a) ? sg_gradcheck_all_ops() : SG_EXIT_USAGE;
+            }
+            break;
+        }
+    const sg_cli_task *t = sg_cli_task_arg(a, "gradcheck", "TASK|ops", false);
+    if (!t)
+        return SG_EXIT_USAGE;
+    sg_cli_probe p;
+    int rc = t->probe(a, SG_F64, true, &p);
+    if (rc != SG_EXIT_OK)
+        return rc;
+    rc = sg_cli_check_all_used(a) ? sg_cli_gradcheck_probe(&p) : SG_EXIT_USAGE;
+    sg_cli_probe_free(&p);
+    return rc;
+}
+
+int sg_cmd_graph(sg_cli_args *a)
+{
+    const sg_cli_task *t = sg_cli_task_arg(a, "graph", "TASK -o FILE.(dot|svg|png)", false);
+    if (!t)
+        return SG_EXIT_USAGE;
+    const char *out = sg_cli_opt(a, "output");
+    const char *collapse = sg_cli_opt(a, "collapse");
+    bool grad_norms = sg_cli_flag(a, "grad-norms");
+    size_t depth;
+    if (!out) {
+        sg_cli_error("usage: seqgrad graph %s -o FILE.(dot|svg|png) [--collapse none|scope|N] [--grad-norms]", t->name);
+        return SG_EXIT_USAGE;
+    }
+    if (!sg_cli_parse_collapse(collapse, &depth))
+        return SG_EXIT_USAGE;
+    sg_cli_probe p;
+    int rc = t->probe(a, SG_F32, false, &p);
+    if (rc != SG_EXIT_OK)
+        return rc;
+    rc = sg_cli_check_all_used(a) ? sg_cli_export_probe(&p, out, depth, grad_norms) : SG_EXIT_USAGE;
+    sg_cli_probe_free(&p);
+    return rc;
+}
+
+int sg_cmd_train(sg_cli_args *a)
+{
+    const sg_cli_task *t = sg_cli_task_arg(a, "train", "TASK", true);
+    return t ? t->train(a) : SG_EXIT_USAGE;
+}
