@@ -3,6 +3,7 @@
  * (Adam, mini-batches), until every one of the 16,384 pairs of 7-bit numbers is
  * added exactly; then it is gradient-checked in f64, its unrolled graph is drawn
  * (.dot, .png, op mode and collapsed), and its loss curve is plotted. */
+#include "frontends/cli/sg_cli_progress.h"
 #include "frontends/cli/sg_cli_task.h"
 
 #include "graph/core/sg_alloc.h"
@@ -16,13 +17,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static double sg_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct sg_demo_cfg {
     sg_addition_cfg model;
@@ -156,7 +150,7 @@ int sg_cmd_demo(sg_cli_args *a)
            sg_params_numel(r.ps), r.n_pairs, cfg.model.bits - 1, cfg.batch, cfg.lr, cfg.model.seed);
     fflush(stdout);
 
-    double t0 = sg_now(), loss_avg = 0;
+    double t0 = sg_cli_now(), loss_avg = 0;
     size_t pos = r.n_pairs, correct = 0, step = 0, allocs_at_warm = 0, warm_step = 0;
     for (step = 1; step <= cfg.steps; step++) {
         if (step == 3) { /* after warm-up, a step must not touch the heap */
@@ -196,7 +190,7 @@ int sg_cmd_demo(sg_cli_args *a)
             double acc = (double)correct / (double)r.n_pairs;
             r.acc_x[r.n_acc] = (double)step;
             r.acc_y[r.n_acc++] = 1.0 - acc;
-            double el = sg_now() - t0;
+            double el = sg_cli_now() - t0;
             if (tty)
                 printf("\r  step %6zu/%zu  loss %.4f  exact-match accuracy %6.2f%%  %5.1fs  ", step, cfg.steps,
                        loss_avg, 100 * acc, el);
@@ -209,7 +203,7 @@ int sg_cmd_demo(sg_cli_args *a)
     }
     if (step > cfg.steps)
         step = cfg.steps;
-    double train_s = sg_now() - t0;
+    double train_s = sg_cli_now() - t0;
     size_t steady_allocs = sg_alloc_count() - allocs_at_warm;
     if (tty)
         printf("\n");

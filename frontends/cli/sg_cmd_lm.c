@@ -6,6 +6,7 @@
  * the loss of a window is the cross-entropy averaged over the batch and summed
  * over the steps.  Checkpoints (safetensors) are written atomically at the end
  * of every epoch; --resume continues bit for bit (same thread count). */
+#include "frontends/cli/sg_cli_progress.h"
 #include "frontends/cli/sg_cli_task.h"
 
 #include "graph/core/sg_alloc.h"
@@ -20,13 +21,11 @@
 #include "models/decode/sg_decode.h"
 
 #include <cblas.h>
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 typedef struct sg_lm_opts {
@@ -36,13 +35,6 @@ typedef struct sg_lm_opts {
     double lr, clip, dropout, init, decay, forget_bias;
     bool adam;
 } sg_lm_opts;
-
-static double sg_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -214,39 +206,6 @@ static bool sg_lm_evaluate(sg_lm_session *s, const sg_tokens *tok, size_t batch,
     return true;
 }
 
-static void sg_fmt_eta(double s, char *buf, size_t cap)
-{
-    if (!(s >= 0) || s > 1e7)
-        snprintf(buf, cap, "--");
-    else if (s >= 3600)
-        snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)(fmod(s, 3600) / 60));
-    else
-        snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-}
-
-/* Appends one JSON object line to the log. */
-static void sg_lm_log_epoch(const char *path, size_t epoch, double train_ppl, double valid_ppl, double tok_s, double lr,
-                            double seconds)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "epoch", (double)epoch);
-    cJSON_AddNumberToObject(o, "train_ppl", train_ppl);
-    cJSON_AddNumberToObject(o, "valid_ppl", valid_ppl);
-    cJSON_AddNumberToObject(o, "tokens_per_s", tok_s);
-    cJSON_AddNumberToObject(o, "lr", lr);
-    cJSON_AddNumberToObject(o, "seconds", seconds);
-    char *line = cJSON_PrintUnformatted(o);
-    FILE *f = line ? fopen(path, "a") : NULL;
-    if (f) {
-        fprintf(f, "%s\n", line);
-        fclose(f);
-    } else {
-        sg_cli_error("cannot append to log '%s': %s", path, strerror(errno));
-    }
-    cJSON_free(line);
-    cJSON_Delete(o);
-}
-
 int sg_cmd_train_lm(sg_cli_args *a)
 {
     sg_lm_opts o;
@@ -319,14 +278,17 @@ int sg_cmd_train_lm(sg_cli_args *a)
     size_t n_windows = it.n_windows;
     if (o.max_windows && o.max_windows < n_windows)
         n_windows = o.max_windows;
-    bool tty = isatty(STDOUT_FILENO);
     sg_lm_run run = {.training = true, .dropout = o.dropout, .rng = &rng};
     double valid_ppl = 0;
     for (size_t epoch = start_epoch; epoch <= o.epochs; epoch++) {
         sg_optim_set_epoch(&opt, (int)epoch);
         sg_text_batcher_rewind(&it);
         sg_lm_state_zero(&s.st);
-        double t0 = sg_now(), total = 0, last_print = 0;
+        char label[64];
+        snprintf(label, sizeof label, "epoch %2zu/%zu", epoch, o.epochs);
+        sg_cli_progress bar;
+        sg_cli_progress_init(&bar, label, n_windows);
+        double total = 0;
         size_t count = 0;
         for (size_t w = 0; w < n_windows; w++) {
             size_t Tk = sg_text_batcher_next(&it, s.x, s.y);
@@ -335,49 +297,34 @@ int sg_cmd_train_lm(sg_cli_args *a)
             double nll;
             sg_tensor *loss = sg_lm_forward(s.g, &s.m, s.x, s.y, Tk, o.batch, &s.st, &run, &nll);
             if (!loss || sg_backward(s.g, loss) != SG_OK) {
+                sg_cli_progress_end(&bar);
                 sg_cli_error("epoch %zu window %zu: %s", epoch, w, sg_graph_error(s.g));
                 goto done;
             }
             if (o.clip > 0)
                 sg_params_clip_grad_norm(s.ps, o.clip);
             if (sg_optim_step(&opt, s.ps) != SG_OK) {
+                sg_cli_progress_end(&bar);
                 sg_cli_error("optimizer step failed");
                 goto done;
             }
             total += nll;
             count += Tk * o.batch;
-            double el = sg_now() - t0;
-            if ((tty && el - last_print > 0.25) || (!tty && (w + 1) % (n_windows / 10 ? n_windows / 10 : 1) == 0) ||
-                w + 1 == n_windows) {
-                last_print = el;
-                double frac = (double)(w + 1) / (double)n_windows, tps = (double)count / el;
-                char eta[32];
-                sg_fmt_eta(el / frac - el, eta, sizeof eta);
-                if (tty) {
-                    char bar[31];
-                    size_t filled = (size_t)(frac * 30);
-                    for (size_t k = 0; k < 30; k++)
-                        bar[k] = k < filled ? '#' : '.';
-                    bar[30] = '\0';
-                    printf("\repoch %2zu/%zu [%s] %3.0f%%  loss %.3f  ppl %7.2f  %6.0f tok/s  ETA %s   ", epoch,
-                           o.epochs, bar, 100 * frac, total / (double)count, exp(total / (double)count), tps, eta);
-                } else {
-                    printf("epoch %zu %3.0f%%  loss %.3f  ppl %.2f  %.0f tok/s  ETA %s\n", epoch, 100 * frac,
-                           total / (double)count, exp(total / (double)count), tps, eta);
-                }
-                fflush(stdout);
-            }
+            double mean = total / (double)count;
+            sg_cli_progress_update(&bar, w + 1, "loss %.3f  ppl %7.2f  %6.0f tok/s", mean, exp(mean),
+                                   (double)count / (sg_cli_now() - bar.t0));
         }
-        double secs = sg_now() - t0, train_ppl = exp(total / (double)count), tps = (double)count / secs;
-        if (tty)
-            printf("\n");
+        double secs = sg_cli_now() - bar.t0, train_ppl = exp(total / (double)count), tps = (double)count / secs;
+        sg_cli_progress_end(&bar);
         if (!sg_lm_evaluate(&s, &corpus.split[SG_TEXT_VALID], o.batch, o.bptt, &valid_ppl))
             goto done;
         printf("epoch %zu: lr %g  train ppl %.2f  valid ppl %.2f  %.0f tok/s  %.0f s\n", epoch, sg_optim_lr(&opt),
                train_ppl, valid_ppl, tps, secs);
         fflush(stdout);
-        if (o.log)
-            sg_lm_log_epoch(o.log, epoch, train_ppl, valid_ppl, tps, sg_optim_lr(&opt), secs);
+        sg_cli_log_field row[] = {{"epoch", (double)epoch}, {"train_ppl", train_ppl},  {"valid_ppl", valid_ppl},
+                                  {"tokens_per_s", tps},    {"lr", sg_optim_lr(&opt)}, {"seconds", secs}};
+        if (o.log && !sg_cli_log_append(o.log, row, sizeof row / sizeof row[0]))
+            goto done;
         if (o.save) {
             sg_checkpoint_free(&ck);
             sg_checkpoint_init(&ck);
