@@ -325,20 +325,11 @@ typedef struct sg_ck_get_ctx {
 
 static const char *sg_ck_meta_use(const sg_st_file *f, bool *used, const char *key)
 {
-    size_t lo = 0, hi = f->n_meta;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(f->meta[mid].key, key);
-        if (c == 0) {
-            used[mid] = true;
-            return f->meta[mid].value;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    size_t i = sg_st_file_meta_index(f, key);
+    if (i == SIZE_MAX)
+        return NULL;
+    used[i] = true;
+    return f->meta[i].value;
 }
 
 static const char *sg_ck_get_optim(void *ctx, const char *key)

@@ -484,8 +484,7 @@ sg_status sg_st_file_read(sg_st_file *f, const char *path, const char *what, cha
     if (!f)
         return sg_error_format(err, errcap, SG_ERR_ARG, "safetensors: NULL file");
     sg_st_file_zero(f);
-    if (!what)
-        what = "file";
+    what = what ? what : "file";
     unsigned char *buf;
     size_t len;
     sg_status st = sg_file_read_all(path, what, &buf, &len, err, errcap);
@@ -504,8 +503,7 @@ sg_status sg_st_file_read_header(sg_st_file *f, const char *path, const char *wh
     if (!f)
         return sg_error_format(err, errcap, SG_ERR_ARG, "safetensors: NULL file");
     sg_st_file_zero(f);
-    if (!what)
-        what = "file";
+    what = what ? what : "file";
     size_t size = 0, n = 0;
     int fd = sg_file_open_read(path, what, &size, err, errcap);
     if (fd < 0)
@@ -556,20 +554,26 @@ const sg_st_tensor *sg_st_file_find(const sg_st_file *f, const char *name)
     return NULL;
 }
 
-const char *sg_st_file_meta(const sg_st_file *f, const char *key)
+size_t sg_st_file_meta_index(const sg_st_file *f, const char *key)
 {
     size_t lo = 0, hi = f->n_meta;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(f->meta[mid].key, key);
         if (c == 0)
-            return f->meta[mid].value;
+            return mid;
         if (c < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return NULL;
+    return SIZE_MAX;
+}
+
+const char *sg_st_file_meta(const sg_st_file *f, const char *key)
+{
+    size_t i = sg_st_file_meta_index(f, key);
+    return i == SIZE_MAX ? NULL : f->meta[i].value;
 }
 
 sg_status sg_st_file_bytes(const sg_st_file *f, const sg_st_tensor *t, void *dst, char *err, size_t errcap)

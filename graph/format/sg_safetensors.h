@@ -121,6 +121,8 @@ void sg_st_file_free(sg_st_file *f);
 const sg_st_tensor *sg_st_file_find(const sg_st_file *f, const char *name);
 /* The value of metadata key, or NULL. */
 const char *sg_st_file_meta(const sg_st_file *f, const char *key);
+/* The index of metadata key in f->meta, or SIZE_MAX when absent. */
+size_t sg_st_file_meta_index(const sg_st_file *f, const char *key);
 /* Copies the t->end - t->begin raw (little-endian) bytes of t into dst, from
  * memory or from the open file (SG_ERR_IO when that read fails). */
 sg_status sg_st_file_bytes(const sg_st_file *f, const sg_st_tensor *t, void *dst, char *err, size_t errcap);

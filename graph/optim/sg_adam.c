@@ -10,7 +10,6 @@
 #include "graph/optim/sg_optim_kind.h"
 
 #include <math.h>
-#include <string.h>
 
 sg_adam_config sg_adam_defaults(void)
 {
@@ -27,11 +26,8 @@ sg_status sg_optim_init_adam(sg_optim *opt, const sg_adam_config *cfg)
 {
     if (!opt || !cfg || !sg_adam_config_valid(cfg))
         return SG_ERR_ARG;
-    memset(opt, 0, sizeof *opt);
-    opt->kind = SG_OPTIM_ADAM;
+    sg_optim_init_base(opt, SG_OPTIM_ADAM, cfg->lr);
     opt->adam = *cfg;
-    opt->base_lr = opt->lr = cfg->lr;
-    opt->decay = 1.0;
     return SG_OK;
 }
 

@@ -14,6 +14,14 @@
 #include <stdio.h>
 #include <string.h>
 
+void sg_optim_init_base(sg_optim *opt, sg_optim_kind kind, double lr)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->kind = kind;
+    opt->base_lr = opt->lr = lr;
+    opt->decay = 1.0;
+}
+
 bool sg_optim_nonneg(double x) { return isfinite(x) && x >= 0.0; }
 bool sg_optim_unit(double x) { return x >= 0.0 && x < 1.0; }
 

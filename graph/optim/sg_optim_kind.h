@@ -24,6 +24,8 @@ typedef struct sg_optim_kind_ops {
 extern const sg_optim_kind_ops sg_optim_sgd_ops, sg_optim_adam_ops;
 
 /* Helpers the kinds share (sg_optim.c). */
+/* *opt = kind at rate lr, constant schedule, step 0, an empty configuration. */
+void sg_optim_init_base(sg_optim *opt, sg_optim_kind kind, double lr);
 bool sg_optim_nonneg(double x); /* finite and >= 0 */
 bool sg_optim_unit(double x);   /* in [0, 1) */
 /* Makes sure every parameter has the moments needed (zeroed); allocates only

@@ -7,8 +7,6 @@
  */
 #include "graph/optim/sg_optim_kind.h"
 
-#include <string.h>
-
 sg_sgd_config sg_sgd_defaults(void) { return (sg_sgd_config){.lr = 1.0, .momentum = 0.0, .weight_decay = 0.0}; }
 
 static bool sg_sgd_config_valid(const sg_sgd_config *c)
@@ -20,11 +18,8 @@ sg_status sg_optim_init_sgd(sg_optim *opt, const sg_sgd_config *cfg)
 {
     if (!opt || !cfg || !sg_sgd_config_valid(cfg))
         return SG_ERR_ARG;
-    memset(opt, 0, sizeof *opt);
-    opt->kind = SG_OPTIM_SGD;
+    sg_optim_init_base(opt, SG_OPTIM_SGD, cfg->lr);
     opt->sgd = *cfg;
-    opt->base_lr = opt->lr = cfg->lr;
-    opt->decay = 1.0;
     return SG_OK;
 }
 
