@@ -32,6 +32,10 @@ ev=$("$seqgrad" eval --load "$dir/m.st" --data "$dir" --bptt 6 --batch 5 --threa
 echo "$ev"
 [ "$ev" = "test perplexity $test_ppl ($(wc -w < "$dir/test.txt" | awk -v l="$(wc -l < "$dir/test.txt")" '{print $1 + l}') tokens)" ] \
   || fail "eval '$ev' does not repeat the training run's test perplexity $test_ppl"
+# the task is read from the checkpoint ("task" = "lm") or named; both give the same
+ev2=$("$seqgrad" eval lm --load "$dir/m.st" --data "$dir" --bptt 6 --batch 5 --threads 1) || fail "eval lm: $ev2"
+[ "$ev" = "$ev2" ] || fail "eval lm '$ev2' differs from eval '$ev'"
+"$seqgrad" eval sine --load "$dir/m.st" --data "$dir" 2>/dev/null; [ $? -eq 2 ] || fail "eval of a task without eval should exit 2"
 g1=$("$seqgrad" generate --load "$dir/m.st" --words 20 --greedy --prime "w3 w4") || fail "generate"
 g2=$("$seqgrad" generate --load "$dir/m.st" --words 20 --greedy --prime "w3 w4")
 [ "$g1" = "$g2" ] || fail "greedy generation is not deterministic"

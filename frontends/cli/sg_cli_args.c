@@ -90,19 +90,23 @@ enum { SG_CLI_N_OPTIONS = sizeof sg_cli_options / sizeof sg_cli_options[0] };
 /* The one list of commands: main dispatches on it, help prints it. */
 typedef struct sg_cli_command {
     const char *name;
-    const char *tasks; /* "" when the command takes no task */
+    const char *tasks;  /* "" when the command takes no task */
+    bool task_optional; /* the task may be left out (read from the checkpoint) */
     const char *summary;
     sg_cli_command_fn run;
 } sg_cli_command;
 
 static const sg_cli_command sg_cli_commands[] = {
-    {"demo", "", "train a simple RNN on 8-bit binary addition, gradient-check it, draw its graph and loss curve",
+    {"demo", "", false, "train a simple RNN on 8-bit binary addition, gradient-check it, draw its graph and loss curve",
      sg_cmd_demo},
-    {"train", "lm sine", "train a model: lm (word-level language model) or sine (next-value prediction)", sg_cmd_train},
-    {"eval", "", "perplexity of a saved language model on a held-out split", sg_cmd_eval},
-    {"generate", "", "generate text from a saved language model", sg_cmd_generate},
-    {"gradcheck", "addition lm sine ops", "numerical gradient check in f64 (model and per-op mode)", sg_cmd_gradcheck},
-    {"graph", "addition lm sine", "draw a model's unrolled computation graph", sg_cmd_graph},
+    {"train", "lm sine", false, "train a model: lm (word-level language model) or sine (next-value prediction)",
+     sg_cmd_train},
+    {"eval", "lm", true, "perplexity of a saved model on a held-out split (the task is read from the checkpoint)",
+     sg_cmd_eval},
+    {"generate", "lm", true, "generate from a saved model (the task is read from the checkpoint)", sg_cmd_generate},
+    {"gradcheck", "addition lm sine ops", false, "numerical gradient check in f64 (model and per-op mode)",
+     sg_cmd_gradcheck},
+    {"graph", "addition lm sine", false, "draw a model's unrolled computation graph", sg_cmd_graph},
 };
 enum { SG_CLI_N_COMMANDS = sizeof sg_cli_commands / sizeof sg_cli_commands[0] };
 
@@ -156,7 +160,8 @@ void sg_cli_help(FILE *f, const char *cmd, const char *task)
     if (!c)
         return;
     if (c->tasks[0] && !task)
-        fprintf(f, "usage: seqgrad %s {%s} [options]\n", cmd, c->tasks);
+        fprintf(f, c->task_optional ? "usage: seqgrad %s [%s] [options]\n" : "usage: seqgrad %s {%s} [options]\n", cmd,
+                c->tasks);
     else
         fprintf(f, "usage: seqgrad %s%s%s [options]\n", cmd, task ? " " : "", task ? task : "");
     fprintf(f, "%s\n\noptions%s%s:\n", c->summary, task ? " of " : "", task ? task : "");

@@ -38,8 +38,11 @@ typedef struct sg_cli_task {
      * afterwards) and builds a probe of dtype into *out.  Returns an exit code:
      * 0, SG_EXIT_USAGE (a message was printed) or SG_EXIT_FAIL. */
     int (*probe)(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_probe *out);
-    /* The task's commands; NULL when the task does not have one. */
+    /* The task's commands; NULL when the task does not have one.  eval and
+     * generate work from a checkpoint (--load) that the task's train wrote. */
     sg_cli_command_fn train;
+    sg_cli_command_fn eval;
+    sg_cli_command_fn generate;
 } sg_cli_task;
 
 /* The task called name, or NULL. */

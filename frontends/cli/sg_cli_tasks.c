@@ -5,6 +5,7 @@
 #include "graph/core/sg_alloc.h"
 #include "graph/core/sg_rng.h"
 #include "graph/export/sg_dot.h"
+#include "graph/format/sg_checkpoint.h"
 #include "ops/sg_op_table.h"
 
 #include <stdio.h>
@@ -12,13 +13,16 @@
 #include <string.h>
 
 int sg_cmd_train_lm(sg_cli_args *a);
+int sg_cmd_eval_lm(sg_cli_args *a);
+int sg_cmd_generate_lm(sg_cli_args *a);
 
 /* The one table of tasks.  A task without a probe cannot be checked or drawn;
  * one without train is not trained from the CLI. */
 static const sg_cli_task sg_cli_tasks[] = {
-    {"addition", "binary addition with a simple RNN (the demo's task)", sg_task_addition_probe, NULL},
-    {"lm", "word-level language model (Zaremba et al.)", sg_task_lm_probe, sg_cmd_train_lm},
-    {"sine", "next value of a sine wave from a window", sg_task_sine_probe, sg_cmd_train_sine},
+    {"addition", "binary addition with a simple RNN (the demo's task)", sg_task_addition_probe, NULL, NULL, NULL},
+    {"lm", "word-level language model (Zaremba et al.)", sg_task_lm_probe, sg_cmd_train_lm, sg_cmd_eval_lm,
+     sg_cmd_generate_lm},
+    {"sine", "next value of a sine wave from a window", sg_task_sine_probe, sg_cmd_train_sine, NULL, NULL},
 };
 enum { SG_CLI_N_TASKS = sizeof sg_cli_tasks / sizeof sg_cli_tasks[0] };
 
@@ -278,3 +282,46 @@ int sg_cmd_train(sg_cli_args *a)
     const sg_cli_task *t = sg_cli_task_arg(a, "train", "TASK", true);
     return t ? t->train(a) : SG_EXIT_USAGE;
 }
+
+/* eval and generate: the task is named, or read from the checkpoint's "task"
+ * string (a file with lm.* keys and no "task" is a language model). */
+static int sg_cmd_from_checkpoint(sg_cli_args *a, const char *cmd, bool generate)
+{
+    const char *named = NULL;
+    for (size_t i = 0; i < a->n_items && !named; i++)
+        if (a->items[i].option < 0 && !a->items[i].used)
+            named = sg_cli_positional(a);
+    const char *load = sg_cli_opt(a, "load");
+    char task[64] = "";
+    if (!named && load) {
+        sg_checkpoint ck;
+        sg_checkpoint_init(&ck);
+        char err[512];
+        sg_status st = sg_checkpoint_read_meta(load, &ck, err, sizeof err);
+        if (st != SG_OK) {
+            sg_checkpoint_free(&ck);
+            sg_cli_error("%s", err);
+            return sg_cli_exit_for(st);
+        }
+        const char *t = sg_checkpoint_get_string(&ck, "task");
+        snprintf(task, sizeof task, "%s", t ? t : sg_checkpoint_get_string(&ck, "lm.cell") ? "lm" : "");
+        sg_checkpoint_free(&ck);
+        if (!task[0]) {
+            sg_cli_error("'%s' does not say which task wrote it (no \"task\" string): name the task, e.g. "
+                         "'seqgrad %s lm --load %s'",
+                         load, cmd, load);
+            return SG_EXIT_INPUT;
+        }
+        named = task;
+    }
+    const sg_cli_task *t = sg_cli_task_find(named ? named : "lm");
+    sg_cli_command_fn run = t ? (generate ? t->generate : t->eval) : NULL;
+    if (!run) {
+        sg_cli_error("task '%s' has no %s command", named ? named : "lm", cmd);
+        return named == task ? SG_EXIT_INPUT : SG_EXIT_USAGE;
+    }
+    return run(a);
+}
+
+int sg_cmd_eval(sg_cli_args *a) { return sg_cmd_from_checkpoint(a, "eval", false); }
+int sg_cmd_generate(sg_cli_args *a) { return sg_cmd_from_checkpoint(a, "generate", true); }

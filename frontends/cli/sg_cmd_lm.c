@@ -373,7 +373,7 @@ static int sg_lm_load_model(const char *path, sg_lm_opts *o, sg_vocab **vocab, s
     return sg_lm_session_buffers(s, batch, bptt) ? SG_EXIT_OK : SG_EXIT_FAIL;
 }
 
-int sg_cmd_eval(sg_cli_args *a)
+int sg_cmd_eval_lm(sg_cli_args *a)
 {
     sg_lm_opts o;
     if (!sg_lm_parse(a, &o, false))
@@ -423,7 +423,7 @@ done:
     return rc;
 }
 
-int sg_cmd_generate(sg_cli_args *a)
+int sg_cmd_generate_lm(sg_cli_args *a)
 {
     sg_lm_opts o;
     if (!sg_lm_parse(a, &o, false))

@@ -36,7 +36,8 @@ sg_status sg_lm_checkpoint_describe(sg_checkpoint *ck, const sg_lm_config *cfg, 
     sg_status st = sg_vocab_serialize(v, &text, NULL);
     if (st)
         return sg_error_format(err, errcap, st, "cannot serialize the vocabulary: %s", sg_status_str(st));
-    if (!(st = sg_lm_io_put(ck, "lm.cell", sg_cell_kind_name(cfg->kind), err, errcap)) &&
+    if (!(st = sg_lm_io_put(ck, "task", "lm", err, errcap)) &&
+        !(st = sg_lm_io_put(ck, "lm.cell", sg_cell_kind_name(cfg->kind), err, errcap)) &&
         !(st = sg_lm_io_put(ck, "lm.activation", sg_activation_name(cfg->act), err, errcap)) &&
         !(st = sg_lm_io_put_size(ck, "lm.hidden", cfg->hidden, err, errcap)) &&
         !(st = sg_lm_io_put_size(ck, "lm.embed", cfg->embed, err, errcap)) &&

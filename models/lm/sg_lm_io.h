@@ -3,7 +3,9 @@
  * metadata, its parameters as tensors (graph/format/sg_checkpoint.h), so a
  * library user reloads a trained model without knowing how it was made.
  *
- * Metadata keys (all strings): "lm.cell" (rnn|lstm|peephole|gru),
+ * Metadata keys (all strings): "task" ("lm": which model family wrote the
+ * file, so that a tool can dispatch on it; files without it that have the
+ * lm.* keys are language models too), "lm.cell" (rnn|lstm|peephole|gru),
  * "lm.activation" (tanh|sigmoid|relu), "lm.hidden", "lm.embed", "lm.layers"
  * (decimal), "lm.tie" ("0"|"1"), "lm.vocab" (one word per line in id order,
  * sg_vocab_serialize).  Checkpoints written before this module carry the same
