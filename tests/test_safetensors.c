@@ -173,6 +173,24 @@ static void test_reader_errors_name_the_problem(void **state)
     assert_int_equal(sg_st_file_parse(&f, buf, 8 + hn + 1, err, sizeof err), SG_ERR_FORMAT);
     assert_true(sg_contains(err, "tensor 't': shape has more than 64 dimensions"));
     sg_st_file_free(&f);
+    /* a header that is not UTF-8 (found by the fuzzer: a lone 0xa0 in a
+     * metadata value loaded, then could not be saved again) */
+    static const char bad_utf8[] = "{\"__metadata__\":{\"vocab\":\"the\xa0\"}}";
+    hn = strlen(bad_utf8);
+    memset(buf, 0, sizeof buf);
+    for (int k = 0; k < 8; k++)
+        buf[k] = (unsigned char)(hn >> (8 * k));
+    memcpy(buf + 8, bad_utf8, hn);
+    assert_int_equal(sg_st_file_parse(&f, buf, 8 + hn, err, sizeof err), SG_ERR_FORMAT);
+    assert_true(sg_contains(err, "header is not valid UTF-8 (at byte 29 of 33)"));
+    sg_st_file_free(&f);
+    static const char bad_escape[] = "{\"\\ud800x\":{\"dtype\":\"U8\",\"shape\":[],\"data_offsets\":[0,1]}}";
+    hn = strlen(bad_escape);
+    for (int k = 0; k < 8; k++)
+        buf[k] = (unsigned char)(hn >> (8 * k));
+    memcpy(buf + 8, bad_escape, hn);
+    assert_int_equal(sg_st_file_parse(&f, buf, 8 + hn + 1, err, sizeof err), SG_ERR_FORMAT); /* a lone surrogate */
+    sg_st_file_free(&f);
     assert_int_equal(sg_st_file_read(&f, "/nonexistent-dir/x", "model", err, sizeof err), SG_ERR_IO);
     assert_true(sg_contains(err, "model '/nonexistent-dir/x': cannot open"));
     sg_st_file_free(&f);

@@ -357,6 +357,9 @@ static sg_status sg_st_read_meta(sg_st_file *f, const cJSON *md, char *err, size
     for (const cJSON *c = md->child; c; c = c->next) {
         if (!cJSON_IsString(c))
             return sg_error_format(err, errcap, SG_ERR_FORMAT, "metadata '%s' is not a string", c->string);
+        /* escapes (\u....) can spell what the raw bytes may not */
+        if (!sg_utf8_valid_str(c->string) || !sg_utf8_valid_str(c->valuestring))
+            return sg_error_format(err, errcap, SG_ERR_FORMAT, "metadata '%.60s' is not valid UTF-8", c->string);
         n++;
     }
     if (!(f->meta_ = sg_malloc((n ? n : 1) * sizeof *f->meta_)))
@@ -414,6 +417,12 @@ static sg_status sg_st_parse_header(sg_st_file *f, const unsigned char *hdr, siz
             return sg_error_format(err, errcap, SG_ERR_FORMAT,
                                    "header has bytes after its JSON value (at byte %zu of %zu; only spaces may pad it)",
                                    (size_t)(c - text), n);
+    for (size_t i = 0; i < n;) { /* JSON is UTF-8: anything else is not a safetensors header */
+        size_t k = sg_utf8_seq_len((const unsigned char *)text + i, n - i);
+        if (!k)
+            return sg_error_format(err, errcap, SG_ERR_FORMAT, "header is not valid UTF-8 (at byte %zu of %zu)", i, n);
+        i += k;
+    }
     if (!cJSON_IsObject(root))
         return sg_error_format(err, errcap, SG_ERR_FORMAT,
                                "header is not a JSON object (it must map tensor names to entries)");
@@ -432,8 +441,13 @@ static sg_status sg_st_parse_header(sg_st_file *f, const unsigned char *hdr, siz
         goto done;
     }
     size_t k = 0;
-    for (const cJSON *c = root->child; c; c = c->next)
+    for (const cJSON *c = root->child; c; c = c->next) {
+        if (!sg_utf8_valid_str(c->string)) {
+            st = sg_error_format(err, errcap, SG_ERR_FORMAT, "header has a key that is not valid UTF-8");
+            goto done;
+        }
         names[k++] = c->string;
+    }
     qsort(names, n_items, sizeof *names, sg_st_str_ptr_cmp);
     for (size_t i = 1; i < n_items; i++)
         if (strcmp(names[i - 1], names[i]) == 0) {

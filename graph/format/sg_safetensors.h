@@ -15,7 +15,8 @@
  *
  * What a reader accepts (everything else is SG_ERR_FORMAT, with a message that
  * names the tensor or key and what was expected): a header length that fits
- * the file; valid JSON with nothing but spaces after it; an object with unique
+ * the file; valid UTF-8 (also what \u escapes spell), valid JSON with nothing
+ * but spaces after it; an object with unique
  * keys; every tensor entry with a known dtype, at most SG_ST_MAX_DIMS
  * dimensions, integer shape and offsets (exact up to 2^53), an extent matching
  * shape x dtype size; tensors that tile the data section exactly (no overlap,
