@@ -53,7 +53,7 @@ const char *sg_cli_task_names(bool with_train);
 /* Gradient-checks the probe (which must be f64) in model mode and per-op mode
  * and prints the one report.  Returns 0 when both pass, 1 when a check
  * failed or could not run. */
-int sg_cli_gradcheck_probe(sg_cli_probe *p);
+int sg_cli_gradcheck_probe(sg_cli_probe *p, const sg_gradcheck_opts *opts, bool json);
 /* Records the probe's loss, runs backward (for --grad-norms) and writes the
  * picture at path; prints what was written.  Returns an exit code. */
 int sg_cli_export_probe(sg_cli_probe *p, const char *path, size_t collapse_depth, bool grad_norms);

@@ -8,6 +8,7 @@
 #include "graph/format/sg_checkpoint.h"
 #include "ops/sg_op_table.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,16 +96,21 @@ bool sg_cli_parse_collapse(const char *v, size_t *depth)
 
 static void sg_print_report(const char *mode, const sg_gradcheck_report *r, double tol)
 {
-    printf("gradcheck %-8s %s: %zu elements, max abs err %.3e, max rel err %.3e (tol %.0e)\n", mode,
-           r->passed ? "passed" : "FAILED", r->n_checked, r->max_abs_err, r->max_rel_err, tol);
-    printf("    worst at %s: analytic %.12g, numeric %.12g\n", r->where[0] ? r->where : "-", r->worst_analytic,
-           r->worst_numeric);
+    printf("gradcheck %-8s %s: %zu elements, max abs err %.3e, max rel err %.3e (tol %.0e), margin %.3gx\n", mode,
+           r->passed ? "passed" : "FAILED", r->n_checked, r->max_abs_err, r->max_rel_err, tol,
+           r->max_ratio > 0 ? 1 / r->max_ratio : INFINITY);
+    if (r->noise > 0)
+        printf("    loss noise %.2e (measured), allowance %.2e at the nominal step; %zu derivatives too small to "
+               "resolve to tol, checked against the allowance\n",
+               r->noise, r->resolution, r->n_unresolved);
+    printf("    worst at %s: analytic %.12g, numeric %.12g, allowed difference %.3g\n", r->where[0] ? r->where : "-",
+           r->worst_analytic, r->worst_numeric, r->worst_allowed);
     if (!r->passed && r->bad_op)
         printf("    first wrong VJP: op '%s' at tape node %zu in scope '%s'\n", r->bad_op, r->bad_tape_index,
                r->bad_scope[0] ? r->bad_scope : "(root)");
 }
 
-int sg_cli_gradcheck_probe(sg_cli_probe *p)
+int sg_cli_gradcheck_probe(sg_cli_probe *p, const sg_gradcheck_opts *opts, bool json)
 {
     sg_dtype was = p->ps->dtype;
     if (sg_params_set_dtype(p->ps, SG_F64) != SG_OK) {
@@ -113,7 +119,8 @@ int sg_cli_gradcheck_probe(sg_cli_probe *p)
     }
     sg_graph *g = sg_graph_new(SG_F64);
     int rc = SG_EXIT_FAIL;
-    sg_gradcheck_opts o = sg_gradcheck_defaults();
+    sg_gradcheck_opts o = opts ? *opts : sg_gradcheck_defaults();
+    (void)json;
     sg_gradcheck_report model, perop;
     sg_status st = g ? sg_gradcheck_model(g, p->ps, p->loss, p->self, &o, &model) : SG_ERR_NOMEM;
     if (st != SG_OK) {
@@ -244,11 +251,15 @@ int sg_cmd_gradcheck(sg_cli_args *a)
     const sg_cli_task *t = sg_cli_task_arg(a, "gradcheck", "TASK|ops", false);
     if (!t)
         return SG_EXIT_USAGE;
+    sg_gradcheck_opts o = sg_gradcheck_defaults();
+    bool json = sg_cli_flag(a, "json");
+    if (!sg_cli_opt_size(a, "sample", 0, &o.max_per_tensor))
+        return SG_EXIT_USAGE;
     sg_cli_probe p;
     int rc = t->probe(a, SG_F64, true, &p);
     if (rc != SG_EXIT_OK)
         return rc;
-    rc = sg_cli_check_all_used(a) ? sg_cli_gradcheck_probe(&p) : SG_EXIT_USAGE;
+    rc = sg_cli_check_all_used(a) ? sg_cli_gradcheck_probe(&p, &o, json) : SG_EXIT_USAGE;
     sg_cli_probe_free(&p);
     return rc;
 }

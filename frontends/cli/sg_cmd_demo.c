@@ -214,7 +214,7 @@ int sg_cmd_demo(sg_cli_args *a)
 
     sg_cli_probe check, draw;
     bool grad_ok = sg_task_addition_probe_of(&r.m, r.ps, false, true, 4, cfg.model.seed, &check) &&
-                   sg_cli_gradcheck_probe(&check) == SG_EXIT_OK;
+                   sg_cli_gradcheck_probe(&check, NULL, false) == SG_EXIT_OK;
     sg_cli_probe_free(&check);
 
     char p_dot[1024], p_png[1024], p_col[1024], p_loss[1024];
