@@ -6,7 +6,10 @@
 #include "graph/core/sg_rng.h"
 #include "graph/export/sg_dot.h"
 #include "graph/format/sg_checkpoint.h"
+#include "graph/util/sg_util.h"
 #include "ops/sg_op_table.h"
+
+#include <cjson/cJSON.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -110,6 +113,101 @@ static void sg_print_report(const char *mode, const sg_gradcheck_report *r, doub
                r->bad_scope[0] ? r->bad_scope : "(root)");
 }
 
+/* Errors summed up per key (a parameter's name, or a scope), for the report's
+ * "worst scope" line and for --json. */
+typedef struct sg_cli_err_row {
+    char *key;
+    size_t n;
+    double max_abs, max_ratio;
+    size_t worst_element;
+} sg_cli_err_row;
+
+typedef struct sg_cli_err_table {
+    sg_cli_err_row *rows;
+    size_t n, cap, last;
+    bool by_scope; /* key: the scope (per-op mode), else the tensor's name */
+    bool oom;
+} sg_cli_err_table;
+
+static void sg_cli_err_add(void *ctx, const sg_gradcheck_element *e)
+{
+    sg_cli_err_table *t = ctx;
+    const char *key = t->by_scope ? (e->scope[0] ? e->scope : "(root)") : e->tensor;
+    size_t i = t->last < t->n && strcmp(t->rows[t->last].key, key) == 0 ? t->last : SIZE_MAX;
+    for (size_t k = 0; i == SIZE_MAX && k < t->n; k++)
+        if (strcmp(t->rows[k].key, key) == 0)
+            i = k;
+    if (i == SIZE_MAX) {
+        void *items = t->rows;
+        char *copy = sg_str_dup(key);
+        if (!copy || !sg_array_reserve(&items, &t->cap, t->n + 1, sizeof *t->rows)) {
+            sg_free(copy);
+            t->oom = true;
+            return;
+        }
+        t->rows = items;
+        t->rows[t->n] = (sg_cli_err_row){.key = copy};
+        i = t->n++;
+    }
+    t->last = i;
+    sg_cli_err_row *r = &t->rows[i];
+    double err = fabs(e->analytic - e->numeric), ratio = err / e->allowed;
+    r->n++;
+    r->max_abs = fmax(r->max_abs, err);
+    if (ratio > r->max_ratio || r->n == 1) {
+        r->max_ratio = ratio;
+        r->worst_element = e->element;
+    }
+}
+
+static void sg_cli_err_free(sg_cli_err_table *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        sg_free(t->rows[i].key);
+    sg_free(t->rows);
+    memset(t, 0, sizeof *t);
+}
+
+static const sg_cli_err_row *sg_cli_err_worst(const sg_cli_err_table *t)
+{
+    const sg_cli_err_row *w = NULL;
+    for (size_t i = 0; i < t->n; i++)
+        if (!w || t->rows[i].max_ratio > w->max_ratio)
+            w = &t->rows[i];
+    return w;
+}
+
+static cJSON *sg_cli_report_json(const sg_gradcheck_report *r, const sg_cli_err_table *t, const char *rows_name,
+                                 double tol)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "passed", r->passed);
+    cJSON_AddNumberToObject(o, "elements", (double)r->n_checked);
+    cJSON_AddNumberToObject(o, "tol", tol);
+    cJSON_AddNumberToObject(o, "max_abs_err", r->max_abs_err);
+    cJSON_AddNumberToObject(o, "max_rel_err", r->max_rel_err);
+    cJSON_AddNumberToObject(o, "max_ratio", r->max_ratio);
+    cJSON_AddNumberToObject(o, "noise", r->noise);
+    cJSON_AddNumberToObject(o, "unresolved", (double)r->n_unresolved);
+    cJSON_AddStringToObject(o, "worst", r->where);
+    if (r->bad_op) {
+        cJSON_AddStringToObject(o, "bad_op", r->bad_op);
+        cJSON_AddStringToObject(o, "bad_scope", r->bad_scope);
+        cJSON_AddNumberToObject(o, "bad_tape_index", (double)r->bad_tape_index);
+    }
+    cJSON *rows = cJSON_AddArrayToObject(o, rows_name);
+    for (size_t i = 0; rows && i < t->n; i++) {
+        cJSON *row = cJSON_CreateObject();
+        cJSON_AddStringToObject(row, t->by_scope ? "scope" : "name", t->rows[i].key);
+        cJSON_AddNumberToObject(row, "elements", (double)t->rows[i].n);
+        cJSON_AddNumberToObject(row, "max_abs_err", t->rows[i].max_abs);
+        cJSON_AddNumberToObject(row, "max_ratio", t->rows[i].max_ratio);
+        cJSON_AddNumberToObject(row, "worst_element", (double)t->rows[i].worst_element);
+        cJSON_AddItemToArray(rows, row);
+    }
+    return o;
+}
+
 int sg_cli_gradcheck_probe(sg_cli_probe *p, const sg_gradcheck_opts *opts, bool json)
 {
     sg_dtype was = p->ps->dtype;
@@ -120,20 +218,46 @@ int sg_cli_gradcheck_probe(sg_cli_probe *p, const sg_gradcheck_opts *opts, bool 
     sg_graph *g = sg_graph_new(SG_F64);
     int rc = SG_EXIT_FAIL;
     sg_gradcheck_opts o = opts ? *opts : sg_gradcheck_defaults();
-    (void)json;
+    sg_cli_err_table by_param = {0}, by_scope = {.by_scope = true};
     sg_gradcheck_report model, perop;
+    o.on_element = sg_cli_err_add;
+    o.on_element_ctx = &by_param;
     sg_status st = g ? sg_gradcheck_model(g, p->ps, p->loss, p->self, &o, &model) : SG_ERR_NOMEM;
+    o.on_element_ctx = &by_scope;
     if (st != SG_OK) {
         sg_cli_error("gradcheck failed to run: %s", g && sg_graph_error(g)[0] ? sg_graph_error(g) : sg_status_str(st));
     } else if ((st = sg_gradcheck_tape(g, &o, &perop)) != SG_OK) { /* g holds one evaluation with gradients */
         sg_cli_error("per-op gradcheck failed to run: %s",
                      sg_graph_error(g)[0] ? sg_graph_error(g) : sg_status_str(st));
+    } else if (by_param.oom || by_scope.oom) {
+        sg_cli_error("out of memory summing up the errors");
+    } else if (json) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "model_checked", p->describe);
+        cJSON_AddNumberToObject(root, "tape_nodes", (double)sg_graph_tape_len(g));
+        cJSON_AddItemToObject(root, "model", sg_cli_report_json(&model, &by_param, "parameters", o.tol));
+        cJSON_AddItemToObject(root, "per_op", sg_cli_report_json(&perop, &by_scope, "scopes", o.tol));
+        char *text = cJSON_Print(root);
+        if (text)
+            printf("%s\n", text);
+        else
+            sg_cli_error("out of memory printing the report");
+        cJSON_free(text);
+        cJSON_Delete(root);
+        rc = text && model.passed && perop.passed ? SG_EXIT_OK : SG_EXIT_FAIL;
     } else {
-        printf("gradient check of %s, tape %zu nodes):\n", p->describe, sg_graph_tape_len(g));
+        printf("gradient check of %s, tape %zu nodes:\n", p->describe, sg_graph_tape_len(g));
         sg_print_report("model", &model, o.tol);
         sg_print_report("per-op", &perop, o.tol);
+        const sg_cli_err_row *ws = sg_cli_err_worst(&by_scope), *wp = sg_cli_err_worst(&by_param);
+        if (wp)
+            printf("    worst parameter: '%s' (error %.3g of allowed)\n", wp->key, wp->max_ratio);
+        if (ws)
+            printf("    worst scope: '%s' (error %.3g of allowed, %zu elements)\n", ws->key, ws->max_ratio, ws->n);
         rc = model.passed && perop.passed ? SG_EXIT_OK : SG_EXIT_FAIL;
     }
+    sg_cli_err_free(&by_param);
+    sg_cli_err_free(&by_scope);
     sg_graph_free(g);
     if (sg_params_set_dtype(p->ps, was) != SG_OK) {
         sg_cli_error("out of memory converting the parameters back");

@@ -589,7 +589,7 @@ int sg_task_lm_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_prob
     snprintf(out->title, sizeof out->title, "%zu-layer %s language model, %zu units, unrolled over %zu steps",
              o.model.layers, kind, o.model.hidden, o.bptt);
     snprintf(out->describe, sizeof out->describe,
-             "a %zu-layer %s language model (f64, V %zu, H %zu, T %zu, B %zu, %zu parameters", o.model.layers, kind, V,
+             "a %zu-layer %s language model (f64, V %zu, H %zu, T %zu, B %zu, %zu parameters)", o.model.layers, kind, V,
              o.model.hidden, o.bptt, B, sg_params_numel(ps));
     return SG_EXIT_OK;
 }

@@ -241,7 +241,7 @@ int sg_task_sine_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_pr
         .ps = ps, .owns_ps = true, .self = p, .loss = sg_sine_probe_loss, .free_self = sg_sine_probe_free};
     snprintf(out->title, sizeof out->title, "%s sine predictor, %zu units, window %zu", sg_cell_kind_name(kind), hidden,
              window);
-    snprintf(out->describe, sizeof out->describe, "the %s sine predictor (f64, H %zu, W %zu, B 2, %zu parameters",
+    snprintf(out->describe, sizeof out->describe, "the %s sine predictor (f64, H %zu, W %zu, B 2, %zu parameters)",
              sg_cell_kind_name(kind), hidden, window, sg_params_numel(ps));
     return SG_EXIT_OK;
 }

@@ -125,7 +125,7 @@ bool sg_task_addition_probe_of(const sg_addition *m, sg_params *ps, bool owns, b
     out->free_self = sg_addition_probe_free;
     snprintf(out->title, sizeof out->title, "Elman RNN, binary addition %u + %u, unrolled over %zu steps", p->a[0],
              p->b[0], m->bits);
-    snprintf(out->describe, sizeof out->describe, "the addition RNN (f64, %zu pairs, %zu steps, %zu parameters", p->n,
+    snprintf(out->describe, sizeof out->describe, "the addition RNN (f64, %zu pairs, %zu steps, %zu parameters)", p->n,
              m->bits, sg_params_numel(ps));
     return true;
 }

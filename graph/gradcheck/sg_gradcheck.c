@@ -88,13 +88,19 @@ static void sg_report_init(sg_gradcheck_report *r, const sg_gradcheck_opts *o)
  * the measured noise of the loss over the step; 0 in per-op mode).  The worst
  * element is the one with the largest ratio |a - n| / allowed. */
 static bool sg_report_add(sg_gradcheck_report *r, const sg_gradcheck_opts *o, double a, double n, double allowance,
-                          const char *where)
+                          const char *where, sg_gradcheck_element *el)
 {
     double abs_err = fabs(a - n);
     double mag = fmax(fabs(a), fabs(n));
     double rel = abs_err / fmax(mag, o->floor);
     double allowed = o->tol * fmax(mag, o->floor) + allowance;
     double ratio = abs_err / allowed;
+    if (o->on_element) {
+        el->analytic = a;
+        el->numeric = n;
+        el->allowed = allowed;
+        o->on_element(o->on_element_ctx, el);
+    }
     if (isnan(ratio) || isnan(rel))
         ratio = rel = INFINITY;
     r->n_checked++;
@@ -352,8 +358,9 @@ sg_status sg_gradcheck_model(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ct
                 break;
             }
             snprintf(where, sizeof where, "parameter '%s' element %zu", pa->name, e);
+            sg_gradcheck_element el = {.tensor = pa->name, .scope = "", .tape_index = SIZE_MAX, .element = e};
             sg_report_add(report, &o, pgrad[off + e], numeric, SG_NOISE_SIGMAS * SG_RICHARDSON_NOISE * sigma / h_used,
-                          where);
+                          where, &el);
         }
         sg_free(idx);
         off += pa->numel;
@@ -378,8 +385,10 @@ sg_status sg_gradcheck_model(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ct
             }
             snprintf(where, sizeof where, "input '%s' in scope '%s' element %zu", inputs[in].name,
                      inputs[in].scope[0] ? inputs[in].scope : "(root)", e);
+            sg_gradcheck_element el = {
+                .tensor = inputs[in].name, .scope = inputs[in].scope, .tape_index = SIZE_MAX, .element = e};
             sg_report_add(report, &o, inputs[in].grad[e], numeric,
-                          SG_NOISE_SIGMAS * SG_RICHARDSON_NOISE * sigma / h_used, where);
+                          SG_NOISE_SIGMAS * SG_RICHARDSON_NOISE * sigma / h_used, where, &el);
         }
         sg_free(idx);
     }
@@ -482,7 +491,31 @@ static sg_status sg_gradcheck_node_into(sg_graph *g, sg_tensor *t, const sg_grad
         return SG_ERR_NOMEM;
     }
 
-    /* Analytic: VJP of r with fresh zeroed input gradients. */
+    /* Analytic: the VJP of r into input gradients that already hold random
+     * values g0 (as in an unrolled graph, where a shared weight or a fanned-out
+     * value has gradient from elsewhere): the contribution is what changed,
+     * so a VJP that assigns (=) instead of adding (+=) loses g0 and fails. */
+    double **g0 = sg_calloc(n ? n : 1, sizeof *g0);
+    for (size_t k = 0; g0 && k < n; k++)
+        if (check[k] && !(g0[k] = sg_malloc(t->src[k]->numel * sizeof(double)))) {
+            for (size_t j = 0; j < k; j++)
+                sg_free(g0[j]);
+            sg_free(g0);
+            g0 = NULL;
+        }
+    if (!g0) {
+        for (size_t k = 0; k < n; k++)
+            sg_free(tmp_grad[k]);
+        sg_free(r);
+        sg_free(ybuf);
+        sg_free(saved_grad);
+        sg_free(tmp_grad);
+        sg_free(check);
+        return SG_ERR_NOMEM;
+    }
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; check[k] && i < t->src[k]->numel; i++)
+            tmp_grad[k][i] = g0[k][i] = sg_rng_range(&rng, -1.0, 1.0);
     for (size_t k = 0; k < n; k++)
         t->src[k]->grad = NULL;
     for (size_t k = 0; k < n; k++)
@@ -494,6 +527,12 @@ static sg_status sg_gradcheck_node_into(sg_graph *g, sg_tensor *t, const sg_grad
     t->grad = saved_out_grad;
     for (size_t k = n; k-- > 0;)
         t->src[k]->grad = saved_grad[k];
+    for (size_t k = 0; k < n; k++) {
+        for (size_t i = 0; check[k] && i < t->src[k]->numel; i++)
+            tmp_grad[k][i] -= g0[k][i];
+        sg_free(g0[k]);
+    }
+    sg_free(g0);
 
     /* Numeric: central differences of <r, op(x)> with this op alone. */
     double out_scale = 0;
@@ -523,7 +562,9 @@ static sg_status sg_gradcheck_node_into(sg_graph *g, sg_tensor *t, const sg_grad
             double numeric = sg_numeric_derivative(sg_node_central, &probe, o.eps, out_scale, &h_used);
             snprintf(where, sizeof where, "op '%s' (tape node %zu, scope '%s') input %zu element %zu", t->op->name,
                      t->tape_index, scope[0] ? scope : "(root)", k, e);
-            if (!sg_report_add(report, &o, tmp_grad[k][e], numeric, 0.0, where)) {
+            sg_gradcheck_element el = {
+                .tensor = t->op->name, .scope = scope, .tape_index = t->tape_index, .input = k, .element = e};
+            if (!sg_report_add(report, &o, tmp_grad[k][e], numeric, 0.0, where, &el)) {
                 node_ok = false;
                 break;
             }

@@ -10,7 +10,9 @@
  *
  *  - Per-op mode (sg_gradcheck_tape): for each op node on the recorded tape,
  *    the VJP applied to a random seed r is compared with central differences
- *    of <r, op(inputs)> with that op alone re-run.  Stops at the first node
+ *    of <r, op(inputs)> with that op alone re-run.  The input gradients the
+ *    VJP adds into are first filled with random values, and its contribution
+ *    is what changed: a VJP that assigns instead of adding is caught.  Stops at the first node
  *    whose VJP is wrong and names it (op, scope, tape index, input, element).
  *
  * Numerical derivatives are central differences with steps h and h/2
@@ -39,12 +41,26 @@
 #include "graph/core/sg_graph.h"
 #include "graph/core/sg_param.h"
 
+/* One compared element, handed to opts->on_element (for per-parameter and
+ * per-scope summaries; the strings live only during the call). */
+typedef struct sg_gradcheck_element {
+    const char *tensor; /* the parameter's or input's name; per-op mode: the op's name */
+    const char *scope;  /* "" for the root; per-op mode: the node's scope (e.g. "rnn.l0/t57") */
+    size_t tape_index;  /* per-op mode: the node; SIZE_MAX in model mode */
+    size_t input;       /* per-op mode: which input of the node */
+    size_t element;
+    double analytic, numeric, allowed; /* allowed: the largest |analytic - numeric| that passes */
+} sg_gradcheck_element;
+typedef void (*sg_gradcheck_element_fn)(void *ctx, const sg_gradcheck_element *e);
+
 typedef struct sg_gradcheck_opts {
-    double eps;            /* central-difference step h (Richardson with h and h/2) */
-    double tol;            /* largest relative error that passes */
-    double floor;          /* denominator floor of the relative error */
-    size_t max_per_tensor; /* elements checked per tensor, sampled (0 = all) */
-    uint64_t seed;         /* for sampling and per-op seeds */
+    double eps;                         /* central-difference step h (Richardson with h and h/2) */
+    double tol;                         /* largest relative error that passes */
+    double floor;                       /* denominator floor of the relative error */
+    size_t max_per_tensor;              /* elements checked per tensor, sampled (0 = all) */
+    uint64_t seed;                      /* for sampling and per-op seeds */
+    sg_gradcheck_element_fn on_element; /* called for every compared element (may be NULL) */
+    void *on_element_ctx;
 } sg_gradcheck_opts;
 
 /* eps 1e-2 (halved as needed), tol 1e-6, floor 1e-6, every element, seed 1. */
