@@ -219,7 +219,8 @@ int sg_cli_gradcheck_probe(sg_cli_probe *p, const sg_gradcheck_opts *opts, bool 
     int rc = SG_EXIT_FAIL;
     sg_gradcheck_opts o = opts ? *opts : sg_gradcheck_defaults();
     sg_cli_err_table by_param = {0}, by_scope = {.by_scope = true};
-    sg_gradcheck_report model, perop;
+    sg_gradcheck_report model, perop, f32;
+    sg_gradcheck_opts o32 = o; /* the f32 comparison is not per element of a finite difference */
     o.on_element = sg_cli_err_add;
     o.on_element_ctx = &by_param;
     sg_status st = g ? sg_gradcheck_model(g, p->ps, p->loss, p->self, &o, &model) : SG_ERR_NOMEM;
@@ -229,6 +230,8 @@ int sg_cli_gradcheck_probe(sg_cli_probe *p, const sg_gradcheck_opts *opts, bool 
     } else if ((st = sg_gradcheck_tape(g, &o, &perop)) != SG_OK) { /* g holds one evaluation with gradients */
         sg_cli_error("per-op gradcheck failed to run: %s",
                      sg_graph_error(g)[0] ? sg_graph_error(g) : sg_status_str(st));
+    } else if ((st = sg_gradcheck_f32_model(p->ps, p->loss, p->self, &o32, &f32)) != SG_OK) {
+        sg_cli_error("f32 gradcheck failed to run: %s", sg_status_str(st));
     } else if (by_param.oom || by_scope.oom) {
         sg_cli_error("out of memory summing up the errors");
     } else if (json) {
@@ -237,6 +240,8 @@ int sg_cli_gradcheck_probe(sg_cli_probe *p, const sg_gradcheck_opts *opts, bool 
         cJSON_AddNumberToObject(root, "tape_nodes", (double)sg_graph_tape_len(g));
         cJSON_AddItemToObject(root, "model", sg_cli_report_json(&model, &by_param, "parameters", o.tol));
         cJSON_AddItemToObject(root, "per_op", sg_cli_report_json(&perop, &by_scope, "scopes", o.tol));
+        sg_cli_err_table none = {0};
+        cJSON_AddItemToObject(root, "f32", sg_cli_report_json(&f32, &none, "parameters", o.tol));
         char *text = cJSON_Print(root);
         if (text)
             printf("%s\n", text);
@@ -244,17 +249,27 @@ int sg_cli_gradcheck_probe(sg_cli_probe *p, const sg_gradcheck_opts *opts, bool 
             sg_cli_error("out of memory printing the report");
         cJSON_free(text);
         cJSON_Delete(root);
-        rc = text && model.passed && perop.passed ? SG_EXIT_OK : SG_EXIT_FAIL;
+        rc = text && model.passed && perop.passed && f32.passed ? SG_EXIT_OK : SG_EXIT_FAIL;
     } else {
         printf("gradient check of %s, tape %zu nodes:\n", p->describe, sg_graph_tape_len(g));
         sg_print_report("model", &model, o.tol);
         sg_print_report("per-op", &perop, o.tol);
+        printf("gradcheck f32      %s: %zu values, f32 against f64 (gradients, then every op), worst %.3g of its "
+               "bound\n",
+               f32.passed ? "passed" : "FAILED", f32.n_checked, f32.max_ratio);
+        if (!f32.passed) {
+            printf("    worst at %s: f32 %.9g, f64 %.12g, bound %.3g\n", f32.where, f32.worst_analytic,
+                   f32.worst_numeric, f32.worst_allowed);
+            if (f32.bad_op)
+                printf("    first op off in f32: '%s' at tape node %zu in scope '%s'\n", f32.bad_op, f32.bad_tape_index,
+                       f32.bad_scope[0] ? f32.bad_scope : "(root)");
+        }
         const sg_cli_err_row *ws = sg_cli_err_worst(&by_scope), *wp = sg_cli_err_worst(&by_param);
         if (wp)
             printf("    worst parameter: '%s' (error %.3g of allowed)\n", wp->key, wp->max_ratio);
         if (ws)
             printf("    worst scope: '%s' (error %.3g of allowed, %zu elements)\n", ws->key, ws->max_ratio, ws->n);
-        rc = model.passed && perop.passed ? SG_EXIT_OK : SG_EXIT_FAIL;
+        rc = model.passed && perop.passed && f32.passed ? SG_EXIT_OK : SG_EXIT_FAIL;
     }
     sg_cli_err_free(&by_param);
     sg_cli_err_free(&by_scope);
@@ -304,8 +319,10 @@ int sg_cli_export_probe(sg_cli_probe *p, const char *path, size_t collapse_depth
 /* Every op in the table, on its gradient-check examples. */
 static int sg_gradcheck_all_ops(void)
 {
-    sg_graph *g = sg_graph_new(SG_F64);
-    if (!g) {
+    sg_graph *g = sg_graph_new(SG_F64), *g32 = sg_graph_new(SG_F32);
+    if (!g || !g32) {
+        sg_graph_free(g);
+        sg_graph_free(g32);
         sg_cli_error("out of memory");
         return SG_EXIT_FAIL;
     }
@@ -313,18 +330,27 @@ static int sg_gradcheck_all_ops(void)
     int bad = 0;
     for (size_t i = 0; i < sg_op_table_len; i++) {
         const sg_op *op = sg_op_table[i];
-        double worst = 0;
+        double worst = 0, worst32 = 0;
         size_t n = 0;
         bool passed = true;
         for (int v = 0; v < op->n_variants; v++) {
             sg_graph_reset(g);
-            sg_rng rng;
+            sg_graph_reset(g32);
+            sg_rng rng, rng32;
             sg_rng_seed(&rng, 1000 + (uint64_t)v);
-            sg_gradcheck_report r;
-            if (!op->example(g, &rng, v) || sg_gradcheck_tape(g, &o, &r) != SG_OK) {
-                printf("%-14s ERROR %s\n", op->name, sg_graph_error(g));
+            rng32 = rng;
+            sg_gradcheck_report r, r32;
+            if (!op->example(g, &rng, v) || sg_gradcheck_tape(g, &o, &r) != SG_OK || !op->example(g32, &rng32, v) ||
+                sg_gradcheck_precision(g32, g, &o, &r32) != SG_OK) {
+                printf("%-14s ERROR %s%s\n", op->name, sg_graph_error(g), sg_graph_error(g32));
                 passed = false;
                 break;
+            }
+            worst32 = fmax(worst32, r32.max_ratio);
+            if (!r32.passed) {
+                passed = false;
+                printf("%-14s f32 FAILED at %s (f32 %.9g, f64 %.12g, bound %.3g)\n", op->name, r32.where,
+                       r32.worst_analytic, r32.worst_numeric, r32.worst_allowed);
             }
             n += r.n_checked;
             if (r.max_rel_err > worst)
@@ -336,11 +362,13 @@ static int sg_gradcheck_all_ops(void)
             }
         }
         if (passed)
-            printf("%-14s ok  %2d variants, %4zu elements, max rel err %.2e\n", op->name, op->n_variants, n, worst);
+            printf("%-14s ok  %2d variants, %4zu elements, max rel err %.2e; f32 within %.2g of its bound\n", op->name,
+                   op->n_variants, n, worst, worst32);
         bad += !passed;
     }
     sg_graph_free(g);
-    printf("%zu ops, %d failed\n", sg_op_table_len, bad);
+    sg_graph_free(g32);
+    printf("%zu ops, %d failed (f64 VJPs by finite differences, f32 kernels against f64)\n", sg_op_table_len, bad);
     return bad ? SG_EXIT_FAIL : SG_EXIT_OK;
 }
 

@@ -612,3 +612,306 @@ sg_status sg_gradcheck_node(sg_graph *g, sg_tensor *node, const sg_gradcheck_opt
     sg_report_init(report, &o);
     return sg_gradcheck_node_into(g, node, opts, report);
 }
+
+/* ---- f32 against f64 ------------------------------------------------------ */
+
+/* Rounds a double to the nearest f32 value. */
+static double sg_round32(double v) { return (double)(float)v; }
+
+/* The bound for comparing f32 results with f64 ones: C eps32 (|v| + max|v|)
+ * with C = 16 (1 + sqrt(m)), m the largest input (a proxy for the longest
+ * reduction: an inner product of m terms rounds in f32 by up to about
+ * sqrt(m) eps32 of its terms' size when the rounding errors are random). */
+static double sg_f32_bound(double v64, double vmax, size_t m)
+{
+    return 16.0 * (1.0 + sqrt((double)m)) * FLT_EPSILON * (fabs(v64) + vmax) + 1e-30;
+}
+
+/* Compares n values a32 (f32) with a64 (f64); folds them into r with where
+ * naming what they are.  Returns false at the first one beyond the bound. */
+static bool sg_f32_compare(sg_gradcheck_report *r, const sg_gradcheck_opts *o, const float *a32, const double *a64,
+                           size_t n, size_t m, const char *what, const sg_tensor *node, size_t input)
+{
+    double vmax = 0;
+    for (size_t i = 0; i < n; i++)
+        vmax = fmax(vmax, fabs(a64[i]));
+    char where[512], scope[256];
+    sg_scope_path(node->scope, scope, sizeof scope);
+    for (size_t i = 0; i < n; i++) {
+        double bound = sg_f32_bound(a64[i], vmax, m);
+        double err = fabs((double)a32[i] - a64[i]);
+        double ratio = err / bound;
+        if (isnan(ratio))
+            ratio = INFINITY;
+        r->n_checked++;
+        r->max_abs_err = fmax(r->max_abs_err, err);
+        double rel = err / fmax(fabs(a64[i]), vmax > 0 ? vmax : 1);
+        r->max_rel_err = fmax(r->max_rel_err, rel);
+        if (ratio > r->max_ratio || r->n_checked == 1) {
+            r->max_ratio = ratio;
+            r->worst_analytic = (double)a32[i];
+            r->worst_numeric = a64[i];
+            r->worst_allowed = bound;
+            if (node->op)
+                snprintf(where, sizeof where, "op '%s' (tape node %zu, scope '%s') %s %zu element %zu", node->op->name,
+                         node->tape_index, scope[0] ? scope : "(root)", what, input, i);
+            else
+                snprintf(where, sizeof where, "%s element %zu", what, i);
+            snprintf(r->where, sizeof r->where, "%s", where);
+        }
+        if (!(ratio <= 1.0)) {
+            r->passed = false;
+            if (!r->bad_op) {
+                r->bad_op = node->op ? node->op->name : "leaf";
+                r->bad_tape_index = node->tape_index;
+                snprintf(r->bad_scope, sizeof r->bad_scope, "%s", scope);
+            }
+            (void)o;
+            return false;
+        }
+    }
+    return true;
+}
+
+sg_status sg_gradcheck_precision(sg_graph *g32, sg_graph *g64, const sg_gradcheck_opts *opts,
+                                 sg_gradcheck_report *report)
+{
+    sg_gradcheck_opts o = opts ? *opts : sg_gradcheck_defaults();
+    sg_report_init(report, &o);
+    if (sg_graph_dtype(g32) != SG_F32 || sg_graph_dtype(g64) != SG_F64)
+        return sg_graph_fail(g64, SG_ERR_DTYPE, "precision check: the graphs must be f32 and f64");
+    size_t n = sg_graph_tape_len(g64);
+    if (sg_graph_tape_len(g32) != n)
+        return sg_graph_fail(g64, SG_ERR_STATE, "precision check: the tapes differ in length (%zu and %zu nodes)",
+                             sg_graph_tape_len(g32), n);
+    for (size_t i = 0; i < n; i++) {
+        sg_tensor *a = sg_graph_tape_at(g32, i), *b = sg_graph_tape_at(g64, i);
+        if (a->kind != b->kind || a->op != b->op || a->numel != b->numel || a->n_src != b->n_src)
+            return sg_graph_fail(g64, SG_ERR_STATE, "precision check: tape node %zu differs between the graphs", i);
+    }
+    /* the f64 graph's data leaves take the f32 values, and its ops are re-run,
+     * so that only the f32 arithmetic differs */
+    for (size_t i = 0; i < n; i++) {
+        sg_tensor *b = sg_graph_tape_at(g64, i);
+        if ((b->kind == SG_KIND_INPUT || b->kind == SG_KIND_CONST) && b->dtype == SG_F64) {
+            double *d = b->data;
+            for (size_t e = 0; e < b->numel; e++)
+                d[e] = sg_round32(d[e]);
+        } else if (b->kind == SG_KIND_OP) {
+            b->op->forward(b);
+        }
+    }
+    size_t maxn = 1;
+    for (size_t i = 0; i < n; i++)
+        maxn = sg_graph_tape_at(g64, i)->numel > maxn ? sg_graph_tape_at(g64, i)->numel : maxn;
+    float *r32 = sg_malloc(maxn * sizeof *r32), *gx32 = sg_malloc(maxn * sizeof *gx32);
+    double *r64 = sg_malloc(maxn * sizeof *r64), *gx64 = sg_malloc(maxn * sizeof *gx64);
+    if (!r32 || !gx32 || !r64 || !gx64) {
+        sg_free(r32);
+        sg_free(gx32);
+        sg_free(r64);
+        sg_free(gx64);
+        return SG_ERR_NOMEM;
+    }
+    sg_rng rng;
+    sg_rng_seed(&rng, o.seed);
+    sg_status st = SG_OK;
+    for (size_t i = 0; i < n && report->passed; i++) {
+        sg_tensor *a = sg_graph_tape_at(g32, i), *b = sg_graph_tape_at(g64, i);
+        if (a->kind != SG_KIND_OP || a->dtype != SG_F32)
+            continue;
+        size_t m = 1;
+        for (size_t k = 0; k < a->n_src; k++)
+            m = a->src[k]->numel > m ? a->src[k]->numel : m;
+        /* forward: the f32 node on the f32-rounded f64 inputs */
+        size_t ns = a->n_src;
+        void **saved_in = sg_calloc(ns ? ns : 1, sizeof *saved_in);
+        float **in32 = sg_calloc(ns ? ns : 1, sizeof *in32);
+        void **ga = sg_calloc(ns ? ns : 1, sizeof *ga), **gb = sg_calloc(ns ? ns : 1, sizeof *gb);
+        bool ok_alloc = saved_in && in32 && ga && gb;
+        for (size_t k = 0; ok_alloc && k < ns; k++) {
+            saved_in[k] = a->src[k]->data;
+            if (a->src[k]->dtype != SG_F32)
+                continue;
+            if (!(in32[k] = sg_malloc(a->src[k]->numel * sizeof(float)))) {
+                ok_alloc = false;
+                break;
+            }
+            const double *x64 = b->src[k]->data;
+            for (size_t e = 0; e < a->src[k]->numel; e++)
+                in32[k][e] = (float)x64[e];
+        }
+        for (size_t k = 0; ok_alloc && k < ns; k++)
+            if (in32[k])
+                a->src[k]->data = in32[k];
+        if (ok_alloc) {
+            a->op->forward(a);
+            sg_f32_compare(report, &o, a->data, b->data, a->numel, m, "output", a, 0);
+        }
+        /* VJP of the same random seed */
+        if (ok_alloc && report->passed && a->requires_grad) {
+            for (size_t e = 0; e < a->numel; e++) {
+                r64[e] = sg_round32(sg_rng_range(&rng, -1.0, 1.0));
+                r32[e] = (float)r64[e];
+            }
+            for (size_t k = 0; k < ns && report->passed; k++) {
+                sg_tensor *sa = a->src[k], *sb = b->src[k];
+                if (!sa->requires_grad || sa->dtype != SG_F32 || !sg_op_input_differentiable(a->op, k))
+                    continue;
+                bool dup = false;
+                for (size_t j = 0; j < k; j++)
+                    dup = dup || a->src[j] == sa;
+                if (dup)
+                    continue;
+                for (size_t j = 0; j < ns; j++) {
+                    ga[j] = a->src[j]->grad;
+                    gb[j] = b->src[j]->grad;
+                    a->src[j]->grad = NULL;
+                    b->src[j]->grad = NULL;
+                }
+                memset(gx32, 0, sa->numel * sizeof *gx32);
+                memset(gx64, 0, sb->numel * sizeof *gx64);
+                sa->grad = gx32;
+                sb->grad = gx64;
+                void *oa = a->grad, *ob = b->grad;
+                a->grad = r32;
+                b->grad = r64;
+                a->op->vjp(a);
+                b->op->vjp(b);
+                a->grad = oa;
+                b->grad = ob;
+                for (size_t j = ns; j-- > 0;) {
+                    a->src[j]->grad = ga[j];
+                    b->src[j]->grad = gb[j];
+                }
+                sg_f32_compare(report, &o, gx32, gx64, sa->numel, m > a->numel ? m : a->numel, "input gradient", a, k);
+            }
+        }
+        for (size_t k = 0; ok_alloc && k < ns; k++)
+            a->src[k]->data = saved_in[k];
+        for (size_t k = 0; in32 && k < ns; k++)
+            sg_free(in32[k]);
+        if (ok_alloc)
+            a->op->forward(a); /* the node's own value and aux again */
+        else
+            st = SG_ERR_NOMEM;
+        sg_free(saved_in);
+        sg_free(in32);
+        sg_free(ga);
+        sg_free(gb);
+        if (st)
+            break;
+    }
+    sg_free(r32);
+    sg_free(gx32);
+    sg_free(r64);
+    sg_free(gx64);
+    return st;
+}
+
+/* The local f32 check of a model's two tapes, merged into report. */
+static sg_status sg_f32_model_local(sg_graph *a, sg_graph *b, const sg_gradcheck_opts *o, sg_gradcheck_report *report)
+{
+    sg_gradcheck_report local;
+    sg_status st = sg_gradcheck_precision(a, b, o, &local);
+    if (!st && !local.passed) {
+        bool model_failed = !report->passed;
+        report->passed = false;
+        report->bad_op = local.bad_op;
+        report->bad_tape_index = local.bad_tape_index;
+        snprintf(report->bad_scope, sizeof report->bad_scope, "%s", local.bad_scope);
+        if (!model_failed) {
+            report->max_ratio = local.max_ratio;
+            report->worst_analytic = local.worst_analytic;
+            report->worst_numeric = local.worst_numeric;
+            report->worst_allowed = local.worst_allowed;
+            snprintf(report->where, sizeof report->where, "%s", local.where);
+        }
+    }
+    report->n_checked += local.n_checked;
+    return st;
+}
+
+sg_status sg_gradcheck_f32_model(sg_params *ps, sg_loss_fn fn, void *ctx, const sg_gradcheck_opts *opts,
+                                 sg_gradcheck_report *report)
+{
+    sg_gradcheck_opts o = opts ? *opts : sg_gradcheck_defaults();
+    sg_report_init(report, &o);
+    if (!ps || ps->dtype != SG_F64)
+        return SG_ERR_DTYPE;
+    for (size_t p = 0; p < ps->n; p++)
+        for (size_t e = 0; e < ps->items[p]->numel; e++)
+            sg_param_set(ps->items[p], e, sg_round32(sg_param_get(ps->items[p], e)));
+    size_t total = sg_params_numel(ps);
+    double *g64 = sg_malloc((total ? total : 1) * sizeof *g64);
+    sg_graph *a = sg_graph_new(SG_F32), *b = sg_graph_new(SG_F64);
+    sg_status st = g64 && a && b ? SG_OK : SG_ERR_NOMEM;
+    /* f64 */
+    sg_tensor *loss = NULL;
+    if (!st) {
+        sg_params_zero_grad(ps);
+        loss = fn(b, ctx);
+        st = loss ? sg_backward(b, loss) : sg_graph_status(b) ? sg_graph_status(b) : SG_ERR_ARG;
+    }
+    size_t off = 0;
+    for (size_t p = 0; !st && p < ps->n; p++)
+        for (size_t e = 0; e < ps->items[p]->numel; e++)
+            g64[off++] = sg_param_grad_get(ps->items[p], e);
+    /* The f64 graph's parameter leaves point at the parameters' buffers,
+     * which the conversion to f32 frees: give them copies first. */
+    void **copies = NULL;
+    size_t n_copies = 0, cap_copies = 0;
+    for (size_t i = 0; !st && i < sg_graph_tape_len(b); i++) {
+        sg_tensor *t = sg_graph_tape_at(b, i);
+        for (size_t k = 0; t->kind == SG_KIND_OP && k < t->n_src && !st; k++) {
+            sg_tensor *s = t->src[k];
+            if (s->kind != SG_KIND_PARAM || !s->param || s->data != s->param->value)
+                continue;
+            void *items = copies;
+            void *c = sg_malloc(s->numel * sizeof(double));
+            if (!c || !sg_array_reserve(&items, &cap_copies, n_copies + 1, sizeof *copies)) {
+                sg_free(c);
+                st = SG_ERR_NOMEM;
+                break;
+            }
+            copies = items;
+            memcpy(c, s->data, s->numel * sizeof(double));
+            copies[n_copies++] = c;
+            s->data = c;
+            s->grad = NULL; /* the parameter's gradient buffer goes too */
+        }
+    }
+    /* f32 */
+    if (!st && (st = sg_params_set_dtype(ps, SG_F32)) == SG_OK) {
+        sg_params_zero_grad(ps);
+        loss = fn(a, ctx);
+        st = loss ? sg_backward(a, loss) : sg_graph_status(a) ? sg_graph_status(a) : SG_ERR_ARG;
+        size_t m = sg_graph_tape_len(a);
+        off = 0;
+        char what[300];
+        for (size_t p = 0; !st && p < ps->n && report->passed; p++) {
+            sg_param *pa = ps->items[p];
+            float *g32 = pa->grad;
+            sg_tensor leaf = {.op = NULL, .tape_index = SIZE_MAX, .scope = NULL};
+            snprintf(what, sizeof what, "the f32 gradient of parameter '%s'", pa->name);
+            sg_f32_compare(report, &o, g32, g64 + off, pa->numel, m, what, &leaf, 0);
+            off += pa->numel;
+        }
+        /* each op's own f32 error (while a's parameter leaves are valid):
+         * names the op when the gradients differ, and catches an f32 bug too
+         * small to show in the whole gradient */
+        if (!st)
+            st = sg_f32_model_local(a, b, &o, report);
+        sg_status back = sg_params_set_dtype(ps, SG_F64);
+        if (!st)
+            st = back;
+    }
+    for (size_t i = 0; i < n_copies; i++)
+        sg_free(copies[i]);
+    sg_free(copies);
+
+    sg_graph_free(a);
+    sg_graph_free(b);
+    sg_free(g64);
+    return st;
+}

@@ -104,4 +104,34 @@ sg_status sg_gradcheck_tape(sg_graph *g, const sg_gradcheck_opts *opts, sg_gradc
 /* Per-op mode for a single node. */
 sg_status sg_gradcheck_node(sg_graph *g, sg_tensor *node, const sg_gradcheck_opts *opts, sg_gradcheck_report *report);
 
+/* ---- f32 kernels against f64 ---------------------------------------------
+ * The f32 paths of the ops are separate code (sg_kernel.h: one macro body per
+ * dtype, BLAS sgemm vs dgemm, fast exp), so a bug can live in f32 alone.
+ * These checks run the same computation in both dtypes and compare: every
+ * value v32 with its f64 counterpart v64 must satisfy
+ *     |v32 - v64| <= 16 (1 + sqrt(m)) eps32 (|v64| + max |v64|)
+ * over the tensor, m the node's largest input (a proxy for the longest sum).
+ * The first node beyond it is named (op, scope, output or input gradient,
+ * element) in report->bad_op / bad_scope / where; report->max_ratio is the
+ * worst error as a fraction of its bound. */
+
+/* g32 (f32) and g64 (f64) hold tapes recorded by the same construction (same
+ * ops in the same order, e.g. an op's example built from the same seed, or a
+ * loss function run in both).  The f64 graph's input and constant leaves are
+ * rounded to f32 values and its ops re-run; then, node by node, the f32 op is
+ * run on the rounded f64 inputs and compared (forward), and both VJPs of the
+ * same random seed are compared (input gradients).  g32 is left as it was;
+ * g64 keeps the rounded leaves.  SG_ERR_STATE when the tapes differ. */
+sg_status sg_gradcheck_precision(sg_graph *g32, sg_graph *g64, const sg_gradcheck_opts *opts,
+                                 sg_gradcheck_report *report);
+
+/* The whole model: ps (f64) is rounded to f32 values (its values change), the
+ * loss and its gradient are computed in f64 and, with ps converted to f32, in
+ * f32; every parameter's gradient is compared with the bound above taken over
+ * the parameter with m = the tape's length, then each op locally
+ * (sg_gradcheck_precision) so that a failure names the first op whose f32
+ * result is off.  ps is f64 again afterwards. */
+sg_status sg_gradcheck_f32_model(sg_params *ps, sg_loss_fn fn, void *ctx, const sg_gradcheck_opts *opts,
+                                 sg_gradcheck_report *report);
+
 #endif
