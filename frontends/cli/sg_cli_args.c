@@ -76,6 +76,7 @@ static const sg_cli_option sg_cli_options[] = {
     {"seed", "N", 0, "*", "random seed"},
     /* checks and pictures */
     {"pairs", "N", 0, "gradcheck:addition", "addition pairs in the checked batch (>= 1)"},
+    {"eps", "H", 0, "gradcheck", "central-difference step (default 1e-2; halved as needed)"},
     {"sample", "N", 0, "gradcheck", "check N seeded elements per tensor (0: every element)"},
     {"json", NULL, 0, "gradcheck", "print the report as JSON: totals, per parameter, per scope"},
     {"collapse", "none|scope|N", 0, "graph", "draw every scope at depth N as one node"},

@@ -20,6 +20,17 @@
  * N Gaussian draws is about sqrt(2 ln N) sigma (4.4 for 10^4 elements); 50
  * leaves a margin of 10x over that for a correct model. */
 #define SG_NOISE_SIGMAS 50.0
+/* The last two Richardson estimates differ by gap; the error of the last is
+ * about gap / 15 for a smooth function (O(h^4): halving h divides it by 16).
+ * Up to SG_GAP_FACTOR gaps of truncation are allowed on top of the noise. */
+#define SG_GAP_FACTOR 10.0
+
+/* What model mode allows an element on top of tol: noise and truncation of
+ * the difference quotient that produced it. */
+static double sg_allowance(double sigma, double h_used, double gap)
+{
+    return SG_NOISE_SIGMAS * SG_RICHARDSON_NOISE * sigma / h_used + SG_GAP_FACTOR * (isfinite(gap) ? gap : 0);
+}
 
 sg_gradcheck_opts sg_gradcheck_defaults(void)
 {
@@ -47,7 +58,8 @@ typedef double (*sg_central_fn)(void *ctx, double h);
  * quotient at the current step, 16 eps_mach scale / h, where scale is the
  * magnitude of the function differenced (|L|, or sum |r_i y_i| per op).  If no
  * two agree, the estimate where consecutive ones disagreed least is returned. */
-static double sg_numeric_derivative(sg_central_fn central, void *ctx, double h, double scale, double *h_used)
+static double sg_numeric_derivative(sg_central_fn central, void *ctx, double h, double scale, double *h_used,
+                                    double *gap_out)
 {
     enum { SG_MAX_HALVINGS = 12 };
     double d_prev = central(ctx, h), d = central(ctx, h / 2);
@@ -60,6 +72,7 @@ static double sg_numeric_derivative(sg_central_fn central, void *ctx, double h, 
         double gap = fabs(r - r_prev);
         if (gap <= 1e-7 * fmax(fabs(r), 1e-4) + 16 * DBL_EPSILON * scale / h) {
             *h_used = h;
+            *gap_out = gap;
             return r;
         }
         if (gap < best_gap) {
@@ -71,6 +84,7 @@ static double sg_numeric_derivative(sg_central_fn central, void *ctx, double h, 
         r_prev = r;
     }
     *h_used = best_h;
+    *gap_out = best_gap;
     return best;
 }
 
@@ -203,18 +217,18 @@ static double sg_input_central(void *vp, double h)
 
 /* The rounding noise of the loss, measured rather than assumed (the method of
  * More and Wild, "Estimating computational noise", 2011): L is evaluated at
- * x + k d u, k = 0..8, along a random direction u over every parameter element
- * (d_i = +-1e-7 max(|x_i|, 1e-3)).  The 6th differences of the 9 values
- * cancel every polynomial of degree 5, so at this spacing they hold only the
- * noise: sigma^2 = gamma_6 mean(D6^2), gamma_6 = (6!)^2 / 12!.  Two directions,
- * the larger estimate kept.  The parameters are restored bit for bit.
+ * x + k d u, k = 0..15, along a random direction u over every parameter
+ * element (d_i = +-1e-7 max(|x_i|, 1e-3)).  The 6th differences of the 16
+ * values cancel every polynomial of degree 5, so at this spacing they hold
+ * only the noise: sigma^2 = gamma_6 mean(D6^2), gamma_6 = (6!)^2 / 12!,
+ * pooled over four directions (40 differences).  The parameters are restored bit for bit.
  * Returns a negative value when the loss could not be evaluated. */
 static double sg_loss_noise(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ctx, sg_rng *rng, double *saved)
 {
-    enum { SG_NOISE_POINTS = 9, SG_NOISE_DIRS = 2 };
+    enum { SG_NOISE_POINTS = 16, SG_NOISE_DIRS = 4 };
     const double gamma6 = 518400.0 / 479001600.0;
-    double worst = 0;
-    size_t n = 0;
+    double worst = 0, ss = 0;
+    size_t n = 0, nss = 0;
     for (size_t p = 0; p < ps->n; p++)
         for (size_t e = 0; e < ps->items[p]->numel; e++)
             saved[n++] = sg_param_get(ps->items[p], e);
@@ -238,13 +252,12 @@ static double sg_loss_noise(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ctx
         for (int o = 0; o < 6; o++) /* the difference table, in place */
             for (int k = 0; k + 1 < SG_NOISE_POINTS - o; k++)
                 f[k] = f[k + 1] - f[k];
-        double ss = 0;
         for (int k = 0; k < SG_NOISE_POINTS - 6; k++)
             ss += f[k] * f[k];
-        double sigma = sqrt(gamma6 * ss / (SG_NOISE_POINTS - 6));
-        if (worst >= 0 && sigma > worst)
-            worst = sigma;
+        nss += SG_NOISE_POINTS - 6;
     }
+    if (worst >= 0)
+        worst = sqrt(gamma6 * ss / (double)nss); /* pooled over every direction */
     size_t i = 0;
     for (size_t p = 0; p < ps->n; p++)
         for (size_t e = 0; e < ps->items[p]->numel; e++)
@@ -350,8 +363,8 @@ sg_status sg_gradcheck_model(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ct
         }
         for (size_t j = 0; j < cnt && !st; j++) {
             sg_param_probe probe = {g, fn, ctx, pa, idx[j]};
-            double h_used;
-            double numeric = sg_numeric_derivative(sg_param_central, &probe, o.eps, loss_scale, &h_used);
+            double h_used, gap;
+            double numeric = sg_numeric_derivative(sg_param_central, &probe, o.eps, loss_scale, &h_used, &gap);
             size_t e = idx[j];
             if (sg_graph_status(g)) {
                 st = sg_graph_status(g);
@@ -359,8 +372,7 @@ sg_status sg_gradcheck_model(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ct
             }
             snprintf(where, sizeof where, "parameter '%s' element %zu", pa->name, e);
             sg_gradcheck_element el = {.tensor = pa->name, .scope = "", .tape_index = SIZE_MAX, .element = e};
-            sg_report_add(report, &o, pgrad[off + e], numeric, SG_NOISE_SIGMAS * SG_RICHARDSON_NOISE * sigma / h_used,
-                          where, &el);
+            sg_report_add(report, &o, pgrad[off + e], numeric, sg_allowance(sigma, h_used, gap), where, &el);
         }
         sg_free(idx);
         off += pa->numel;
@@ -376,8 +388,8 @@ sg_status sg_gradcheck_model(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ct
         for (size_t j = 0; j < cnt && !st; j++) {
             size_t e = idx[j];
             sg_input_probe probe = {g, fn, ctx, (long)in, e};
-            double h_used;
-            double numeric = sg_numeric_derivative(sg_input_central, &probe, o.eps, loss_scale, &h_used);
+            double h_used, gap;
+            double numeric = sg_numeric_derivative(sg_input_central, &probe, o.eps, loss_scale, &h_used, &gap);
             sg_graph_set_input_perturbation(g, -1, 0, 0);
             if (sg_graph_status(g)) {
                 st = sg_graph_status(g);
@@ -387,8 +399,7 @@ sg_status sg_gradcheck_model(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ct
                      inputs[in].scope[0] ? inputs[in].scope : "(root)", e);
             sg_gradcheck_element el = {
                 .tensor = inputs[in].name, .scope = inputs[in].scope, .tape_index = SIZE_MAX, .element = e};
-            sg_report_add(report, &o, inputs[in].grad[e], numeric,
-                          SG_NOISE_SIGMAS * SG_RICHARDSON_NOISE * sigma / h_used, where, &el);
+            sg_report_add(report, &o, inputs[in].grad[e], numeric, sg_allowance(sigma, h_used, gap), where, &el);
         }
         sg_free(idx);
     }
@@ -558,8 +569,8 @@ static sg_status sg_gradcheck_node_into(sg_graph *g, sg_tensor *t, const sg_grad
         for (size_t j = 0; j < cnt; j++) {
             size_t e = idx[j];
             sg_node_probe probe = {t, x, e, r, ybuf};
-            double h_used;
-            double numeric = sg_numeric_derivative(sg_node_central, &probe, o.eps, out_scale, &h_used);
+            double h_used, gap;
+            double numeric = sg_numeric_derivative(sg_node_central, &probe, o.eps, out_scale, &h_used, &gap);
             snprintf(where, sizeof where, "op '%s' (tape node %zu, scope '%s') input %zu element %zu", t->op->name,
                      t->tape_index, scope[0] ? scope : "(root)", k, e);
             sg_gradcheck_element el = {
