@@ -19,6 +19,19 @@ echo "$out" | grep -q "first wrong VJP: op 'tanh'" || fail "the planted op was n
 "$seqgrad" gradcheck ops > /dev/null || fail "gradcheck ops failed"
 "$seqgrad" gradcheck nosuchmodel 2>/dev/null; [ $? -eq 2 ] || fail "unknown model should exit 2"
 "$seqgrad" gradcheck addition --hidden banana 2>/dev/null; [ $? -eq 2 ] || fail "bad option should exit 2"
+# a long sequence is judged against its own noise: no false alarm on a correct
+# LSTM at bptt 80 (the old check failed it for every seed), the planted tanh
+# still fails there and is named
+for seed in 1 2 3; do
+  out=$("$seqgrad" gradcheck lm --cell lstm --layers 1 --bptt 80 --hidden 4 --seed $seed 2>&1) \
+    || fail "false alarm at bptt 80, seed $seed: $out"
+done
+out=$("$planted" gradcheck lm --cell lstm --layers 1 --bptt 80 --hidden 4 2>&1); rc=$?
+[ $rc -eq 1 ] || fail "the planted bug passed at bptt 80 (exit $rc)"
+echo "$out" | grep -q "first wrong VJP: op 'tanh'" || fail "the planted op was not named at bptt 80"
+json=$("$seqgrad" gradcheck sine --json) || fail "gradcheck --json"
+echo "$json" | /usr/bin/python3 -c 'import json, sys; d = json.load(sys.stdin); assert d["per_op"]["scopes"] and d["model"]["parameters"] and d["f32"]["passed"]' \
+  || fail "--json lacks per-scope or per-parameter errors"
 # every task of the registry is checked by the one generic command
 for cell in rnn lstm gru; do
   out=$("$seqgrad" gradcheck sine --cell $cell 2>&1) || fail "gradcheck sine --cell $cell: $out"
