@@ -4,6 +4,7 @@
  * run could not finish, 2 usage, 3 a bad input file. */
 #include "frontends/cli/sg_cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,5 +39,11 @@ int main(int argc, char **argv)
         rc = run(&a);
     }
     sg_cli_args_free(&a);
+    /* what was printed must have reached its destination (a full disk, a closed pipe) */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        sg_cli_error("writing the output failed: %s", strerror(errno));
+        if (rc == SG_EXIT_OK)
+            rc = SG_EXIT_FAIL;
+    }
     return rc;
 }

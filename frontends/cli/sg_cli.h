@@ -58,6 +58,13 @@ bool sg_cli_flag(sg_cli_args *a, const char *name);
 /* Numeric option with default; false (and a message) if malformed. */
 bool sg_cli_opt_size(sg_cli_args *a, const char *name, size_t def, size_t *out);
 bool sg_cli_opt_double(sg_cli_args *a, const char *name, double def, double *out);
+/* The same, refused (with a message) outside [lo, hi]; a double must also be
+ * finite, and above lo when lo_open.  The default is not checked. */
+bool sg_cli_opt_size_in(sg_cli_args *a, const char *name, size_t def, size_t lo, size_t hi, size_t *out);
+bool sg_cli_opt_double_in(sg_cli_args *a, const char *name, double def, double lo, double hi, bool lo_open,
+                          double *out);
+/* Whether --name was given at all (without taking it). */
+bool sg_cli_given(sg_cli_args *a, const char *name);
 /* The next positional argument not yet taken, or NULL. */
 const char *sg_cli_positional(sg_cli_args *a);
 /* False (and a message naming it) if an option or positional was not taken. */

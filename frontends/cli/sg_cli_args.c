@@ -14,6 +14,7 @@
 #include "graph/core/sg_alloc.h"
 
 #include <errno.h>
+#include <math.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -344,6 +345,40 @@ bool sg_cli_opt_double(sg_cli_args *a, const char *name, double def, double *out
     }
     *out = x;
     return true;
+}
+
+bool sg_cli_opt_size_in(sg_cli_args *a, const char *name, size_t def, size_t lo, size_t hi, size_t *out)
+{
+    if (!sg_cli_opt_size(a, name, def, out))
+        return false;
+    if (*out < lo || *out > hi) {
+        sg_cli_error("option --%s must be between %zu and %zu, not %zu", name, lo, hi, *out);
+        return false;
+    }
+    return true;
+}
+
+bool sg_cli_opt_double_in(sg_cli_args *a, const char *name, double def, double lo, double hi, bool lo_open, double *out)
+{
+    const char *v = sg_cli_opt(a, name);
+    if (!sg_cli_opt_double(a, name, def, out))
+        return false;
+    if (!v)
+        return true; /* the default is not checked: it is the program's own */
+    if (!isfinite(*out) || *out > hi || (lo_open ? !(*out > lo) : !(*out >= lo))) {
+        sg_cli_error("option --%s must be a finite number in %s%g, %g], not '%s'", name, lo_open ? "(" : "[", lo, hi,
+                     v);
+        return false;
+    }
+    return true;
+}
+
+bool sg_cli_given(sg_cli_args *a, const char *name)
+{
+    for (size_t i = 0; i < a->n_items; i++)
+        if (a->items[i].option >= 0 && strcmp(sg_cli_options[a->items[i].option].name, name) == 0)
+            return true;
+    return false;
 }
 
 const char *sg_cli_positional(sg_cli_args *a)

@@ -14,6 +14,8 @@
 #include "graph/export/sg_dot.h"
 #include "graph/gradcheck/sg_gradcheck.h"
 #include "graph/optim/sg_optim.h"
+#include "graph/util/sg_file.h"
+#include "graph/util/sg_util.h"
 #include "graph/core/sg_rng.h"
 #include "models/lm/sg_lm.h"
 #include "models/lm/sg_lm_io.h"
@@ -34,6 +36,7 @@ typedef struct sg_lm_opts {
     size_t bptt, batch, epochs, seed, threads, min_count, max_windows, decay_start;
     double lr, clip, dropout, init, decay, forget_bias;
     bool adam;
+    bool lr_given, optim_given, bptt_given, batch_given; /* for refusing what a resume would ignore */
 } sg_lm_opts;
 
 /* ---- options ------------------------------------------------------------ */
@@ -42,8 +45,9 @@ static bool sg_lm_parse_model(sg_cli_args *a, sg_lm_opts *o)
 {
     const char *cell = sg_cli_opt(a, "cell");
     size_t embed;
-    if (!sg_cli_opt_size(a, "hidden", 200, &o->model.hidden) || !sg_cli_opt_size(a, "layers", 2, &o->model.layers) ||
-        !sg_cli_opt_size(a, "embed", 0, &embed))
+    if (!sg_cli_opt_size_in(a, "hidden", 200, 1, 65536, &o->model.hidden) ||
+        !sg_cli_opt_size_in(a, "layers", 2, 1, 1024, &o->model.layers) ||
+        !sg_cli_opt_size_in(a, "embed", 0, 0, 65536, &embed))
         return false;
     o->model.embed = embed ? embed : o->model.hidden;
     o->model.tie_weights = sg_cli_flag(a, "tie");
@@ -63,10 +67,6 @@ static bool sg_lm_parse_model(sg_cli_args *a, sg_lm_opts *o)
         sg_cli_error("--cell must be lstm, gru, peephole, rnn, rnn-relu or rnn-sigmoid, not '%s'", cell);
         return false;
     }
-    if (!o->model.hidden || !o->model.layers) {
-        sg_cli_error("--hidden and --layers must be positive");
-        return false;
-    }
     if (o->model.tie_weights && o->model.embed != o->model.hidden) {
         sg_cli_error("--tie needs --embed equal to --hidden");
         return false;
@@ -84,29 +84,37 @@ static bool sg_lm_parse(sg_cli_args *a, sg_lm_opts *o, bool training)
     o->log = sg_cli_opt(a, "log");
     o->load = sg_cli_opt(a, "load");
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    if (!sg_lm_parse_model(a, o) || !sg_cli_opt_size(a, "bptt", 20, &o->bptt) ||
-        !sg_cli_opt_size(a, "batch", 20, &o->batch) || !sg_cli_opt_size(a, "epochs", 13, &o->epochs) ||
-        !sg_cli_opt_size(a, "seed", 1, &o->seed) ||
-        !sg_cli_opt_size(a, "threads", ncpu > 0 ? (size_t)ncpu : 1, &o->threads) ||
+    o->lr_given = sg_cli_given(a, "lr");
+    o->optim_given = optim != NULL;
+    o->bptt_given = sg_cli_given(a, "bptt");
+    o->batch_given = sg_cli_given(a, "batch");
+    if (!sg_lm_parse_model(a, o) || !sg_cli_opt_size_in(a, "bptt", 20, 1, 1000000, &o->bptt) ||
+        !sg_cli_opt_size_in(a, "batch", 20, 1, 1000000, &o->batch) ||
+        !sg_cli_opt_size_in(a, "epochs", 13, 0, 1000000, &o->epochs) || !sg_cli_opt_size(a, "seed", 1, &o->seed) ||
+        !sg_cli_opt_size_in(a, "threads", ncpu > 0 ? (size_t)ncpu : 1, 1, 1024, &o->threads) ||
         !sg_cli_opt_size(a, "min-count", 1, &o->min_count) || !sg_cli_opt_size(a, "max-windows", 0, &o->max_windows) ||
-        !sg_cli_opt_size(a, "decay-start", 4, &o->decay_start) || !sg_cli_opt_double(a, "lr", -1, &o->lr) ||
-        !sg_cli_opt_double(a, "clip", 5.0, &o->clip) || !sg_cli_opt_double(a, "dropout", 0.0, &o->dropout) ||
-        !sg_cli_opt_double(a, "init", 0.1, &o->init) || !sg_cli_opt_double(a, "decay", 0.5, &o->decay) ||
-        !sg_cli_opt_double(a, "forget-bias", -1.0, &o->forget_bias))
+        !sg_cli_opt_size_in(a, "decay-start", 4, 0, INT32_MAX, &o->decay_start) ||
+        !sg_cli_opt_double_in(a, "lr", -1, 0, 1e4, true, &o->lr) ||
+        !sg_cli_opt_double_in(a, "clip", 5.0, 0, 1e6, false, &o->clip) ||
+        !sg_cli_opt_double_in(a, "dropout", 0.0, 0, 0.99, false, &o->dropout) ||
+        !sg_cli_opt_double_in(a, "init", 0.1, 0, 100, true, &o->init) ||
+        !sg_cli_opt_double_in(a, "decay", 0.5, 0, 1e6, true, &o->decay) ||
+        !sg_cli_opt_double_in(a, "forget-bias", -1.0, -1e3, 1e3, false, &o->forget_bias))
         return false;
     if (optim && strcmp(optim, "adam") != 0 && strcmp(optim, "sgd") != 0) {
         sg_cli_error("--optim must be sgd or adam, not '%s'", optim);
         return false;
     }
     o->adam = optim && strcmp(optim, "adam") == 0;
-    if (o->lr < 0)
+    if (!o->lr_given)
         o->lr = o->adam ? 0.002 : 1.0;
     if (training && !o->data) {
         sg_cli_error("--data DIR is needed (train.txt/valid.txt/test.txt or ptb.train.txt/...)");
         return false;
     }
-    if (!o->bptt || !o->batch || !o->threads || !(o->dropout >= 0 && o->dropout < 1) || !(o->decay > 0)) {
-        sg_cli_error("--bptt, --batch and --threads must be positive, --dropout in [0, 1), --decay > 0");
+    size_t cells;
+    if (!sg_size_mul(o->bptt, o->batch, &cells) || cells > ((size_t)1 << 28)) {
+        sg_cli_error("--bptt %zu x --batch %zu is too large (at most 2^28 ids in one window)", o->bptt, o->batch);
         return false;
     }
     return true;
@@ -154,8 +162,13 @@ static void sg_lm_session_free(sg_lm_session *s)
 static bool sg_lm_session_buffers(sg_lm_session *s, size_t batch, size_t bptt)
 {
     s->g = sg_graph_new(SG_F32);
-    s->x = sg_malloc(bptt * batch * sizeof *s->x);
-    s->y = sg_malloc(bptt * batch * sizeof *s->y);
+    size_t cells, bytes;
+    if (!sg_size_mul(bptt, batch, &cells) || !sg_size_mul(cells, sizeof *s->x, &bytes)) {
+        sg_cli_error("a window of --bptt %zu x --batch %zu does not fit in memory", bptt, batch);
+        return false;
+    }
+    s->x = sg_malloc(bytes);
+    s->y = sg_malloc(bytes);
     if (!s->g || !s->x || !s->y || sg_lm_state_init(&s->st, &s->m, batch) != SG_OK) {
         sg_cli_error("out of memory");
         return false;
@@ -206,23 +219,114 @@ static bool sg_lm_evaluate(sg_lm_session *s, const sg_tokens *tok, size_t batch,
     return true;
 }
 
+/* What a resume would silently ignore or get wrong is refused: a flag that
+ * contradicts the checkpoint (optimizer, rate, window), an epoch at or past
+ * --epochs, another vocabulary.  Returns an exit code. */
+static int sg_lm_resume_check(const sg_lm_opts *o, const sg_checkpoint *ck, const sg_vocab *data_vocab)
+{
+    const char *path = o->resume;
+    bool ck_adam = ck->optim.kind == SG_OPTIM_ADAM;
+    if (o->optim_given && o->adam != ck_adam) {
+        sg_cli_error("--optim %s contradicts the checkpoint '%s', which trains with %s: drop --optim to resume, or "
+                     "start a new run",
+                     o->adam ? "adam" : "sgd", path, ck_adam ? "adam" : "sgd");
+        return SG_EXIT_USAGE;
+    }
+    if (o->lr_given && o->lr != ck->optim.base_lr) {
+        sg_cli_error("--lr %g contradicts the checkpoint '%s' (its rate is %g, scheduled from %g): drop --lr to "
+                     "resume",
+                     o->lr, path, sg_optim_lr(&ck->optim), ck->optim.base_lr);
+        return SG_EXIT_USAGE;
+    }
+    const char *kb = sg_checkpoint_get_string(ck, "lm.bptt"), *kn = sg_checkpoint_get_string(ck, "lm.batch");
+    uint64_t cb, cn;
+    if (kb && sg_parse_u64(kb, &cb) && o->bptt != cb) {
+        sg_cli_error("--bptt %zu contradicts the checkpoint '%s' (trained with --bptt %s)%s", o->bptt, path, kb,
+                     o->bptt_given ? "" : ": give --bptt to match it");
+        return SG_EXIT_USAGE;
+    }
+    if (kn && sg_parse_u64(kn, &cn) && o->batch != cn) {
+        sg_cli_error("--batch %zu contradicts the checkpoint '%s' (trained with --batch %s)%s", o->batch, path, kn,
+                     o->batch_given ? "" : ": give --batch to match it");
+        return SG_EXIT_USAGE;
+    }
+    if (ck->epoch >= o->epochs) {
+        sg_cli_error("the checkpoint '%s' is after epoch %llu, and --epochs is %zu: nothing is left to train", path,
+                     (unsigned long long)ck->epoch, o->epochs);
+        return SG_EXIT_USAGE;
+    }
+    sg_lm_config cfg;
+    sg_vocab *v = NULL;
+    char err[512];
+    if (sg_lm_checkpoint_config(ck, &cfg, &v, err, sizeof err) == SG_OK) {
+        int32_t diff = sg_vocab_first_difference(data_vocab, v);
+        sg_vocab_free(v);
+        if (diff >= 0) {
+            sg_cli_error("the data in '%s' is not what '%s' was trained on (the vocabularies differ at id %d)", o->data,
+                         path, diff);
+            return SG_EXIT_INPUT;
+        }
+    }
+    return SG_EXIT_OK;
+}
+
+/* Everything that can be checked before an epoch of work: the checkpoint
+ * and log can be written, the held-out splits fit the batch.  Returns an exit
+ * code. */
+static int sg_lm_preflight(const sg_lm_opts *o, const sg_text_corpus *c)
+{
+    char err[4096];
+    if (o->save) {
+        if (!o->epochs) {
+            sg_cli_error("--epochs 0 trains nothing: there is nothing to save in '%s'", o->save);
+            return SG_EXIT_USAGE;
+        }
+        sg_file_tmp t;
+        if (sg_file_tmp_open(&t, o->save, "checkpoint", err, sizeof err) != SG_OK) {
+            sg_cli_error("%s (checked before training)", err);
+            return SG_EXIT_FAIL;
+        }
+        sg_file_tmp_abort(&t);
+    }
+    if (o->log) {
+        FILE *f = fopen(o->log, "a");
+        if (!f || fclose(f) != 0) {
+            sg_cli_error("cannot append to log '%s': %s (checked before training)", o->log, strerror(errno));
+            return SG_EXIT_FAIL;
+        }
+    }
+    static const char *const names[] = {"validation", "test"};
+    for (int k = 0; k < 2; k++) {
+        sg_text_batcher it;
+        const sg_tokens *t = &c->split[k == 0 ? SG_TEXT_VALID : SG_TEXT_TEST];
+        if (sg_text_batcher_init(&it, t->ids, t->n, o->batch, o->bptt, false, err, sizeof err) != SG_OK) {
+            sg_cli_error("the %s split (%s) is too short for --batch %zu: %s", names[k], c->path[k + 1], o->batch, err);
+            return SG_EXIT_INPUT;
+        }
+    }
+    return SG_EXIT_OK;
+}
+
 int sg_cmd_train_lm(sg_cli_args *a)
 {
     sg_lm_opts o;
     if (!sg_lm_parse(a, &o, true) || !sg_cli_check_all_used(a))
         return 2;
     openblas_set_num_threads((int)o.threads);
-    char err[512];
+    char err[4096];
     sg_text_corpus corpus;
     if (sg_text_corpus_load(&corpus, o.data, o.min_count, err, sizeof err) != SG_OK) {
         sg_cli_error("%s", err);
         return SG_EXIT_INPUT;
     }
     size_t V = sg_vocab_size(corpus.vocab);
-    sg_lm_session s;
+    sg_lm_session s = {0};
     sg_checkpoint ck;
     sg_checkpoint_init(&ck);
-    int rc = 1;
+    int rc = sg_lm_preflight(&o, &corpus);
+    if (rc != SG_EXIT_OK)
+        goto done;
+    rc = SG_EXIT_FAIL;
     sg_optim opt;
     sg_rng rng;
     size_t start_epoch = 1;
@@ -233,14 +337,12 @@ int sg_cmd_train_lm(sg_cli_args *a)
         sg_cli_error("bad --init range");
         goto done;
     }
-    if (o.adam) {
-        sg_adam_config ac = sg_adam_defaults();
-        ac.lr = o.lr;
-        sg_optim_init_adam(&opt, &ac);
-    } else {
-        sg_sgd_config sc = sg_sgd_defaults();
-        sc.lr = o.lr;
-        sg_optim_init_sgd(&opt, &sc);
+    sg_adam_config ac = sg_adam_defaults();
+    sg_sgd_config sc = sg_sgd_defaults();
+    ac.lr = sc.lr = o.lr;
+    if ((o.adam ? sg_optim_init_adam(&opt, &ac) : sg_optim_init_sgd(&opt, &sc)) != SG_OK) {
+        sg_cli_error("the optimizer refuses --lr %g", o.lr);
+        goto done;
     }
     if (sg_optim_set_schedule(&opt, o.decay, (int)o.decay_start) != SG_OK) {
         sg_cli_error("bad learning-rate schedule");
@@ -249,18 +351,25 @@ int sg_cmd_train_lm(sg_cli_args *a)
     if (o.resume) {
         sg_status lst = sg_checkpoint_load(o.resume, s.ps, &ck, err, sizeof err);
         if (lst != SG_OK) {
-            sg_cli_error("cannot resume from '%s': %s", o.resume, err);
+            sg_cli_error("cannot resume: %s", err);
             rc = sg_cli_exit_for(lst);
             goto done;
         }
         if (!ck.has_optim || !ck.has_rng) {
             sg_cli_error("checkpoint '%s' has no optimizer or RNG state to resume from", o.resume);
+            rc = SG_EXIT_INPUT;
             goto done;
         }
+        if ((rc = sg_lm_resume_check(&o, &ck, corpus.vocab)) != SG_EXIT_OK)
+            goto done;
+        rc = SG_EXIT_FAIL;
         opt = ck.optim;
         rng = ck.rng;
         start_epoch = (size_t)ck.epoch + 1;
-        printf("resumed from %s after epoch %zu\n", o.resume, (size_t)ck.epoch);
+        printf("resumed from %s after epoch %zu: %s lr %g from the checkpoint\n", o.resume, (size_t)ck.epoch,
+               opt.kind == SG_OPTIM_ADAM ? "Adam" : "SGD", sg_optim_lr(&opt));
+        o.adam = opt.kind == SG_OPTIM_ADAM;
+        o.lr = opt.base_lr;
     }
     printf("language model: %s, %zu layers x %zu units, vocabulary %zu, %zu parameters\n",
            sg_cell_kind_name(o.model.kind), o.model.layers, o.model.hidden, V, sg_params_numel(s.ps));
@@ -296,6 +405,13 @@ int sg_cmd_train_lm(sg_cli_args *a)
             sg_params_zero_grad(s.ps);
             double nll;
             sg_tensor *loss = sg_lm_forward(s.g, &s.m, s.x, s.y, Tk, o.batch, &s.st, &run, &nll);
+            if (loss && !isfinite(nll)) {
+                sg_cli_progress_end(&bar);
+                sg_cli_error("epoch %zu window %zu: the loss is %g; training stops (the last checkpoint, if any, is "
+                             "kept; try a smaller --lr or --init)",
+                             epoch, w, nll);
+                goto done;
+            }
             if (!loss || sg_backward(s.g, loss) != SG_OK) {
                 sg_cli_progress_end(&bar);
                 sg_cli_error("epoch %zu window %zu: %s", epoch, w, sg_graph_error(s.g));
@@ -337,7 +453,7 @@ int sg_cmd_train_lm(sg_cli_args *a)
             if (!sg_lm_ck_put(&ck, &o, &s.m.cfg, corpus.vocab))
                 goto done;
             if (sg_checkpoint_save(o.save, s.ps, &ck, err, sizeof err) != SG_OK) {
-                sg_cli_error("cannot save checkpoint '%s': %s", o.save, err);
+                sg_cli_error("%s", err);
                 goto done;
             }
         }
@@ -345,7 +461,10 @@ int sg_cmd_train_lm(sg_cli_args *a)
     double test_ppl;
     if (!sg_lm_evaluate(&s, &corpus.split[SG_TEXT_TEST], o.batch, o.bptt, &test_ppl))
         goto done;
-    printf("test perplexity %.2f (valid %.2f)\n", test_ppl, valid_ppl);
+    if (start_epoch <= o.epochs)
+        printf("test perplexity %.2f (valid %.2f)\n", test_ppl, valid_ppl);
+    else
+        printf("test perplexity %.2f (no epoch trained)\n", test_ppl);
     if (o.save)
         printf("checkpoint: %s\n", o.save);
     rc = 0;
@@ -362,10 +481,10 @@ done:
 static int sg_lm_load_model(const char *path, sg_lm_opts *o, sg_vocab **vocab, sg_lm_session *s, size_t batch,
                             size_t bptt)
 {
-    char err[768];
+    char err[4096];
     sg_status st = sg_lm_load(path, SG_F32, &s->m, &s->ps, vocab, NULL, err, sizeof err);
     if (st) {
-        sg_cli_error("cannot load '%s': %s", path, err);
+        sg_cli_error("%s", err); /* the message names the file */
         return sg_cli_exit_for(st);
     }
     s->m_ready = true;
@@ -406,9 +525,14 @@ int sg_cmd_eval_lm(sg_cli_args *a)
         rc = SG_EXIT_INPUT;
         goto done;
     }
-    if (sg_vocab_size(corpus.vocab) != sg_vocab_size(vocab)) {
-        sg_cli_error("the data's vocabulary (%zu words) differs from the checkpoint's (%zu)",
-                     sg_vocab_size(corpus.vocab), sg_vocab_size(vocab));
+    int32_t diff = sg_vocab_first_difference(corpus.vocab, vocab);
+    if (diff >= 0) {
+        sg_cli_error("the data in '%s' is not what the checkpoint was trained on: its vocabulary (%zu words) differs "
+                     "from the checkpoint's (%zu) at id %d ('%s' vs '%s')",
+                     o.data, sg_vocab_size(corpus.vocab), sg_vocab_size(vocab), diff,
+                     sg_vocab_word(corpus.vocab, diff) ? sg_vocab_word(corpus.vocab, diff) : "-",
+                     sg_vocab_word(vocab, diff) ? sg_vocab_word(vocab, diff) : "-");
+        rc = SG_EXIT_INPUT;
         goto done;
     }
     double ppl;
@@ -464,7 +588,8 @@ int sg_cmd_generate_lm(sg_cli_args *a)
     if (prime && pbuf)
         strcpy(pbuf, prime);
     char *save = NULL;
-    char *word = pbuf ? strtok_r(pbuf, " ", &save) : NULL;
+    static const char blanks[] = " \t\r\n\v\f"; /* as the corpus is split */
+    char *word = pbuf ? strtok_r(pbuf, blanks, &save) : NULL;
     bool ok = true;
     for (size_t k = 0; ok && k < n_words;) {
         sg_graph_reset(s.g);
@@ -477,13 +602,21 @@ int sg_cmd_generate_lm(sg_cli_args *a)
         if (word) { /* still priming: the next input is the prime word */
             cur = sg_vocab_lookup(vocab, word);
             printf("%s ", sg_vocab_word(vocab, cur));
-            word = strtok_r(NULL, " ", &save);
+            word = strtok_r(NULL, blanks, &save);
             continue;
         }
         sg_tensor_copy_out_f64(l, logits);
         size_t id;
+        bool finite = true;
+        for (size_t i = 0; i < V && finite; i++)
+            finite = !isnan(logits[i]) && logits[i] != INFINITY;
+        if (!finite) {
+            sg_cli_error("the model's scores are not finite (the checkpoint's weights hold NaN or infinity)");
+            ok = false;
+            break;
+        }
         if (sg_sample_logits(logits, V, temperature, &rng, &id) != SG_OK) {
-            sg_cli_error("sampling failed (bad --temperature?)");
+            sg_cli_error("sampling failed at temperature %g", temperature);
             ok = false;
             break;
         }

@@ -5,7 +5,11 @@
 #include "graph/core/sg_alloc.h"
 #include "graph/util/sg_util.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +22,55 @@ static char *sg_file_dirname(const char *path)
     if (!slash)
         return sg_str_dup(".");
     return sg_str_ndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
+/* The temporary name of path for process pid into buf (cap bytes):
+ * "<path>.tmp.<pid>", or, when the file name would not fit NAME_MAX,
+ * "<dir>/.sg-<hash>.tmp.<pid>" (the hash of the file name, so that each
+ * target keeps its own temporary names). */
+static void sg_file_tmp_name(const char *path, long pid, char *buf, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, ".tmp.%ld", pid);
+    if (strlen(base) + strlen(suffix) <= NAME_MAX) {
+        snprintf(buf, cap, "%s%s", path, suffix);
+        return;
+    }
+    int dir_len = slash ? (int)(slash - path + 1) : 0;
+    snprintf(buf, cap, "%.*s.sg-%016llx%s", dir_len, path, (unsigned long long)sg_hash_bytes(base, strlen(base)),
+             suffix);
+}
+
+/* Removes the temporary files an earlier, killed save of path left behind:
+ * its names with the pid of a process that no longer exists. */
+static void sg_file_tmp_clean(const char *path, const char *dir)
+{
+    char probe[PATH_MAX + 64];
+    sg_file_tmp_name(path, 0, probe, sizeof probe); /* "<...>.tmp.0": the prefix before the pid */
+    const char *pslash = strrchr(probe, '/');
+    const char *pbase = pslash ? pslash + 1 : probe;
+    size_t prefix = strlen(pbase) - 1; /* without the "0" */
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, pbase, prefix) != 0)
+            continue;
+        const char *digits = e->d_name + prefix;
+        char *end;
+        long pid = strtol(digits, &end, 10);
+        if (end == digits || *end || pid <= 0 || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* that save may still be running */
+        char full[PATH_MAX + 64];
+        if (snprintf(full, sizeof full, "%s/%s", dir, e->d_name) < (int)sizeof full)
+            unlink(full);
+    }
+    closedir(d);
 }
 
 static void sg_file_tmp_release(sg_file_tmp *t)
@@ -36,7 +89,7 @@ sg_status sg_file_tmp_open(sg_file_tmp *t, const char *path, const char *what, c
     if (!path || !*path)
         return sg_error_format(err, errcap, SG_ERR_ARG, "%s: no path given", what);
     t->what = what;
-    size_t n = strlen(path) + 32;
+    size_t n = strlen(path) + 48;
     t->path = sg_str_dup(path);
     t->tmp_path = sg_malloc(n);
     t->dir = sg_file_dirname(path); /* made now: nothing is allocated after the rename */
@@ -44,7 +97,8 @@ sg_status sg_file_tmp_open(sg_file_tmp *t, const char *path, const char *what, c
         sg_file_tmp_release(t);
         return sg_error_format(err, errcap, SG_ERR_NOMEM, "%s '%s': out of memory", what, path);
     }
-    snprintf(t->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
+    sg_file_tmp_name(path, (long)getpid(), t->tmp_path, n);
+    sg_file_tmp_clean(path, t->dir);
     int fd = open(t->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd >= 0 && !(t->f = fdopen(fd, "wb"))) {
         int e = errno;
@@ -124,7 +178,9 @@ int sg_file_open_read(const char *path, const char *what, size_t *size, char *er
         sg_error_format(err, errcap, SG_ERR_ARG, "%s: no path given", what);
         return -1;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO (or a device) must not block the open before the
+     * regular-file check below refuses it */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         sg_error_format(err, errcap, SG_ERR_IO, "%s '%s': cannot open: %s", what, path, strerror(e));
@@ -136,6 +192,13 @@ int sg_file_open_read(const char *path, const char *what, size_t *size, char *er
         close(fd);
         sg_error_format(err, errcap, SG_ERR_IO, "%s '%s': %snot a regular file", what, path,
                         dir ? "it is a directory, " : "");
+        return -1;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        close(fd);
+        sg_error_format(err, errcap, SG_ERR_IO, "%s '%s': cannot read: %s", what, path, strerror(e));
         return -1;
     }
     if ((uintmax_t)sb.st_size > SIZE_MAX - 1) {

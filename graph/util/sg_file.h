@@ -6,7 +6,9 @@
  * and closes it, renames it over path and fsyncs the directory.  Until the
  * rename succeeds an existing file at path is untouched; a failed or aborted
  * save removes the temporary file.  A crash leaves at most a stray
- * "<path>.tmp.<pid>" beside an intact path.
+ * "<path>.tmp.<pid>" beside an intact path, and the next save of path removes
+ * every such file whose process is gone.  When "<name>.tmp.<pid>" would not
+ * fit NAME_MAX the temporary file is "<dir>/.sg-<hash of name>.tmp.<pid>".
  *
  * `what` names the kind of file in messages ("checkpoint", "plot", ...):
  * every error reads "<what> '<path>': <what went wrong>: <strerror>".

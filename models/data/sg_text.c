@@ -209,6 +209,15 @@ int32_t sg_vocab_lookup(const sg_vocab *v, const char *word)
 }
 
 int32_t sg_vocab_unk(const sg_vocab *v) { return v ? v->unk : -1; }
+
+int32_t sg_vocab_first_difference(const sg_vocab *a, const sg_vocab *b)
+{
+    size_t n = a->n < b->n ? a->n : b->n;
+    for (size_t i = 0; i < n; i++)
+        if (a->len[i] != b->len[i] || memcmp(a->pool + a->off[i], b->pool + b->off[i], a->len[i]) != 0)
+            return (int32_t)i;
+    return a->n == b->n ? -1 : (int32_t)n;
+}
 int32_t sg_vocab_eos(const sg_vocab *v) { return v ? v->eos : -1; }
 
 /* ---- scanning text ---------------------------------------------------------- */

@@ -68,6 +68,9 @@ int32_t sg_vocab_id_n(const sg_vocab *v, const char *word, size_t len);
 /* The id of word, or the id of "<unk>" when absent. */
 int32_t sg_vocab_lookup(const sg_vocab *v, const char *word);
 int32_t sg_vocab_unk(const sg_vocab *v);
+/* The first id whose word differs between a and b (ids beyond the shorter
+ * one count as different); -1 when both hold the same words in the same order. */
+int32_t sg_vocab_first_difference(const sg_vocab *a, const sg_vocab *b);
 int32_t sg_vocab_eos(const sg_vocab *v);
 
 /* Building from any tokens (characters, words, ...), for data other than

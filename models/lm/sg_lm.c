@@ -1,6 +1,8 @@
 /* sg_lm.c — word-level language model (see sg_lm.h).  Op calls only. */
 #include "models/lm/sg_lm.h"
 
+#include "graph/util/sg_util.h"
+
 #include "graph/core/sg_alloc.h"
 #include "graph/core/sg_init.h"
 #include "ops/sg_ops.h"
@@ -62,7 +64,9 @@ sg_status sg_lm_state_init(sg_lm_state *st, const sg_lm *m, size_t batch)
     st->batch = batch;
     st->n_cells = m->rnn.n_layers * m->rnn.n_dirs;
     st->hidden = m->cfg.hidden;
-    size_t n = st->n_cells * batch * st->hidden;
+    size_t n;
+    if (!sg_size_mul(st->n_cells, batch, &n) || !sg_size_mul(n, st->hidden, &n))
+        return SG_ERR_ARG; /* sizes that do not fit memory at all */
     st->h = sg_calloc(n, sizeof *st->h);
     st->c = sg_calloc(n, sizeof *st->c);
     if (!st->h || !st->c) {
@@ -98,6 +102,11 @@ sg_tensor *sg_lm_forward(sg_graph *g, const sg_lm *m, const int32_t *x, const in
     size_t H = m->cfg.hidden, V = m->cfg.vocab, N = st->n_cells;
     if (st->batch != B) {
         sg_graph_fail(g, SG_ERR_SHAPE, "language model: the state holds %zu streams, the window has %zu", st->batch, B);
+        return NULL;
+    }
+    size_t TB;
+    if (!sg_size_mul(T, B, &TB) || TB > SIZE_MAX / (V > H ? V : H)) {
+        sg_graph_fail(g, SG_ERR_SHAPE, "language model: a window of %zu steps x %zu streams is too large", T, B);
         return NULL;
     }
     /* initial states from the carried buffers: inputs without grad (the cut) */
