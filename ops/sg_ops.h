@@ -74,8 +74,9 @@ sg_tensor *sg_slice(sg_graph *g, sg_tensor *x, int axis, size_t start, size_t le
 sg_tensor *sg_concat(sg_graph *g, sg_tensor *const *xs, size_t n, int axis);
 /* Splits x along axis into n equal parts (the axis must divide by n), writing
  * the n outputs to out.  Returns SG_OK or the graph's error. */
-sg_status sg_split(sg_graph *g, sg_tensor *x, int axis, size_t n, sg_tensor **out);
+SG_NODISCARD sg_status sg_split(sg_graph *g, sg_tensor *x, int axis, size_t n, sg_tensor **out);
 /* Splits x along axis into parts of the given sizes (summing to the axis). */
-sg_status sg_split_sizes(sg_graph *g, sg_tensor *x, int axis, const size_t *sizes, size_t n, sg_tensor **out);
+SG_NODISCARD sg_status sg_split_sizes(sg_graph *g, sg_tensor *x, int axis, const size_t *sizes, size_t n,
+                                      sg_tensor **out);
 
 #endif

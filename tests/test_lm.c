@@ -88,9 +88,9 @@ static void test_state_carry(void **s)
     assert_int_equal(sg_lm_init(&m, ps, &cfg), SG_OK);
     sg_rng rng;
     sg_rng_seed(&rng, 4);
-    sg_lm_reset_parameters(&m, ps, &rng, 0.4, -1);
+    assert_int_equal(sg_lm_reset_parameters(&m, ps, &rng, 0.4, -1), SG_OK);
     sg_lm_state st;
-    sg_lm_state_init(&st, &m, B);
+    assert_int_equal(sg_lm_state_init(&st, &m, B), SG_OK);
     int32_t x[6 * B], y[6 * B];
     for (int i = 0; i < 6 * B; i++) {
         x[i] = (int32_t)((i * 2 + 1) % V);
@@ -129,13 +129,13 @@ static void test_learns_and_no_alloc(void **s)
     assert_int_equal(sg_lm_init(&m, ps, &cfg), SG_OK);
     sg_rng rng;
     sg_rng_seed(&rng, 1);
-    sg_lm_reset_parameters(&m, ps, &rng, 0.1, -1);
+    assert_int_equal(sg_lm_reset_parameters(&m, ps, &rng, 0.1, -1), SG_OK);
     sg_lm_state st;
-    sg_lm_state_init(&st, &m, BB);
+    assert_int_equal(sg_lm_state_init(&st, &m, BB), SG_OK);
     sg_optim opt;
     sg_adam_config ac = sg_adam_defaults();
     ac.lr = 0.02;
-    sg_optim_init_adam(&opt, &ac);
+    assert_int_equal(sg_optim_init_adam(&opt, &ac), SG_OK);
     sg_graph *g = sg_graph_new(SG_F32);
     int32_t x[TT * BB], y[TT * BB];
     sg_lm_run run = {.training = true, .dropout = 0.1, .rng = &rng};
@@ -157,7 +157,7 @@ static void test_learns_and_no_alloc(void **s)
         SG_ASSERT_GRAPH_OK(g);
         assert_int_equal(sg_backward(g, loss), SG_OK);
         sg_params_clip_grad_norm(ps, 5.0);
-        sg_optim_step(&opt, ps);
+        assert_int_equal(sg_optim_step(&opt, ps), SG_OK);
         ppl = exp(nll / (TT * BB));
     }
     size_t allocs = sg_alloc_count() - before;

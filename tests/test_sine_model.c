@@ -27,7 +27,7 @@ static void check(sg_cell_kind kind)
     assert_int_equal(sg_sine_model_init(&m, ps, kind, SG_ACT_TANH, 5), SG_OK);
     sg_rng rng;
     sg_rng_seed(&rng, 2);
-    sg_params_init_uniform(ps, &rng, -0.5, 0.5);
+    assert_int_equal(sg_params_init_uniform(ps, &rng, -0.5, 0.5), SG_OK);
     ctx c = {&m, {0}, {0.1, -0.4, 0.7}};
     for (int i = 0; i < 18; i++)
         c.x[i] = sin(0.3 * i);
@@ -69,11 +69,11 @@ static void test_learns(void **s)
     sg_params *ps = sg_params_new(SG_F32);
     sg_sine_model m;
     assert_int_equal(sg_sine_model_init(&m, ps, SG_CELL_RNN, SG_ACT_TANH, 16), SG_OK);
-    sg_params_init_uniform(ps, &rng, -0.3, 0.3);
+    assert_int_equal(sg_params_init_uniform(ps, &rng, -0.3, 0.3), SG_OK);
     sg_optim opt;
     sg_adam_config ac = sg_adam_defaults();
     ac.lr = 0.01;
-    sg_optim_init_adam(&opt, &ac);
+    assert_int_equal(sg_optim_init_adam(&opt, &ac), SG_OK);
     sg_graph *g = sg_graph_new(SG_F32);
     float x[20 * 32], y[32];
     size_t n_train = sg_sine_split_size(&data, SG_SINE_TRAIN), nb = (n_train + 31) / 32;
@@ -85,7 +85,7 @@ static void test_learns(void **s)
                                                 sg_input_f32(g, "y", SG_SHAPE(bk, 1), y, false), NULL);
         assert_int_equal(sg_backward(g, loss), SG_OK);
         sg_params_clip_grad_norm(ps, 1.0);
-        sg_optim_step(&opt, ps);
+        assert_int_equal(sg_optim_step(&opt, ps), SG_OK);
     }
     double total = 0;
     size_t n = 0, bk, k = 0;

@@ -118,12 +118,12 @@ static void test_user_cell_gradcheck_train_draw(void **state)
     ps = sg_params_new(SG_F32);
     cfg = cifg_lm(16);
     assert_int_equal(sg_lm_init(&m, ps, &cfg), SG_OK);
-    sg_lm_reset_parameters(&m, ps, &rng, 0.1, -1);
-    sg_lm_state_init(&st, &m, B);
+    assert_int_equal(sg_lm_reset_parameters(&m, ps, &rng, 0.1, -1), SG_OK);
+    assert_int_equal(sg_lm_state_init(&st, &m, B), SG_OK);
     sg_optim opt;
     sg_adam_config ac = sg_adam_defaults();
     ac.lr = 0.02;
-    sg_optim_init_adam(&opt, &ac);
+    assert_int_equal(sg_optim_init_adam(&opt, &ac), SG_OK);
     g = sg_graph_new(SG_F32);
     double ppl = 0;
     for (int step = 0; step < 300; step++) {
@@ -134,7 +134,7 @@ static void test_user_cell_gradcheck_train_draw(void **state)
         sg_tensor *loss = sg_lm_forward(g, &m, c.x, c.y, T, B, &st, NULL, &nll);
         assert_int_equal(sg_backward(g, loss), SG_OK);
         sg_params_clip_grad_norm(ps, 5.0);
-        sg_optim_step(&opt, ps);
+        assert_int_equal(sg_optim_step(&opt, ps), SG_OK);
         ppl = exp(nll / (T * B));
     }
     print_message("  trained: perplexity %.3f after 300 steps (chance: %d)\n", ppl, V);

@@ -390,7 +390,10 @@ int sg_cmd_train_lm(sg_cli_args *a)
     sg_lm_run run = {.training = true, .dropout = o.dropout, .rng = &rng};
     double valid_ppl = 0;
     for (size_t epoch = start_epoch; epoch <= o.epochs; epoch++) {
-        sg_optim_set_epoch(&opt, (int)epoch);
+        if (sg_optim_set_epoch(&opt, (int)epoch) != SG_OK) {
+            sg_cli_error("bad learning-rate schedule at epoch %zu", epoch);
+            goto done;
+        }
         sg_text_batcher_rewind(&it);
         sg_lm_state_zero(&s.st);
         char label[64];

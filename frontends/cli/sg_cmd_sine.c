@@ -103,11 +103,13 @@ int sg_cmd_train_sine(sg_cli_args *a)
         goto done;
     }
     m_ready = true;
-    sg_params_init_uniform(ps, &rng, -0.3, 0.3);
     sg_optim opt;
     sg_adam_config ac = sg_adam_defaults();
     ac.lr = lr;
-    sg_optim_init_adam(&opt, &ac);
+    if (sg_params_init_uniform(ps, &rng, -0.3, 0.3) != SG_OK || sg_optim_init_adam(&opt, &ac) != SG_OK) {
+        sg_cli_error("could not initialize the model and the optimizer (--lr %g)", lr);
+        goto done;
+    }
     for (size_t i = 0; i < n_train; i++)
         idx[i] = sg_sine_split_window(&data, SG_SINE_TRAIN, i);
     printf("sine-wave prediction: %s cell, %zu units, window %zu, %zu train / %zu test windows, Adam lr %g\n",
@@ -119,7 +121,10 @@ int sg_cmd_train_sine(sg_cli_args *a)
             pos = 0;
         }
         size_t bk = batch < n_train ? batch : n_train;
-        sg_sine_fill_f32(&data, idx + pos, bk, x, y);
+        if (sg_sine_fill_f32(&data, idx + pos, bk, x, y) != SG_OK) {
+            sg_cli_error("could not assemble training batch %zu", step);
+            goto done;
+        }
         pos += bk;
         sg_graph_reset(g);
         sg_params_zero_grad(ps);
@@ -131,7 +136,10 @@ int sg_cmd_train_sine(sg_cli_args *a)
             goto done;
         }
         sg_params_clip_grad_norm(ps, 1.0);
-        sg_optim_step(&opt, ps);
+        if (sg_optim_step(&opt, ps) != SG_OK) {
+            sg_cli_error("optimizer step %zu failed", step);
+            goto done;
+        }
         if (step % (steps / 5 ? steps / 5 : 1) == 0)
             printf("  step %5zu  batch mse %.2e\n", step, sg_tensor_get(loss, 0));
     }

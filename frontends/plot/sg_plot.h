@@ -37,8 +37,9 @@ enum { SG_PLOT_WIDTH = 900, SG_PLOT_HEIGHT = 560 };
  * log_y the y axis is logarithmic and values <= 0 are skipped; non-finite
  * points are skipped and break the line.  title, xlabel, ylabel may be NULL.
  * SG_PLOT_WIDTH x SG_PLOT_HEIGHT pixels. */
-sg_status sg_plot_curves(const char *path, const char *title, const char *xlabel, const char *ylabel,
-                         const sg_plot_series *series, size_t n_series, bool log_y, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_plot_curves(const char *path, const char *title, const char *xlabel, const char *ylabel,
+                                      const sg_plot_series *series, size_t n_series, bool log_y, char *err,
+                                      size_t errcap);
 
 /* A heatmap of values (rows, cols), row-major: row r is drawn as the r-th row
  * from the top, column c as the c-th column from the left; row_labels (rows)
@@ -46,8 +47,8 @@ sg_status sg_plot_curves(const char *path, const char *title, const char *xlabel
  * from the smallest to the largest finite value (a colour bar shows the
  * scale); a non-finite cell is refused.  Pixel size grows with the number of
  * cells (at least SG_PLOT_WIDTH x SG_PLOT_HEIGHT). */
-sg_status sg_plot_heatmap(const char *path, const char *title, const char *xlabel, const char *ylabel,
-                          const double *values, size_t rows, size_t cols, const char *const *row_labels,
-                          const char *const *col_labels, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_plot_heatmap(const char *path, const char *title, const char *xlabel, const char *ylabel,
+                                       const double *values, size_t rows, size_t cols, const char *const *row_labels,
+                                       const char *const *col_labels, char *err, size_t errcap);
 
 #endif

@@ -13,12 +13,14 @@
 #ifndef SG_ALLOC_H
 #define SG_ALLOC_H
 
+#include "graph/core/sg_tensor.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
-void *sg_malloc(size_t bytes);
-void *sg_calloc(size_t count, size_t size);
-void *sg_realloc(void *ptr, size_t bytes);
+SG_NODISCARD void *sg_malloc(size_t bytes);
+SG_NODISCARD void *sg_calloc(size_t count, size_t size);
+SG_NODISCARD void *sg_realloc(void *ptr, size_t bytes);
 void sg_free(void *ptr);
 
 /* Makes the array *items (of *cap elements of elem_size bytes, possibly NULL
@@ -26,7 +28,7 @@ void sg_free(void *ptr);
  * that n appends cost O(n).  The existing elements are kept; *items may move.
  * false (nothing changed, *items still valid and owned by the caller) when out
  * of memory or the size would exceed SIZE_MAX. */
-bool sg_array_reserve(void **items, size_t *cap, size_t need, size_t elem_size);
+SG_NODISCARD bool sg_array_reserve(void **items, size_t *cap, size_t need, size_t elem_size);
 
 /* Number of successful heap allocations (malloc, calloc, and realloc) made
  * through this module since the program started.  Monotonic; thread-safe. */

@@ -25,14 +25,14 @@
 
 /* Makes an empty graph whose floating tensors have element type dtype
  * (SG_F32 or SG_F64).  NULL when out of memory. */
-sg_graph *sg_graph_new(sg_dtype dtype);
+SG_NODISCARD sg_graph *sg_graph_new(sg_dtype dtype);
 void sg_graph_free(sg_graph *g);
 /* Forgets every tensor, the tape, the scopes and the error; keeps memory. */
 void sg_graph_reset(sg_graph *g);
 
 sg_dtype sg_graph_dtype(const sg_graph *g);
 /* SG_OK, or the status of the first error since the last reset/clear. */
-sg_status sg_graph_status(const sg_graph *g);
+SG_NODISCARD sg_status sg_graph_status(const sg_graph *g);
 /* The first error's message ("" when none).  Owned by g; valid until reset. */
 const char *sg_graph_error(const sg_graph *g);
 void sg_graph_clear_error(sg_graph *g);
@@ -96,9 +96,9 @@ sg_tensor *sg_detach(sg_graph *g, sg_tensor *x);
 /* Reverse pass from a scalar loss (seed 1).  Gradients of leaves (parameters,
  * inputs with requires_grad) accumulate across calls; gradients of op nodes are
  * recomputed by each call.  Returns SG_OK or the graph's error. */
-sg_status sg_backward(sg_graph *g, sg_tensor *loss);
+SG_NODISCARD sg_status sg_backward(sg_graph *g, sg_tensor *loss);
 /* Reverse pass from any recorded output with a seed gradient of its shape
  * (seed holds out->numel values of the graph dtype). */
-sg_status sg_backward_seed(sg_graph *g, sg_tensor *out, const void *seed);
+SG_NODISCARD sg_status sg_backward_seed(sg_graph *g, sg_tensor *out, const void *seed);
 
 #endif

@@ -25,11 +25,11 @@
 #include "graph/core/sg_param.h"
 #include "graph/core/sg_rng.h"
 
-sg_status sg_init_uniform(sg_param *p, sg_rng *r, double lo, double hi);
-sg_status sg_init_xavier_uniform(sg_param *p, sg_rng *r);
-sg_status sg_init_normal(sg_param *p, sg_rng *r, double mean, double std);
-sg_status sg_init_zeros(sg_param *p);
-sg_status sg_init_constant(sg_param *p, double c);
+SG_NODISCARD sg_status sg_init_uniform(sg_param *p, sg_rng *r, double lo, double hi);
+SG_NODISCARD sg_status sg_init_xavier_uniform(sg_param *p, sg_rng *r);
+SG_NODISCARD sg_status sg_init_normal(sg_param *p, sg_rng *r, double mean, double std);
+SG_NODISCARD sg_status sg_init_zeros(sg_param *p);
+SG_NODISCARD sg_status sg_init_constant(sg_param *p, double c);
 
 /* fan_in / fan_out of a shape as defined above. */
 void sg_init_fans(sg_shape s, double *fan_in, double *fan_out);
@@ -37,6 +37,6 @@ void sg_init_fans(sg_shape s, double *fan_in, double *fan_out);
 double sg_init_xavier_bound(const sg_param *p);
 
 /* Every parameter of ps ~ U[lo, hi), in set order (Zaremba et al. style). */
-sg_status sg_params_init_uniform(sg_params *ps, sg_rng *r, double lo, double hi);
+SG_NODISCARD sg_status sg_params_init_uniform(sg_params *ps, sg_rng *r, double lo, double hi);
 
 #endif

@@ -38,7 +38,7 @@ typedef struct sg_params {
 } sg_params;
 
 /* Makes an empty set of dtype SG_F32 or SG_F64; NULL when out of memory. */
-sg_params *sg_params_new(sg_dtype dtype);
+SG_NODISCARD sg_params *sg_params_new(sg_dtype dtype);
 /* Frees the set and every parameter in it; leaves made from them dangle. */
 void sg_params_free(sg_params *ps);
 /* Adds a zero-filled parameter.  NULL when out of memory, the name is taken,
@@ -51,7 +51,7 @@ void sg_params_zero_grad(sg_params *ps);
 /* Converts every value, gradient and optimizer moment to dtype.  On
  * SG_ERR_NOMEM each parameter is either wholly converted or untouched, the set's
  * dtype is unchanged, and calling again (or converting back) repairs it. */
-sg_status sg_params_set_dtype(sg_params *ps, sg_dtype dtype);
+SG_NODISCARD sg_status sg_params_set_dtype(sg_params *ps, sg_dtype dtype);
 
 double sg_param_get(const sg_param *p, size_t i);
 void sg_param_set(sg_param *p, size_t i, double v);

@@ -18,6 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* On every function whose result must be looked at: a returned sg_status
+ * or an allocation.  With SG_WERROR (CI) ignoring one fails the build. */
+#define SG_NODISCARD __attribute__((warn_unused_result))
+
 typedef enum sg_status {
     SG_OK = 0,
     SG_ERR_NOMEM,     /* an allocation failed */

@@ -65,11 +65,12 @@ typedef struct sg_export_stats {
  * extension, bad option, loss not on the tape), SG_ERR_IO (the file cannot be
  * written, or Graphviz fails to lay out or render) or SG_ERR_NOMEM; err (may be
  * NULL) then holds a readable message, and no partial file is left behind. */
-sg_status sg_graph_export(sg_graph *g, const char *path, const sg_export_opts *opts, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_graph_export(sg_graph *g, const char *path, const sg_export_opts *opts, char *err,
+                                       size_t errcap);
 
 /* Builds the same Graphviz graph as sg_graph_export (without layout or file)
  * and counts it.  Same errors as above, apart from those about the file. */
-sg_status sg_graph_export_stats(sg_graph *g, const sg_export_opts *opts, sg_export_stats *stats, char *err,
-                                size_t errcap);
+SG_NODISCARD sg_status sg_graph_export_stats(sg_graph *g, const sg_export_opts *opts, sg_export_stats *stats, char *err,
+                                             size_t errcap);
 
 #endif

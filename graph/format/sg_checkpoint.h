@@ -82,7 +82,7 @@ void sg_checkpoint_free(sg_checkpoint *ck);
 /* Sets key to value (both copied; an existing key is replaced).  Keys starting
  * with "seqgrad." are reserved (SG_ERR_ARG), as are non-UTF-8 keys or values.
  * On failure ck is unchanged. */
-sg_status sg_checkpoint_set_string(sg_checkpoint *ck, const char *key, const char *value);
+SG_NODISCARD sg_status sg_checkpoint_set_string(sg_checkpoint *ck, const char *key, const char *value);
 /* The value of key, owned by ck (valid until it is replaced or ck is freed);
  * NULL when absent. */
 const char *sg_checkpoint_get_string(const sg_checkpoint *ck, const char *key);
@@ -95,11 +95,12 @@ const char *sg_checkpoint_get_string(const sg_checkpoint *ck, const char *key);
  * must be valid UTF-8 and must not be "__metadata__", "rng/state" or start
  * with "optim/".  The output depends only on the content (tensors and
  * metadata keys sorted by name): saving twice gives the same bytes. */
-sg_status sg_checkpoint_save(const char *path, const sg_params *ps, const sg_checkpoint *ck, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_checkpoint_save(const char *path, const sg_params *ps, const sg_checkpoint *ck, char *err,
+                                          size_t errcap);
 /* The same bytes in memory: *out (caller-owned, free with sg_free) holds
  * *out_len bytes.  On failure *out is NULL and *out_len 0. */
-sg_status sg_checkpoint_save_mem(const sg_params *ps, const sg_checkpoint *ck, unsigned char **out, size_t *out_len,
-                                 char *err, size_t errcap);
+SG_NODISCARD sg_status sg_checkpoint_save_mem(const sg_params *ps, const sg_checkpoint *ck, unsigned char **out,
+                                              size_t *out_len, char *err, size_t errcap);
 
 /* Loads a checkpoint into an existing set ps.  Every parameter of ps must be
  * in the file with its exact shape; F32 and F64 tensors are converted to the
@@ -115,10 +116,11 @@ sg_status sg_checkpoint_save_mem(const sg_params *ps, const sg_checkpoint *ck, u
  * the first byte of ps or out is written; on failure both are unchanged and
  * err names what is wrong (which tensor, expected vs found).  The file is read
  * whole into memory, then parsed as by sg_checkpoint_load_mem. */
-sg_status sg_checkpoint_load(const char *path, sg_params *ps, sg_checkpoint *out, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_checkpoint_load(const char *path, sg_params *ps, sg_checkpoint *out, char *err,
+                                          size_t errcap);
 /* The same from the len bytes at buf (read only, never kept). */
-sg_status sg_checkpoint_load_mem(const void *buf, size_t len, sg_params *ps, sg_checkpoint *out, char *err,
-                                 size_t errcap);
+SG_NODISCARD sg_status sg_checkpoint_load_mem(const void *buf, size_t len, sg_params *ps, sg_checkpoint *out, char *err,
+                                              size_t errcap);
 
 /* Reads only the training state and strings of a checkpoint into out (which
  * must have been initialized; its previous content is freed on success), with
@@ -127,7 +129,8 @@ sg_status sg_checkpoint_load_mem(const void *buf, size_t len, sg_params *ps, sg_
  * (JSON, entries, offsets tiling the data section, metadata, "rng/state"), but
  * tensors are not matched to any set.  The file variant reads the header and
  * the RNG words only, not the data.  On failure out is unchanged. */
-sg_status sg_checkpoint_read_meta(const char *path, sg_checkpoint *out, char *err, size_t errcap);
-sg_status sg_checkpoint_read_meta_mem(const void *buf, size_t len, sg_checkpoint *out, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_checkpoint_read_meta(const char *path, sg_checkpoint *out, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_checkpoint_read_meta_mem(const void *buf, size_t len, sg_checkpoint *out, char *err,
+                                                   size_t errcap);
 
 #endif

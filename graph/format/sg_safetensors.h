@@ -107,14 +107,15 @@ typedef struct sg_st_file {
 /* Parses the len bytes at buf.  buf is borrowed, not copied: it must stay
  * valid and unchanged until sg_st_file_free(f).  f is always initialized (free
  * it, also on failure). */
-sg_status sg_st_file_parse(sg_st_file *f, const void *buf, size_t len, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_st_file_parse(sg_st_file *f, const void *buf, size_t len, char *err, size_t errcap);
 /* Reads the whole file at path into memory (owned by f) and parses it; errors
  * read "<what> '<path>': ..." (what: e.g. "checkpoint"; NULL for "file"). */
-sg_status sg_st_file_read(sg_st_file *f, const char *path, const char *what, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_st_file_read(sg_st_file *f, const char *path, const char *what, char *err, size_t errcap);
 /* Reads only the header of the file at path (the data section is validated by
  * its length, not read); the file stays open until sg_st_file_free, for
  * sg_st_file_bytes.  f->data is NULL. */
-sg_status sg_st_file_read_header(sg_st_file *f, const char *path, const char *what, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_st_file_read_header(sg_st_file *f, const char *path, const char *what, char *err,
+                                              size_t errcap);
 /* Frees everything f owns (closing its file); f is then empty.  NULL is a no-op. */
 void sg_st_file_free(sg_st_file *f);
 
@@ -126,7 +127,8 @@ const char *sg_st_file_meta(const sg_st_file *f, const char *key);
 size_t sg_st_file_meta_index(const sg_st_file *f, const char *key);
 /* Copies the t->end - t->begin raw (little-endian) bytes of t into dst, from
  * memory or from the open file (SG_ERR_IO when that read fails). */
-sg_status sg_st_file_bytes(const sg_st_file *f, const sg_st_tensor *t, void *dst, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_st_file_bytes(const sg_st_file *f, const sg_st_tensor *t, void *dst, char *err,
+                                        size_t errcap);
 
 /* Decodes the numel little-endian elements at raw, of dtype from, into dst as
  * host values of dtype to.  Floating dtypes convert between F32 and F64 (an
@@ -157,17 +159,19 @@ void sg_st_writer_free(sg_st_writer *w);
  * values of the dtype's size (float for F32, double for F64, uint64_t for U64,
  * ...), encoded little-endian on save.  A name given twice is refused at save
  * time.  On failure w is unchanged. */
-sg_status sg_st_writer_add(sg_st_writer *w, const char *name, sg_st_dtype dtype, int ndim, const size_t *shape,
-                           const void *data, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_st_writer_add(sg_st_writer *w, const char *name, sg_st_dtype dtype, int ndim,
+                                        const size_t *shape, const void *data, char *err, size_t errcap);
 /* Sets metadata key to value (both valid UTF-8, copied; an existing key is
  * replaced).  On failure w is unchanged. */
-sg_status sg_st_writer_meta(sg_st_writer *w, const char *key, const char *value, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_st_writer_meta(sg_st_writer *w, const char *key, const char *value, char *err, size_t errcap);
 
 /* The whole file in memory: *out (caller-owned, sg_free) holds *out_len bytes.
  * On failure *out is NULL and *out_len 0. */
-sg_status sg_st_writer_to_mem(const sg_st_writer *w, unsigned char **out, size_t *out_len, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_st_writer_to_mem(const sg_st_writer *w, unsigned char **out, size_t *out_len, char *err,
+                                           size_t errcap);
 /* The whole file at path, atomically (sg_file.h: a temporary file, fsync,
  * rename, directory fsync; an existing file is untouched on failure). */
-sg_status sg_st_writer_save(const sg_st_writer *w, const char *path, const char *what, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_st_writer_save(const sg_st_writer *w, const char *path, const char *what, char *err,
+                                         size_t errcap);
 
 #endif

@@ -94,15 +94,16 @@ typedef sg_tensor *(*sg_loss_fn)(sg_graph *g, void *ctx);
  * with gradients.  Parameter gradients are zeroed first and hold the analytic
  * gradient afterwards.  Returns SG_OK when the check ran (see report->passed),
  * or an error (graph error, dtype, memory). */
-sg_status sg_gradcheck_model(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ctx, const sg_gradcheck_opts *opts,
-                             sg_gradcheck_report *report);
+SG_NODISCARD sg_status sg_gradcheck_model(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ctx,
+                                          const sg_gradcheck_opts *opts, sg_gradcheck_report *report);
 
 /* Per-op mode over the op nodes now on g's tape that require grad.  Leaves
  * every value and gradient as it found them. */
-sg_status sg_gradcheck_tape(sg_graph *g, const sg_gradcheck_opts *opts, sg_gradcheck_report *report);
+SG_NODISCARD sg_status sg_gradcheck_tape(sg_graph *g, const sg_gradcheck_opts *opts, sg_gradcheck_report *report);
 
 /* Per-op mode for a single node. */
-sg_status sg_gradcheck_node(sg_graph *g, sg_tensor *node, const sg_gradcheck_opts *opts, sg_gradcheck_report *report);
+SG_NODISCARD sg_status sg_gradcheck_node(sg_graph *g, sg_tensor *node, const sg_gradcheck_opts *opts,
+                                         sg_gradcheck_report *report);
 
 /* ---- f32 kernels against f64 ---------------------------------------------
  * The f32 paths of the ops are separate code (sg_kernel.h: one macro body per
@@ -122,8 +123,8 @@ sg_status sg_gradcheck_node(sg_graph *g, sg_tensor *node, const sg_gradcheck_opt
  * run on the rounded f64 inputs and compared (forward), and both VJPs of the
  * same random seed are compared (input gradients).  g32 is left as it was;
  * g64 keeps the rounded leaves.  SG_ERR_STATE when the tapes differ. */
-sg_status sg_gradcheck_precision(sg_graph *g32, sg_graph *g64, const sg_gradcheck_opts *opts,
-                                 sg_gradcheck_report *report);
+SG_NODISCARD sg_status sg_gradcheck_precision(sg_graph *g32, sg_graph *g64, const sg_gradcheck_opts *opts,
+                                              sg_gradcheck_report *report);
 
 /* The whole model: ps (f64) is rounded to f32 values (its values change), the
  * loss and its gradient are computed in f64 and, with ps converted to f32, in
@@ -131,7 +132,7 @@ sg_status sg_gradcheck_precision(sg_graph *g32, sg_graph *g64, const sg_gradchec
  * the parameter with m = the tape's length, then each op locally
  * (sg_gradcheck_precision) so that a failure names the first op whose f32
  * result is off.  ps is f64 again afterwards. */
-sg_status sg_gradcheck_f32_model(sg_params *ps, sg_loss_fn fn, void *ctx, const sg_gradcheck_opts *opts,
-                                 sg_gradcheck_report *report);
+SG_NODISCARD sg_status sg_gradcheck_f32_model(sg_params *ps, sg_loss_fn fn, void *ctx, const sg_gradcheck_opts *opts,
+                                              sg_gradcheck_report *report);
 
 #endif

@@ -72,29 +72,29 @@ sg_adam_config sg_adam_defaults(void);
  * there is nothing to free).  The schedule starts as constant (decay 1).
  * SG_ERR_ARG for NULL pointers or an out-of-range field (opt is then left
  * untouched). */
-sg_status sg_optim_init_sgd(sg_optim *opt, const sg_sgd_config *cfg);
-sg_status sg_optim_init_adam(sg_optim *opt, const sg_adam_config *cfg);
+SG_NODISCARD sg_status sg_optim_init_sgd(sg_optim *opt, const sg_sgd_config *cfg);
+SG_NODISCARD sg_status sg_optim_init_adam(sg_optim *opt, const sg_adam_config *cfg);
 
 /* Applies one update to every parameter of ps from its current gradient.
  * The gradients are left as they are.  On SG_ERR_NOMEM (first step only: the
  * moments could not be allocated) no parameter has been changed.  All
  * parameters must have the set's dtype (SG_ERR_DTYPE otherwise). */
-sg_status sg_optim_step(sg_optim *opt, sg_params *ps);
+SG_NODISCARD sg_status sg_optim_step(sg_optim *opt, sg_params *ps);
 
 /* Zeros the moments of every parameter and the step count (the memory stays). */
 void sg_optim_reset(sg_optim *opt, sg_params *ps);
 
 /* The current learning rate, and setting it directly (>= 0, finite). */
 double sg_optim_lr(const sg_optim *opt);
-sg_status sg_optim_set_lr(sg_optim *opt, double lr);
+SG_NODISCARD sg_status sg_optim_set_lr(sg_optim *opt, double lr);
 
 /* The step schedule as a pure function (formula above).  epoch is 1-based;
  * epochs <= decay_start (including 0 and negatives) give base_lr. */
 double sg_lr_schedule_step(double base_lr, double decay, int decay_start, int epoch);
 /* Stores the schedule in opt (decay > 0 and finite, decay_start >= 0). */
-sg_status sg_optim_set_schedule(sg_optim *opt, double decay, int decay_start);
+SG_NODISCARD sg_status sg_optim_set_schedule(sg_optim *opt, double decay, int decay_start);
 /* opt->lr = sg_lr_schedule_step(opt->base_lr, opt->decay, opt->decay_start, epoch). */
-sg_status sg_optim_set_epoch(sg_optim *opt, int epoch);
+SG_NODISCARD sg_status sg_optim_set_epoch(sg_optim *opt, int epoch);
 
 /* ---- the optimizer's state in a file --------------------------------------
  * The state of an optimizer (its kind, step count t, current and base rate,
@@ -119,12 +119,12 @@ typedef struct sg_state_io {
 /* Writes o's state through io->put.  SG_ERR_ARG (nothing written) when o
  * would not load again: an unknown kind, or a configuration, rate or schedule
  * that sg_optim_init_*, sg_optim_set_lr or sg_optim_set_schedule refuse. */
-sg_status sg_optim_state_save(const sg_optim *o, const sg_state_io *io);
+SG_NODISCARD sg_status sg_optim_state_save(const sg_optim *o, const sg_state_io *io);
 /* Reads a state written by sg_optim_state_save into *o, all-or-nothing (o is
  * unchanged on failure).  SG_ERR_FORMAT with a message naming the key when a
  * key is missing, malformed or out of range.  io->get is asked only for the
  * keys of the kind found, so the caller can tell which keys were used. */
-sg_status sg_optim_state_load(sg_optim *o, const sg_state_io *io);
+SG_NODISCARD sg_status sg_optim_state_load(sg_optim *o, const sg_state_io *io);
 
 /* Global L2 norm of all gradients of ps (accumulated in double).  When it is
  * greater than max_norm, every gradient is multiplied by max_norm / norm (so

@@ -30,10 +30,10 @@ bool sg_optim_nonneg(double x); /* finite and >= 0 */
 bool sg_optim_unit(double x);   /* in [0, 1) */
 /* Makes sure every parameter has the moments needed (zeroed); allocates only
  * when one is still NULL, i.e. on the first step. */
-sg_status sg_optim_ensure_state(sg_params *ps, bool need_m, bool need_v);
+SG_NODISCARD sg_status sg_optim_ensure_state(sg_params *ps, bool need_m, bool need_v);
 /* Stores "<key>" = v (exact decimal) through io. */
-sg_status sg_optim_put_double(const sg_state_io *io, const char *key, double v);
+SG_NODISCARD sg_status sg_optim_put_double(const sg_state_io *io, const char *key, double v);
 /* Reads the required finite number "<key>" through io. */
-sg_status sg_optim_get_double(const sg_state_io *io, const char *key, double *out);
+SG_NODISCARD sg_status sg_optim_get_double(const sg_state_io *io, const char *key, double *out);
 
 #endif

@@ -32,10 +32,10 @@ typedef struct sg_file_tmp {
 } sg_file_tmp;
 
 /* Creates the temporary file of path.  On failure t owns nothing. */
-sg_status sg_file_tmp_open(sg_file_tmp *t, const char *path, const char *what, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_file_tmp_open(sg_file_tmp *t, const char *path, const char *what, char *err, size_t errcap);
 /* Finishes the save (see above); t owns nothing afterwards, on success and on
  * failure alike.  A write error seen on t->f (ferror) fails the commit. */
-sg_status sg_file_tmp_commit(sg_file_tmp *t, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_file_tmp_commit(sg_file_tmp *t, char *err, size_t errcap);
 /* Gives up: closes and removes the temporary file; t owns nothing afterwards. */
 void sg_file_tmp_abort(sg_file_tmp *t);
 
@@ -47,7 +47,7 @@ int sg_file_open_read(const char *path, const char *what, size_t *size, char *er
 bool sg_file_pread_all(int fd, void *dst, size_t n, size_t off);
 /* Reads the whole file: *out (caller-owned, sg_free; NUL-terminated one byte
  * past the end, for text parsers) holds *len bytes.  On failure *out is NULL. */
-sg_status sg_file_read_all(const char *path, const char *what, unsigned char **out, size_t *len, char *err,
-                           size_t errcap);
+SG_NODISCARD sg_status sg_file_read_all(const char *path, const char *what, unsigned char **out, size_t *len, char *err,
+                                        size_t errcap);
 
 #endif

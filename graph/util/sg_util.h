@@ -8,6 +8,8 @@
 #ifndef SG_UTIL_H
 #define SG_UTIL_H
 
+#include "graph/core/sg_tensor.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,9 +18,9 @@
 
 /* A copy of the NUL-terminated s (caller-owned, sg_free); NULL when out of
  * memory or s is NULL. */
-char *sg_str_dup(const char *s);
+SG_NODISCARD char *sg_str_dup(const char *s);
 /* A NUL-terminated copy of the n bytes at s (caller-owned); NULL on OOM. */
-char *sg_str_ndup(const char *s, size_t n);
+SG_NODISCARD char *sg_str_ndup(const char *s, size_t n);
 /* Whether s begins with prefix. */
 bool sg_str_starts_with(const char *s, const char *prefix);
 
@@ -37,8 +39,8 @@ uint64_t sg_hash_bytes(const void *p, size_t n);
 /* ---- sizes and arrays ----------------------------------------------------- */
 
 /* *out = a * b (or a + b); false, *out untouched, when it would exceed SIZE_MAX. */
-bool sg_size_mul(size_t a, size_t b, size_t *out);
-bool sg_size_add(size_t a, size_t b, size_t *out);
+SG_NODISCARD bool sg_size_mul(size_t a, size_t b, size_t *out);
+SG_NODISCARD bool sg_size_add(size_t a, size_t b, size_t *out);
 
 /* (Growing arrays: sg_array_reserve, in graph/core/sg_alloc.h.) */
 

@@ -24,11 +24,11 @@ typedef struct sg_addition {
 } sg_addition;
 
 /* Adds the model's parameters to ps.  bits in 2..31.  Pair with sg_addition_free. */
-sg_status sg_addition_init(sg_addition *m, sg_params *ps, size_t bits, size_t hidden, sg_activation f)
+SG_NODISCARD sg_status sg_addition_init(sg_addition *m, sg_params *ps, size_t bits, size_t hidden, sg_activation f)
     __attribute__((warn_unused_result));
 void sg_addition_free(sg_addition *m);
 /* Glorot-uniform weights, zero biases (0.01 with relu, to start off the kink). */
-sg_status sg_addition_reset_parameters(sg_addition *m, sg_rng *rng) __attribute__((warn_unused_result));
+SG_NODISCARD sg_status sg_addition_reset_parameters(sg_addition *m, sg_rng *rng) __attribute__((warn_unused_result));
 
 /* Records the unrolled model for the pairs (a[i], b[i]), i < n, on g (each
  * step in scope "rnn/t<k>", the output layer in "out") and returns the mean

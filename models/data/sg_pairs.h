@@ -92,10 +92,11 @@ typedef struct sg_pair_data {
  * vocabulary.  On error d is zeroed and owns nothing; on success free it with
  * sg_pair_data_free.  SG_ERR_FORMAT: a malformed line, or no examples;
  * SG_ERR_ARG: bad options, or fewer than one training example; SG_ERR_NOMEM. */
-sg_status sg_pair_data_parse(sg_pair_data *d, const char *text, size_t len, const char *name, const sg_pair_opts *o,
-                             char *err, size_t errcap);
+SG_NODISCARD sg_status sg_pair_data_parse(sg_pair_data *d, const char *text, size_t len, const char *name,
+                                          const sg_pair_opts *o, char *err, size_t errcap);
 /* The same from a file (SG_ERR_IO when it cannot be read). */
-sg_status sg_pair_data_load(sg_pair_data *d, const char *path, const sg_pair_opts *o, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_pair_data_load(sg_pair_data *d, const char *path, const sg_pair_opts *o, char *err,
+                                         size_t errcap);
 void sg_pair_data_free(sg_pair_data *d);
 
 /* ---- batches ---------------------------------------------------------------- */
@@ -131,8 +132,8 @@ typedef struct sg_pair_batcher {
 
 /* Allocates everything the epochs need (none of the later calls allocate).
  * SG_ERR_ARG: B is 0 or the set is empty; SG_ERR_NOMEM. */
-sg_status sg_pair_batcher_init(sg_pair_batcher *it, const sg_pair_set *set, size_t batch, size_t bucket, char *err,
-                               size_t errcap);
+SG_NODISCARD sg_status sg_pair_batcher_init(sg_pair_batcher *it, const sg_pair_set *set, size_t batch, size_t bucket,
+                                            char *err, size_t errcap);
 /* Starts an epoch: with bucket > 0 reorders as described, drawing from rng
  * (which may be NULL only when bucket is 0); then the first batch is next. */
 void sg_pair_batcher_epoch(sg_pair_batcher *it, sg_rng *rng);

@@ -54,7 +54,7 @@ typedef enum sg_sine_split { SG_SINE_TRAIN = 0, SG_SINE_TEST = 1 } sg_sine_split
  * zeroed.  SG_ERR_ARG (message in err): W = 0, N <= W, a non-finite parameter,
  * negative noise, train_frac outside [0, 1], noise without an rng;
  * SG_ERR_NOMEM. */
-sg_status sg_sine_init(sg_sine *s, const sg_sine_opts *o, sg_rng *rng, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_sine_init(sg_sine *s, const sg_sine_opts *o, sg_rng *rng, char *err, size_t errcap);
 void sg_sine_free(sg_sine *s);
 
 /* Number of windows in a split. */
@@ -65,8 +65,8 @@ size_t sg_sine_split_window(const sg_sine *s, sg_sine_split split, size_t j);
 /* Fills x (W, B, 1) and y (B, 1), caller buffers, with the windows idx[0..B-1]
  * (global window indices, each < n_windows).  SG_ERR_INDEX (nothing written)
  * if an index is out of range.  The f64 form is for f64 graphs. */
-sg_status sg_sine_fill_f32(const sg_sine *s, const size_t *idx, size_t B, float *x, float *y);
-sg_status sg_sine_fill_f64(const sg_sine *s, const size_t *idx, size_t B, double *x, double *y);
+SG_NODISCARD sg_status sg_sine_fill_f32(const sg_sine *s, const size_t *idx, size_t B, float *x, float *y);
+SG_NODISCARD sg_status sg_sine_fill_f64(const sg_sine *s, const size_t *idx, size_t B, double *x, double *y);
 
 /* Batch k of a split in time order: windows k B .. k B + B_k - 1 of the split,
  * B_k = min(B, size - k B), into x (W, B_k, 1) and y (B_k, 1) (packed with

@@ -51,10 +51,12 @@ typedef struct sg_vocab sg_vocab; /* opaque; owns its words, counts and hash tab
  * word).  On success *out is a new vocabulary owned by the caller
  * (sg_vocab_free); on error *out is NULL.  SG_ERR_FORMAT: no words, NUL byte;
  * SG_ERR_ARG: more than INT32_MAX words; SG_ERR_NOMEM. */
-sg_status sg_vocab_build_text(const char *text, size_t len, size_t min_count, sg_vocab **out, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_vocab_build_text(const char *text, size_t len, size_t min_count, sg_vocab **out, char *err,
+                                           size_t errcap);
 /* The same from a file.  SG_ERR_IO: cannot open or read (message has the path
  * and the system's reason); SG_ERR_FORMAT: empty (no words) or NUL byte. */
-sg_status sg_vocab_build_file(const char *path, size_t min_count, sg_vocab **out, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_vocab_build_file(const char *path, size_t min_count, sg_vocab **out, char *err,
+                                           size_t errcap);
 void sg_vocab_free(sg_vocab *v);
 
 size_t sg_vocab_size(const sg_vocab *v); /* V */
@@ -77,10 +79,10 @@ int32_t sg_vocab_eos(const sg_vocab *v);
  * running text.  A counter is a vocabulary that only counts: add every
  * training token once per occurrence, then finish it into the vocabulary
  * proper.  sg_vocab_counter_new returns NULL when out of memory. */
-sg_vocab *sg_vocab_counter_new(void);
+SG_NODISCARD sg_vocab *sg_vocab_counter_new(void);
 /* Counts one occurrence of the token (len > 0 bytes, no NUL byte; otherwise
  * SG_ERR_ARG). */
-sg_status sg_vocab_counter_add(sg_vocab *counter, const char *tok, size_t len);
+SG_NODISCARD sg_status sg_vocab_counter_add(sg_vocab *counter, const char *tok, size_t len);
 /* The vocabulary of counter: the n_special words of specials first, at ids 0
  * .. n_special - 1 in the order given (whether counted or not), then every
  * other token counted at least min_count times, by descending count, ties by
@@ -89,8 +91,8 @@ sg_status sg_vocab_counter_add(sg_vocab *counter, const char *tok, size_t len);
  * "<unk>" / "<eos>", -1 when they are not specials.  counter is not changed.
  * *out is owned by the caller (NULL on error).  SG_ERR_ARG: a special given
  * twice; SG_ERR_NOMEM. */
-sg_status sg_vocab_counter_finish(const sg_vocab *counter, const char *const *specials, size_t n_special,
-                                  size_t min_count, sg_vocab **out, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_vocab_counter_finish(const sg_vocab *counter, const char *const *specials, size_t n_special,
+                                               size_t min_count, sg_vocab **out, char *err, size_t errcap);
 
 /* Serializes v as one word per line, '\n' after each, in id order (so line i
  * holds id i), for a checkpoint's metadata.  *out is a NUL-terminated string
@@ -98,12 +100,12 @@ sg_status sg_vocab_counter_finish(const sg_vocab *counter, const char *const *sp
  * NUL (len may be NULL).  SG_ERR_ARG when a word holds a blank or a
  * newline (it would not read back: character vocabularies with a space need
  * another encoding); SG_ERR_NOMEM. */
-sg_status sg_vocab_serialize(const sg_vocab *v, char **out, size_t *len);
+SG_NODISCARD sg_status sg_vocab_serialize(const sg_vocab *v, char **out, size_t *len);
 /* Rebuilds a vocabulary from that format (a final '\n' is optional).  Rejects
  * (SG_ERR_FORMAT, message with the line number) an empty line, a word with a
  * blank or NUL in it, a duplicate word, and a list without "<unk>" or "<eos>".
  * Counts are 0.  *out is owned by the caller (sg_vocab_free); NULL on error. */
-sg_status sg_vocab_deserialize(const char *text, size_t len, sg_vocab **out, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_vocab_deserialize(const char *text, size_t len, sg_vocab **out, char *err, size_t errcap);
 
 /* ---- token streams -------------------------------------------------------- */
 
@@ -117,9 +119,10 @@ typedef struct sg_tokens {
 /* Turns text into ids with v (words not in v -> "<unk>").  t is overwritten
  * (not freed first); on success the caller owns t->ids (sg_tokens_free); on
  * error t is zeroed.  SG_ERR_FORMAT: no words at all, or a NUL byte. */
-sg_status sg_tokens_from_text(sg_tokens *t, const sg_vocab *v, const char *text, size_t len, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_tokens_from_text(sg_tokens *t, const sg_vocab *v, const char *text, size_t len, char *err,
+                                           size_t errcap);
 /* The same from a file (SG_ERR_IO: cannot open or read). */
-sg_status sg_tokens_read_file(sg_tokens *t, const sg_vocab *v, const char *path, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_tokens_read_file(sg_tokens *t, const sg_vocab *v, const char *path, char *err, size_t errcap);
 /* Frees t->ids and zeroes t. */
 void sg_tokens_free(sg_tokens *t);
 
@@ -145,8 +148,8 @@ typedef struct sg_text_batcher {
  * as Zaremba et al. do ((L - 1) / T full windows); false keeps it.
  * SG_ERR_ARG: B or T is 0, or no window fits (L < 2, or drop_last and
  * L - 1 < T); the message gives n, B, T and L. */
-sg_status sg_text_batcher_init(sg_text_batcher *it, const int32_t *ids, size_t n, size_t batch, size_t steps,
-                               bool drop_last, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_text_batcher_init(sg_text_batcher *it, const int32_t *ids, size_t n, size_t batch,
+                                            size_t steps, bool drop_last, char *err, size_t errcap);
 /* Fills x and y (caller buffers of at least T B ids, layout (T_k, B)) with the
  * next window and returns T_k; returns 0 (buffers untouched) when every window
  * has been given. */
@@ -172,7 +175,8 @@ typedef struct sg_text_corpus {
  * for and which of them exist) or a file cannot be read; errors of
  * sg_vocab_build_file / sg_tokens_read_file otherwise.  On error c is zeroed
  * and owns nothing; on success free it with sg_text_corpus_free. */
-sg_status sg_text_corpus_load(sg_text_corpus *c, const char *dir, size_t min_count, char *err, size_t errcap);
+SG_NODISCARD sg_status sg_text_corpus_load(sg_text_corpus *c, const char *dir, size_t min_count, char *err,
+                                           size_t errcap);
 void sg_text_corpus_free(sg_text_corpus *c);
 
 /* Decoding (argmax, sampling): models/decode/sg_decode.h. */

@@ -21,10 +21,10 @@ size_t sg_argmax(const double *x, size_t n);
  * logits have probability 0; a +inf logit makes the choice greedy.
  * SG_ERR_ARG: n == 0, a NaN logit, every logit -inf, a negative or
  * non-finite temperature, or rng NULL when a draw is needed.  *out untouched on error. */
-sg_status sg_sample_logits(const double *logits, size_t n, double temperature, sg_rng *rng, size_t *out);
+SG_NODISCARD sg_status sg_sample_logits(const double *logits, size_t n, double temperature, sg_rng *rng, size_t *out);
 /* The same from probabilities (need not sum to 1): draws from p^(1/temperature)
  * normalized, i.e. softmax(log(p) / temperature).  SG_ERR_ARG also for a
  * negative or non-finite p, or all p zero. */
-sg_status sg_sample_probs(const double *probs, size_t n, double temperature, sg_rng *rng, size_t *out);
+SG_NODISCARD sg_status sg_sample_probs(const double *probs, size_t n, double temperature, sg_rng *rng, size_t *out);
 
 #endif

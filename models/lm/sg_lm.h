@@ -42,12 +42,12 @@ typedef struct sg_lm {
 
 /* Adds the model's parameters to ps.  SG_ERR_ARG for a bad config (zero
  * sizes, tied with D != H), SG_ERR_NOMEM.  Pair with sg_lm_free. */
-sg_status sg_lm_init(sg_lm *m, sg_params *ps, const sg_lm_config *cfg);
+SG_NODISCARD sg_status sg_lm_init(sg_lm *m, sg_params *ps, const sg_lm_config *cfg);
 /* Frees what m owns (not the parameters, which ps owns). */
 void sg_lm_free(sg_lm *m);
 /* Every parameter ~ U[-r, r) (Zaremba: r = 0.1), in parameter-set order;
  * forget_bias >= 0 sets the LSTM forget-gate bias after the draw (< 0: keep). */
-sg_status sg_lm_reset_parameters(sg_lm *m, sg_params *ps, sg_rng *rng, double r, double forget_bias);
+SG_NODISCARD sg_status sg_lm_reset_parameters(sg_lm *m, sg_params *ps, sg_rng *rng, double r, double forget_bias);
 
 /* The carried recurrent state of B streams: N cells x (h, c) x (B, H) doubles,
  * heap, made once; zeroed at the start of every pass over the data. */
@@ -57,7 +57,7 @@ typedef struct sg_lm_state {
     size_t hidden;  /* H */
     double *h, *c;  /* (N, B, H) each */
 } sg_lm_state;
-sg_status sg_lm_state_init(sg_lm_state *st, const sg_lm *m, size_t batch);
+SG_NODISCARD sg_status sg_lm_state_init(sg_lm_state *st, const sg_lm *m, size_t batch);
 void sg_lm_state_free(sg_lm_state *st);
 void sg_lm_state_zero(sg_lm_state *st);
 

@@ -25,25 +25,25 @@
 
 /* Writes the lm.* keys of cfg and the vocabulary v into ck's strings (each
  * status checked: on failure ck may hold some of the keys). */
-sg_status sg_lm_checkpoint_describe(sg_checkpoint *ck, const sg_lm_config *cfg, const sg_vocab *v, char *err,
-                                    size_t errcap) __attribute__((warn_unused_result));
+SG_NODISCARD sg_status sg_lm_checkpoint_describe(sg_checkpoint *ck, const sg_lm_config *cfg, const sg_vocab *v,
+                                                 char *err, size_t errcap) __attribute__((warn_unused_result));
 /* Reads the model's settings (vocab size included) and vocabulary back from
  * ck.  *vocab is new, owned by the caller (sg_vocab_free); NULL on error. */
-sg_status sg_lm_checkpoint_config(const sg_checkpoint *ck, sg_lm_config *cfg, sg_vocab **vocab, char *err,
-                                  size_t errcap) __attribute__((warn_unused_result));
+SG_NODISCARD sg_status sg_lm_checkpoint_config(const sg_checkpoint *ck, sg_lm_config *cfg, sg_vocab **vocab, char *err,
+                                               size_t errcap) __attribute__((warn_unused_result));
 
 /* Saves m's parameters ps, its settings and vocabulary to path, atomically.
  * state (may be NULL) carries training state (optimizer, RNG, epoch) and the
  * caller's own strings; its lm.* keys are (re)written. */
-sg_status sg_lm_save(const char *path, const sg_lm *m, const sg_params *ps, const sg_vocab *v, sg_checkpoint *state,
-                     char *err, size_t errcap) __attribute__((warn_unused_result));
+SG_NODISCARD sg_status sg_lm_save(const char *path, const sg_lm *m, const sg_params *ps, const sg_vocab *v,
+                                  sg_checkpoint *state, char *err, size_t errcap) __attribute__((warn_unused_result));
 
 /* Builds the model a checkpoint describes and loads its parameters: on
  * success *m is initialized (sg_lm_free), *ps is a new set of dtype owned by
  * the caller (sg_params_free), *vocab a new vocabulary (sg_vocab_free), and
  * state (may be NULL; must have been initialized) receives the training state.
  * On error nothing is left to free. */
-sg_status sg_lm_load(const char *path, sg_dtype dtype, sg_lm *m, sg_params **ps, sg_vocab **vocab, sg_checkpoint *state,
-                     char *err, size_t errcap) __attribute__((warn_unused_result));
+SG_NODISCARD sg_status sg_lm_load(const char *path, sg_dtype dtype, sg_lm *m, sg_params **ps, sg_vocab **vocab,
+                                  sg_checkpoint *state, char *err, size_t errcap) __attribute__((warn_unused_result));
 
 #endif

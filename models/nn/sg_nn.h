@@ -26,7 +26,7 @@
 typedef enum sg_activation { SG_ACT_TANH = 0, SG_ACT_SIGMOID = 1, SG_ACT_RELU = 2 } sg_activation;
 
 /* "tanh", "sigmoid" or "relu" -> *out; SG_ERR_ARG for anything else. */
-sg_status sg_activation_parse(const char *name, sg_activation *out) __attribute__((warn_unused_result));
+SG_NODISCARD sg_status sg_activation_parse(const char *name, sg_activation *out) __attribute__((warn_unused_result));
 const char *sg_activation_name(sg_activation a);
 /* f(x) through the matching op. */
 sg_tensor *sg_activate(sg_graph *g, sg_activation f, sg_tensor *x);
@@ -41,10 +41,11 @@ typedef struct sg_linear {
 } sg_linear;
 
 /* Adds "<name>.W" (I, O) and, with bias, "<name>.b" (O) to ps, zero-filled. */
-sg_status sg_linear_init(sg_linear *l, sg_params *ps, const char *name, size_t in, size_t out, bool bias)
+SG_NODISCARD sg_status sg_linear_init(sg_linear *l, sg_params *ps, const char *name, size_t in, size_t out, bool bias)
     __attribute__((warn_unused_result));
 /* W ~ Glorot uniform, b = bias_value (one rng draw per element of W). */
-sg_status sg_linear_reset_xavier(sg_linear *l, sg_rng *rng, double bias_value) __attribute__((warn_unused_result));
+SG_NODISCARD sg_status sg_linear_reset_xavier(sg_linear *l, sg_rng *rng, double bias_value)
+    __attribute__((warn_unused_result));
 sg_tensor *sg_linear_forward(sg_graph *g, const sg_linear *l, sg_tensor *x);
 /* The affine map on tensors already in the graph: x W + b (b may be NULL).
  * For shared weights (a tied output layer uses sg_affine_t with W^T). */
@@ -60,7 +61,7 @@ typedef struct sg_embedding {
 } sg_embedding;
 
 /* Adds the table under exactly `name` (V, D), zero-filled. */
-sg_status sg_embedding_init(sg_embedding *e, sg_params *ps, const char *name, size_t vocab, size_t dim)
+SG_NODISCARD sg_status sg_embedding_init(sg_embedding *e, sg_params *ps, const char *name, size_t vocab, size_t dim)
     __attribute__((warn_unused_result));
 /* ids: B*... int32 values copied into the graph with the given shape. */
 sg_tensor *sg_embedding_lookup(sg_graph *g, const sg_embedding *e, sg_shape shape, const int32_t *ids);

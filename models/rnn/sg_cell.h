@@ -54,7 +54,7 @@ typedef enum sg_cell_kind {
 
 /* "rnn", "lstm", "peephole", "gru" (parse refuses "custom": SG_ERR_ARG). */
 const char *sg_cell_kind_name(sg_cell_kind k);
-sg_status sg_cell_kind_parse(const char *name, sg_cell_kind *out);
+SG_NODISCARD sg_status sg_cell_kind_parse(const char *name, sg_cell_kind *out);
 
 /* The recurrent state between two steps.  Arena tensors (the graph owns them). */
 typedef struct sg_cell_state {
@@ -104,22 +104,23 @@ struct sg_cell {
  * SG_ERR_ARG for a NULL argument, a size of 0, or a parameter name already in
  * ps (checked before anything is added); SG_ERR_NOMEM.  On error the cell holds
  * nothing to free.  Pair every successful init with sg_cell_free. */
-sg_status sg_cell_init_rnn(sg_cell *cell, sg_params *ps, const char *prefix, size_t input, size_t hidden,
-                           sg_activation f);
-sg_status sg_cell_init_lstm(sg_cell *cell, sg_params *ps, const char *prefix, size_t input, size_t hidden);
-sg_status sg_cell_init_peephole(sg_cell *cell, sg_params *ps, const char *prefix, size_t input, size_t hidden);
-sg_status sg_cell_init_gru(sg_cell *cell, sg_params *ps, const char *prefix, size_t input, size_t hidden);
+SG_NODISCARD sg_status sg_cell_init_rnn(sg_cell *cell, sg_params *ps, const char *prefix, size_t input, size_t hidden,
+                                        sg_activation f);
+SG_NODISCARD sg_status sg_cell_init_lstm(sg_cell *cell, sg_params *ps, const char *prefix, size_t input, size_t hidden);
+SG_NODISCARD sg_status sg_cell_init_peephole(sg_cell *cell, sg_params *ps, const char *prefix, size_t input,
+                                             size_t hidden);
+SG_NODISCARD sg_status sg_cell_init_gru(sg_cell *cell, sg_params *ps, const char *prefix, size_t input, size_t hidden);
 /* Any built-in kind (act is used by SG_CELL_RNN only); SG_ERR_ARG for SG_CELL_CUSTOM. */
-sg_status sg_cell_init_kind(sg_cell *cell, sg_params *ps, const char *prefix, sg_cell_kind kind, sg_activation act,
-                            size_t input, size_t hidden);
+SG_NODISCARD sg_status sg_cell_init_kind(sg_cell *cell, sg_params *ps, const char *prefix, sg_cell_kind kind,
+                                         sg_activation act, size_t input, size_t hidden);
 
 /* A user-defined cell: `step` is called at every time step; gates = G > 0 adds
  * "<prefix>.W_x" (I, G*H) and "<prefix>.b_x" (G*H) and makes the runner project
  * the input (the step then gets (B, G*H)); gates = 0 passes the raw x_t.
  * has_c: the state carries c (zeros at the start, masked like h).  Add the
  * recurrent parameters with sg_cell_add_param.  user is borrowed. */
-sg_status sg_cell_init_custom(sg_cell *cell, sg_params *ps, const char *prefix, size_t input, size_t hidden,
-                              size_t gates, bool has_c, sg_cell_step_fn step, void *user);
+SG_NODISCARD sg_status sg_cell_init_custom(sg_cell *cell, sg_params *ps, const char *prefix, size_t input,
+                                           size_t hidden, size_t gates, bool has_c, sg_cell_step_fn step, void *user);
 
 /* Adds a zero-filled parameter "<cell name>.<suffix>" to the cell's set and to
  * its list; returns it (owned by the set), or NULL when the name is taken or
@@ -145,9 +146,9 @@ sg_cell_init_opts sg_cell_init_defaults(void);
 /* Draws every parameter of the cell's list in order (one sg_rng draw per
  * element, sg_init_uniform), then applies the forget bias.  o NULL: defaults.
  * SG_ERR_ARG for NULL cell/rng or a bad range. Allocates nothing. */
-sg_status sg_cell_reset_parameters(sg_cell *cell, sg_rng *rng, const sg_cell_init_opts *o);
+SG_NODISCARD sg_status sg_cell_reset_parameters(sg_cell *cell, sg_rng *rng, const sg_cell_init_opts *o);
 /* LSTM kinds: b_x[H:2H] = v, b_h[H:2H] = 0.  SG_ERR_ARG for other kinds. */
-sg_status sg_cell_set_forget_bias(sg_cell *cell, double v);
+SG_NODISCARD sg_status sg_cell_set_forget_bias(sg_cell *cell, double v);
 
 /* ---- running ------------------------------------------------------------ */
 /* Zeros (B, H) for h (and c when the cell has one), as constants "h0"/"c0";

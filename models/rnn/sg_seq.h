@@ -111,11 +111,11 @@ typedef struct sg_seq_layers {
  * adds their parameters to ps.  SG_ERR_ARG for a bad config or a taken name,
  * SG_ERR_NOMEM; on error nothing is left to free (parameters already added
  * stay in ps).  Pair with sg_seq_layers_free. */
-sg_status sg_seq_layers_init(sg_seq_layers *s, sg_params *ps, const char *name, const sg_seq_config *cfg);
+SG_NODISCARD sg_status sg_seq_layers_init(sg_seq_layers *s, sg_params *ps, const char *name, const sg_seq_config *cfg);
 /* Frees the name and the cells (not the parameters); s is zeroed. */
 void sg_seq_layers_free(sg_seq_layers *s);
 /* sg_cell_reset_parameters on every cell, in order [l * D + d]. */
-sg_status sg_seq_layers_reset_parameters(sg_seq_layers *s, sg_rng *rng, const sg_cell_init_opts *o);
+SG_NODISCARD sg_status sg_seq_layers_reset_parameters(sg_seq_layers *s, sg_rng *rng, const sg_cell_init_opts *o);
 /* D * H, the feature size of the output. */
 size_t sg_seq_layers_output_size(const sg_seq_layers *s);
 /* Every parameter of every cell, in order (for counting or checkpoints):

@@ -21,7 +21,8 @@ typedef struct sg_sine_model {
 
 /* A cell of `kind` (act for simple RNNs) with H units and the linear head,
  * parameters added to ps.  Pair with sg_sine_model_free. */
-sg_status sg_sine_model_init(sg_sine_model *m, sg_params *ps, sg_cell_kind kind, sg_activation act, size_t hidden);
+SG_NODISCARD sg_status sg_sine_model_init(sg_sine_model *m, sg_params *ps, sg_cell_kind kind, sg_activation act,
+                                          size_t hidden);
 void sg_sine_model_free(sg_sine_model *m);
 /* Runs the model on windows xs (W, B, 1) (scopes "sine/t<k>" and "head").
  * Returns the predictions (B, 1), or, when y (B, 1) is given, the mean
