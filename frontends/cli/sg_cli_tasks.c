@@ -405,12 +405,9 @@ int sg_cmd_gradcheck(sg_cli_args *a)
         return SG_EXIT_USAGE;
     sg_gradcheck_opts o = sg_gradcheck_defaults();
     bool json = sg_cli_flag(a, "json");
-    if (!sg_cli_opt_size(a, "sample", 0, &o.max_per_tensor) || !sg_cli_opt_double(a, "eps", o.eps, &o.eps))
+    if (!sg_cli_opt_size(a, "sample", 0, &o.max_per_tensor) ||
+        !sg_cli_opt_double_in(a, "eps", o.eps, 0, 1, true, &o.eps))
         return SG_EXIT_USAGE;
-    if (!(o.eps > 0) || !isfinite(o.eps)) {
-        sg_cli_error("--eps must be a positive step, not %g", o.eps);
-        return SG_EXIT_USAGE;
-    }
     sg_cli_probe p;
     int rc = t->probe(a, SG_F64, true, &p);
     if (rc != SG_EXIT_OK)

@@ -27,9 +27,10 @@ typedef struct sg_demo_cfg {
 
 static bool sg_demo_parse(sg_cli_args *a, sg_demo_cfg *c)
 {
-    if (!sg_cli_addition_cfg(a, &c->model) || !sg_cli_opt_size(a, "steps", 20000, &c->steps) ||
-        !sg_cli_opt_size(a, "batch", 32, &c->batch) || !sg_cli_opt_size(a, "eval-every", 25, &c->eval_every) ||
-        !sg_cli_opt_double(a, "lr", 0.01, &c->lr))
+    if (!sg_cli_addition_cfg(a, &c->model) || !sg_cli_opt_size_in(a, "steps", 20000, 1, 100000000, &c->steps) ||
+        !sg_cli_opt_size_in(a, "batch", 32, 1, 1000000, &c->batch) ||
+        !sg_cli_opt_size_in(a, "eval-every", 25, 1, 100000000, &c->eval_every) ||
+        !sg_cli_opt_double_in(a, "lr", 0.01, 0, 1e4, true, &c->lr))
         return false;
     c->out = sg_cli_opt(a, "out");
     if (!c->out)

@@ -559,8 +559,8 @@ int sg_cmd_generate_lm(sg_cli_args *a)
     double temperature;
     const char *prime = sg_cli_opt(a, "prime");
     bool greedy = sg_cli_flag(a, "greedy");
-    if (!sg_cli_opt_size(a, "words", 50, &n_words) || !sg_cli_opt_double(a, "temperature", 1.0, &temperature) ||
-        !sg_cli_check_all_used(a))
+    if (!sg_cli_opt_size_in(a, "words", 50, 0, 10000000, &n_words) ||
+        !sg_cli_opt_double_in(a, "temperature", 1.0, 0, 1e6, false, &temperature) || !sg_cli_check_all_used(a))
         return 2;
     if (!o.load) {
         sg_cli_error(
@@ -706,8 +706,8 @@ int sg_task_lm_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_prob
     sg_lm_opts o;
     size_t V, B;
     /* a check defaults to a smaller vocabulary and two streams */
-    if (!sg_lm_parse(a, &o, false) || !sg_cli_opt_size(a, "vocab", for_check ? 11 : 50, &V) ||
-        !sg_cli_opt_size(a, "graph-batch", for_check ? 2 : 1, &B))
+    if (!sg_lm_parse(a, &o, false) || !sg_cli_opt_size_in(a, "vocab", for_check ? 11 : 50, 1, 1000000, &V) ||
+        !sg_cli_opt_size_in(a, "graph-batch", for_check ? 2 : 1, 1, 100000, &B))
         return SG_EXIT_USAGE;
     V = V ? V : 1;
     B = B ? B : 1;

@@ -52,10 +52,12 @@ int sg_cmd_train_sine(sg_cli_args *a)
     double lr, noise;
     const char *cell = sg_cli_opt(a, "cell");
     const char *out = sg_cli_opt(a, "out");
-    if (!sg_cli_opt_size(a, "hidden", 16, &hidden) || !sg_cli_opt_size(a, "window", 20, &window) ||
-        !sg_cli_opt_size(a, "steps", 1500, &steps) || !sg_cli_opt_size(a, "batch", 32, &batch) ||
-        !sg_cli_opt_size(a, "seed", 1, &seed) || !sg_cli_opt_double(a, "lr", 0.01, &lr) ||
-        !sg_cli_opt_double(a, "noise", 0.0, &noise) || !sg_cli_check_all_used(a))
+    if (!sg_cli_opt_size_in(a, "hidden", 16, 1, 65536, &hidden) ||
+        !sg_cli_opt_size_in(a, "window", 20, 1, 100000, &window) ||
+        !sg_cli_opt_size_in(a, "steps", 1500, 1, 100000000, &steps) ||
+        !sg_cli_opt_size_in(a, "batch", 32, 1, 1000000, &batch) || !sg_cli_opt_size(a, "seed", 1, &seed) ||
+        !sg_cli_opt_double_in(a, "lr", 0.01, 0, 1e4, true, &lr) ||
+        !sg_cli_opt_double_in(a, "noise", 0.0, 0, 1e3, false, &noise) || !sg_cli_check_all_used(a))
         return 2;
     sg_cell_kind kind = SG_CELL_RNN;
     if (cell && sg_cell_kind_parse(cell, &kind) != SG_OK) {
@@ -208,8 +210,8 @@ int sg_task_sine_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_pr
     memset(out, 0, sizeof *out);
     size_t hidden, window, seed;
     const char *cell = sg_cli_opt(a, "cell");
-    if (!sg_cli_opt_size(a, "hidden", for_check ? 4 : 16, &hidden) ||
-        !sg_cli_opt_size(a, "window", for_check ? 6 : 20, &window) || !sg_cli_opt_size(a, "seed", 1, &seed))
+    if (!sg_cli_opt_size_in(a, "hidden", for_check ? 4 : 16, 1, 65536, &hidden) ||
+        !sg_cli_opt_size_in(a, "window", for_check ? 6 : 20, 1, 64, &window) || !sg_cli_opt_size(a, "seed", 1, &seed))
         return SG_EXIT_USAGE;
     sg_cell_kind kind = SG_CELL_RNN;
     if (cell && sg_cell_kind_parse(cell, &kind) != SG_OK) {

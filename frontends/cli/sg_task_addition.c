@@ -134,7 +134,7 @@ int sg_task_addition_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cl
 {
     sg_addition_cfg cfg;
     size_t pairs = 4;
-    if (!sg_cli_addition_cfg(a, &cfg) || (for_check && !sg_cli_opt_size(a, "pairs", 4, &pairs)))
+    if (!sg_cli_addition_cfg(a, &cfg) || (for_check && !sg_cli_opt_size_in(a, "pairs", 4, 1, 64, &pairs)))
         return SG_EXIT_USAGE;
     sg_addition m;
     sg_params *ps = sg_cli_addition_new(&cfg, dtype, &m);

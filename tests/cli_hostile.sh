@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The hostile-input suite: every command x every numeric option at hostile
+# values, and every file argument as missing, empty, a directory, a FIFO,
+# binary garbage or a truncated checkpoint; each case with its expected exit
+# code (docs/errors.md: 0 ok, 1 a check failed or an output could not be
+# written, 2 usage, 3 bad input file) and, for refusals, a message that names
+# what was wrong.  No case may crash (signal or sanitizer report) or hang.
+# Run by ctest in the normal and the ASan/UBSan build.
+set -u
+seqgrad=$1
+dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
+tried=0 crashes=0 wrong=0
+fail_case() { echo "WRONG: $*"; wrong=$((wrong + 1)); }
+
+# run EXPECT PATTERN ARGS...: EXPECT is an exit code, or "any" (0-3, no crash)
+run() {
+  local expect=$1 pattern=$2; shift 2
+  tried=$((tried + 1))
+  timeout 60 "$seqgrad" "$@" > "$dir/out" 2> "$dir/err" < /dev/null
+  local rc=$?
+  if [ $rc -ge 124 ]; then
+    crashes=$((crashes + 1)); echo "CRASH or HANG (exit $rc): seqgrad $*"; head -5 "$dir/err"; return
+  fi
+  if grep -q "ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer" "$dir/err"; then
+    crashes=$((crashes + 1)); echo "SANITIZER: seqgrad $*"; head -5 "$dir/err"; return
+  fi
+  if [ "$expect" = any ]; then
+    [ $rc -le 3 ] || fail_case "exit $rc (0-3 expected): seqgrad $*"
+    return
+  fi
+  [ $rc -eq "$expect" ] || { fail_case "exit $rc ($expect expected): seqgrad $* :: $(head -c 300 "$dir/err")"; return; }
+  if [ -n "$pattern" ] && ! grep -qiE -- "$pattern" "$dir/err"; then
+    fail_case "message does not match /$pattern/: seqgrad $* :: $(head -c 300 "$dir/err")"
+  fi
+}
+
+# data: a tiny corpus, a checkpoint of it, and hostile files
+data=$dir/data; mkdir "$data"
+for split in train:400 valid:60 test:60; do
+  awk -v n="${split#*:}" 'BEGIN { for (i = 0; i < n; i++) print "w" (i % 7) " w" ((i * 3) % 5) }' > "$data/${split%%:*}.txt"
+done
+lm=(--data "$data" --hidden 4 --layers 1 --bptt 3 --batch 2 --threads 1)
+"$seqgrad" train lm "${lm[@]}" --epochs 1 --max-windows 2 --save "$dir/ck.st" > /dev/null || { echo "setup failed"; exit 1; }
+: > "$dir/empty"; mkdir "$dir/adir"; mkfifo "$dir/fifo"
+head -c 3000 /dev/urandom > "$dir/garbage"
+head -c 200 "$dir/ck.st" > "$dir/truncated.st"
+mkdir "$dir/emptydata"
+mkdir "$dir/nul"; printf 'a\0b\n' > "$dir/nul/train.txt"; cp "$data/valid.txt" "$data/test.txt" "$dir/nul/"
+
+# ---- numeric options ---------------------------------------------------------
+bad_values=(-1 nan inf -inf 1e308 99999999999999999999999 abc "" 1.5e)
+declare -A base
+base["train lm"]="${lm[*]} --epochs 1 --max-windows 2"
+base["eval"]="--load $dir/ck.st --data $data --bptt 3 --batch 2 --threads 1"
+base["generate"]="--load $dir/ck.st --words 3"
+base["train sine"]="--hidden 4 --window 4 --steps 5 --batch 4 --out $dir/sine"
+base["demo"]="--steps 3 --eval-every 1 --bits 3 --hidden 4 --out $dir/demo"
+base["gradcheck addition"]="--bits 3 --hidden 3 --pairs 2"
+base["gradcheck sine"]="--hidden 2 --window 3"
+base["gradcheck lm"]="--hidden 2 --layers 1 --bptt 2 --vocab 5 --sample 2"
+base["graph addition"]="-o $dir/g.dot --bits 3 --hidden 3"
+base["graph lm"]="-o $dir/g.dot --hidden 2 --layers 1 --bptt 2"
+declare -A opts
+opts["train lm"]="hidden layers embed bptt batch epochs seed threads min-count max-windows decay-start lr clip dropout init decay forget-bias"
+opts["eval"]="bptt batch threads"
+opts["generate"]="words temperature seed"
+opts["train sine"]="hidden window steps batch seed lr noise"
+opts["demo"]="steps batch eval-every lr bits hidden seed"
+opts["gradcheck addition"]="bits hidden pairs seed sample eps"
+opts["gradcheck sine"]="hidden window seed sample eps"
+opts["gradcheck lm"]="hidden layers bptt vocab graph-batch sample eps"
+opts["graph addition"]="bits hidden seed"
+opts["graph lm"]="hidden layers bptt vocab graph-batch"
+for cmd in "train lm" "eval" "generate" "train sine" "demo" "gradcheck addition" "gradcheck sine" "gradcheck lm" \
+           "graph addition" "graph lm"; do
+  read -r -a b <<< "${base[$cmd]}"
+  read -r -a c <<< "$cmd"
+  run any "" "${c[@]}" "${b[@]}" # the base case itself
+  for o in ${opts[$cmd]}; do
+    for v in "${bad_values[@]}"; do
+      case "$o:$v" in
+        forget-bias:-1) continue ;;     # -1 is a documented value (keep the init)
+        forget-bias:-inf|noise:-1) ;;   # refused like the others
+      esac
+      run 2 "--$o|option" "${c[@]}" "${b[@]}" "--$o" "$v"
+    done
+    run any "" "${c[@]}" "${b[@]}" "--$o" 0   # 0: used as given, or refused; never a crash
+    run 2 "needs a value|--$o" "${c[@]}" "${b[@]}" "--$o" # given last, without its value
+  done
+done
+
+# ---- file arguments ----------------------------------------------------------
+for f in "$dir/missing" "$dir/empty" "$dir/adir" "$dir/fifo" "$dir/garbage" "$dir/truncated.st" "$data/train.txt"; do
+  run 3 "$(basename "$f")" eval --load "$f" --data "$data" --threads 1
+  run 3 "$(basename "$f")" generate --load "$f" --words 2
+  run 3 "$(basename "$f")" train lm "${lm[@]}" --epochs 2 --max-windows 2 --resume "$f"
+done
+for d in "$dir/missing" "$dir/emptydata" "$dir/empty" "$dir/nul"; do
+  run 3 "$(basename "$d")|train" train lm --data "$d" --hidden 4 --layers 1 --epochs 1 --threads 1
+  run 3 "$(basename "$d")|train" eval --load "$dir/ck.st" --data "$d" --threads 1
+done
+# outputs that cannot be written: exit 1, before any work where it can be known
+run 1 "missing/x" train lm "${lm[@]}" --epochs 1 --max-windows 2 --save "$dir/missing/x.st"
+run 1 "missing/log" train lm "${lm[@]}" --epochs 1 --max-windows 2 --log "$dir/missing/log"
+run 1 "adir" train lm "${lm[@]}" --epochs 1 --max-windows 2 --save "$dir/adir"
+run 1 "missing/g" graph addition -o "$dir/missing/g.png"
+tried=$((tried + 1)); "$seqgrad" generate --load "$dir/ck.st" --words 2 > /dev/full 2> "$dir/err"
+[ $? -eq 1 ] && grep -q "writing the output failed" "$dir/err" || fail_case "output to a full disk must exit 1"
+# a checkpoint from another corpus of the same vocabulary size is refused
+other=$dir/other; mkdir "$other"
+for split in train valid test; do sed 's/w1/v1/g' "$data/$split.txt" > "$other/$split.txt"; done
+run 3 "not what the checkpoint was trained on" eval --load "$dir/ck.st" --data "$other" --bptt 3 --batch 2 --threads 1
+run 3 "not what" train lm --data "$other" --hidden 4 --layers 1 --bptt 3 --batch 2 --threads 1 --epochs 2 \
+  --max-windows 2 --resume "$dir/ck.st"
+# unknown commands, tasks and options
+run 2 "unknown command" frobnicate
+run 2 "unknown task" train frob
+run 2 "unknown|unrecognized" train lm --no-such-option 3
+run 2 "" train lm --data "$data" --hid 4
+
+echo "hostile inputs: $tried cases, $crashes crashes or hangs, $wrong wrong exit codes or messages"
+[ $crashes -eq 0 ] && [ $wrong -eq 0 ] || { echo "0 passed, 1 failed"; exit 1; }
+echo "1 passed, 0 failed"
