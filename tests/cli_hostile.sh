@@ -112,6 +112,40 @@ for split in train valid test; do sed 's/w1/v1/g' "$data/$split.txt" > "$other/$
 run 3 "not what the checkpoint was trained on" eval --load "$dir/ck.st" --data "$other" --bptt 3 --batch 2 --threads 1
 run 3 "not what" train lm --data "$other" --hidden 4 --layers 1 --bptt 3 --batch 2 --threads 1 --epochs 2 \
   --max-windows 2 --resume "$dir/ck.st"
+# the issue's items, each as it was found
+run 2 "--bptt" eval --load "$dir/ck.st" --data "$data" --bptt 4611686018427387905 --batch 4   # 1: size overflow
+run 2 "--lr" train lm "${lm[@]}" --epochs 1 --max-windows 2 --lr -5                            # 4: never replaced
+run 2 "contradicts" train lm "${lm[@]}" --epochs 2 --max-windows 2 --resume "$dir/ck.st" --optim adam --lr 0.01
+run 2 "contradicts" train lm --data "$data" --hidden 4 --layers 1 --bptt 4 --batch 2 --threads 1 --epochs 2 \
+  --max-windows 2 --resume "$dir/ck.st"
+run 2 "nothing is left" train lm "${lm[@]}" --epochs 1 --resume "$dir/ck.st"                  # 6: epoch past the end
+run 2 "--pairs" gradcheck addition --pairs 0
+run 2 "nothing to save" train lm "${lm[@]}" --epochs 0 --save "$dir/e0.st"                     # 5: no lie
+[ ! -e "$dir/e0.st" ] || fail_case "--epochs 0 --save wrote a file"
+run 1 "log" train lm "${lm[@]}" --epochs 1 --max-windows 2 --log /dev/full                     # 5: a full disk
+run 3 "too short for --batch" train lm --data "$data" --hidden 4 --layers 1 --bptt 3 --batch 200 --threads 1 \
+  --epochs 1                                                                                    # 7: before training
+run 3 "No such file or directory" eval --load "$dir/$(printf 'd%.0s' $(seq 1 200))/$(printf 'e%.0s' $(seq 1 200))/$(printf 'f%.0s' $(seq 1 200))/ck.st" \
+  --data "$data"                                                                                # 9: long paths keep strerror
+grep -c "ck.st'" "$dir/err" | grep -qx 1 || fail_case "the path is named more than once: $(cat "$dir/err")"
+# 3: a corpus whose words are not UTF-8 cannot be saved with its vocabulary: refused before training
+bad=$dir/latin1; mkdir "$bad"
+for split in train valid test; do sed 's/w1/caf\xe9/g' "$data/$split.txt" > "$bad/$split.txt"; done
+run 3 "UTF-8" train lm --data "$bad" --hidden 4 --layers 1 --bptt 3 --batch 2 --threads 1 --epochs 1 \
+  --max-windows 2 --save "$dir/latin1.st"
+# 9: a checkpoint whose weights hold infinity is named as such, not blamed on --temperature
+/usr/bin/python3 - "$dir/ck.st" "$dir/inf.st" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+data = bytearray(b[8 + n:])
+t = h["out.b"]
+lo = t["data_offsets"][0]
+data[lo:lo + 4] = struct.pack("<f", float("inf"))
+open(sys.argv[2], "wb").write(b[:8 + n] + bytes(data))
+PY
+run 1 "not finite" generate --load "$dir/inf.st" --words 3
 # unknown commands, tasks and options
 run 2 "unknown command" frobnicate
 run 2 "unknown task" train frob

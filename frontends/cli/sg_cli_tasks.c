@@ -299,7 +299,7 @@ int sg_cli_export_probe(sg_cli_probe *p, const char *path, size_t collapse_depth
         o.collapse_depth = collapse_depth == SIZE_MAX ? sg_max_scope_depth(g) : collapse_depth;
         o.grad_norms = grad_norms;
         o.title = p->title;
-        char err[512];
+        char err[4096];
         sg_export_stats stats;
         if (sg_graph_export(g, path, &o, err, sizeof err) != SG_OK ||
             sg_graph_export_stats(g, &o, &stats, err, sizeof err) != SG_OK) {
@@ -460,7 +460,7 @@ static int sg_cmd_from_checkpoint(sg_cli_args *a, const char *cmd, bool generate
     if (!named && load) {
         sg_checkpoint ck;
         sg_checkpoint_init(&ck);
-        char err[512];
+        char err[4096];
         sg_status st = sg_checkpoint_read_meta(load, &ck, err, sizeof err);
         if (st != SG_OK) {
             sg_checkpoint_free(&ck);

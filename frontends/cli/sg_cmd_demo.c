@@ -95,7 +95,7 @@ static bool sg_demo_plot(const sg_demo_run *r, const char *path)
         {.name = "training loss (mean BCE per bit)", .x = r->curve_x, .y = r->curve_loss, .n = r->n_curve},
         {.name = "error rate on all pairs (1 - exact-match accuracy)", .x = r->acc_x, .y = r->acc_y, .n = r->n_acc},
     };
-    char err[256];
+    char err[4096];
     if (sg_plot_curves(path, "seqgrad demo: Elman RNN learning 8-bit binary addition", "training step",
                        "loss / error rate", s, 2, false, err, sizeof err) != 0) {
         sg_cli_error("could not draw the loss curve: %s", err);

@@ -125,7 +125,7 @@ static bool sg_lm_parse(sg_cli_args *a, sg_lm_opts *o, bool training)
 /* The training run's settings beside the model's (sg_lm_checkpoint_describe). */
 static bool sg_lm_ck_put(sg_checkpoint *ck, const sg_lm_opts *o, const sg_lm_config *cfg, const sg_vocab *v)
 {
-    char err[512] = "", buf[32];
+    char err[4096] = "", buf[32];
     sg_status st = sg_lm_checkpoint_describe(ck, cfg, v, err, sizeof err);
     snprintf(buf, sizeof buf, "%zu", o->bptt);
     if (st == SG_OK && (st = sg_checkpoint_set_string(ck, "lm.bptt", buf)) == SG_OK) {
@@ -194,7 +194,7 @@ static bool sg_lm_session_init(sg_lm_session *s, const sg_lm_opts *o, size_t voc
 static bool sg_lm_evaluate(sg_lm_session *s, const sg_tokens *tok, size_t batch, size_t bptt, double *ppl)
 {
     sg_text_batcher it;
-    char err[256];
+    char err[4096];
     if (sg_text_batcher_init(&it, tok->ids, tok->n, batch, bptt, false, err, sizeof err) != SG_OK) {
         sg_cli_error("evaluation data: %s", err);
         return false;
@@ -257,7 +257,7 @@ static int sg_lm_resume_check(const sg_lm_opts *o, const sg_checkpoint *ck, cons
     }
     sg_lm_config cfg;
     sg_vocab *v = NULL;
-    char err[512];
+    char err[4096];
     if (sg_lm_checkpoint_config(ck, &cfg, &v, err, sizeof err) == SG_OK) {
         int32_t diff = sg_vocab_first_difference(data_vocab, v);
         sg_vocab_free(v);
@@ -281,6 +281,14 @@ static int sg_lm_preflight(const sg_lm_opts *o, const sg_text_corpus *c)
             sg_cli_error("--epochs 0 trains nothing: there is nothing to save in '%s'", o->save);
             return SG_EXIT_USAGE;
         }
+        /* the vocabulary travels as a string, which must be UTF-8 */
+        for (int32_t id = 0; (size_t)id < sg_vocab_size(c->vocab); id++)
+            if (!sg_utf8_valid_str(sg_vocab_word(c->vocab, id))) {
+                sg_cli_error("'%s' holds a word that is not UTF-8 (id %d); a checkpoint stores its vocabulary as "
+                             "UTF-8 text, so --save is refused before training (convert the corpus, e.g. with iconv)",
+                             c->path[SG_TEXT_TRAIN], id);
+                return SG_EXIT_INPUT;
+            }
         sg_file_tmp t;
         if (sg_file_tmp_open(&t, o->save, "checkpoint", err, sizeof err) != SG_OK) {
             sg_cli_error("%s (checked before training)", err);
@@ -516,7 +524,7 @@ int sg_cmd_eval_lm(sg_cli_args *a)
     sg_vocab *vocab = NULL;
     sg_lm_session s = {0};
     int rc = 1;
-    char err[512];
+    char err[4096];
     sg_text_corpus corpus;
     memset(&corpus, 0, sizeof corpus);
     if ((rc = sg_lm_load_model(o.load, &o, &vocab, &s, o.batch, o.bptt)) != SG_EXIT_OK)

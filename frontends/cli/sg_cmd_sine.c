@@ -81,7 +81,7 @@ int sg_cmd_train_sine(sg_cli_args *a)
     sg_sine_opts so = sg_sine_defaults();
     so.window = window;
     so.noise_std = noise;
-    char err[512];
+    char err[4096];
     if (sg_sine_init(&data, &so, &rng, err, sizeof err) != SG_OK) {
         sg_cli_error("%s", err);
         return 1;

@@ -128,7 +128,7 @@ sg_status sg_lm_load(const char *path, sg_dtype dtype, sg_lm *m, sg_params **ps,
     memset(m, 0, sizeof *m);
     sg_checkpoint meta;
     sg_checkpoint_init(&meta);
-    char inner[400];
+    char inner[4096];
     sg_status st = sg_checkpoint_read_meta(path, &meta, inner, sizeof inner);
     if (st) {
         sg_checkpoint_free(&meta);
