@@ -1,0 +1,301 @@
+/* sg_seq2seq.c — encoder, bridge, decoder step with attention, the masked
+ * teacher-forced loss and greedy decoding (see sg_seq2seq.h for the
+ * equations and the dimension legend).  Op calls only; the host code here
+ * only arranges ids and masks (data), never gradients. */
+#include "models/seq2seq/sg_seq2seq.h"
+
+#include "graph/core/sg_init.h"
+#include "ops/sg_ops.h"
+
+#include <math.h>
+#include <string.h>
+
+/* The score added at padded source steps.  exp(-1e4) is 0 in f32 and f64
+ * alike, so padding gets no weight while real scores stay below 1e4 in size
+ * (they are products of bounded states); a larger constant would drown the
+ * per-op gradient check's differences in rounding. */
+#define SG_S2S_MASKED 1e4
+
+static const char *const sg_attention_names[] = {"none", "dot", "general", "additive"};
+
+const char *sg_attention_name(sg_attention a) { return (unsigned)a < 4 ? sg_attention_names[a] : "?"; }
+
+sg_status sg_attention_parse(const char *name, sg_attention *out)
+{
+    for (int i = 0; name && i < 4; i++)
+        if (strcmp(name, sg_attention_names[i]) == 0) {
+            *out = (sg_attention)i;
+            return SG_OK;
+        }
+    return SG_ERR_ARG;
+}
+
+/* ---- making it -------------------------------------------------------------- */
+
+void sg_seq2seq_free(sg_seq2seq *m)
+{
+    if (!m)
+        return;
+    sg_seq_layers_free(&m->enc);
+    sg_cell_free(&m->dec);
+    memset(m, 0, sizeof *m);
+}
+
+sg_status sg_seq2seq_init(sg_seq2seq *m, sg_params *ps, const sg_seq2seq_config *cfg)
+{
+    if (!m || !ps || !cfg)
+        return SG_ERR_ARG;
+    memset(m, 0, sizeof *m);
+    const size_t V = cfg->vocab, E = cfg->embed, H = cfg->hidden;
+    if (V < 4 || !E || !H || !cfg->layers || (unsigned)cfg->attention > SG_ATTN_ADDITIVE || cfg->kind == SG_CELL_CUSTOM)
+        return SG_ERR_ARG;
+    m->cfg = *cfg;
+    const bool attn = cfg->attention != SG_ATTN_NONE, bi = cfg->bidirectional;
+    sg_seq_config sc = {
+        .kind = cfg->kind, .act = cfg->act, .input = E, .hidden = H, .layers = cfg->layers, .bidirectional = bi};
+    sg_status st = sg_embedding_init(&m->embed, ps, "embed", V, E);
+    if (!st)
+        st = sg_seq_layers_init(&m->enc, ps, "enc", &sc);
+    if (!st && bi) {
+        st = sg_linear_init(&m->bridge_h, ps, "bridge_h", 2 * H, H, false);
+        if (!st && m->enc.cells[0].has_c)
+            st = sg_linear_init(&m->bridge_c, ps, "bridge_c", 2 * H, H, false);
+        if (!st && attn)
+            st = sg_linear_init(&m->keys, ps, "keys", 2 * H, H, false);
+    }
+    if (!st)
+        st = sg_cell_init_kind(&m->dec, ps, "dec", cfg->kind, cfg->act, E + (cfg->peeky ? H : 0), H);
+    if (!st && cfg->attention == SG_ATTN_GENERAL)
+        st = sg_linear_init(&m->attn_W, ps, "attn.W", H, H, false);
+    if (!st && cfg->attention == SG_ATTN_ADDITIVE) {
+        st = sg_linear_init(&m->attn_Wk, ps, "attn.Wk", H, H, false);
+        if (!st)
+            st = sg_linear_init(&m->attn_Wq, ps, "attn.Wq", H, H, true);
+        if (!st)
+            st = sg_linear_init(&m->attn_v, ps, "attn.v", H, 1, false);
+    }
+    if (!st && attn)
+        st = sg_linear_init(&m->combine, ps, "attn.combine", 2 * H, H, false);
+    if (!st)
+        st = sg_linear_init(&m->out, ps, "out", H + (cfg->peeky ? H : 0), V, true);
+    if (st)
+        sg_seq2seq_free(m);
+    return st;
+}
+
+sg_status sg_seq2seq_reset_parameters(sg_seq2seq *m, sg_rng *rng)
+{
+    sg_cell_init_opts co = sg_cell_init_defaults();
+    sg_status st = sg_init_uniform(m->embed.E, rng, -0.1, 0.1);
+    if (!st)
+        st = sg_seq_layers_reset_parameters(&m->enc, rng, &co);
+    sg_linear *lin[] = {&m->bridge_h, &m->bridge_c, &m->keys,   &m->attn_W,
+                        &m->attn_Wk,  &m->attn_Wq,  &m->attn_v, &m->combine};
+    for (size_t i = 0; !st && i < sizeof lin / sizeof lin[0]; i++)
+        if (lin[i]->W)
+            st = sg_linear_reset_xavier(lin[i], rng, 0.0);
+    if (!st)
+        st = sg_cell_reset_parameters(&m->dec, rng, &co);
+    if (!st)
+        st = sg_linear_reset_xavier(&m->out, rng, 0.0);
+    return st;
+}
+
+/* ---- the encoder ---------------------------------------------------------- */
+
+typedef struct sg_s2s_enc {
+    size_t S, B;
+    sg_tensor *keys_t;   /* (B, H, S) */
+    sg_tensor *values;   /* (B, S, H) */
+    sg_tensor *keys_add; /* (B, S, A): additive attention's projected keys */
+    sg_tensor *bias;     /* (B, S): 0 at real source steps, -1e4 at padding */
+    sg_cell_state init;  /* the decoder's first state */
+    sg_tensor *h0;       /* (B, H): the encoder's summary, fed everywhere when peeky */
+} sg_s2s_enc;
+
+/* (S, B, F) -> (B, F, S), by reshape and transpose (ops only). */
+static sg_tensor *sg_s2s_batch_major_t(sg_graph *g, sg_tensor *x, size_t S, size_t B, size_t F)
+{
+    sg_tensor *flat = sg_reshape(g, x, SG_SHAPE(S, B * F));
+    return sg_reshape(g, sg_transpose(g, flat), SG_SHAPE(B, F, S));
+}
+
+static bool sg_s2s_encode(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch *b, sg_s2s_enc *enc)
+{
+    const size_t S = b->src_steps, B = b->batch, H = m->cfg.hidden, D = m->enc.n_dirs, N = m->enc.n_layers;
+    memset(enc, 0, sizeof *enc);
+    enc->S = S;
+    enc->B = B;
+    /* ids (data): each example's real tokens reversed in place when asked */
+    int32_t *ids = sg_graph_alloc(g, S * B * sizeof *ids);
+    double *bias = sg_graph_alloc(g, S * B * sizeof *bias);
+    sg_cell_state *final = sg_graph_alloc(g, N * D * sizeof *final);
+    if (!ids || !bias || !final)
+        return false;
+    for (size_t j = 0; j < B; j++) {
+        size_t len = 0;
+        while (len < S && b->src_mask[len * B + j] > 0)
+            len++;
+        for (size_t t = 0; t < S; t++) {
+            size_t from = m->cfg.reverse_source && t < len ? len - 1 - t : t;
+            ids[t * B + j] = b->src[from * B + j];
+            bias[j * S + t] = t < len ? 0.0 : -SG_S2S_MASKED;
+        }
+    }
+    sg_scope_push(g, "enc");
+    sg_tensor *x = sg_embedding_lookup(g, &m->embed, SG_SHAPE(S, B), ids); /* (S, B, E) */
+    sg_seq_opts so = sg_seq_opts_defaults();
+    so.mask = sg_input_f64(g, "src_mask", SG_SHAPE(S, B), b->src_mask, false);
+    sg_tensor *o = sg_seq_layers_forward(g, &m->enc, x, &so, final); /* (S, B, D*H) */
+    const sg_cell_state *fw = &final[(N - 1) * D], *bw = D == 2 ? &final[(N - 1) * D + 1] : NULL;
+    if (o && bw) {
+        sg_tensor *hh[2] = {fw->h, bw->h};
+        enc->init.h = sg_linear_forward(g, &m->bridge_h, sg_concat(g, hh, 2, 1));
+        if (fw->c) {
+            sg_tensor *cc[2] = {fw->c, bw->c};
+            enc->init.c = sg_linear_forward(g, &m->bridge_c, sg_concat(g, cc, 2, 1));
+        }
+    } else if (o) {
+        enc->init.h = fw->h;
+        enc->init.c = fw->c;
+    }
+    enc->h0 = enc->init.h;
+    if (o && m->cfg.attention != SG_ATTN_NONE) {
+        sg_tensor *k = D == 2 ? sg_linear_forward(g, &m->keys, o) : o; /* (S, B, H) */
+        enc->keys_t = sg_s2s_batch_major_t(g, k, S, B, H);             /* (B, H, S) */
+        enc->values = sg_transpose(g, enc->keys_t);                    /* (B, S, H) */
+        if (m->cfg.attention == SG_ATTN_ADDITIVE) {
+            sg_tensor *kp = sg_linear_forward(g, &m->attn_Wk, k); /* (S, B, A) */
+            enc->keys_add = sg_transpose(g, sg_s2s_batch_major_t(g, kp, S, B, H));
+        }
+        enc->bias = sg_input_f64(g, "src_bias", SG_SHAPE(B, S), bias, false);
+    }
+    sg_scope_pop(g);
+    return enc->init.h != NULL && sg_graph_status(g) == SG_OK;
+}
+
+/* ---- one decoder step -------------------------------------------------------- */
+
+/* Feeds the ids (B) to the decoder from *state; on return *state is the new
+ * state, the logits (B, V) are returned and, with attention, *weights (B, S). */
+static sg_tensor *sg_s2s_step(sg_graph *g, const sg_seq2seq *m, const sg_s2s_enc *enc, const int32_t *ids,
+                              sg_cell_state *state, sg_tensor **weights)
+{
+    const size_t B = enc->B, S = enc->S, H = m->cfg.hidden;
+    sg_tensor *u = sg_embedding_lookup(g, &m->embed, SG_SHAPE(B), ids); /* (B, E) */
+    if (m->cfg.peeky) {
+        sg_tensor *parts[2] = {u, enc->h0};
+        u = sg_concat(g, parts, 2, 1);
+    }
+    sg_cell_state next = {0};
+    if (!u || !sg_cell_step(g, &m->dec, u, state, &next))
+        return NULL;
+    *state = (sg_cell_state){.h = next.h, .c = next.c};
+    sg_tensor *z = next.h;
+    if (m->cfg.attention != SG_ATTN_NONE) {
+        sg_scope_push(g, "attn");
+        sg_tensor *s;
+        if (m->cfg.attention == SG_ATTN_ADDITIVE) {
+            sg_tensor *q = sg_reshape(g, sg_linear_forward(g, &m->attn_Wq, z), SG_SHAPE(B, 1, H));
+            sg_tensor *e = sg_tanh(g, sg_add(g, enc->keys_add, q)); /* (B, S, A) */
+            s = sg_reshape(g, sg_linear_forward(g, &m->attn_v, e), SG_SHAPE(B, S));
+        } else {
+            sg_tensor *q = m->cfg.attention == SG_ATTN_GENERAL ? sg_linear_forward(g, &m->attn_W, z) : z;
+            s = sg_reshape(g, sg_matmul(g, sg_reshape(g, q, SG_SHAPE(B, 1, H)), enc->keys_t), SG_SHAPE(B, S));
+        }
+        sg_tensor *a = sg_softmax(g, sg_add(g, s, enc->bias), -1); /* (B, S) */
+        sg_tensor *ctx = sg_reshape(g, sg_matmul(g, sg_reshape(g, a, SG_SHAPE(B, 1, S)), enc->values), SG_SHAPE(B, H));
+        sg_tensor *hc[2] = {z, ctx};
+        z = sg_tanh(g, sg_linear_forward(g, &m->combine, sg_concat(g, hc, 2, 1))); /* h~ (B, H) */
+        if (weights)
+            *weights = a;
+        sg_scope_pop(g);
+    }
+    if (m->cfg.peeky) {
+        sg_tensor *parts[2] = {z, enc->h0};
+        z = sg_concat(g, parts, 2, 1);
+    }
+    return sg_linear_forward(g, &m->out, z);
+}
+
+/* ---- training loss --------------------------------------------------------- */
+
+sg_tensor *sg_seq2seq_loss(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch *b)
+{
+    const size_t T = b->tgt_steps, B = b->batch;
+    sg_s2s_enc enc;
+    if (!sg_s2s_encode(g, m, b, &enc))
+        return NULL;
+    sg_tensor **logits = sg_graph_alloc(g, T * sizeof *logits);
+    int32_t *y = sg_graph_alloc(g, T * B * sizeof *y);
+    if (!logits || !y)
+        return NULL;
+    sg_cell_state state = enc.init;
+    for (size_t t = 0; t < T; t++) {
+        sg_scope_push(g, "dec/t%zu", t);
+        logits[t] = sg_s2s_step(g, m, &enc, b->dec_in + t * B, &state, NULL);
+        sg_scope_pop(g);
+        if (!logits[t])
+            return NULL;
+        for (size_t j = 0; j < B; j++) /* padding is no target */
+            y[t * B + j] = b->tgt_mask[t * B + j] > 0 ? b->dec_out[t * B + j] : -1;
+    }
+    sg_tensor *all = sg_concat(g, logits, T, 0); /* (T*B, V) */
+    return sg_loss_cross_entropy(g, all, sg_ids(g, "y", SG_SHAPE(T * B), y), NULL, SG_REDUCE_MEAN);
+}
+
+/* ---- greedy decoding ---------------------------------------------------------- */
+
+sg_status sg_seq2seq_greedy(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch *b, size_t max_len, int32_t *out,
+                            size_t *lens, double *attn)
+{
+    const size_t B = b->batch, V = m->cfg.vocab;
+    bool was = sg_graph_grad_enabled(g);
+    sg_graph_reset(g);
+    sg_graph_set_grad_enabled(g, false);
+    sg_s2s_enc enc;
+    sg_status st = SG_OK;
+    int32_t *cur = sg_graph_alloc(g, B * sizeof *cur);
+    double *row = sg_graph_alloc(g, B * V * sizeof *row);
+    bool *done = sg_graph_alloc(g, B * sizeof *done);
+    if (!cur || !row || !done || !sg_s2s_encode(g, m, b, &enc)) {
+        st = sg_graph_status(g) ? sg_graph_status(g) : SG_ERR_NOMEM;
+        sg_graph_set_grad_enabled(g, was);
+        return st;
+    }
+    for (size_t j = 0; j < B; j++) {
+        cur[j] = SG_PAIRS_BOS_ID;
+        done[j] = false;
+        lens[j] = max_len;
+    }
+    sg_cell_state state = enc.init;
+    for (size_t t = 0; t < max_len; t++) {
+        sg_tensor *w = NULL;
+        sg_scope_push(g, "dec/t%zu", t);
+        sg_tensor *logits = sg_s2s_step(g, m, &enc, cur, &state, attn ? &w : NULL);
+        sg_scope_pop(g);
+        if (!logits) {
+            st = sg_graph_status(g);
+            break;
+        }
+        sg_tensor_copy_out_f64(logits, row);
+        for (size_t j = 0; j < B; j++) {
+            size_t best = 0;
+            for (size_t v = 1; v < V; v++)
+                if (row[j * V + v] > row[j * V + best])
+                    best = v;
+            cur[j] = (int32_t)best;
+            out[t * B + j] = (int32_t)best;
+            if (!done[j] && best == SG_PAIRS_EOS_ID) {
+                done[j] = true;
+                lens[j] = t;
+            }
+        }
+        if (attn && w) {
+            double *a = attn + t * B * enc.S;
+            sg_tensor_copy_out_f64(w, a);
+        }
+    }
+    sg_graph_set_grad_enabled(g, was);
+    return st;
+}
