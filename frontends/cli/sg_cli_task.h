@@ -72,5 +72,6 @@ bool sg_task_addition_probe_of(const sg_addition *m, sg_params *ps, bool owns, b
 int sg_task_addition_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_probe *out);
 int sg_task_lm_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_probe *out);
 int sg_task_sine_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_probe *out);
+int sg_task_seq2seq_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_probe *out);
 
 #endif

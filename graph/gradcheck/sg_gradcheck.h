@@ -128,8 +128,9 @@ SG_NODISCARD sg_status sg_gradcheck_precision(sg_graph *g32, sg_graph *g64, cons
 
 /* The whole model: ps (f64) is rounded to f32 values (its values change), the
  * loss and its gradient are computed in f64 and, with ps converted to f32, in
- * f32; every parameter's gradient is compared with the bound above taken over
- * the parameter with m = the tape's length, then each op locally
+ * f32; every parameter's gradient is compared with the bound above, with
+ * max |v| taken over the whole gradient (norm-wise: one parameter's gradient
+ * can be a sum that cancels) and m = the tape's length, then each op locally
  * (sg_gradcheck_precision) so that a failure names the first op whose f32
  * result is off.  ps is f64 again afterwards. */
 SG_NODISCARD sg_status sg_gradcheck_f32_model(sg_params *ps, sg_loss_fn fn, void *ctx, const sg_gradcheck_opts *opts,

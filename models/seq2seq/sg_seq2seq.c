@@ -231,15 +231,19 @@ sg_tensor *sg_seq2seq_loss(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch
     if (!logits || !y)
         return NULL;
     sg_cell_state state = enc.init;
+    sg_scope_push(g, "dec");
     for (size_t t = 0; t < T; t++) {
-        sg_scope_push(g, "dec/t%zu", t);
+        sg_scope_push(g, "t%zu", t);
         logits[t] = sg_s2s_step(g, m, &enc, b->dec_in + t * B, &state, NULL);
         sg_scope_pop(g);
-        if (!logits[t])
+        if (!logits[t]) {
+            sg_scope_pop(g);
             return NULL;
+        }
         for (size_t j = 0; j < B; j++) /* padding is no target */
             y[t * B + j] = b->tgt_mask[t * B + j] > 0 ? b->dec_out[t * B + j] : -1;
     }
+    sg_scope_pop(g);
     sg_tensor *all = sg_concat(g, logits, T, 0); /* (T*B, V) */
     return sg_loss_cross_entropy(g, all, sg_ids(g, "y", SG_SHAPE(T * B), y), NULL, SG_REDUCE_MEAN);
 }
@@ -269,9 +273,10 @@ sg_status sg_seq2seq_greedy(sg_graph *g, const sg_seq2seq *m, const sg_pair_batc
         lens[j] = max_len;
     }
     sg_cell_state state = enc.init;
+    sg_scope_push(g, "dec");
     for (size_t t = 0; t < max_len; t++) {
         sg_tensor *w = NULL;
-        sg_scope_push(g, "dec/t%zu", t);
+        sg_scope_push(g, "t%zu", t);
         sg_tensor *logits = sg_s2s_step(g, m, &enc, cur, &state, attn ? &w : NULL);
         sg_scope_pop(g);
         if (!logits) {
@@ -296,6 +301,7 @@ sg_status sg_seq2seq_greedy(sg_graph *g, const sg_seq2seq *m, const sg_pair_batc
             sg_tensor_copy_out_f64(w, a);
         }
     }
+    sg_scope_pop(g);
     sg_graph_set_grad_enabled(g, was);
     return st;
 }

@@ -76,7 +76,7 @@ void sg_seq2seq_free(sg_seq2seq *m);
 SG_NODISCARD sg_status sg_seq2seq_reset_parameters(sg_seq2seq *m, sg_rng *rng);
 
 /* The masked mean cross-entropy of a batch with teacher forcing (scalar), or
- * NULL on error (see g).  Scopes: "enc", "dec/t<t>" ("attn" inside). */
+ * NULL on error (see g).  Scopes: "enc", "dec" > "t<t>" ("attn" inside). */
 sg_tensor *sg_seq2seq_loss(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch *b);
 
 /* Greedy decoding of the batch's sources: out (max_len, B) ids, time-major;
