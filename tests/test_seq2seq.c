@@ -216,6 +216,27 @@ static void test_learns_to_reverse(void **state)
     }
     print_message("  reverse task: %zu / %zu held-out pairs exactly right\n", right, vs->n);
     assert_true(right * 10 >= vs->n * 9); /* 90% or more */
+
+    /* beam search: width 1 is greedy; width 4 is right at least as often */
+    sg_pair_batcher one;
+    assert_int_equal(sg_pair_batcher_init(&one, vs, 1, 0, err, sizeof err), SG_OK);
+    size_t right4 = 0, same1 = 0;
+    while (sg_pair_batcher_next(&one, &b)) {
+        int32_t g1[8], bw[8];
+        size_t l1, lb, lg;
+        double sc;
+        assert_int_equal(sg_seq2seq_greedy(g, &m, &b, 6, out, &lg, NULL), SG_OK);
+        assert_int_equal(sg_seq2seq_beam(g, &m, &b, 1, 0.0, 6, g1, &l1, &sc), SG_OK);
+        same1 += l1 == lg && memcmp(g1, out, l1 * sizeof *g1) == 0;
+        assert_int_equal(sg_seq2seq_beam(g, &m, &b, 4, 0.6, 6, bw, &lb, &sc), SG_OK);
+        assert_true(sc <= 0 && isfinite(sc));
+        size_t e = b.example[0], lt = vs->tgt_off[e + 1] - vs->tgt_off[e];
+        right4 += lb == lt && memcmp(bw, vs->tgt + vs->tgt_off[e], lt * sizeof *bw) == 0;
+    }
+    print_message("  beam 4: %zu / %zu right; beam 1 equals greedy on %zu\n", right4, vs->n, same1);
+    assert_int_equal(same1, vs->n);
+    assert_true(right4 >= right);
+    sg_pair_batcher_free(&one);
     sg_graph_free(g);
     sg_pair_batcher_free(&ev);
     sg_pair_batcher_free(&it);

@@ -305,3 +305,131 @@ sg_status sg_seq2seq_greedy(sg_graph *g, const sg_seq2seq *m, const sg_pair_batc
     sg_graph_set_grad_enabled(g, was);
     return st;
 }
+
+/* ---- beam search ------------------------------------------------------------ */
+
+sg_status sg_seq2seq_beam(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch *b, size_t k, double alpha,
+                          size_t max_len, int32_t *out, size_t *len, double *score)
+{
+    const size_t S = b->src_steps, V = m->cfg.vocab;
+    if (!k || !max_len || !b->batch)
+        return SG_ERR_ARG;
+    bool was = sg_graph_grad_enabled(g);
+    sg_graph_reset(g);
+    sg_graph_set_grad_enabled(g, false);
+    /* k copies of the first source (data) */
+    int32_t *src = sg_graph_alloc(g, S * k * sizeof *src);
+    double *mask = sg_graph_alloc(g, S * k * sizeof *mask);
+    double *lp = sg_graph_alloc(g, k * V * sizeof *lp), *beam = sg_graph_alloc(g, k * sizeof *beam);
+    double *cand = sg_graph_alloc(g, k * sizeof *cand);
+    int32_t *cur = sg_graph_alloc(g, k * sizeof *cur), *parent = sg_graph_alloc(g, k * sizeof *parent);
+    int32_t *hist = sg_graph_alloc(g, max_len * k * sizeof *hist),
+            *next_hist = sg_graph_alloc(g, max_len * k * sizeof *hist);
+    size_t *cand_i = sg_graph_alloc(g, k * sizeof *cand_i);
+    int32_t *cand_v = sg_graph_alloc(g, k * sizeof *cand_v);
+    sg_status st = SG_OK;
+    if (!src || !mask || !lp || !beam || !cand || !cur || !parent || !hist || !next_hist || !cand_i || !cand_v) {
+        st = sg_graph_status(g) ? sg_graph_status(g) : SG_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t t = 0; t < S; t++)
+        for (size_t i = 0; i < k; i++) {
+            src[t * k + i] = b->src[t * b->batch];
+            mask[t * k + i] = b->src_mask[t * b->batch];
+        }
+    sg_pair_batch bk = {.batch = k, .src_steps = S, .src = src, .src_mask = mask};
+    sg_s2s_enc enc;
+    if (!sg_s2s_encode(g, m, &bk, &enc)) {
+        st = sg_graph_status(g);
+        goto done;
+    }
+    for (size_t i = 0; i < k; i++) {
+        cur[i] = SG_PAIRS_BOS_ID;
+        beam[i] = i == 0 ? 0.0 : -INFINITY; /* one live hypothesis at the start */
+    }
+    double best = -INFINITY;
+    size_t n_done = 0;
+    *len = 0;
+    sg_cell_state state = enc.init;
+    sg_scope_push(g, "dec");
+    for (size_t t = 0; t < max_len && n_done < k; t++) {
+        sg_scope_push(g, "t%zu", t);
+        sg_tensor *logits = sg_s2s_step(g, m, &enc, cur, &state, NULL);
+        sg_scope_pop(g);
+        if (!logits) {
+            st = sg_graph_status(g);
+            break;
+        }
+        sg_tensor_copy_out_f64(logits, lp);
+        for (size_t i = 0; i < k; i++) { /* log-softmax per row, on the host: scores, not gradients */
+            double mx = -INFINITY, z = 0;
+            for (size_t v = 0; v < V; v++)
+                mx = fmax(mx, lp[i * V + v]);
+            for (size_t v = 0; v < V; v++)
+                z += exp(lp[i * V + v] - mx);
+            for (size_t v = 0; v < V; v++)
+                lp[i * V + v] = beam[i] + lp[i * V + v] - mx - log(z);
+        }
+        /* the k best extensions (selection; k and V are small) */
+        for (size_t c = 0; c < k; c++) {
+            cand[c] = -INFINITY;
+            cand_i[c] = 0;
+            cand_v[c] = SG_PAIRS_EOS_ID;
+            for (size_t i = 0; i < k; i++)
+                for (size_t v = 0; v < V; v++) {
+                    double sc = lp[i * V + v];
+                    if (!(sc > cand[c]))
+                        continue;
+                    bool taken = false;
+                    for (size_t d = 0; d < c && !taken; d++)
+                        taken = cand_i[d] == i && cand_v[d] == (int32_t)v;
+                    if (!taken) {
+                        cand[c] = sc;
+                        cand_i[c] = i;
+                        cand_v[c] = (int32_t)v;
+                    }
+                }
+        }
+        for (size_t c = 0; c < k; c++) {
+            parent[c] = (int32_t)cand_i[c];
+            memcpy(next_hist + c * max_len, hist + cand_i[c] * max_len, t * sizeof *hist);
+            next_hist[c * max_len + t] = cand_v[c];
+            beam[c] = cand[c];
+            cur[c] = cand_v[c];
+            if (cand_v[c] == SG_PAIRS_EOS_ID && isfinite(cand[c])) { /* an ended hypothesis */
+                double norm = cand[c] / pow((double)(t + 1), alpha);
+                if (norm > best) {
+                    best = norm;
+                    *len = t;
+                    memcpy(out, next_hist + c * max_len, t * sizeof *out);
+                }
+                n_done++;
+                beam[c] = -INFINITY; /* it grows no further */
+            }
+        }
+        memcpy(hist, next_hist, k * max_len * sizeof *hist);
+        /* the states follow their hypotheses */
+        sg_tensor *pid = sg_ids(g, "beam", SG_SHAPE(k), parent);
+        state.h = sg_gather_rows(g, state.h, pid);
+        if (state.c)
+            state.c = sg_gather_rows(g, state.c, pid);
+        if (!state.h || (enc.init.c && !state.c)) {
+            st = sg_graph_status(g);
+            break;
+        }
+    }
+    sg_scope_pop(g);
+    if (!st && !isfinite(best)) { /* none ended: the best live one, all max_len tokens */
+        size_t top = 0;
+        for (size_t i = 1; i < k; i++)
+            if (beam[i] > beam[top])
+                top = i;
+        best = beam[top] / pow((double)max_len, alpha);
+        *len = max_len;
+        memcpy(out, hist + top * max_len, max_len * sizeof *out);
+    }
+    *score = best;
+done:
+    sg_graph_set_grad_enabled(g, was);
+    return st;
+}

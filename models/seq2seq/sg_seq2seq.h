@@ -86,4 +86,13 @@ sg_tensor *sg_seq2seq_loss(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch
 SG_NODISCARD sg_status sg_seq2seq_greedy(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch *b, size_t max_len,
                                          int32_t *out, size_t *lens, double *attn);
 
+/* Beam search for the batch's first example: width k (>= 1), hypotheses
+ * ranked by log-probability / length^alpha (length = tokens + the "<eos>";
+ * alpha 0: no normalization), a hypothesis ends at "<eos>", the search at
+ * k ended ones or max_len steps.  out (max_len) receives the best
+ * hypothesis without its "<eos>", *len its length, *score its normalized
+ * log-probability.  No-grad on g (reset first).  Width 1 is greedy. */
+SG_NODISCARD sg_status sg_seq2seq_beam(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch *b, size_t k, double alpha,
+                                       size_t max_len, int32_t *out, size_t *len, double *score);
+
 #endif
