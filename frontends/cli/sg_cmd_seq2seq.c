@@ -10,6 +10,7 @@
 #include "graph/core/sg_alloc.h"
 #include "graph/format/sg_checkpoint.h"
 #include "graph/optim/sg_optim.h"
+#include "graph/util/sg_util.h"
 #include "models/seq2seq/sg_seq2seq.h"
 
 #include <cblas.h>
@@ -338,4 +339,157 @@ int sg_task_seq2seq_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli
              sg_cell_kind_name(cfg.kind), sg_attention_name(cfg.attention), cfg.embed, cfg.hidden, p->b.src_steps,
              p->b.tgt_steps, sg_params_numel(ps));
     return SG_EXIT_OK;
+}
+
+/* ---- generate from a checkpoint ----------------------------------------------- */
+
+/* The model a seq2seq checkpoint describes, loaded: m, ps (f32) and the
+ * vocabulary.  Returns an exit code after a message. */
+static int sg_s2s_load(const char *path, sg_seq2seq *m, sg_params **ps, sg_vocab **vocab)
+{
+    char err[4096];
+    sg_checkpoint ck;
+    sg_checkpoint_init(&ck);
+    *ps = NULL;
+    *vocab = NULL;
+    sg_status st = sg_checkpoint_read_meta(path, &ck, err, sizeof err);
+    if (st != SG_OK) {
+        sg_cli_error("%s", err);
+        return sg_cli_exit_for(st);
+    }
+    int rc = SG_EXIT_INPUT;
+    const char *task = sg_checkpoint_get_string(&ck, "task");
+    const char *vj = sg_checkpoint_get_string(&ck, "seq2seq.vocab");
+    sg_seq2seq_config cfg = {.act = SG_ACT_TANH};
+    uint64_t e = 0, h = 0, l = 0;
+    const char *get[] = {"seq2seq.embed", "seq2seq.hidden", "seq2seq.layers"};
+    uint64_t *dst[] = {&e, &h, &l};
+    bool ok = task && strcmp(task, "seq2seq") == 0 && vj;
+    for (int i = 0; ok && i < 3; i++) {
+        const char *v = sg_checkpoint_get_string(&ck, get[i]);
+        ok = v && sg_parse_u64(v, dst[i]) && *dst[i] >= 1 && *dst[i] <= 65536;
+    }
+    const char *cell = sg_checkpoint_get_string(&ck, "seq2seq.cell"),
+               *att = sg_checkpoint_get_string(&ck, "seq2seq.attention");
+    ok = ok && cell && att && sg_cell_kind_parse(cell, &cfg.kind) == SG_OK &&
+         sg_attention_parse(att, &cfg.attention) == SG_OK;
+    cJSON *words = ok ? cJSON_Parse(vj) : NULL;
+    size_t n = cJSON_IsArray(words) ? (size_t)cJSON_GetArraySize(words) : 0;
+    const char **list = n ? sg_calloc(n, sizeof *list) : NULL;
+    for (size_t i = 0; list && i < n; i++) {
+        const cJSON *w = cJSON_GetArrayItem(words, (int)i);
+        list[i] = cJSON_IsString(w) && w->valuestring[0] ? w->valuestring : NULL;
+        ok = ok && list[i];
+    }
+    sg_vocab *empty = sg_vocab_counter_new();
+    if (!ok || !list || !empty || n < 4 ||
+        sg_vocab_counter_finish(empty, list, n, 0, vocab, err, sizeof err) != SG_OK) {
+        sg_cli_error("'%s' is not a seq2seq checkpoint (task, settings or vocabulary missing or malformed)", path);
+        goto done;
+    }
+    cfg.embed = e;
+    cfg.hidden = h;
+    cfg.layers = l;
+    cfg.vocab = n;
+    cfg.reverse_source =
+        strcmp(sg_checkpoint_get_string(&ck, "seq2seq.reverse") ? sg_checkpoint_get_string(&ck, "seq2seq.reverse")
+                                                                : "0",
+               "1") == 0;
+    cfg.peeky =
+        strcmp(sg_checkpoint_get_string(&ck, "seq2seq.peeky") ? sg_checkpoint_get_string(&ck, "seq2seq.peeky") : "0",
+               "1") == 0;
+    cfg.bidirectional = strcmp(sg_checkpoint_get_string(&ck, "seq2seq.bidirectional")
+                                   ? sg_checkpoint_get_string(&ck, "seq2seq.bidirectional")
+                                   : "0",
+                               "1") == 0;
+    *ps = sg_params_new(SG_F32);
+    if (!*ps || sg_seq2seq_init(m, *ps, &cfg) != SG_OK) {
+        sg_cli_error("'%s': the model it describes cannot be built", path);
+        goto done;
+    }
+    if ((st = sg_checkpoint_load(path, *ps, NULL, err, sizeof err)) != SG_OK) {
+        sg_cli_error("%s", err);
+        sg_seq2seq_free(m);
+        rc = sg_cli_exit_for(st);
+        goto done;
+    }
+    rc = SG_EXIT_OK;
+done:
+    if (rc != SG_EXIT_OK) {
+        sg_params_free(*ps);
+        *ps = NULL;
+        sg_vocab_free(*vocab);
+        *vocab = NULL;
+    }
+    sg_vocab_free(empty);
+    sg_free(list);
+    cJSON_Delete(words);
+    sg_checkpoint_free(&ck);
+    return rc;
+}
+
+int sg_cmd_generate_seq2seq(sg_cli_args *a)
+{
+    const char *load = sg_cli_opt(a, "load"), *input = sg_cli_opt(a, "input"), *tokens = sg_cli_opt(a, "tokens");
+    size_t beam;
+    if (!sg_cli_opt_size_in(a, "beam", 1, 1, 256, &beam) || !sg_cli_check_all_used(a))
+        return SG_EXIT_USAGE;
+    if (!load || !input) {
+        sg_cli_error("usage: seqgrad generate seq2seq --load CKPT --input TEXT [--beam K] [--tokens chars|words]");
+        return SG_EXIT_USAGE;
+    }
+    sg_tokenizer kind = tokens && strcmp(tokens, "words") == 0 ? SG_TOKENIZE_WORDS : SG_TOKENIZE_CHARS;
+    sg_seq2seq m = {0};
+    sg_params *ps;
+    sg_vocab *v;
+    int rc = sg_s2s_load(load, &m, &ps, &v);
+    if (rc != SG_EXIT_OK)
+        return rc;
+    rc = SG_EXIT_INPUT;
+    size_t n = strlen(input), pos = 0, S = 0, tl;
+    int32_t *src = sg_malloc((n ? n : 1) * sizeof *src);
+    double *mask = sg_malloc((n ? n : 1) * sizeof *mask);
+    int32_t *out = sg_malloc(256 * sizeof *out);
+    const char *t;
+    sg_graph *g = sg_graph_new(SG_F32);
+    if (!src || !mask || !out || !g) {
+        sg_cli_error("out of memory");
+        rc = SG_EXIT_FAIL;
+        goto done;
+    }
+    while (sg_token_next(kind, input, n, &pos, &t, &tl)) {
+        int32_t id = sg_vocab_id_n(v, t, tl);
+        if (id < 4) {
+            sg_cli_error("--input: token '%.*s' at position %zu is not in the model's vocabulary", (int)tl, t, S + 1);
+            goto done;
+        }
+        src[S] = id;
+        mask[S++] = 1.0;
+    }
+    if (!S) {
+        sg_cli_error("--input holds no tokens");
+        rc = SG_EXIT_USAGE;
+        goto done;
+    }
+    sg_pair_batch b = {.batch = 1, .src_steps = S, .src = src, .src_mask = mask};
+    size_t len;
+    double score;
+    if (sg_seq2seq_beam(g, &m, &b, beam, 0.6, 64, out, &len, &score) != SG_OK) {
+        sg_cli_error("decoding failed: %s", sg_graph_error(g));
+        rc = SG_EXIT_FAIL;
+        goto done;
+    }
+    for (size_t i = 0; i < len; i++)
+        printf("%s%s", i && kind == SG_TOKENIZE_WORDS ? " " : "", sg_vocab_word(v, out[i]));
+    printf("\n");
+    rc = SG_EXIT_OK;
+done:
+    sg_graph_free(g);
+    sg_free(src);
+    sg_free(mask);
+    sg_free(out);
+    sg_seq2seq_free(&m);
+    sg_params_free(ps);
+    sg_vocab_free(v);
+    return rc;
 }
