@@ -465,65 +465,41 @@ static sg_status sg_gradcheck_node_into(sg_graph *g, sg_tensor *t, const sg_grad
     if (t->kind != SG_KIND_OP)
         return SG_OK;
     size_t n = t->n_src;
-    /* Scratch: seed r, saved output, saved input grads, temp grads per input. */
+    /* Scratch: seed r, saved output, saved input grads, and per checked input
+     * the gradient the VJP adds into and the random values it starts from. */
+    size_t nn = n ? n : 1;
     double *r = sg_malloc(t->numel * sizeof *r);
     double *ybuf = sg_malloc(t->numel * sizeof *ybuf);
-    void **saved_grad = sg_calloc(n, sizeof *saved_grad);
-    double **tmp_grad = sg_calloc(n, sizeof *tmp_grad);
-    bool ok_alloc = r && ybuf && saved_grad && tmp_grad;
+    void **saved_grad = sg_calloc(nn, sizeof *saved_grad);
+    double **tmp_grad = sg_calloc(nn, sizeof *tmp_grad);
+    double **g0 = sg_calloc(nn, sizeof *g0);
+    bool *check = sg_calloc(nn, sizeof *check);
+    sg_status st = r && ybuf && saved_grad && tmp_grad && g0 && check ? SG_OK : SG_ERR_NOMEM;
     sg_rng rng;
     sg_rng_seed(&rng, o.seed ^ (0x9e3779b97f4a7c15ull * (t->tape_index + 1)));
-    for (size_t i = 0; ok_alloc && i < t->numel; i++)
+    for (size_t i = 0; !st && i < t->numel; i++)
         r[i] = sg_rng_range(&rng, -1.0, 1.0);
 
     /* Which inputs are checked: differentiable, requiring grad, first
      * occurrence of each distinct tensor (x*x shares one gradient). */
-    bool *check = sg_calloc(n ? n : 1, sizeof *check);
-    ok_alloc = ok_alloc && check;
-    for (size_t k = 0; ok_alloc && k < n; k++) {
+    for (size_t k = 0; !st && k < n; k++) {
         sg_tensor *s = t->src[k];
         saved_grad[k] = s->grad;
         check[k] = s->requires_grad && s->dtype == SG_F64 && sg_op_input_differentiable(t->op, k);
         for (size_t j = 0; j < k; j++)
             if (t->src[j] == s)
                 check[k] = false;
+        if (check[k] &&
+            (!(tmp_grad[k] = sg_malloc(s->numel * sizeof(double))) || !(g0[k] = sg_malloc(s->numel * sizeof(double)))))
+            st = SG_ERR_NOMEM;
     }
-    for (size_t k = 0; ok_alloc && k < n; k++)
-        if (check[k] && !(tmp_grad[k] = sg_calloc(t->src[k]->numel, sizeof(double))))
-            ok_alloc = false;
-    if (!ok_alloc) {
-        for (size_t k = 0; tmp_grad && k < n; k++)
-            sg_free(tmp_grad[k]);
-        sg_free(r);
-        sg_free(ybuf);
-        sg_free(saved_grad);
-        sg_free(tmp_grad);
-        sg_free(check);
-        return SG_ERR_NOMEM;
-    }
+    if (st)
+        goto done;
 
     /* Analytic: the VJP of r into input gradients that already hold random
      * values g0 (as in an unrolled graph, where a shared weight or a fanned-out
      * value has gradient from elsewhere): the contribution is what changed,
      * so a VJP that assigns (=) instead of adding (+=) loses g0 and fails. */
-    double **g0 = sg_calloc(n ? n : 1, sizeof *g0);
-    for (size_t k = 0; g0 && k < n; k++)
-        if (check[k] && !(g0[k] = sg_malloc(t->src[k]->numel * sizeof(double)))) {
-            for (size_t j = 0; j < k; j++)
-                sg_free(g0[j]);
-            sg_free(g0);
-            g0 = NULL;
-        }
-    if (!g0) {
-        for (size_t k = 0; k < n; k++)
-            sg_free(tmp_grad[k]);
-        sg_free(r);
-        sg_free(ybuf);
-        sg_free(saved_grad);
-        sg_free(tmp_grad);
-        sg_free(check);
-        return SG_ERR_NOMEM;
-    }
     for (size_t k = 0; k < n; k++)
         for (size_t i = 0; check[k] && i < t->src[k]->numel; i++)
             tmp_grad[k][i] = g0[k][i] = sg_rng_range(&rng, -1.0, 1.0);
@@ -538,12 +514,9 @@ static sg_status sg_gradcheck_node_into(sg_graph *g, sg_tensor *t, const sg_grad
     t->grad = saved_out_grad;
     for (size_t k = n; k-- > 0;)
         t->src[k]->grad = saved_grad[k];
-    for (size_t k = 0; k < n; k++) {
+    for (size_t k = 0; k < n; k++)
         for (size_t i = 0; check[k] && i < t->src[k]->numel; i++)
             tmp_grad[k][i] -= g0[k][i];
-        sg_free(g0[k]);
-    }
-    sg_free(g0);
 
     /* Numeric: central differences of <r, op(x)> with this op alone. */
     double out_scale = 0;
@@ -554,7 +527,6 @@ static sg_status sg_gradcheck_node_into(sg_graph *g, sg_tensor *t, const sg_grad
     sg_rng pick;
     sg_rng_seed(&pick, o.seed + t->tape_index);
     bool node_ok = true;
-    sg_status st = SG_OK;
     for (size_t k = 0; k < n && node_ok; k++) {
         if (!check[k])
             continue;
@@ -588,12 +560,16 @@ static sg_status sg_gradcheck_node_into(sg_graph *g, sg_tensor *t, const sg_grad
         report->bad_tape_index = t->tape_index;
         snprintf(report->bad_scope, sizeof report->bad_scope, "%s", scope);
     }
-    for (size_t k = 0; k < n; k++)
-        sg_free(tmp_grad[k]);
+done:
+    for (size_t k = 0; k < n; k++) {
+        sg_free(tmp_grad ? tmp_grad[k] : NULL);
+        sg_free(g0 ? g0[k] : NULL);
+    }
     sg_free(r);
     sg_free(ybuf);
     sg_free(saved_grad);
     sg_free(tmp_grad);
+    sg_free(g0);
     sg_free(check);
     return st;
 }
