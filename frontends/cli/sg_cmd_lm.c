@@ -281,14 +281,17 @@ static int sg_lm_preflight(const sg_lm_opts *o, const sg_text_corpus *c)
             sg_cli_error("--epochs 0 trains nothing: there is nothing to save in '%s'", o->save);
             return SG_EXIT_USAGE;
         }
-        /* the vocabulary travels as a string, which must be UTF-8 */
-        for (int32_t id = 0; (size_t)id < sg_vocab_size(c->vocab); id++)
-            if (!sg_utf8_valid_str(sg_vocab_word(c->vocab, id))) {
-                sg_cli_error("'%s' holds a word that is not UTF-8 (id %d); a checkpoint stores its vocabulary as "
-                             "UTF-8 text, so --save is refused before training (convert the corpus, e.g. with iconv)",
-                             c->path[SG_TEXT_TRAIN], id);
-                return SG_EXIT_INPUT;
-            }
+        /* the model's description, as the save will write it (the vocabulary must be UTF-8) */
+        sg_checkpoint probe;
+        sg_checkpoint_init(&probe);
+        sg_lm_config cfg = o->model;
+        cfg.vocab = sg_vocab_size(c->vocab);
+        sg_status st = sg_lm_checkpoint_describe(&probe, &cfg, c->vocab, err, sizeof err);
+        sg_checkpoint_free(&probe);
+        if (st != SG_OK) {
+            sg_cli_error("'%s': %s; --save is refused before training", c->path[SG_TEXT_TRAIN], err);
+            return sg_cli_exit_for(st);
+        }
         sg_file_tmp t;
         if (sg_file_tmp_open(&t, o->save, "checkpoint", err, sizeof err) != SG_OK) {
             sg_cli_error("%s (checked before training)", err);

@@ -3,6 +3,7 @@
 #include "models/lm/sg_lm_io.h"
 
 #include "graph/core/sg_alloc.h"
+#include "graph/util/sg_util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -32,6 +33,12 @@ sg_status sg_lm_checkpoint_describe(sg_checkpoint *ck, const sg_lm_config *cfg, 
         return sg_error_format(err, errcap, SG_ERR_ARG,
                                "language model checkpoint: a custom cell has no name to save (save the parameters "
                                "with sg_checkpoint_save)");
+    for (int32_t id = 0; (size_t)id < sg_vocab_size(v); id++) /* metadata strings are UTF-8 */
+        if (!sg_utf8_valid_str(sg_vocab_word(v, id)))
+            return sg_error_format(err, errcap, SG_ERR_FORMAT,
+                                   "the vocabulary's word %d is not UTF-8, and a checkpoint stores the vocabulary as "
+                                   "UTF-8 text (convert the corpus, e.g. with iconv)",
+                                   id);
     char *text = NULL;
     sg_status st = sg_vocab_serialize(v, &text, NULL);
     if (st)

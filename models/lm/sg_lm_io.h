@@ -13,7 +13,8 @@
  *
  * Errors: sg_status plus a one-line message in err (NUL-terminated, may be
  * NULL): SG_ERR_ARG for a custom cell (it has no name to save) or a bad
- * argument; SG_ERR_FORMAT for a checkpoint without (or with bad) lm.* keys or
+ * argument; SG_ERR_FORMAT from describe/save for a vocabulary word that is
+ * not UTF-8; SG_ERR_FORMAT for a checkpoint without (or with bad) lm.* keys or
  * vocabulary; the checkpoint module's errors otherwise.  Nothing aborts.
  */
 #ifndef SG_LM_IO_H
