@@ -455,10 +455,7 @@ int sg_cmd_train(sg_cli_args *a)
  * string (a file with lm.* keys and no "task" is a language model). */
 static int sg_cmd_from_checkpoint(sg_cli_args *a, const char *cmd, bool generate)
 {
-    const char *named = NULL;
-    for (size_t i = 0; i < a->n_items && !named; i++)
-        if (a->items[i].option < 0 && !a->items[i].used)
-            named = sg_cli_positional(a);
+    const char *named = sg_cli_positional(a);
     const char *load = sg_cli_opt(a, "load");
     char task[64] = "";
     if (!named && load) {

@@ -114,7 +114,7 @@ static bool sg_s2s_save(const char *path, const sg_params *ps, const sg_seq2seq_
     ck.has_rng = true;
     ck.rng = *rng;
     ck.epoch = epoch;
-    char buf[6][32];
+    char buf[3][32];
     snprintf(buf[0], 32, "%zu", c->embed);
     snprintf(buf[1], 32, "%zu", c->hidden);
     snprintf(buf[2], 32, "%zu", c->layers);
@@ -177,7 +177,7 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
     sg_status st = sg_pair_data_load(&d, data, &po, err, sizeof err);
     if (st != SG_OK) {
         sg_cli_error("%s", err);
-        return sg_cli_exit_for(st) == SG_EXIT_FAIL && st == SG_ERR_ARG ? SG_EXIT_USAGE : SG_EXIT_INPUT;
+        return st == SG_ERR_ARG ? SG_EXIT_USAGE : st == SG_ERR_NOMEM ? SG_EXIT_FAIL : SG_EXIT_INPUT;
     }
     cfg.vocab = sg_vocab_size(d.vocab);
     sg_params *ps = sg_params_new(SG_F32);
@@ -343,6 +343,13 @@ int sg_task_seq2seq_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli
 
 /* ---- generate from a checkpoint ----------------------------------------------- */
 
+/* A "0"/"1" setting of the checkpoint (absent: off). */
+static bool sg_s2s_flag(const sg_checkpoint *ck, const char *key)
+{
+    const char *v = sg_checkpoint_get_string(ck, key);
+    return v && strcmp(v, "1") == 0;
+}
+
 /* The model a seq2seq checkpoint describes, loaded: m, ps (f32) and the
  * vocabulary.  Returns an exit code after a message. */
 static int sg_s2s_load(const char *path, sg_seq2seq *m, sg_params **ps, sg_vocab **vocab)
@@ -391,17 +398,9 @@ static int sg_s2s_load(const char *path, sg_seq2seq *m, sg_params **ps, sg_vocab
     cfg.hidden = h;
     cfg.layers = l;
     cfg.vocab = n;
-    cfg.reverse_source =
-        strcmp(sg_checkpoint_get_string(&ck, "seq2seq.reverse") ? sg_checkpoint_get_string(&ck, "seq2seq.reverse")
-                                                                : "0",
-               "1") == 0;
-    cfg.peeky =
-        strcmp(sg_checkpoint_get_string(&ck, "seq2seq.peeky") ? sg_checkpoint_get_string(&ck, "seq2seq.peeky") : "0",
-               "1") == 0;
-    cfg.bidirectional = strcmp(sg_checkpoint_get_string(&ck, "seq2seq.bidirectional")
-                                   ? sg_checkpoint_get_string(&ck, "seq2seq.bidirectional")
-                                   : "0",
-                               "1") == 0;
+    cfg.reverse_source = sg_s2s_flag(&ck, "seq2seq.reverse");
+    cfg.peeky = sg_s2s_flag(&ck, "seq2seq.peeky");
+    cfg.bidirectional = sg_s2s_flag(&ck, "seq2seq.bidirectional");
     *ps = sg_params_new(SG_F32);
     if (!*ps || sg_seq2seq_init(m, *ps, &cfg) != SG_OK) {
         sg_cli_error("'%s': the model it describes cannot be built", path);
