@@ -41,20 +41,23 @@ static sg_tensor *loss_fn(sg_graph *g, void *ctx)
     return sg_seq2seq_loss(g, p->m, p->b);
 }
 
-static void check_variant(const sg_pair_data *d, sg_cell_kind kind, sg_attention att, bool rev, bool peeky, bool bi)
+enum { REV = 1, PEEKY = 2, BI = 4, FEED = 8 };
+
+static void check_variant(const sg_pair_data *d, sg_cell_kind kind, sg_attention att, unsigned flags)
 {
     sg_params *ps = sg_params_new(SG_F64);
     sg_seq2seq m;
     sg_seq2seq_config cfg = {.vocab = sg_vocab_size(d->vocab),
                              .embed = 3,
                              .hidden = 4,
-                             .layers = bi ? 1 : 2,
+                             .layers = flags & BI ? 1 : 2,
                              .kind = kind,
                              .act = SG_ACT_TANH,
-                             .bidirectional = bi,
-                             .peeky = peeky,
-                             .reverse_source = rev,
-                             .attention = att};
+                             .bidirectional = flags & BI,
+                             .peeky = flags & PEEKY,
+                             .reverse_source = flags & REV,
+                             .attention = att,
+                             .input_feeding = flags & FEED};
     assert_int_equal(sg_seq2seq_init(&m, ps, &cfg), SG_OK);
     sg_rng rng;
     sg_rng_seed(&rng, 3);
@@ -71,8 +74,9 @@ static void check_variant(const sg_pair_data *d, sg_cell_kind kind, sg_attention
     assert_int_equal(sg_gradcheck_model(g, ps, loss_fn, &p, &o, &r), SG_OK);
     assert_int_equal(sg_gradcheck_tape(g, &o, &t), SG_OK);
     char label[96];
-    snprintf(label, sizeof label, "%s %s%s%s%s", sg_cell_kind_name(kind), sg_attention_name(att),
-             rev ? " reversed" : "", peeky ? " peeky" : "", bi ? " bidirectional" : "");
+    snprintf(label, sizeof label, "%s %s%s%s%s%s", sg_cell_kind_name(kind), sg_attention_name(att),
+             flags & REV ? " reversed" : "", flags & PEEKY ? " peeky" : "", flags & BI ? " bidirectional" : "",
+             flags & FEED ? " input-feeding" : "");
     if (!r.passed)
         fail_msg("%s: model mode, worst %.3g of allowed at %s", label, r.max_ratio, r.where);
     if (!t.passed)
@@ -97,11 +101,26 @@ static void test_gradcheck_every_variant(void **state)
     static const sg_cell_kind kinds[] = {SG_CELL_RNN, SG_CELL_LSTM, SG_CELL_GRU};
     for (size_t k = 0; k < 3; k++)
         for (int a = SG_ATTN_NONE; a <= SG_ATTN_ADDITIVE; a++)
-            check_variant(&d, kinds[k], (sg_attention)a, false, false, false);
-    check_variant(&d, SG_CELL_LSTM, SG_ATTN_NONE, true, true, false);
-    check_variant(&d, SG_CELL_LSTM, SG_ATTN_DOT, true, true, true);
-    check_variant(&d, SG_CELL_GRU, SG_ATTN_ADDITIVE, false, true, true);
-    check_variant(&d, SG_CELL_PEEPHOLE, SG_ATTN_GENERAL, true, false, true);
+            check_variant(&d, kinds[k], (sg_attention)a, 0);
+    check_variant(&d, SG_CELL_LSTM, SG_ATTN_NONE, REV | PEEKY);
+    check_variant(&d, SG_CELL_LSTM, SG_ATTN_DOT, REV | PEEKY | BI);
+    check_variant(&d, SG_CELL_GRU, SG_ATTN_ADDITIVE, PEEKY | BI);
+    check_variant(&d, SG_CELL_PEEPHOLE, SG_ATTN_GENERAL, REV | BI);
+    check_variant(&d, SG_CELL_LSTM, SG_ATTN_DOT, FEED);
+    check_variant(&d, SG_CELL_LSTM, SG_ATTN_GENERAL, REV | FEED);
+    check_variant(&d, SG_CELL_GRU, SG_ATTN_ADDITIVE, PEEKY | BI | FEED);
+    /* input feeding feeds the attentional state: without attention it is refused */
+    sg_params *ps = sg_params_new(SG_F64);
+    sg_seq2seq m;
+    sg_seq2seq_config bad = {.vocab = sg_vocab_size(d.vocab),
+                             .embed = 3,
+                             .hidden = 4,
+                             .layers = 1,
+                             .kind = SG_CELL_LSTM,
+                             .input_feeding = true};
+    assert_int_equal(sg_seq2seq_init(&m, ps, &bad), SG_ERR_ARG);
+    assert_int_equal(sg_params_numel(ps), 0);
+    sg_params_free(ps);
     sg_pair_data_free(&d);
     free(text);
 }
@@ -205,7 +224,7 @@ static void test_learns_to_reverse(void **state)
     int32_t out[8 * 64];
     size_t lens[64];
     while (sg_pair_batcher_next(&ev, &b)) {
-        assert_int_equal(sg_seq2seq_greedy(g, &m, &b, 6, out, lens, NULL), SG_OK);
+        assert_int_equal(sg_seq2seq_decode(g, &m, &b, 6, 0.0, NULL, out, lens, NULL), SG_OK);
         for (size_t j = 0; j < b.batch; j++) {
             size_t e = b.example[j], lt = vs->tgt_off[e + 1] - vs->tgt_off[e];
             bool ok = lens[j] == lt;
@@ -225,7 +244,7 @@ static void test_learns_to_reverse(void **state)
         int32_t g1[8], bw[8];
         size_t l1, lb, lg;
         double sc;
-        assert_int_equal(sg_seq2seq_greedy(g, &m, &b, 6, out, &lg, NULL), SG_OK);
+        assert_int_equal(sg_seq2seq_decode(g, &m, &b, 6, 0.0, NULL, out, &lg, NULL), SG_OK);
         assert_int_equal(sg_seq2seq_beam(g, &m, &b, 1, 0.0, 6, g1, &l1, &sc), SG_OK);
         same1 += l1 == lg && memcmp(g1, out, l1 * sizeof *g1) == 0;
         assert_int_equal(sg_seq2seq_beam(g, &m, &b, 4, 0.6, 6, bw, &lb, &sc), SG_OK);
@@ -237,6 +256,26 @@ static void test_learns_to_reverse(void **state)
     assert_int_equal(same1, vs->n);
     assert_true(right4 >= right);
     sg_pair_batcher_free(&one);
+
+    /* sampling: a tiny temperature is greedy; a seed repeats its draws; a hot
+     * temperature strays from greedy; a negative one is refused */
+    assert_int_equal(sg_pair_batcher_init(&ev, vs, 64, 0, err, sizeof err), SG_OK);
+    assert_true(sg_pair_batcher_next(&ev, &b));
+    int32_t greedy[8 * 64], s1[8 * 64], s2[8 * 64];
+    size_t lg[64], ls[64];
+    assert_int_equal(sg_seq2seq_decode(g, &m, &b, 6, 0.0, NULL, greedy, lg, NULL), SG_OK);
+    sg_rng r1, r2;
+    sg_rng_seed(&r1, 11);
+    assert_int_equal(sg_seq2seq_decode(g, &m, &b, 6, 1e-4, &r1, s1, ls, NULL), SG_OK);
+    assert_memory_equal(s1, greedy, 6 * b.batch * sizeof *s1);
+    sg_rng_seed(&r1, 12);
+    sg_rng_seed(&r2, 12);
+    assert_int_equal(sg_seq2seq_decode(g, &m, &b, 6, 3.0, &r1, s1, ls, NULL), SG_OK);
+    assert_int_equal(sg_seq2seq_decode(g, &m, &b, 6, 3.0, &r2, s2, ls, NULL), SG_OK);
+    assert_memory_equal(s1, s2, 6 * b.batch * sizeof *s1);
+    assert_true(memcmp(s1, greedy, 6 * b.batch * sizeof *s1) != 0);
+    assert_int_equal(sg_seq2seq_decode(g, &m, &b, 6, -1.0, &r1, s1, ls, NULL), SG_ERR_ARG);
+    assert_int_equal(sg_seq2seq_decode(g, &m, &b, 6, 1.0, NULL, s1, ls, NULL), SG_ERR_ARG);
     sg_graph_free(g);
     sg_pair_batcher_free(&ev);
     sg_pair_batcher_free(&it);

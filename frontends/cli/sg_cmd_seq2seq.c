@@ -66,7 +66,7 @@ static bool sg_s2s_accuracy(sg_graph *g, const sg_seq2seq *m, const sg_pair_set 
     sg_pair_batch b;
     bool ok = true;
     while (ok && sg_pair_batcher_next(&it, &b)) {
-        if (sg_seq2seq_greedy(g, m, &b, max_len, out, lens, NULL) != SG_OK) {
+        if (sg_seq2seq_decode(g, m, &b, max_len, 0.0, NULL, out, lens, NULL) != SG_OK) {
             sg_cli_error("decoding failed: %s", sg_graph_error(g));
             ok = false;
             break;

@@ -5,6 +5,7 @@
 #include "models/seq2seq/sg_seq2seq.h"
 
 #include "graph/core/sg_init.h"
+#include "models/decode/sg_decode.h"
 #include "ops/sg_ops.h"
 
 #include <math.h>
@@ -47,7 +48,8 @@ sg_status sg_seq2seq_init(sg_seq2seq *m, sg_params *ps, const sg_seq2seq_config 
         return SG_ERR_ARG;
     memset(m, 0, sizeof *m);
     const size_t V = cfg->vocab, E = cfg->embed, H = cfg->hidden;
-    if (V < 4 || !E || !H || !cfg->layers || (unsigned)cfg->attention > SG_ATTN_ADDITIVE || cfg->kind == SG_CELL_CUSTOM)
+    if (V < 4 || !E || !H || !cfg->layers || (unsigned)cfg->attention > SG_ATTN_ADDITIVE ||
+        cfg->kind == SG_CELL_CUSTOM || (cfg->input_feeding && cfg->attention == SG_ATTN_NONE))
         return SG_ERR_ARG;
     m->cfg = *cfg;
     const bool attn = cfg->attention != SG_ATTN_NONE, bi = cfg->bidirectional;
@@ -64,7 +66,8 @@ sg_status sg_seq2seq_init(sg_seq2seq *m, sg_params *ps, const sg_seq2seq_config 
             st = sg_linear_init(&m->keys, ps, "keys", 2 * H, H, false);
     }
     if (!st)
-        st = sg_cell_init_kind(&m->dec, ps, "dec", cfg->kind, cfg->act, E + (cfg->peeky ? H : 0), H);
+        st = sg_cell_init_kind(&m->dec, ps, "dec", cfg->kind, cfg->act,
+                               E + (cfg->peeky ? H : 0) + (cfg->input_feeding ? H : 0), H);
     if (!st && cfg->attention == SG_ATTN_GENERAL)
         st = sg_linear_init(&m->attn_W, ps, "attn.W", H, H, false);
     if (!st && cfg->attention == SG_ATTN_ADDITIVE) {
@@ -176,21 +179,45 @@ static bool sg_s2s_encode(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch 
 
 /* ---- one decoder step -------------------------------------------------------- */
 
+/* What the decoder carries from step to step: the cell's state and, with
+ * input feeding, the last attentional state h~ (zeros before the first step). */
+typedef struct sg_s2s_dec {
+    sg_cell_state cell; /* h, c (B, H) */
+    sg_tensor *feed;    /* (B, H) or NULL */
+} sg_s2s_dec;
+
+static bool sg_s2s_dec_start(sg_graph *g, const sg_seq2seq *m, const sg_s2s_enc *enc, sg_s2s_dec *d)
+{
+    d->cell = enc->init;
+    d->feed = NULL;
+    if (!m->cfg.input_feeding)
+        return true;
+    const size_t n = enc->B * m->cfg.hidden;
+    double *zeros = sg_graph_alloc(g, n * sizeof *zeros);
+    if (!zeros)
+        return false;
+    memset(zeros, 0, n * sizeof *zeros);
+    d->feed = sg_input_f64(g, "feed0", SG_SHAPE(enc->B, m->cfg.hidden), zeros, false);
+    return d->feed != NULL;
+}
+
 /* Feeds the ids (B) to the decoder from *state; on return *state is the new
  * state, the logits (B, V) are returned and, with attention, *weights (B, S). */
 static sg_tensor *sg_s2s_step(sg_graph *g, const sg_seq2seq *m, const sg_s2s_enc *enc, const int32_t *ids,
-                              sg_cell_state *state, sg_tensor **weights)
+                              sg_s2s_dec *state, sg_tensor **weights)
 {
     const size_t B = enc->B, S = enc->S, H = m->cfg.hidden;
-    sg_tensor *u = sg_embedding_lookup(g, &m->embed, SG_SHAPE(B), ids); /* (B, E) */
-    if (m->cfg.peeky) {
-        sg_tensor *parts[2] = {u, enc->h0};
-        u = sg_concat(g, parts, 2, 1);
-    }
+    sg_tensor *parts[3] = {sg_embedding_lookup(g, &m->embed, SG_SHAPE(B), ids)}; /* (B, E) */
+    size_t n_parts = 1;
+    if (m->cfg.peeky)
+        parts[n_parts++] = enc->h0;
+    if (m->cfg.input_feeding)
+        parts[n_parts++] = state->feed;
+    sg_tensor *u = n_parts > 1 ? sg_concat(g, parts, n_parts, 1) : parts[0];
     sg_cell_state next = {0};
-    if (!u || !sg_cell_step(g, &m->dec, u, state, &next))
+    if (!u || !sg_cell_step(g, &m->dec, u, &state->cell, &next))
         return NULL;
-    *state = (sg_cell_state){.h = next.h, .c = next.c};
+    state->cell = (sg_cell_state){.h = next.h, .c = next.c};
     sg_tensor *z = next.h;
     if (m->cfg.attention != SG_ATTN_NONE) {
         sg_scope_push(g, "attn");
@@ -207,6 +234,7 @@ static sg_tensor *sg_s2s_step(sg_graph *g, const sg_seq2seq *m, const sg_s2s_enc
         sg_tensor *ctx = sg_reshape(g, sg_matmul(g, sg_reshape(g, a, SG_SHAPE(B, 1, S)), enc->values), SG_SHAPE(B, H));
         sg_tensor *hc[2] = {z, ctx};
         z = sg_tanh(g, sg_linear_forward(g, &m->combine, sg_concat(g, hc, 2, 1))); /* h~ (B, H) */
+        state->feed = z;
         if (weights)
             *weights = a;
         sg_scope_pop(g);
@@ -230,7 +258,9 @@ sg_tensor *sg_seq2seq_loss(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch
     int32_t *y = sg_graph_alloc(g, T * B * sizeof *y);
     if (!logits || !y)
         return NULL;
-    sg_cell_state state = enc.init;
+    sg_s2s_dec state;
+    if (!sg_s2s_dec_start(g, m, &enc, &state))
+        return NULL;
     sg_scope_push(g, "dec");
     for (size_t t = 0; t < T; t++) {
         sg_scope_push(g, "t%zu", t);
@@ -248,21 +278,24 @@ sg_tensor *sg_seq2seq_loss(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch
     return sg_loss_cross_entropy(g, all, sg_ids(g, "y", SG_SHAPE(T * B), y), NULL, SG_REDUCE_MEAN);
 }
 
-/* ---- greedy decoding ---------------------------------------------------------- */
+/* ---- greedy and sampled decoding ---------------------------------------------- */
 
-sg_status sg_seq2seq_greedy(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch *b, size_t max_len, int32_t *out,
-                            size_t *lens, double *attn)
+sg_status sg_seq2seq_decode(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch *b, size_t max_len,
+                            double temperature, sg_rng *rng, int32_t *out, size_t *lens, double *attn)
 {
     const size_t B = b->batch, V = m->cfg.vocab;
+    if (!(temperature >= 0) || !isfinite(temperature) || (temperature > 0 && !rng))
+        return SG_ERR_ARG;
     bool was = sg_graph_grad_enabled(g);
     sg_graph_reset(g);
     sg_graph_set_grad_enabled(g, false);
     sg_s2s_enc enc;
+    sg_s2s_dec state;
     sg_status st = SG_OK;
     int32_t *cur = sg_graph_alloc(g, B * sizeof *cur);
     double *row = sg_graph_alloc(g, B * V * sizeof *row);
     bool *done = sg_graph_alloc(g, B * sizeof *done);
-    if (!cur || !row || !done || !sg_s2s_encode(g, m, b, &enc)) {
+    if (!cur || !row || !done || !sg_s2s_encode(g, m, b, &enc) || !sg_s2s_dec_start(g, m, &enc, &state)) {
         st = sg_graph_status(g) ? sg_graph_status(g) : SG_ERR_NOMEM;
         sg_graph_set_grad_enabled(g, was);
         return st;
@@ -272,9 +305,8 @@ sg_status sg_seq2seq_greedy(sg_graph *g, const sg_seq2seq *m, const sg_pair_batc
         done[j] = false;
         lens[j] = max_len;
     }
-    sg_cell_state state = enc.init;
     sg_scope_push(g, "dec");
-    for (size_t t = 0; t < max_len; t++) {
+    for (size_t t = 0; t < max_len && !st; t++) {
         sg_tensor *w = NULL;
         sg_scope_push(g, "t%zu", t);
         sg_tensor *logits = sg_s2s_step(g, m, &enc, cur, &state, attn ? &w : NULL);
@@ -284,22 +316,20 @@ sg_status sg_seq2seq_greedy(sg_graph *g, const sg_seq2seq *m, const sg_pair_batc
             break;
         }
         sg_tensor_copy_out_f64(logits, row);
-        for (size_t j = 0; j < B; j++) {
-            size_t best = 0;
-            for (size_t v = 1; v < V; v++)
-                if (row[j * V + v] > row[j * V + best])
-                    best = v;
-            cur[j] = (int32_t)best;
-            out[t * B + j] = (int32_t)best;
-            if (!done[j] && best == SG_PAIRS_EOS_ID) {
+        for (size_t j = 0; j < B && !st; j++) {
+            size_t next = 0;
+            if (sg_sample_logits(row + j * V, V, temperature, rng, &next) != SG_OK)
+                st = sg_graph_fail(g, SG_ERR_NONFINITE, "decoding step %zu, example %zu: the scores are not finite", t,
+                                   j);
+            cur[j] = (int32_t)next;
+            out[t * B + j] = (int32_t)next;
+            if (!done[j] && next == SG_PAIRS_EOS_ID) {
                 done[j] = true;
                 lens[j] = t;
             }
         }
-        if (attn && w) {
-            double *a = attn + t * B * enc.S;
-            sg_tensor_copy_out_f64(w, a);
-        }
+        if (attn && w)
+            sg_tensor_copy_out_f64(w, attn + t * B * enc.S);
     }
     sg_scope_pop(g);
     sg_graph_set_grad_enabled(g, was);
@@ -350,7 +380,11 @@ sg_status sg_seq2seq_beam(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch 
     double best = -INFINITY;
     size_t n_done = 0;
     *len = 0;
-    sg_cell_state state = enc.init;
+    sg_s2s_dec state;
+    if (!sg_s2s_dec_start(g, m, &enc, &state)) {
+        st = sg_graph_status(g) ? sg_graph_status(g) : SG_ERR_NOMEM;
+        goto done;
+    }
     sg_scope_push(g, "dec");
     for (size_t t = 0; t < max_len && n_done < k; t++) {
         sg_scope_push(g, "t%zu", t);
@@ -410,10 +444,12 @@ sg_status sg_seq2seq_beam(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch 
         memcpy(hist, next_hist, k * max_len * sizeof *hist);
         /* the states follow their hypotheses */
         sg_tensor *pid = sg_ids(g, "beam", SG_SHAPE(k), parent);
-        state.h = sg_gather_rows(g, state.h, pid);
-        if (state.c)
-            state.c = sg_gather_rows(g, state.c, pid);
-        if (!state.h || (enc.init.c && !state.c)) {
+        state.cell.h = sg_gather_rows(g, state.cell.h, pid);
+        if (state.cell.c)
+            state.cell.c = sg_gather_rows(g, state.cell.c, pid);
+        if (state.feed)
+            state.feed = sg_gather_rows(g, state.feed, pid);
+        if (!state.cell.h || (enc.init.c && !state.cell.c) || (m->cfg.input_feeding && !state.feed)) {
             st = sg_graph_status(g);
             break;
         }

@@ -11,7 +11,8 @@
  *             keys k = o (D = 1) or o W_k (D = 2)             (S, B, H)
  *   bridge    h_0 = final top h (D = 1), or [h_fw; h_bw] W_bh (D = 2),
  *             likewise c_0 for cells with c                   (B, H)
- *   decoder   u_t = E[y_{t-1}] (y_0 = <bos>), peeky: [u_t; h_0]
+ *   decoder   u_t = E[y_{t-1}] (y_0 = <bos>), peeky: [u_t; h_0],
+ *             input feeding: [u_t; (h_0); h~_{t-1}] (h~_0 = 0)
  *             h_t = cell(u_t, h_{t-1})                        (B, H)
  *   attention (dot)      a_t = softmax_s(k_s . h_t + m_s)
  *             (general)  a_t = softmax_s(k_s . (h_t W_a) + m_s)
@@ -27,7 +28,8 @@
  *
  * Parameter names: "embed" (V, E); "enc.l<l>[_reverse].*" (the cells);
  * "bridge_h.W" (2H, H), "bridge_c.W" (2H, H) (bidirectional); "keys.W" (2H, H)
- * (bidirectional with attention); "dec.*" (the decoder cell, input E or E+H);
+ * (bidirectional with attention); "dec.*" (the decoder cell, input E, plus H
+ * when peeky, plus H with input feeding);
  * "attn.W" (H, H) (general); "attn.Wk" (H, A), "attn.Wq" (H, A), "attn.v" (A, 1)
  * (additive); "attn.combine.W" (2H, H) (any attention); "out.W", "out.b".
  */
@@ -55,6 +57,7 @@ typedef struct sg_seq2seq_config {
     bool peeky;
     bool reverse_source;
     sg_attention attention;
+    bool input_feeding; /* Luong: h~_{t-1} joins the decoder's input (needs attention) */
 } sg_seq2seq_config;
 
 typedef struct sg_seq2seq {
@@ -79,12 +82,16 @@ SG_NODISCARD sg_status sg_seq2seq_reset_parameters(sg_seq2seq *m, sg_rng *rng);
  * NULL on error (see g).  Scopes: "enc", "dec" > "t<t>" ("attn" inside). */
 sg_tensor *sg_seq2seq_loss(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch *b);
 
-/* Greedy decoding of the batch's sources: out (max_len, B) ids, time-major;
- * lens[j] = tokens before "<eos>" (max_len when none came).  attn, when not
- * NULL and the model attends, receives the weights (max_len, B, S).  Runs in
- * no-grad mode on g (reset first).  SG_ERR_* with the message in g. */
-SG_NODISCARD sg_status sg_seq2seq_greedy(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch *b, size_t max_len,
-                                         int32_t *out, size_t *lens, double *attn);
+/* Decodes the batch's sources token by token: temperature 0 is greedy (the
+ * argmax, rng unused, may be NULL), otherwise each token is drawn from
+ * softmax(logits / temperature) with one draw of rng per example and step
+ * (models/decode/sg_decode.h).  out (max_len, B) ids, time-major; lens[j] =
+ * tokens before "<eos>" (max_len when none came).  attn, when not NULL and
+ * the model attends, receives the weights (max_len, B, S).  Runs in no-grad
+ * mode on g (reset first).  SG_ERR_ARG for a negative or non-finite
+ * temperature or a missing rng; other SG_ERR_* with the message in g. */
+SG_NODISCARD sg_status sg_seq2seq_decode(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch *b, size_t max_len,
+                                         double temperature, sg_rng *rng, int32_t *out, size_t *lens, double *attn);
 
 /* Beam search for the batch's first example: width k (>= 1), hypotheses
  * ranked by log-probability / length^alpha (length = tokens + the "<eos>";
