@@ -20,6 +20,7 @@ int sg_cmd_train_lm(sg_cli_args *a);
 int sg_cmd_eval_lm(sg_cli_args *a);
 int sg_cmd_train_seq2seq(sg_cli_args *a);
 int sg_cmd_generate_seq2seq(sg_cli_args *a);
+int sg_cmd_eval_seq2seq(sg_cli_args *a);
 int sg_cmd_generate_lm(sg_cli_args *a);
 
 /* The one table of tasks.  A task without a probe cannot be checked or drawn;
@@ -30,7 +31,7 @@ static const sg_cli_task sg_cli_tasks[] = {
      sg_cmd_generate_lm},
     {"sine", "next value of a sine wave from a window", sg_task_sine_probe, sg_cmd_train_sine, NULL, NULL},
     {"seq2seq", "encoder-decoder on source_target pairs, with attention", sg_task_seq2seq_probe, sg_cmd_train_seq2seq,
-     NULL, sg_cmd_generate_seq2seq},
+     sg_cmd_eval_seq2seq, sg_cmd_generate_seq2seq},
 };
 enum { SG_CLI_N_TASKS = sizeof sg_cli_tasks / sizeof sg_cli_tasks[0] };
 

@@ -10,6 +10,7 @@
 #include "graph/core/sg_alloc.h"
 #include "graph/format/sg_checkpoint.h"
 #include "graph/optim/sg_optim.h"
+#include "frontends/plot/sg_plot.h"
 #include "graph/util/sg_util.h"
 #include "models/seq2seq/sg_seq2seq.h"
 
@@ -18,7 +19,33 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* ---- a run's settings ----------------------------------------------------------- */
+
+/* What a run is: the model and what decides its data and batches.  Each is
+ * one command-line option, and a checkpoint keeps each as the string
+ * "seq2seq.<option>": the checkpoint's settings are read back as the command
+ * line they came from, by the same parser, so a model is rebuilt (eval,
+ * generate, attention) or continued (--resume) exactly as it was trained. */
+typedef struct sg_s2s_settings {
+    sg_seq2seq_config cfg; /* vocab is 0 until the data or vocabulary is known */
+    sg_tokenizer tokenizer;
+    size_t batch, seed;
+    double clip, valid_frac, test_frac;
+} sg_s2s_settings;
+
+static const struct {
+    const char *name;
+    bool flag;
+} sg_s2s_setting_list[] = {{"cell", false},         {"attention", false},  {"embed", false},    {"hidden", false},
+                           {"layers", false},       {"reverse", true},     {"peeky", true},     {"bidirectional", true},
+                           {"input-feeding", true}, {"tokens", false},     {"batch", false},    {"seed", false},
+                           {"clip", false},         {"valid-frac", false}, {"test-frac", false}};
+enum { SG_S2S_N_SETTINGS = sizeof sg_s2s_setting_list / sizeof sg_s2s_setting_list[0], SG_S2S_SETTING_CAP = 40 };
+typedef char sg_s2s_strings[SG_S2S_N_SETTINGS][SG_S2S_SETTING_CAP];
 
 /* The model options every seq2seq command reads. */
 static bool sg_s2s_parse_model(sg_cli_args *a, sg_seq2seq_config *c, size_t def_embed, size_t def_hidden)
@@ -42,15 +69,125 @@ static bool sg_s2s_parse_model(sg_cli_args *a, sg_seq2seq_config *c, size_t def_
     c->reverse_source = sg_cli_flag(a, "reverse");
     c->peeky = sg_cli_flag(a, "peeky");
     c->bidirectional = sg_cli_flag(a, "bidirectional");
+    c->input_feeding = sg_cli_flag(a, "input-feeding");
+    if (c->input_feeding && c->attention == SG_ATTN_NONE) {
+        sg_cli_error("--input-feeding feeds the attentional state back: it needs --attention dot, general or additive");
+        return false;
+    }
     return true;
 }
 
-/* Exact matches of greedy decodes over a split, in batches of B. */
-static bool sg_s2s_accuracy(sg_graph *g, const sg_seq2seq *m, const sg_pair_set *s, size_t B, double *acc)
+/* Every setting of a run, with the training defaults. */
+static bool sg_s2s_parse_settings(sg_cli_args *a, sg_s2s_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    sg_pair_opts po = sg_pair_opts_defaults();
+    const char *tokens = sg_cli_opt(a, "tokens");
+    if (!sg_s2s_parse_model(a, &s->cfg, 16, 128) || !sg_cli_opt_size_in(a, "batch", 128, 1, 100000, &s->batch) ||
+        !sg_cli_opt_size(a, "seed", 1, &s->seed) || !sg_cli_opt_double_in(a, "clip", 5.0, 0, 1e6, false, &s->clip) ||
+        !sg_cli_opt_double_in(a, "valid-frac", po.valid_frac, 0, 0.9, false, &s->valid_frac) ||
+        !sg_cli_opt_double_in(a, "test-frac", po.test_frac, 0, 0.9, false, &s->test_frac))
+        return false;
+    if (tokens && strcmp(tokens, "chars") != 0 && strcmp(tokens, "words") != 0) {
+        sg_cli_error("--tokens must be chars or words, not '%s'", tokens);
+        return false;
+    }
+    s->tokenizer = tokens && strcmp(tokens, "words") == 0 ? SG_TOKENIZE_WORDS : SG_TOKENIZE_CHARS;
+    return true;
+}
+
+/* The settings as their option strings, in sg_s2s_setting_list's order
+ * (flags "1" or "0"; numbers exact). */
+static void sg_s2s_settings_format(const sg_s2s_settings *s, sg_s2s_strings v)
+{
+    const sg_seq2seq_config *c = &s->cfg;
+    const bool flags[] = {c->reverse_source, c->peeky, c->bidirectional, c->input_feeding};
+    snprintf(v[0], SG_S2S_SETTING_CAP, "%s", sg_cell_kind_name(c->kind));
+    snprintf(v[1], SG_S2S_SETTING_CAP, "%s", sg_attention_name(c->attention));
+    snprintf(v[2], SG_S2S_SETTING_CAP, "%zu", c->embed);
+    snprintf(v[3], SG_S2S_SETTING_CAP, "%zu", c->hidden);
+    snprintf(v[4], SG_S2S_SETTING_CAP, "%zu", c->layers);
+    for (int i = 0; i < 4; i++)
+        snprintf(v[5 + i], SG_S2S_SETTING_CAP, "%s", flags[i] ? "1" : "0");
+    snprintf(v[9], SG_S2S_SETTING_CAP, "%s", s->tokenizer == SG_TOKENIZE_WORDS ? "words" : "chars");
+    snprintf(v[10], SG_S2S_SETTING_CAP, "%zu", s->batch);
+    snprintf(v[11], SG_S2S_SETTING_CAP, "%zu", s->seed);
+    sg_fmt_double(v[12], s->clip);
+    sg_fmt_double(v[13], s->valid_frac);
+    sg_fmt_double(v[14], s->test_frac);
+}
+
+/* The settings a checkpoint holds, read back as a command line.  Settings
+ * it lacks take the defaults, except the model's shape, which must be
+ * there; *n_missing (may be NULL) counts the absent ones.  Returns an exit
+ * code after a message. */
+static int sg_s2s_settings_read(const sg_checkpoint *ck, const char *path, sg_s2s_settings *s, size_t *n_missing)
+{
+    char names[SG_S2S_N_SETTINGS][32];
+    char *argv[2 * SG_S2S_N_SETTINGS];
+    int argc = 0;
+    size_t missing = 0;
+    const char *task = sg_checkpoint_get_string(ck, "task");
+    bool shaped = task && strcmp(task, "seq2seq") == 0;
+    for (size_t i = 0; i < SG_S2S_N_SETTINGS; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "seq2seq.%s", sg_s2s_setting_list[i].name);
+        const char *v = sg_checkpoint_get_string(ck, key);
+        if (!v) {
+            missing++;
+            shaped = shaped && i > 4; /* cell, attention, embed, hidden, layers */
+            continue;
+        }
+        snprintf(names[i], sizeof names[i], "--%s", sg_s2s_setting_list[i].name);
+        if (sg_s2s_setting_list[i].flag) {
+            if (strcmp(v, "1") == 0)
+                argv[argc++] = names[i];
+            else if (strcmp(v, "0") != 0)
+                shaped = false;
+        } else {
+            argv[argc++] = names[i];
+            argv[argc++] = (char *)v;
+        }
+    }
+    if (!shaped) {
+        sg_cli_error("'%s' is not a seq2seq checkpoint (its task or model settings are missing or malformed)", path);
+        return SG_EXIT_INPUT;
+    }
+    sg_cli_args ca;
+    int rc = sg_cli_args_init(&ca, "train", argc, argv);
+    if (rc != SG_EXIT_OK)
+        return rc == SG_EXIT_USAGE ? SG_EXIT_INPUT : rc;
+    bool ok = sg_s2s_parse_settings(&ca, s) && sg_cli_check_all_used(&ca);
+    sg_cli_args_free(&ca);
+    if (!ok) {
+        sg_cli_error("'%s': the settings above are the checkpoint's, and they cannot be used", path);
+        return SG_EXIT_INPUT;
+    }
+    if (n_missing)
+        *n_missing = missing;
+    return SG_EXIT_OK;
+}
+
+/* The pair-file options the settings fix (the same split in train and eval). */
+static sg_pair_opts sg_s2s_pair_opts(const sg_s2s_settings *s)
+{
+    sg_pair_opts po = sg_pair_opts_defaults();
+    po.tokenizer = s->tokenizer;
+    po.seed = s->seed;
+    po.valid_frac = s->valid_frac;
+    po.test_frac = s->test_frac;
+    return po;
+}
+
+/* Exact matches over a split: greedy decodes in batches of B, or (beam > 1)
+ * beam search one example at a time. */
+static bool sg_s2s_accuracy(sg_graph *g, const sg_seq2seq *m, const sg_pair_set *s, size_t B, size_t beam, double *acc)
 {
     *acc = 0;
     if (!s->n)
         return true;
+    if (beam > 1)
+        B = 1;
     sg_pair_batcher it;
     char err[512];
     size_t max_len = s->max_tgt + 1;
@@ -66,7 +203,10 @@ static bool sg_s2s_accuracy(sg_graph *g, const sg_seq2seq *m, const sg_pair_set 
     sg_pair_batch b;
     bool ok = true;
     while (ok && sg_pair_batcher_next(&it, &b)) {
-        if (sg_seq2seq_decode(g, m, &b, max_len, 0.0, NULL, out, lens, NULL) != SG_OK) {
+        double score;
+        sg_status st = beam > 1 ? sg_seq2seq_beam(g, m, &b, beam, 0.6, max_len, out, lens, &score)
+                                : sg_seq2seq_decode(g, m, &b, max_len, 0.0, NULL, out, lens, NULL);
+        if (st != SG_OK) {
             sg_cli_error("decoding failed: %s", sg_graph_error(g));
             ok = false;
             break;
@@ -104,7 +244,35 @@ static char *sg_s2s_vocab_json(const sg_vocab *v)
     return s;
 }
 
-static bool sg_s2s_save(const char *path, const sg_params *ps, const sg_seq2seq_config *c, const sg_vocab *v,
+/* The vocabulary of a checkpoint's "seq2seq.vocab" (a JSON array of
+ * non-empty strings, the four specials first), or NULL after a message. */
+static sg_vocab *sg_s2s_vocab_read(const sg_checkpoint *ck, const char *path)
+{
+    const char *vj = sg_checkpoint_get_string(ck, "seq2seq.vocab");
+    cJSON *words = vj ? cJSON_Parse(vj) : NULL;
+    size_t n = cJSON_IsArray(words) ? (size_t)cJSON_GetArraySize(words) : 0;
+    const char **list = n ? sg_calloc(n, sizeof *list) : NULL;
+    bool ok = list != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        const cJSON *w = cJSON_GetArrayItem(words, (int)i);
+        list[i] = cJSON_IsString(w) && w->valuestring[0] ? w->valuestring : NULL;
+        ok = list[i] != NULL;
+    }
+    char err[512];
+    sg_vocab *empty = ok ? sg_vocab_counter_new() : NULL, *v = NULL;
+    if (!empty || n < 4 || sg_vocab_counter_finish(empty, list, n, 0, &v, err, sizeof err) != SG_OK ||
+        sg_vocab_size(v) != n) {
+        sg_vocab_free(v);
+        v = NULL;
+        sg_cli_error("'%s': its vocabulary (\"seq2seq.vocab\") is missing or malformed", path);
+    }
+    sg_vocab_free(empty);
+    sg_free(list);
+    cJSON_Delete(words);
+    return v;
+}
+
+static bool sg_s2s_save(const char *path, const sg_params *ps, const sg_s2s_settings *s, const sg_vocab *v,
                         const sg_optim *opt, const sg_rng *rng, size_t epoch)
 {
     sg_checkpoint ck;
@@ -114,25 +282,18 @@ static bool sg_s2s_save(const char *path, const sg_params *ps, const sg_seq2seq_
     ck.has_rng = true;
     ck.rng = *rng;
     ck.epoch = epoch;
-    char buf[3][32];
-    snprintf(buf[0], 32, "%zu", c->embed);
-    snprintf(buf[1], 32, "%zu", c->hidden);
-    snprintf(buf[2], 32, "%zu", c->layers);
+    sg_s2s_strings vals;
+    sg_s2s_settings_format(s, vals);
     char *vj = sg_s2s_vocab_json(v);
     char err[4096];
-    sg_status st = vj ? SG_OK : SG_ERR_NOMEM;
-    const char *kv[][2] = {{"task", "seq2seq"},
-                           {"seq2seq.cell", sg_cell_kind_name(c->kind)},
-                           {"seq2seq.attention", sg_attention_name(c->attention)},
-                           {"seq2seq.embed", buf[0]},
-                           {"seq2seq.hidden", buf[1]},
-                           {"seq2seq.layers", buf[2]},
-                           {"seq2seq.reverse", c->reverse_source ? "1" : "0"},
-                           {"seq2seq.peeky", c->peeky ? "1" : "0"},
-                           {"seq2seq.bidirectional", c->bidirectional ? "1" : "0"},
-                           {"seq2seq.vocab", vj ? vj : ""}};
-    for (size_t i = 0; st == SG_OK && i < sizeof kv / sizeof kv[0]; i++)
-        st = sg_checkpoint_set_string(&ck, kv[i][0], kv[i][1]);
+    sg_status st = vj ? sg_checkpoint_set_string(&ck, "task", "seq2seq") : SG_ERR_NOMEM;
+    if (st == SG_OK)
+        st = sg_checkpoint_set_string(&ck, "seq2seq.vocab", vj);
+    for (size_t i = 0; st == SG_OK && i < SG_S2S_N_SETTINGS; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "seq2seq.%s", sg_s2s_setting_list[i].name);
+        st = sg_checkpoint_set_string(&ck, key, vals[i]);
+    }
     if (st == SG_OK)
         st = sg_checkpoint_save(path, ps, &ck, err, sizeof err);
     else
@@ -144,41 +305,122 @@ static bool sg_s2s_save(const char *path, const sg_params *ps, const sg_seq2seq_
     return st == SG_OK;
 }
 
+/* --resume: the run's settings become the checkpoint's.  A setting given on
+ * the command line that contradicts it is refused (nothing a resume would
+ * ignore passes silently), as is a --lr other than the checkpoint's, a run
+ * already at --epochs, or a checkpoint without optimizer and RNG state.
+ * ck receives the checkpoint's strings and state.  Returns an exit code. */
+static int sg_s2s_resume_settings(sg_cli_args *a, const char *path, sg_s2s_settings *s, double lr, size_t epochs,
+                                  sg_checkpoint *ck)
+{
+    char err[4096];
+    sg_status st = sg_checkpoint_read_meta(path, ck, err, sizeof err);
+    if (st != SG_OK) {
+        sg_cli_error("cannot resume: %s", err);
+        return sg_cli_exit_for(st);
+    }
+    sg_s2s_settings from;
+    size_t missing;
+    int rc = sg_s2s_settings_read(ck, path, &from, &missing);
+    if (rc != SG_EXIT_OK)
+        return rc;
+    if (missing || !ck->has_optim || !ck->has_rng) {
+        sg_cli_error("'%s' cannot be resumed: it lacks %s", path,
+                     missing ? "some of the run's settings (it was written before --resume)"
+                             : "the optimizer's or the RNG's state");
+        return SG_EXIT_INPUT;
+    }
+    sg_s2s_strings given, saved;
+    sg_s2s_settings_format(s, given);
+    sg_s2s_settings_format(&from, saved);
+    for (size_t i = 0; i < SG_S2S_N_SETTINGS; i++) {
+        const char *name = sg_s2s_setting_list[i].name;
+        if (strcmp(given[i], saved[i]) == 0 || !sg_cli_given(a, name))
+            continue;
+        if (sg_s2s_setting_list[i].flag)
+            sg_cli_error("--%s contradicts the checkpoint '%s', which was trained without it: drop it to resume", name,
+                         path);
+        else
+            sg_cli_error("--%s %s contradicts the checkpoint '%s' (trained with --%s %s): drop it to resume", name,
+                         given[i], path, name, saved[i]);
+        return SG_EXIT_USAGE;
+    }
+    if (sg_cli_given(a, "lr") && lr != ck->optim.base_lr) {
+        sg_cli_error("--lr %g contradicts the checkpoint '%s' (trained with --lr %g): drop --lr to resume", lr, path,
+                     ck->optim.base_lr);
+        return SG_EXIT_USAGE;
+    }
+    if (ck->optim.kind != SG_OPTIM_ADAM) {
+        sg_cli_error("'%s' was not written by seq2seq training (its optimizer is not Adam)", path);
+        return SG_EXIT_INPUT;
+    }
+    if (ck->epoch >= epochs) {
+        sg_cli_error("the checkpoint '%s' is after epoch %llu, and --epochs is %zu: nothing is left to train", path,
+                     (unsigned long long)ck->epoch, epochs);
+        return SG_EXIT_USAGE;
+    }
+    *s = from;
+    return SG_EXIT_OK;
+}
+
+/* Refuses data whose vocabulary is not the checkpoint's (another file, or the
+ * same file changed): the ids would mean other tokens. */
+static bool sg_s2s_same_vocab(const sg_vocab *data, const sg_vocab *saved, const char *data_path, const char *ck_path)
+{
+    int32_t d = sg_vocab_first_difference(data, saved);
+    if (d < 0)
+        return true;
+    if ((size_t)d >= sg_vocab_size(data) || (size_t)d >= sg_vocab_size(saved))
+        sg_cli_error("'%s' gives a vocabulary of %zu tokens, the checkpoint '%s' has %zu: not the data it was "
+                     "trained on",
+                     data_path, sg_vocab_size(data), ck_path, sg_vocab_size(saved));
+    else
+        sg_cli_error("'%s' is not the data the checkpoint '%s' was trained on: token %d is '%s' there, '%s' here",
+                     data_path, ck_path, (int)d, sg_vocab_word(saved, d), sg_vocab_word(data, d));
+    return false;
+}
+
 int sg_cmd_train_seq2seq(sg_cli_args *a)
 {
-    sg_seq2seq_config cfg;
+    sg_s2s_settings set;
     const char *data = sg_cli_opt(a, "data"), *save = sg_cli_opt(a, "save"), *log = sg_cli_opt(a, "log");
-    const char *tokens = sg_cli_opt(a, "tokens");
-    size_t batch, epochs, seed, threads;
-    double lr, clip;
-    sg_pair_opts po = sg_pair_opts_defaults();
+    const char *resume = sg_cli_opt(a, "resume");
+    size_t epochs, threads;
+    double lr;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    if (!sg_s2s_parse_model(a, &cfg, 16, 128) || !sg_cli_opt_size_in(a, "batch", 128, 1, 100000, &batch) ||
-        !sg_cli_opt_size_in(a, "epochs", 10, 1, 100000, &epochs) || !sg_cli_opt_size(a, "seed", 1, &seed) ||
+    if (!sg_s2s_parse_settings(a, &set) || !sg_cli_opt_size_in(a, "epochs", 10, 1, 100000, &epochs) ||
         !sg_cli_opt_size_in(a, "threads", ncpu > 0 ? (size_t)ncpu : 1, 1, 1024, &threads) ||
-        !sg_cli_opt_double_in(a, "lr", 0.001, 0, 1e4, true, &lr) ||
-        !sg_cli_opt_double_in(a, "clip", 5.0, 0, 1e6, false, &clip) ||
-        !sg_cli_opt_double_in(a, "valid-frac", po.valid_frac, 0, 0.9, false, &po.valid_frac) ||
-        !sg_cli_opt_double_in(a, "test-frac", po.test_frac, 0, 0.9, false, &po.test_frac) || !sg_cli_check_all_used(a))
+        !sg_cli_opt_double_in(a, "lr", 0.001, 0, 1e4, true, &lr) || !sg_cli_check_all_used(a))
         return SG_EXIT_USAGE;
     if (!data) {
         sg_cli_error("--data FILE is needed: one source_target pair per line (a tab or the first '_' separates them)");
         return SG_EXIT_USAGE;
     }
-    if (tokens && strcmp(tokens, "chars") != 0 && strcmp(tokens, "words") != 0) {
-        sg_cli_error("--tokens must be chars or words, not '%s'", tokens);
-        return SG_EXIT_USAGE;
+    sg_checkpoint ck;
+    sg_checkpoint_init(&ck);
+    sg_vocab *saved_vocab = NULL;
+    if (resume) {
+        int rrc = sg_s2s_resume_settings(a, resume, &set, lr, epochs, &ck);
+        if (rrc == SG_EXIT_OK && !(saved_vocab = sg_s2s_vocab_read(&ck, resume)))
+            rrc = SG_EXIT_INPUT;
+        if (rrc != SG_EXIT_OK) {
+            sg_checkpoint_free(&ck);
+            return rrc;
+        }
+        lr = ck.optim.base_lr;
     }
-    po.tokenizer = tokens && strcmp(tokens, "words") == 0 ? SG_TOKENIZE_WORDS : SG_TOKENIZE_CHARS;
-    po.seed = seed;
     openblas_set_num_threads((int)threads);
     char err[4096];
     sg_pair_data d;
+    sg_pair_opts po = sg_s2s_pair_opts(&set);
     sg_status st = sg_pair_data_load(&d, data, &po, err, sizeof err);
     if (st != SG_OK) {
         sg_cli_error("%s", err);
+        sg_vocab_free(saved_vocab);
+        sg_checkpoint_free(&ck);
         return st == SG_ERR_ARG ? SG_EXIT_USAGE : st == SG_ERR_NOMEM ? SG_EXIT_FAIL : SG_EXIT_INPUT;
     }
+    sg_seq2seq_config cfg = set.cfg;
     cfg.vocab = sg_vocab_size(d.vocab);
     sg_params *ps = sg_params_new(SG_F32);
     sg_graph *g = sg_graph_new(SG_F32);
@@ -186,29 +428,46 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
     bool m_ready = false;
     sg_pair_batcher it = {0};
     int rc = SG_EXIT_FAIL;
+    size_t start_epoch = 1;
     sg_rng rng;
-    sg_rng_seed(&rng, seed);
+    sg_rng_seed(&rng, set.seed);
     sg_optim opt;
     sg_adam_config ac = sg_adam_defaults();
     ac.lr = lr;
+    if (saved_vocab && !sg_s2s_same_vocab(d.vocab, saved_vocab, data, resume)) {
+        rc = SG_EXIT_INPUT;
+        goto done;
+    }
     if (!ps || !g || sg_seq2seq_init(&m, ps, &cfg) != SG_OK) {
         sg_cli_error("could not build the model");
         goto done;
     }
     m_ready = true;
     if (sg_seq2seq_reset_parameters(&m, &rng) != SG_OK || sg_optim_init_adam(&opt, &ac) != SG_OK ||
-        sg_pair_batcher_init(&it, &d.split[SG_PAIRS_TRAIN], batch, 20, err, sizeof err) != SG_OK) {
+        sg_pair_batcher_init(&it, &d.split[SG_PAIRS_TRAIN], set.batch, 20, err, sizeof err) != SG_OK) {
         sg_cli_error("could not set up training: %s", err);
         goto done;
     }
-    printf("seq2seq: %s, %s attention%s%s%s, E %zu, H %zu, %zu encoder layers, vocabulary %zu, %zu parameters\n",
-           sg_cell_kind_name(cfg.kind), sg_attention_name(cfg.attention), cfg.reverse_source ? ", reversed source" : "",
-           cfg.peeky ? ", peeky" : "", cfg.bidirectional ? ", bidirectional" : "", cfg.embed, cfg.hidden, cfg.layers,
-           cfg.vocab, sg_params_numel(ps));
+    if (resume) {
+        if ((st = sg_checkpoint_load(resume, ps, &ck, err, sizeof err)) != SG_OK) {
+            sg_cli_error("cannot resume: %s", err);
+            rc = sg_cli_exit_for(st);
+            goto done;
+        }
+        opt = ck.optim;
+        rng = ck.rng;
+        start_epoch = (size_t)ck.epoch + 1;
+        printf("resumed from %s after epoch %zu (its settings, Adam state and RNG)\n", resume, (size_t)ck.epoch);
+    }
+    printf("seq2seq: %s, %s attention%s%s%s%s, E %zu, H %zu, %zu encoder layers, vocabulary %zu, %zu parameters\n",
+           sg_cell_kind_name(cfg.kind), sg_attention_name(cfg.attention), cfg.input_feeding ? ", input feeding" : "",
+           cfg.reverse_source ? ", reversed source" : "", cfg.peeky ? ", peeky" : "",
+           cfg.bidirectional ? ", bidirectional" : "", cfg.embed, cfg.hidden, cfg.layers, cfg.vocab,
+           sg_params_numel(ps));
     printf("data: %s, %zu train / %zu valid / %zu test pairs (split with seed %zu); batch %zu, Adam lr %g, clip %g\n",
-           data, d.split[0].n, d.split[1].n, d.split[2].n, seed, batch, lr, clip);
+           data, d.split[0].n, d.split[1].n, d.split[2].n, set.seed, set.batch, lr, set.clip);
     fflush(stdout);
-    for (size_t epoch = 1; epoch <= epochs; epoch++) {
+    for (size_t epoch = start_epoch; epoch <= epochs; epoch++) {
         char label[64];
         snprintf(label, sizeof label, "epoch %2zu/%zu", epoch, epochs);
         sg_cli_progress bar;
@@ -228,8 +487,8 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
                              loss && !isfinite(l) ? "the loss is not finite; training stops" : sg_graph_error(g));
                 goto done;
             }
-            if (clip > 0)
-                sg_params_clip_grad_norm(ps, clip);
+            if (set.clip > 0)
+                sg_params_clip_grad_norm(ps, set.clip);
             if (sg_optim_step(&opt, ps) != SG_OK) {
                 sg_cli_progress_end(&bar);
                 sg_cli_error("optimizer step failed");
@@ -245,7 +504,7 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
         double secs = sg_cli_now() - bar.t0;
         sg_cli_progress_end(&bar);
         double acc;
-        if (!sg_s2s_accuracy(g, &m, &d.split[SG_PAIRS_VALID], 256, &acc))
+        if (!sg_s2s_accuracy(g, &m, &d.split[SG_PAIRS_VALID], 256, 1, &acc))
             goto done;
         printf("epoch %zu: loss %.4f  valid exact match %.2f%%  %.0f target tok/s  %.1f s\n", epoch,
                total / (double)(n ? n : 1), 100 * acc, (double)tokens_seen / secs, secs);
@@ -257,11 +516,11 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
                                   {"seconds", secs}};
         if (log && !sg_cli_log_append(log, row, sizeof row / sizeof row[0]))
             goto done;
-        if (save && !sg_s2s_save(save, ps, &cfg, d.vocab, &opt, &rng, epoch))
+        if (save && !sg_s2s_save(save, ps, &set, d.vocab, &opt, &rng, epoch))
             goto done;
     }
     double test_acc;
-    if (!sg_s2s_accuracy(g, &m, &d.split[SG_PAIRS_TEST], 256, &test_acc))
+    if (!sg_s2s_accuracy(g, &m, &d.split[SG_PAIRS_TEST], 256, 1, &test_acc))
         goto done;
     printf("test exact match %.2f%% (%zu pairs)\n", 100 * test_acc, d.split[SG_PAIRS_TEST].n);
     rc = SG_EXIT_OK;
@@ -272,6 +531,8 @@ done:
     sg_graph_free(g);
     sg_params_free(ps);
     sg_pair_data_free(&d);
+    sg_vocab_free(saved_vocab);
+    sg_checkpoint_free(&ck);
     return rc;
 }
 
@@ -341,145 +602,142 @@ int sg_task_seq2seq_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli
     return SG_EXIT_OK;
 }
 
-/* ---- generate from a checkpoint ----------------------------------------------- */
+/* ---- working from a checkpoint ---------------------------------------------- */
 
-/* A "0"/"1" setting of the checkpoint (absent: off). */
-static bool sg_s2s_flag(const sg_checkpoint *ck, const char *key)
+/* A trained model, rebuilt from its checkpoint. */
+typedef struct sg_s2s_loaded {
+    sg_s2s_settings set;
+    sg_seq2seq m;
+    sg_params *ps; /* f32 */
+    sg_vocab *vocab;
+} sg_s2s_loaded;
+
+static void sg_s2s_loaded_free(sg_s2s_loaded *l)
 {
-    const char *v = sg_checkpoint_get_string(ck, key);
-    return v && strcmp(v, "1") == 0;
+    if (l->ps)
+        sg_seq2seq_free(&l->m);
+    sg_params_free(l->ps);
+    sg_vocab_free(l->vocab);
+    memset(l, 0, sizeof *l);
 }
 
-/* The model a seq2seq checkpoint describes, loaded: m, ps (f32) and the
- * vocabulary.  Returns an exit code after a message. */
-static int sg_s2s_load(const char *path, sg_seq2seq *m, sg_params **ps, sg_vocab **vocab)
+/* Loads the model a seq2seq checkpoint describes.  Returns an exit code after
+ * a message; on failure nothing is left to free. */
+static int sg_s2s_load(const char *path, sg_s2s_loaded *l)
 {
     char err[4096];
     sg_checkpoint ck;
     sg_checkpoint_init(&ck);
-    *ps = NULL;
-    *vocab = NULL;
+    memset(l, 0, sizeof *l);
     sg_status st = sg_checkpoint_read_meta(path, &ck, err, sizeof err);
     if (st != SG_OK) {
         sg_cli_error("%s", err);
         return sg_cli_exit_for(st);
     }
-    int rc = SG_EXIT_INPUT;
-    const char *task = sg_checkpoint_get_string(&ck, "task");
-    const char *vj = sg_checkpoint_get_string(&ck, "seq2seq.vocab");
-    sg_seq2seq_config cfg = {.act = SG_ACT_TANH};
-    uint64_t e = 0, h = 0, l = 0;
-    const char *get[] = {"seq2seq.embed", "seq2seq.hidden", "seq2seq.layers"};
-    uint64_t *dst[] = {&e, &h, &l};
-    bool ok = task && strcmp(task, "seq2seq") == 0 && vj;
-    for (int i = 0; ok && i < 3; i++) {
-        const char *v = sg_checkpoint_get_string(&ck, get[i]);
-        ok = v && sg_parse_u64(v, dst[i]) && *dst[i] >= 1 && *dst[i] <= 65536;
-    }
-    const char *cell = sg_checkpoint_get_string(&ck, "seq2seq.cell"),
-               *att = sg_checkpoint_get_string(&ck, "seq2seq.attention");
-    ok = ok && cell && att && sg_cell_kind_parse(cell, &cfg.kind) == SG_OK &&
-         sg_attention_parse(att, &cfg.attention) == SG_OK;
-    cJSON *words = ok ? cJSON_Parse(vj) : NULL;
-    size_t n = cJSON_IsArray(words) ? (size_t)cJSON_GetArraySize(words) : 0;
-    const char **list = n ? sg_calloc(n, sizeof *list) : NULL;
-    for (size_t i = 0; list && i < n; i++) {
-        const cJSON *w = cJSON_GetArrayItem(words, (int)i);
-        list[i] = cJSON_IsString(w) && w->valuestring[0] ? w->valuestring : NULL;
-        ok = ok && list[i];
-    }
-    sg_vocab *empty = sg_vocab_counter_new();
-    if (!ok || !list || !empty || n < 4 ||
-        sg_vocab_counter_finish(empty, list, n, 0, vocab, err, sizeof err) != SG_OK) {
-        sg_cli_error("'%s' is not a seq2seq checkpoint (task, settings or vocabulary missing or malformed)", path);
-        goto done;
-    }
-    cfg.embed = e;
-    cfg.hidden = h;
-    cfg.layers = l;
-    cfg.vocab = n;
-    cfg.reverse_source = sg_s2s_flag(&ck, "seq2seq.reverse");
-    cfg.peeky = sg_s2s_flag(&ck, "seq2seq.peeky");
-    cfg.bidirectional = sg_s2s_flag(&ck, "seq2seq.bidirectional");
-    *ps = sg_params_new(SG_F32);
-    if (!*ps || sg_seq2seq_init(m, *ps, &cfg) != SG_OK) {
-        sg_cli_error("'%s': the model it describes cannot be built", path);
-        goto done;
-    }
-    if ((st = sg_checkpoint_load(path, *ps, NULL, err, sizeof err)) != SG_OK) {
-        sg_cli_error("%s", err);
-        sg_seq2seq_free(m);
-        rc = sg_cli_exit_for(st);
-        goto done;
-    }
-    rc = SG_EXIT_OK;
-done:
-    if (rc != SG_EXIT_OK) {
-        sg_params_free(*ps);
-        *ps = NULL;
-        sg_vocab_free(*vocab);
-        *vocab = NULL;
-    }
-    sg_vocab_free(empty);
-    sg_free(list);
-    cJSON_Delete(words);
+    int rc = sg_s2s_settings_read(&ck, path, &l->set, NULL);
+    if (rc == SG_EXIT_OK && !(l->vocab = sg_s2s_vocab_read(&ck, path)))
+        rc = SG_EXIT_INPUT;
     sg_checkpoint_free(&ck);
-    return rc;
+    if (rc != SG_EXIT_OK)
+        return rc;
+    sg_seq2seq_config cfg = l->set.cfg;
+    cfg.vocab = sg_vocab_size(l->vocab);
+    sg_params *ps = sg_params_new(SG_F32);
+    if (!ps || sg_seq2seq_init(&l->m, ps, &cfg) != SG_OK) {
+        sg_params_free(ps);
+        sg_vocab_free(l->vocab);
+        l->vocab = NULL;
+        sg_cli_error("'%s': the model it describes cannot be built", path);
+        return SG_EXIT_FAIL;
+    }
+    l->ps = ps;
+    if ((st = sg_checkpoint_load(path, ps, NULL, err, sizeof err)) != SG_OK) {
+        sg_cli_error("%s", err);
+        sg_s2s_loaded_free(l);
+        return sg_cli_exit_for(st);
+    }
+    return SG_EXIT_OK;
 }
+
+/* Tokens of text as ids of the model's vocabulary: *src and *mask (S) are the
+ * caller's (sg_free).  Returns an exit code after a message (a token outside
+ * the vocabulary, no token at all). */
+static int sg_s2s_encode_text(const sg_s2s_loaded *l, const char *text, int32_t **src, double **mask, size_t *S)
+{
+    size_t n = strlen(text), pos = 0, tl;
+    const char *t;
+    *S = 0;
+    *src = sg_malloc((n ? n : 1) * sizeof **src);
+    *mask = sg_malloc((n ? n : 1) * sizeof **mask);
+    if (!*src || !*mask) {
+        sg_cli_error("out of memory");
+        return SG_EXIT_FAIL;
+    }
+    while (sg_token_next(l->set.tokenizer, text, n, &pos, &t, &tl)) {
+        int32_t id = sg_vocab_id_n(l->vocab, t, tl);
+        if (id < 4) {
+            sg_cli_error("--input: token '%.*s' at position %zu is not in the model's vocabulary", (int)tl, t, *S + 1);
+            return SG_EXIT_INPUT;
+        }
+        (*src)[*S] = id;
+        (*mask)[(*S)++] = 1.0;
+    }
+    if (!*S) {
+        sg_cli_error("--input holds no tokens");
+        return SG_EXIT_USAGE;
+    }
+    return SG_EXIT_OK;
+}
+
+/* The longest output decoded from one input. */
+enum { SG_S2S_MAX_OUTPUT = 256 };
 
 int sg_cmd_generate_seq2seq(sg_cli_args *a)
 {
-    const char *load = sg_cli_opt(a, "load"), *input = sg_cli_opt(a, "input"), *tokens = sg_cli_opt(a, "tokens");
-    size_t beam;
-    if (!sg_cli_opt_size_in(a, "beam", 1, 1, 256, &beam) || !sg_cli_check_all_used(a))
+    const char *load = sg_cli_opt(a, "load"), *input = sg_cli_opt(a, "input");
+    size_t beam, seed, max_len;
+    double temperature;
+    if (!sg_cli_opt_size_in(a, "beam", 1, 1, 256, &beam) || !sg_cli_opt_size(a, "seed", 1, &seed) ||
+        !sg_cli_opt_double_in(a, "temperature", 0.0, 0, 1e3, false, &temperature) ||
+        !sg_cli_opt_size_in(a, "max-len", 64, 1, SG_S2S_MAX_OUTPUT, &max_len) || !sg_cli_check_all_used(a))
         return SG_EXIT_USAGE;
     if (!load || !input) {
-        sg_cli_error("usage: seqgrad generate seq2seq --load CKPT --input TEXT [--beam K] [--tokens chars|words]");
+        sg_cli_error("usage: seqgrad generate seq2seq --load CKPT --input TEXT [--beam K | --temperature T [--seed N]] "
+                     "[--max-len N]");
         return SG_EXIT_USAGE;
     }
-    sg_tokenizer kind = tokens && strcmp(tokens, "words") == 0 ? SG_TOKENIZE_WORDS : SG_TOKENIZE_CHARS;
-    sg_seq2seq m = {0};
-    sg_params *ps;
-    sg_vocab *v;
-    int rc = sg_s2s_load(load, &m, &ps, &v);
+    if (beam > 1 && temperature > 0) {
+        sg_cli_error("--beam %zu and --temperature %g are two ways of decoding: give one", beam, temperature);
+        return SG_EXIT_USAGE;
+    }
+    sg_s2s_loaded l;
+    int rc = sg_s2s_load(load, &l);
     if (rc != SG_EXIT_OK)
         return rc;
-    rc = SG_EXIT_INPUT;
-    size_t n = strlen(input), pos = 0, S = 0, tl;
-    int32_t *src = sg_malloc((n ? n : 1) * sizeof *src);
-    double *mask = sg_malloc((n ? n : 1) * sizeof *mask);
-    int32_t *out = sg_malloc(256 * sizeof *out);
-    const char *t;
+    int32_t *src = NULL, *out = sg_malloc(SG_S2S_MAX_OUTPUT * sizeof *out);
+    double *mask = NULL;
+    size_t S, len;
     sg_graph *g = sg_graph_new(SG_F32);
-    if (!src || !mask || !out || !g) {
+    if (!out || !g) {
         sg_cli_error("out of memory");
         rc = SG_EXIT_FAIL;
         goto done;
     }
-    while (sg_token_next(kind, input, n, &pos, &t, &tl)) {
-        int32_t id = sg_vocab_id_n(v, t, tl);
-        if (id < 4) {
-            sg_cli_error("--input: token '%.*s' at position %zu is not in the model's vocabulary", (int)tl, t, S + 1);
-            goto done;
-        }
-        src[S] = id;
-        mask[S++] = 1.0;
-    }
-    if (!S) {
-        sg_cli_error("--input holds no tokens");
-        rc = SG_EXIT_USAGE;
+    if ((rc = sg_s2s_encode_text(&l, input, &src, &mask, &S)) != SG_EXIT_OK)
         goto done;
-    }
     sg_pair_batch b = {.batch = 1, .src_steps = S, .src = src, .src_mask = mask};
-    size_t len;
+    sg_rng rng;
+    sg_rng_seed(&rng, seed);
     double score;
-    if (sg_seq2seq_beam(g, &m, &b, beam, 0.6, 64, out, &len, &score) != SG_OK) {
+    sg_status st = beam > 1 ? sg_seq2seq_beam(g, &l.m, &b, beam, 0.6, max_len, out, &len, &score)
+                            : sg_seq2seq_decode(g, &l.m, &b, max_len, temperature, &rng, out, &len, NULL);
+    if (st != SG_OK) {
         sg_cli_error("decoding failed: %s", sg_graph_error(g));
         rc = SG_EXIT_FAIL;
         goto done;
     }
     for (size_t i = 0; i < len; i++)
-        printf("%s%s", i && kind == SG_TOKENIZE_WORDS ? " " : "", sg_vocab_word(v, out[i]));
+        printf("%s%s", i && l.set.tokenizer == SG_TOKENIZE_WORDS ? " " : "", sg_vocab_word(l.vocab, out[i]));
     printf("\n");
     rc = SG_EXIT_OK;
 done:
@@ -487,8 +745,169 @@ done:
     sg_free(src);
     sg_free(mask);
     sg_free(out);
-    sg_seq2seq_free(&m);
-    sg_params_free(ps);
-    sg_vocab_free(v);
+    sg_s2s_loaded_free(&l);
+    return rc;
+}
+
+int sg_cmd_eval_seq2seq(sg_cli_args *a)
+{
+    const char *load = sg_cli_opt(a, "load"), *data = sg_cli_opt(a, "data"), *split = sg_cli_opt(a, "split");
+    size_t beam, threads;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (!sg_cli_opt_size_in(a, "beam", 1, 1, 256, &beam) ||
+        !sg_cli_opt_size_in(a, "threads", ncpu > 0 ? (size_t)ncpu : 1, 1, 1024, &threads) || !sg_cli_check_all_used(a))
+        return SG_EXIT_USAGE;
+    if (!load || !data) {
+        sg_cli_error("usage: seqgrad eval seq2seq --load CKPT --data FILE [--split valid|test] [--beam K]");
+        return SG_EXIT_USAGE;
+    }
+    if (split && strcmp(split, "valid") != 0 && strcmp(split, "test") != 0) {
+        sg_cli_error("--split must be valid or test, not '%s'", split);
+        return SG_EXIT_USAGE;
+    }
+    int which = split && strcmp(split, "valid") == 0 ? SG_PAIRS_VALID : SG_PAIRS_TEST;
+    openblas_set_num_threads((int)threads);
+    sg_s2s_loaded l;
+    int rc = sg_s2s_load(load, &l);
+    if (rc != SG_EXIT_OK)
+        return rc;
+    char err[4096];
+    sg_pair_data d;
+    sg_pair_opts po = sg_s2s_pair_opts(&l.set);
+    sg_status st = sg_pair_data_load(&d, data, &po, err, sizeof err);
+    if (st != SG_OK) {
+        sg_cli_error("%s", err);
+        sg_s2s_loaded_free(&l);
+        return st == SG_ERR_NOMEM ? SG_EXIT_FAIL : SG_EXIT_INPUT;
+    }
+    sg_graph *g = sg_graph_new(SG_F32);
+    double acc;
+    rc = SG_EXIT_INPUT;
+    if (sg_s2s_same_vocab(d.vocab, l.vocab, data, load)) {
+        rc = SG_EXIT_FAIL;
+        if (!g)
+            sg_cli_error("out of memory");
+        else if (sg_s2s_accuracy(g, &l.m, &d.split[which], 256, beam, &acc)) {
+            printf("%s exact match %.2f%% (%zu pairs, split with seed %zu; %s)\n",
+                   which == SG_PAIRS_VALID ? "valid" : "test", 100 * acc, d.split[which].n, l.set.seed,
+                   beam > 1 ? "beam search" : "greedy");
+            rc = SG_EXIT_OK;
+        }
+    }
+    sg_graph_free(g);
+    sg_pair_data_free(&d);
+    sg_s2s_loaded_free(&l);
+    return rc;
+}
+
+/* ---- seqgrad attention: one decode, its weights as a heatmap ---------------- */
+
+/* A token as a label: a blank shows as U+2423 (open box), so the axis shows it. */
+static char *sg_s2s_label(const char *tok) { return sg_str_dup(strcmp(tok, " ") == 0 ? "\xe2\x90\xa3" : tok); }
+
+int sg_cmd_attention(sg_cli_args *a)
+{
+    const char *load = sg_cli_opt(a, "load"), *input = sg_cli_opt(a, "input"), *dir = sg_cli_opt(a, "out");
+    size_t max_len;
+    if (!sg_cli_opt_size_in(a, "max-len", 64, 1, SG_S2S_MAX_OUTPUT, &max_len) || !sg_cli_check_all_used(a))
+        return SG_EXIT_USAGE;
+    if (!load || !input) {
+        sg_cli_error("usage: seqgrad attention --load CKPT --input TEXT [--out DIR] [--max-len N]");
+        return SG_EXIT_USAGE;
+    }
+    if (!dir)
+        dir = "seqgrad-attention";
+    sg_s2s_loaded l;
+    int rc = sg_s2s_load(load, &l);
+    if (rc != SG_EXIT_OK)
+        return rc;
+    int32_t *src = NULL, *out = sg_malloc(max_len * sizeof *out);
+    double *mask = NULL, *w = NULL, *grid = NULL;
+    char **rows = NULL, **cols = NULL;
+    size_t S = 0, len = 0, n_rows = 0;
+    sg_graph *g = sg_graph_new(SG_F32);
+    if (l.set.cfg.attention == SG_ATTN_NONE) {
+        sg_cli_error("'%s' has no attention (it was trained with --attention none): there are no weights to draw",
+                     load);
+        rc = SG_EXIT_USAGE;
+        goto done;
+    }
+    if (!out || !g) {
+        sg_cli_error("out of memory");
+        rc = SG_EXIT_FAIL;
+        goto done;
+    }
+    if ((rc = sg_s2s_encode_text(&l, input, &src, &mask, &S)) != SG_EXIT_OK)
+        goto done;
+    rc = SG_EXIT_FAIL;
+    w = sg_malloc(max_len * S * sizeof *w);
+    grid = sg_malloc(max_len * S * sizeof *grid);
+    rows = sg_calloc(max_len, sizeof *rows);
+    cols = sg_calloc(S, sizeof *cols);
+    if (!w || !grid || !rows || !cols) {
+        sg_cli_error("out of memory");
+        goto done;
+    }
+    sg_pair_batch b = {.batch = 1, .src_steps = S, .src = src, .src_mask = mask};
+    if (sg_seq2seq_decode(g, &l.m, &b, max_len, 0.0, NULL, out, &len, w) != SG_OK) {
+        sg_cli_error("decoding failed: %s", sg_graph_error(g));
+        goto done;
+    }
+    /* rows: the output tokens and the "<eos>" that ended them; columns: the
+     * source in reading order (a reversed encoder's step s is token S-1-s) */
+    n_rows = len < max_len ? len + 1 : max_len;
+    for (size_t r = 0; r < n_rows; r++) {
+        rows[r] = sg_s2s_label(sg_vocab_word(l.vocab, out[r]));
+        for (size_t c = 0; c < S; c++)
+            grid[r * S + c] = w[r * S + (l.set.cfg.reverse_source ? S - 1 - c : c)];
+    }
+    for (size_t c = 0; c < S; c++)
+        cols[c] = sg_s2s_label(sg_vocab_word(l.vocab, src[c]));
+    for (size_t r = 0; r < n_rows; r++)
+        if (!rows[r])
+            goto nomem;
+    for (size_t c = 0; c < S; c++)
+        if (!cols[c])
+            goto nomem;
+    printf("%s -> ", input);
+    for (size_t i = 0; i < len; i++)
+        printf("%s%s", i && l.set.tokenizer == SG_TOKENIZE_WORDS ? " " : "", sg_vocab_word(l.vocab, out[i]));
+    printf("\n");
+    struct stat sb;
+    if (stat(dir, &sb) != 0 && mkdir(dir, 0777) != 0) {
+        sg_cli_error("cannot create directory '%s': %s", dir, strerror(errno));
+        goto done;
+    }
+    char title[512];
+    snprintf(title, sizeof title, "%s attention (%s)", sg_attention_name(l.set.cfg.attention), load);
+    static const char *const exts[] = {"png", "svg"};
+    for (int e = 0; e < 2; e++) {
+        char path[4096], err[1024];
+        snprintf(path, sizeof path, "%s/attention.%s", dir, exts[e]);
+        if (sg_plot_heatmap(path, title, "source token", "output token", grid, n_rows, S, (const char *const *)rows,
+                            (const char *const *)cols, err, sizeof err) != SG_OK) {
+            sg_cli_error("%s", err);
+            goto done;
+        }
+        printf("wrote %s (%zu output x %zu source tokens)\n", path, n_rows, S);
+    }
+    rc = SG_EXIT_OK;
+    goto done;
+nomem:
+    sg_cli_error("out of memory");
+done:
+    for (size_t r = 0; rows && r < n_rows; r++)
+        sg_free(rows[r]);
+    for (size_t c = 0; cols && c < S; c++)
+        sg_free(cols[c]);
+    sg_free(rows);
+    sg_free(cols);
+    sg_free(w);
+    sg_free(grid);
+    sg_graph_free(g);
+    sg_free(src);
+    sg_free(mask);
+    sg_free(out);
+    sg_s2s_loaded_free(&l);
     return rc;
 }
