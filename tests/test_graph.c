@@ -4,6 +4,7 @@
  * scopes, out-of-memory, and a long tape. */
 #include "sg_test.h"
 
+#include "graph/core/sg_alloc.h"
 #include "graph/core/sg_alloc_testing.h"
 
 static sg_graph *g_new(sg_dtype t)
@@ -312,6 +313,35 @@ static void test_long_tape(void **state)
     sg_params_free(ps);
 }
 
+/* Steps that outgrow the arena's first block leave a chain; the next reset
+ * trades it for one block of the largest step's size (plus an eighth), after
+ * which steps of that size or smaller take nothing from the heap. */
+static void test_arena_becomes_one_block(void **state)
+{
+    (void)state;
+    sg_graph *g = sg_graph_new(SG_F32);
+    assert_non_null(g);
+    size_t largest = 0;
+    for (size_t step = 0; step < 3; step++) { /* growing steps: 3, 4, 5 MiB requests */
+        sg_graph_reset(g);
+        for (int i = 0; i < 6; i++)
+            assert_non_null(sg_graph_alloc(g, (3 + step) << 20));
+        largest = sg_graph_arena_used(g);
+    }
+    sg_graph_reset(g);
+    size_t reserved = sg_graph_arena_reserved(g);
+    assert_true(reserved >= largest && reserved <= largest + largest / 8 + 64);
+    size_t before = sg_alloc_count();
+    for (int step = 0; step < 4; step++) {
+        sg_graph_reset(g);
+        for (int i = 0; i < 6; i++) /* smaller and equal requests, in another order */
+            assert_non_null(sg_graph_alloc(g, (size_t)(step % 2 ? 5 : 2 + i % 4) << 20));
+    }
+    assert_int_equal(sg_alloc_count() - before, 0);
+    assert_int_equal(sg_graph_arena_reserved(g), reserved);
+    sg_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_scopes),
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_long_tape),
+        cmocka_unit_test(test_arena_becomes_one_block),
     };
     return cmocka_run_group_tests_name("graph", tests, NULL, NULL);
 }

@@ -76,6 +76,7 @@ static const sg_cli_option sg_cli_options[] = {
     {"forget-bias", "X", 0, "train:lm", "LSTM forget-gate bias after init (-1: keep)"},
     {"min-count", "N", 0, "train:lm", "words seen fewer times become <unk>"},
     {"max-windows", "N", 0, "train:lm", "windows per epoch (0: all), for quick runs"},
+    {"max-batches", "N", 0, "train:seq2seq", "batches per epoch (0: all), for quick runs and benchmarks"},
     {"eval-every", "N", 0, "demo", "steps between accuracy evaluations"},
     {"threads", "N", 0, "train:lm eval train:seq2seq", "BLAS threads (default: all cores)"},
     {"seed", "N", 0, "*", "random seed"},

@@ -385,10 +385,11 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
     sg_s2s_settings set;
     const char *data = sg_cli_opt(a, "data"), *save = sg_cli_opt(a, "save"), *log = sg_cli_opt(a, "log");
     const char *resume = sg_cli_opt(a, "resume");
-    size_t epochs, threads;
+    size_t epochs, threads, max_batches;
     double lr;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (!sg_s2s_parse_settings(a, &set) || !sg_cli_opt_size_in(a, "epochs", 10, 1, 100000, &epochs) ||
+        !sg_cli_opt_size(a, "max-batches", 0, &max_batches) ||
         !sg_cli_opt_size_in(a, "threads", ncpu > 0 ? (size_t)ncpu : 1, 1, 1024, &threads) ||
         !sg_cli_opt_double_in(a, "lr", 0.001, 0, 1e4, true, &lr) || !sg_cli_check_all_used(a))
         return SG_EXIT_USAGE;
@@ -471,12 +472,13 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
         char label[64];
         snprintf(label, sizeof label, "epoch %2zu/%zu", epoch, epochs);
         sg_cli_progress bar;
-        sg_cli_progress_init(&bar, label, it.n_batches);
+        size_t n_batches = max_batches && max_batches < it.n_batches ? max_batches : it.n_batches;
+        sg_cli_progress_init(&bar, label, n_batches);
         sg_pair_batcher_epoch(&it, &rng);
         sg_pair_batch b;
         double total = 0;
         size_t n = 0, tokens_seen = 0;
-        while (sg_pair_batcher_next(&it, &b)) {
+        while (n < n_batches && sg_pair_batcher_next(&it, &b)) {
             sg_graph_reset(g);
             sg_params_zero_grad(ps);
             sg_tensor *loss = sg_seq2seq_loss(g, &m, &b);

@@ -33,15 +33,35 @@ void sg_arena_free(sg_arena *a)
     a->used = a->reserved = 0;
 }
 
+static size_t sg_align_up(size_t n) { return (n + SG_ARENA_ALIGN - 1) & ~(size_t)(SG_ARENA_ALIGN - 1); }
+static sg_arena_block *sg_arena_block_new(size_t size);
+
 void sg_arena_reset(sg_arena *a)
 {
+    /* A chain of blocks means some step outgrew the first block: a request
+     * that did not fit left the rest of its block unused, and steps whose
+     * shapes vary (length-bucketed batches) kept appending blocks.  Trade the
+     * chain for one block that holds the largest step seen, with an eighth
+     * to spare, so that the steady state is one block bump-allocated from its
+     * start and the heap is not touched again.  If that block cannot be had
+     * the arena is left empty, which is valid (the next allocation retries). */
+    if (a->first && a->first->next) {
+        size_t want = sg_align_up(a->high_water + a->high_water / 8);
+        if (want < a->block_size)
+            want = a->block_size;
+        for (sg_arena_block *b = a->first; b;) {
+            sg_arena_block *next = b->next;
+            sg_free(b);
+            b = next;
+        }
+        a->first = sg_arena_block_new(want);
+        a->reserved = a->first ? want : 0;
+    }
     for (sg_arena_block *b = a->first; b; b = b->next)
         b->off = 0;
     a->cur = a->first;
     a->used = 0;
 }
-
-static size_t sg_align_up(size_t n) { return (n + SG_ARENA_ALIGN - 1) & ~(size_t)(SG_ARENA_ALIGN - 1); }
 
 static sg_arena_block *sg_arena_block_new(size_t size)
 {

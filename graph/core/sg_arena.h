@@ -3,8 +3,11 @@
  * Allocation bumps an offset in the current block; when it does not fit, the
  * arena moves on to the next block it already owns, or takes a new one from the
  * heap (at least `block_size`, or the request rounded up).  sg_arena_reset
- * rewinds to the first block and keeps every block, so a workload that repeats
- * the same allocations (a training step) touches the heap only the first time.
+ * rewinds to the first block; when the last steps needed more than one block
+ * it first replaces the chain by one block of the largest step's size (plus
+ * an eighth), so a workload that repeats the same allocations (a training
+ * step), or varies them within that size, touches the heap only while it is
+ * still growing.
  *
  * Ownership: the arena owns its blocks; pointers it hands out stay valid until
  * sg_arena_reset or sg_arena_free, which invalidate all of them.

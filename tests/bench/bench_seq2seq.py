@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""Attention seq2seq training throughput: seqgrad against the same model in PyTorch.
+
+Measures, in one run on this machine, training target tokens/s (forward, backward, clip 5,
+Adam) of the textbook's date-format model: embedding 16, LSTM encoder and decoder of 256
+units, Luong dot attention with the tanh combine layer, batch 128, reversed source; for
+seqgrad (`seqgrad train seq2seq`) and for PyTorch, each with 1 and 2 threads; the ratio best
+seqgrad / best PyTorch; and each process's peak resident memory.
+
+The torch model is written the way a torch user would write it for speed: the encoder and the
+teacher-forced decoder are each one nn.LSTM call over the whole padded batch (packed for the
+encoder), and attention is batched over all decoder steps at once. Batches are bucketed by
+length as seqgrad's are (pools of 20 batches sorted by source length), and tokens are the real
+target tokens, "<eos>" included, on both sides.
+
+Usage: /usr/bin/python3 tests/bench/bench_seq2seq.py [--data FILE] [--batches N]
+       [--seqgrad build/seqgrad] [--threads 2] [--attention dot]
+Benchmarks measure; they assert nothing.  Uses Debian's python3-torch.
+"""
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+E, H, B = 16, 256, 128
+
+
+def read_pairs(path):
+    pairs = []
+    with open(path, encoding='utf-8') as f:
+        for line in f:
+            line = line.rstrip('\n')
+            cut = line.find('\t')
+            cut = cut if cut >= 0 else line.find('_')
+            pairs.append((line[:cut].rstrip(' '), line[cut + 1:].rstrip(' ')))
+    return pairs
+
+
+def torch_worker(data, batches, threads, attention):
+    """Runs in a child process: trains the torch model for `batches` batches, prints JSON."""
+    import torch
+    import torch.nn.functional as F
+    torch.set_num_threads(threads)
+    torch.manual_seed(1)
+    pairs = read_pairs(data)
+    chars = sorted({c for s, t in pairs for c in s + t})
+    vocab = {c: i + 4 for i, c in enumerate(chars)}  # 0 pad, 1 bos, 2 eos, 3 unk
+    V = len(vocab) + 4
+
+    class Seq2seq(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(V, E)
+            self.enc = torch.nn.LSTM(E, H, batch_first=True)
+            self.dec = torch.nn.LSTM(E, H, batch_first=True)
+            self.attn_W = torch.nn.Linear(H, H, bias=False)
+            self.combine = torch.nn.Linear(2 * H, H, bias=False)
+            self.out = torch.nn.Linear(H, V)
+
+        def forward(self, src, src_len, dec_in):
+            x = self.embed(src)
+            packed = torch.nn.utils.rnn.pack_padded_sequence(x, src_len, batch_first=True, enforce_sorted=False)
+            o, state = self.enc(packed)
+            keys, _ = torch.nn.utils.rnn.pad_packed_sequence(o, batch_first=True, total_length=src.shape[1])
+            h, _ = self.dec(self.embed(dec_in), state)           # (B, T, H)
+            q = self.attn_W(h) if attention == 'general' else h
+            s = torch.bmm(q, keys.transpose(1, 2))                # (B, T, S)
+            pad = torch.arange(src.shape[1])[None, :] >= src_len[:, None]
+            s = s.masked_fill(pad[:, None, :], -1e4)
+            ctx = torch.bmm(torch.softmax(s, -1), keys)           # (B, T, H)
+            return self.out(torch.tanh(self.combine(torch.cat([h, ctx], -1))))
+
+    model = Seq2seq()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    rng = random.Random(1)
+    order = list(range(len(pairs)))
+    rng.shuffle(order)
+    pool = B * 20
+    batch_list = []
+    for p in range(0, len(order), pool):
+        chunk = sorted(order[p:p + pool], key=lambda i: (len(pairs[i][0]), len(pairs[i][1])))
+        batch_list += [chunk[k:k + B] for k in range(0, len(chunk), B)]
+    rng.shuffle(batch_list)
+
+    def tensors(idx):
+        srcs = [[vocab[c] for c in reversed(pairs[i][0])] for i in idx]
+        tgts = [[vocab[c] for c in pairs[i][1]] for i in idx]
+        S, T = max(map(len, srcs)), max(map(len, tgts)) + 1
+        src = torch.zeros(len(idx), S, dtype=torch.long)
+        dec_in = torch.zeros(len(idx), T, dtype=torch.long)
+        dec_out = torch.full((len(idx), T), -100, dtype=torch.long)
+        for j, (s, t) in enumerate(zip(srcs, tgts)):
+            src[j, :len(s)] = torch.tensor(s)
+            dec_in[j, :len(t) + 1] = torch.tensor([1] + t)
+            dec_out[j, :len(t) + 1] = torch.tensor(t + [2])
+        return src, torch.tensor([len(s) for s in srcs]), dec_in, dec_out
+
+    prepared = [tensors(batch_list[k % len(batch_list)]) for k in range(batches + 5)]
+    tokens, t0 = 0, None
+    for k, (src, src_len, dec_in, dec_out) in enumerate(prepared):
+        if k == 5:  # warm-up done
+            t0 = time.perf_counter()
+        logits = model(src, src_len, dec_in)
+        loss = F.cross_entropy(logits.reshape(-1, V), dec_out.reshape(-1), ignore_index=-100)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        if k >= 5:
+            tokens += int((dec_out >= 0).sum())
+    secs = time.perf_counter() - t0
+    print(json.dumps({'tokens_per_s': tokens / secs, 'seconds': secs, 'loss': float(loss)}))
+
+
+def measure(cmd, env=None):
+    """Runs cmd under /usr/bin/time -f %M to read its peak RSS; returns (stdout, MiB)."""
+    with tempfile.NamedTemporaryFile('r', suffix='.time') as tf:
+        p = subprocess.run(['/usr/bin/time', '-f', '%M', '-o', tf.name] + cmd, capture_output=True, text=True,
+                           env=env)
+        if p.returncode:
+            sys.exit(f'bench_seq2seq: {" ".join(cmd)} failed: {p.stderr.strip()[-400:]}')
+        rss = int(tf.read().strip().splitlines()[-1]) / 1024
+    return p.stdout, rss
+
+
+def seqgrad_run(binary, data, batches, threads, attention):
+    with tempfile.TemporaryDirectory() as d:
+        log = os.path.join(d, 'log.jsonl')
+        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads))
+        _, rss = measure([binary, 'train', 'seq2seq', '--data', data, '--reverse', '--attention', attention,
+                          '--embed', str(E), '--hidden', str(H), '--batch', str(B), '--epochs', '1',
+                          '--max-batches', str(batches), '--threads', str(threads), '--log', log,
+                          '--valid-frac', '0.01', '--test-frac', '0.01'], env)
+        row = json.loads(open(log).read().splitlines()[-1])
+    return row['tokens_per_s'], rss
+
+
+def torch_run(data, batches, threads, attention):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    out, rss = measure([sys.executable, os.path.abspath(__file__), '--worker', data, str(batches), str(threads),
+                        attention], env)
+    return json.loads(out.strip().splitlines()[-1])['tokens_per_s'], rss
+
+
+def main():
+    if len(sys.argv) == 6 and sys.argv[1] == '--worker':
+        torch_worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--data', default=os.path.join(ROOT, '..', 'shared', 'data', 'seq2seq', 'date.txt'))
+    ap.add_argument('--batches', type=int, default=60)
+    ap.add_argument('--seqgrad', default=os.path.join(ROOT, 'build', 'seqgrad'))
+    ap.add_argument('--threads', type=int, default=2, help='the most threads tried')
+    ap.add_argument('--attention', default='dot', choices=['dot', 'general'])
+    a = ap.parse_args()
+    rows = []
+    for t in range(1, a.threads + 1):
+        sg, sg_rss = seqgrad_run(a.seqgrad, a.data, a.batches, t, a.attention)
+        tr, tr_rss = torch_run(a.data, a.batches, t, a.attention)
+        rows.append((t, sg, sg_rss, tr, tr_rss))
+    print(f'attention seq2seq ({a.attention}), E {E}, H {H}, batch {B}, reversed source, {a.batches} batches '
+          f'of {os.path.basename(a.data)}; target tokens/s of training (higher is better)')
+    print('| threads | seqgrad tok/s | seqgrad peak RSS | torch tok/s | torch peak RSS | seqgrad / torch |')
+    print('| --- | --- | --- | --- | --- | --- |')
+    for t, sg, sg_rss, tr, tr_rss in rows:
+        print(f'| {t} | {sg:.0f} | {sg_rss:.0f} MiB | {tr:.0f} | {tr_rss:.0f} MiB | {sg / tr:.2f} |')
+    best_sg, best_tr = max(r[1] for r in rows), max(r[3] for r in rows)
+    print(f'best against best: seqgrad {best_sg:.0f} tok/s, torch {best_tr:.0f} tok/s, ratio {best_sg / best_tr:.2f}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
