@@ -33,7 +33,7 @@
 typedef struct sg_s2s_settings {
     sg_seq2seq_config cfg; /* vocab is 0 until the data or vocabulary is known */
     sg_tokenizer tokenizer;
-    size_t batch, seed;
+    size_t batch, bucket, seed;
     double clip, valid_frac, test_frac;
 } sg_s2s_settings;
 
@@ -84,7 +84,8 @@ static bool sg_s2s_parse_settings(sg_cli_args *a, sg_s2s_settings *s)
     sg_pair_opts po = sg_pair_opts_defaults();
     const char *tokens = sg_cli_opt(a, "tokens");
     if (!sg_s2s_parse_model(a, &s->cfg, 16, 128) || !sg_cli_opt_size_in(a, "batch", 128, 1, 100000, &s->batch) ||
-        !sg_cli_opt_size(a, "seed", 1, &s->seed) || !sg_cli_opt_double_in(a, "clip", 5.0, 0, 1e6, false, &s->clip) ||
+        !sg_cli_opt_size_in(a, "bucket", 20, 1, 100000, &s->bucket) || !sg_cli_opt_size(a, "seed", 1, &s->seed) ||
+        !sg_cli_opt_double_in(a, "clip", 5.0, 0, 1e6, false, &s->clip) ||
         !sg_cli_opt_double_in(a, "valid-frac", po.valid_frac, 0, 0.9, false, &s->valid_frac) ||
         !sg_cli_opt_double_in(a, "test-frac", po.test_frac, 0, 0.9, false, &s->test_frac))
         return false;
@@ -115,6 +116,7 @@ static void sg_s2s_settings_format(const sg_s2s_settings *s, sg_s2s_strings v)
     sg_fmt_double(v[12], s->clip);
     sg_fmt_double(v[13], s->valid_frac);
     sg_fmt_double(v[14], s->test_frac);
+    snprintf(v[15], SG_S2S_SETTING_CAP, "%zu", s->bucket);
 }
 
 /* The settings a checkpoint holds, read back as a command line.  Settings
@@ -445,7 +447,7 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
     }
     m_ready = true;
     if (sg_seq2seq_reset_parameters(&m, &rng) != SG_OK || sg_optim_init_adam(&opt, &ac) != SG_OK ||
-        sg_pair_batcher_init(&it, &d.split[SG_PAIRS_TRAIN], set.batch, 20, err, sizeof err) != SG_OK) {
+        sg_pair_batcher_init(&it, &d.split[SG_PAIRS_TRAIN], set.batch, set.bucket, err, sizeof err) != SG_OK) {
         sg_cli_error("could not set up training: %s", err);
         goto done;
     }
@@ -880,8 +882,16 @@ int sg_cmd_attention(sg_cli_args *a)
         sg_cli_error("cannot create directory '%s': %s", dir, strerror(errno));
         goto done;
     }
-    char title[512];
-    snprintf(title, sizeof title, "%s attention (%s)", sg_attention_name(l.set.cfg.attention), load);
+    char title[1024], decoded[512];
+    size_t at = 0;
+    decoded[0] = '\0';
+    for (size_t i = 0; i < len && at + 1 < sizeof decoded; i++) {
+        int w = snprintf(decoded + at, sizeof decoded - at, "%s%s",
+                         i && l.set.tokenizer == SG_TOKENIZE_WORDS ? " " : "", sg_vocab_word(l.vocab, out[i]));
+        at += w > 0 ? (size_t)w : 0;
+    }
+    snprintf(title, sizeof title, "%s attention: \"%.200s\" -> \"%.200s\"", sg_attention_name(l.set.cfg.attention),
+             input, decoded);
     static const char *const exts[] = {"png", "svg"};
     for (int e = 0; e < 2; e++) {
         char path[4096], err[1024];
