@@ -3,6 +3,7 @@
  *
  *   sigmoid     y = 1/(1+e^-x)          gx += gy * y * (1 - y)
  *   tanh        y = tanh x              gx += gy * (1 - y^2)
+ *   (sigmoid and tanh: vectorizable f32 versions from sg_kernel.h, libm in f64)
  *   relu        y = max(x, 0)           gx += gy * [x > 0]
  *   exp         y = e^x                 gx += gy * y
  *   log         y = log x               gx += gy / x
@@ -90,7 +91,7 @@ static sg_tensor *sg_unary_signed_example(sg_graph *g, sg_rng *rng, sg_tensor *(
 
 /*          name         forward                      VJP factor (times gy)       example range */
 /* clang-format off */
-SG_UNARY_OP(sigmoid,     SG_SIGMOID(xi),              yi * ((T)1 - yi),           -4.0, 4.0)
+SG_UNARY_OP(sigmoid,     SG_SIGMOID_T(xi),            yi * ((T)1 - yi),           -4.0, 4.0)
 /* clang-format on */
 #ifdef SG_PLANT_BAD_VJP
 /* Test builds only: a deliberately wrong VJP (1 - y instead of 1 - y^2) that
@@ -100,7 +101,7 @@ SG_UNARY_OP(tanh,        tanh(xi),                    (T)1 - yi,                
 /* clang-format on */
 #else
 /* clang-format off */
-SG_UNARY_OP(tanh,        tanh(xi),                    (T)1 - yi * yi,             -2.0, 2.0)
+SG_UNARY_OP(tanh,        SG_TANH_T(xi),               (T)1 - yi * yi,             -2.0, 2.0)
 /* clang-format on */
 #endif
 /* clang-format off */

@@ -24,8 +24,53 @@ static void test_expf_vec_accuracy(void **state)
     assert_true(isfinite(sg_expf_vec(1000.0f)));
 }
 
+/* Distance in units in the last place of float between the float a and the
+ * double t (the exact value, rounded to double). */
+static double ulps(float a, double t)
+{
+    float tf = (float)t;
+    double ulp = (double)nextafterf(fabsf(tf), INFINITY) - (double)fabsf(tf);
+    return fabs((double)a - t) / ulp;
+}
+
+/* Every float from -10 to 10 at steps of 2^-14, and 2^-40 .. 2^4 on a
+ * geometric grid (the small-argument branch), against libm in double. */
+static void test_tanhf_sigmoidf_vec_accuracy(void **state)
+{
+    (void)state;
+    double worst_t = 0, worst_s = 0;
+    float at_t = 0, at_s = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (double u = pass ? -40 : -10; u <= (pass ? 4 : 10); u += pass ? 1.0 / 64 : 1.0 / 16384) {
+            float x = pass ? (float)exp2(u) : (float)u;
+            for (int sign = 0; sign < 2; sign++, x = -x) {
+                double e = ulps(sg_tanhf_vec(x), tanh((double)x));
+                if (e > worst_t) {
+                    worst_t = e;
+                    at_t = x;
+                }
+                double sx = 1 / (1 + exp(-(double)x));
+                e = sx > 1e-30 ? ulps(sg_sigmoidf_vec(x), sx) : 0;
+                if (e > worst_s) {
+                    worst_s = e;
+                    at_s = x;
+                }
+            }
+        }
+    print_message("  sg_tanhf_vec: max %.2f ulp (at %g); sg_sigmoidf_vec: max %.2f ulp (at %g)\n", worst_t, at_t,
+                  worst_s, at_s);
+    assert_true(worst_t <= 1.7);
+    assert_true(worst_s <= 3.3);
+    /* ends and specials */
+    assert_true(sg_tanhf_vec(0.0f) == 0.0f && sg_tanhf_vec(50.0f) == 1.0f && sg_tanhf_vec(-INFINITY) == -1.0f);
+    assert_true(sg_sigmoidf_vec(0.0f) == 0.5f && sg_sigmoidf_vec(100.0f) == 1.0f);
+    assert_true(sg_sigmoidf_vec(-1000.0f) >= 0.0f && sg_sigmoidf_vec(-1000.0f) < 1e-38f);
+    assert_true(isnan(sg_tanhf_vec(NAN)) && isnan(sg_sigmoidf_vec(NAN)));
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_expf_vec_accuracy)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_expf_vec_accuracy),
+                                       cmocka_unit_test(test_tanhf_sigmoidf_vec_accuracy)};
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }
