@@ -65,7 +65,7 @@ static const sg_cli_option sg_cli_options[] = {
     {"bptt", "N", 0, SG_LM_MODEL " eval", "unroll length"},
     {"batch", "N", 0, "train:lm train:sine train:seq2seq demo eval", "batch size (parallel streams for the LM)"},
     {"epochs", "N", 0, "train:lm train:seq2seq", "passes over the training data"},
-    {"bucket", "N", 0, "train:seq2seq", "batches per length-sorted pool (default 20; 1: random batches)"},
+    {"bucket", "N", 0, "train:seq2seq", "sort pools of N batches by length (default 1: random batches; 20 pads less but makes batches alike)"},
     {"steps", "N", 0, "train:sine demo", "training steps"},
     {"lr", "X", 0, "train:lm train:sine train:seq2seq demo", "learning rate (LM: 1 for sgd, 0.002 for adam)"},
     {"optim", "sgd|adam", 0, "train:lm", "optimizer"},

@@ -84,7 +84,7 @@ static bool sg_s2s_parse_settings(sg_cli_args *a, sg_s2s_settings *s)
     sg_pair_opts po = sg_pair_opts_defaults();
     const char *tokens = sg_cli_opt(a, "tokens");
     if (!sg_s2s_parse_model(a, &s->cfg, 16, 128) || !sg_cli_opt_size_in(a, "batch", 128, 1, 100000, &s->batch) ||
-        !sg_cli_opt_size_in(a, "bucket", 20, 1, 100000, &s->bucket) || !sg_cli_opt_size(a, "seed", 1, &s->seed) ||
+        !sg_cli_opt_size_in(a, "bucket", 1, 1, 100000, &s->bucket) || !sg_cli_opt_size(a, "seed", 1, &s->seed) ||
         !sg_cli_opt_double_in(a, "clip", 5.0, 0, 1e6, false, &s->clip) ||
         !sg_cli_opt_double_in(a, "valid-frac", po.valid_frac, 0, 0.9, false, &s->valid_frac) ||
         !sg_cli_opt_double_in(a, "test-frac", po.test_frac, 0, 0.9, false, &s->test_frac))
