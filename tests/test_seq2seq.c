@@ -259,6 +259,7 @@ static void test_learns_to_reverse(void **state)
 
     /* sampling: a tiny temperature is greedy; a seed repeats its draws; a hot
      * temperature strays from greedy; a negative one is refused */
+    sg_pair_batcher_free(&ev);
     assert_int_equal(sg_pair_batcher_init(&ev, vs, 64, 0, err, sizeof err), SG_OK);
     assert_true(sg_pair_batcher_next(&ev, &b));
     int32_t greedy[8 * 64], s1[8 * 64], s2[8 * 64];

@@ -40,10 +40,11 @@ typedef struct sg_s2s_settings {
 static const struct {
     const char *name;
     bool flag;
-} sg_s2s_setting_list[] = {{"cell", false},         {"attention", false},  {"embed", false},    {"hidden", false},
-                           {"layers", false},       {"reverse", true},     {"peeky", true},     {"bidirectional", true},
-                           {"input-feeding", true}, {"tokens", false},     {"batch", false},    {"seed", false},
-                           {"clip", false},         {"valid-frac", false}, {"test-frac", false}};
+} sg_s2s_setting_list[] = {
+    {"cell", false},         {"attention", false},  {"embed", false},     {"hidden", false},
+    {"layers", false},       {"reverse", true},     {"peeky", true},      {"bidirectional", true},
+    {"input-feeding", true}, {"tokens", false},     {"batch", false},     {"seed", false},
+    {"clip", false},         {"valid-frac", false}, {"test-frac", false}, {"bucket", false}};
 enum { SG_S2S_N_SETTINGS = sizeof sg_s2s_setting_list / sizeof sg_s2s_setting_list[0], SG_S2S_SETTING_CAP = 40 };
 typedef char sg_s2s_strings[SG_S2S_N_SETTINGS][SG_S2S_SETTING_CAP];
 
@@ -101,6 +102,7 @@ static bool sg_s2s_parse_settings(sg_cli_args *a, sg_s2s_settings *s)
  * (flags "1" or "0"; numbers exact). */
 static void sg_s2s_settings_format(const sg_s2s_settings *s, sg_s2s_strings v)
 {
+    _Static_assert(SG_S2S_N_SETTINGS == 16, "sg_s2s_settings_format writes one string per setting of the list");
     const sg_seq2seq_config *c = &s->cfg;
     const bool flags[] = {c->reverse_source, c->peeky, c->bidirectional, c->input_feeding};
     snprintf(v[0], SG_S2S_SETTING_CAP, "%s", sg_cell_kind_name(c->kind));
