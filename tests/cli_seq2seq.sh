@@ -56,6 +56,19 @@ cmp -s "$dir/full.st" "$dir/part.st" || fail "3 + 3 resumed epochs differ from 6
 [ $rc -eq 3 ] || fail "resume on other data: exit $rc, $(cat "$dir/err")"
 "$seqgrad" train seq2seq --data "$dir/rev.txt" --input-feeding 2> "$dir/err"; rc=$?
 [ $rc -eq 2 ] && grep -q "needs --attention" "$dir/err" || fail "--input-feeding without attention: exit $rc"
+# a checkpoint of another task is refused by every seq2seq command
+mkdir -p "$dir/corpus"
+for f in train valid test; do printf 'a b c d\nb c d a\n' > "$dir/corpus/$f.txt"; done
+"$seqgrad" train lm --data "$dir/corpus" --hidden 4 --layers 1 --batch 2 --bptt 2 --epochs 1 --threads 1 \
+  --save "$dir/lm.st" > /dev/null 2>&1 || fail "train a tiny LM"
+for cmd in "generate seq2seq --input ab" "eval seq2seq --data $dir/rev.txt" "attention --input ab"; do
+  "$seqgrad" $cmd --load "$dir/lm.st" 2> "$dir/err"; rc=$?
+  [ $rc -eq 3 ] && grep -q "is not a seq2seq checkpoint" "$dir/err" || fail "$cmd on an LM checkpoint: exit $rc, $(cat "$dir/err")"
+done
+"$seqgrad" train seq2seq --data "$dir/rev.txt" --resume "$dir/lm.st" --epochs 2 2> "$dir/err"; rc=$?
+[ $rc -eq 3 ] || fail "resume from an LM checkpoint: exit $rc, $(cat "$dir/err")"
+"$seqgrad" train seq2seq --data "$dir/rev.txt" --resume "$dir/full.st" --epochs 9 --bucket 5 2> "$dir/err"; rc=$?
+[ $rc -eq 2 ] && grep -q -- "--bucket 5 contradicts" "$dir/err" || fail "resume --bucket 5: exit $rc, $(cat "$dir/err")"
 # sampling: seeded draws repeat; beam and temperature together are refused
 t1=$("$seqgrad" generate --load "$dir/s2s.st" --input abcd --temperature 5 --seed 4) || fail "sample"
 t2=$("$seqgrad" generate --load "$dir/s2s.st" --input abcd --temperature 5 --seed 4) || fail "sample"

@@ -88,7 +88,7 @@ static const sg_cli_option sg_cli_options[] = {
     {"bidirectional", NULL, 0, SG_S2S_MODEL, "a bidirectional encoder"},
     {"input-feeding", NULL, 0, SG_S2S_MODEL, "feed the last attentional state into the next decoder step (Luong)"},
     {"input", "TEXT", 0, "generate:seq2seq attention", "the source to decode"},
-    {"beam", "K", 0, "generate:seq2seq eval:seq2seq", "beam width (1: greedy)"},
+    {"beam", "K", 0, "generate:seq2seq eval:seq2seq train:seq2seq", "beam width (1: greedy)"},
     {"max-len", "N", 0, "generate:seq2seq attention", "the longest output decoded (default 64)"},
     {"tokens", "chars|words", 0, "train:seq2seq", "what a token is (default chars)"},
     {"valid-frac", "F", 0, "train:seq2seq", "share of the pairs held out for validation (default 0.1)"},

@@ -389,11 +389,11 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
     sg_s2s_settings set;
     const char *data = sg_cli_opt(a, "data"), *save = sg_cli_opt(a, "save"), *log = sg_cli_opt(a, "log");
     const char *resume = sg_cli_opt(a, "resume");
-    size_t epochs, threads, max_batches;
+    size_t epochs, threads, max_batches, beam;
     double lr;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (!sg_s2s_parse_settings(a, &set) || !sg_cli_opt_size_in(a, "epochs", 10, 1, 100000, &epochs) ||
-        !sg_cli_opt_size(a, "max-batches", 0, &max_batches) ||
+        !sg_cli_opt_size_in(a, "beam", 1, 1, 256, &beam) || !sg_cli_opt_size(a, "max-batches", 0, &max_batches) ||
         !sg_cli_opt_size_in(a, "threads", ncpu > 0 ? (size_t)ncpu : 1, 1, 1024, &threads) ||
         !sg_cli_opt_double_in(a, "lr", 0.001, 0, 1e4, true, &lr) || !sg_cli_check_all_used(a))
         return SG_EXIT_USAGE;
@@ -510,7 +510,7 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
         double secs = sg_cli_now() - bar.t0;
         sg_cli_progress_end(&bar);
         double acc;
-        if (!sg_s2s_accuracy(g, &m, &d.split[SG_PAIRS_VALID], 256, 1, &acc))
+        if (!sg_s2s_accuracy(g, &m, &d.split[SG_PAIRS_VALID], 256, beam, &acc))
             goto done;
         printf("epoch %zu: loss %.4f  valid exact match %.2f%%  %.0f target tok/s  %.1f s\n", epoch,
                total / (double)(n ? n : 1), 100 * acc, (double)tokens_seen / secs, secs);
@@ -526,9 +526,10 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
             goto done;
     }
     double test_acc;
-    if (!sg_s2s_accuracy(g, &m, &d.split[SG_PAIRS_TEST], 256, 1, &test_acc))
+    if (!sg_s2s_accuracy(g, &m, &d.split[SG_PAIRS_TEST], 256, beam, &test_acc))
         goto done;
-    printf("test exact match %.2f%% (%zu pairs)\n", 100 * test_acc, d.split[SG_PAIRS_TEST].n);
+    printf("test exact match %.2f%% (%zu pairs%s)\n", 100 * test_acc, d.split[SG_PAIRS_TEST].n,
+           beam > 1 ? ", beam search" : "");
     rc = SG_EXIT_OK;
 done:
     sg_pair_batcher_free(&it);
