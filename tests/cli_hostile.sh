@@ -46,6 +46,14 @@ head -c 3000 /dev/urandom > "$dir/garbage"
 head -c 200 "$dir/ck.st" > "$dir/truncated.st"
 mkdir "$dir/emptydata"
 mkdir "$dir/nul"; printf 'a\0b\n' > "$dir/nul/train.txt"; cp "$data/valid.txt" "$data/test.txt" "$dir/nul/"
+# seq2seq: a pair file (reverse 1 to 3 letters), a checkpoint of it, hostile pair files
+awk 'BEGIN { for (i = 0; i < 80; i++) { w = substr("abcdefg", 1 + i % 7, 1 + i % 3); r = ""
+  for (k = length(w); k > 0; k--) r = r substr(w, k, 1); print w "_" r } }' > "$dir/pairs.txt"
+s2s=(--data "$dir/pairs.txt" --embed 4 --hidden 4 --batch 8 --threads 1)
+"$seqgrad" train seq2seq "${s2s[@]}" --attention dot --epochs 1 --save "$dir/s2s.st" > /dev/null 2>&1 || { echo "setup failed (seq2seq)"; exit 1; }
+printf 'ab_ba\nno separator\n' > "$dir/nosep.txt"
+printf 'ab_ba\ncd_\n' > "$dir/notarget.txt"
+printf 'ab_ba\n\xff\xfe_x\n' > "$dir/notutf8.txt"
 
 # ---- numeric options ---------------------------------------------------------
 bad_values=(-1 nan inf -inf 1e308 99999999999999999999999 abc "" 1.5e)
@@ -60,6 +68,12 @@ base["gradcheck sine"]="--hidden 2 --window 3"
 base["gradcheck lm"]="--hidden 2 --layers 1 --bptt 2 --vocab 5 --sample 2"
 base["graph addition"]="-o $dir/g.dot --bits 3 --hidden 3"
 base["graph lm"]="-o $dir/g.dot --hidden 2 --layers 1 --bptt 2"
+base["train seq2seq"]="${s2s[*]} --epochs 1 --max-batches 2"
+base["eval seq2seq"]="--load $dir/s2s.st --data $dir/pairs.txt --threads 1"
+base["generate seq2seq"]="--load $dir/s2s.st --input abc"
+base["attention"]="--load $dir/s2s.st --input abc --out $dir/att"
+base["gradcheck seq2seq"]="--hidden 2 --embed 2 --attention additive --sample 2"
+base["graph seq2seq"]="-o $dir/g.dot --hidden 2 --embed 2 --attention general"
 declare -A opts
 opts["train lm"]="hidden layers embed bptt batch epochs seed threads min-count max-windows decay-start lr clip dropout init decay forget-bias"
 opts["eval"]="bptt batch threads"
@@ -71,8 +85,15 @@ opts["gradcheck sine"]="hidden window seed sample eps"
 opts["gradcheck lm"]="hidden layers bptt vocab graph-batch sample eps"
 opts["graph addition"]="bits hidden seed"
 opts["graph lm"]="hidden layers bptt vocab graph-batch"
+opts["train seq2seq"]="hidden layers embed batch bucket epochs seed threads lr clip valid-frac test-frac max-batches beam"
+opts["eval seq2seq"]="threads beam"
+opts["generate seq2seq"]="beam temperature seed max-len"
+opts["attention"]="max-len"
+opts["gradcheck seq2seq"]="hidden embed layers seed sample eps"
+opts["graph seq2seq"]="hidden embed layers"
 for cmd in "train lm" "eval" "generate" "train sine" "demo" "gradcheck addition" "gradcheck sine" "gradcheck lm" \
-           "graph addition" "graph lm"; do
+           "graph addition" "graph lm" "train seq2seq" "eval seq2seq" "generate seq2seq" "attention" \
+           "gradcheck seq2seq" "graph seq2seq"; do
   read -r -a b <<< "${base[$cmd]}"
   read -r -a c <<< "$cmd"
   run any "" "${c[@]}" "${b[@]}" # the base case itself
@@ -92,6 +113,24 @@ for f in "$dir/missing" "$dir/empty" "$dir/adir" "$dir/fifo" "$dir/garbage" "$di
   run 3 "$(basename "$f")" generate --load "$f" --words 2
   run 3 "$(basename "$f")" train lm "${lm[@]}" --epochs 2 --max-windows 2 --resume "$f"
 done
+for f in "$dir/missing" "$dir/empty" "$dir/adir" "$dir/fifo" "$dir/garbage" "$dir/truncated.st" "$dir/pairs.txt" \
+         "$dir/ck.st"; do
+  run 3 "$(basename "$f")" eval seq2seq --load "$f" --data "$dir/pairs.txt" --threads 1
+  run 3 "$(basename "$f")" generate seq2seq --load "$f" --input ab
+  run 3 "$(basename "$f")" attention --load "$f" --input ab --out "$dir/att"
+  run 3 "$(basename "$f")" train seq2seq "${s2s[@]}" --epochs 2 --resume "$f"
+done
+for f in "$dir/missing" "$dir/empty" "$dir/adir" "$dir/fifo" "$dir/garbage" "$dir/nosep.txt" "$dir/notarget.txt" \
+         "$dir/notutf8.txt"; do
+  run 3 "$(basename "$f")" train seq2seq --data "$f" --embed 4 --hidden 4 --batch 2 --threads 1 --epochs 1
+  run 3 "$(basename "$f")" eval seq2seq --load "$dir/s2s.st" --data "$f" --threads 1
+done
+run 3 "not in the model's vocabulary" generate seq2seq --load "$dir/s2s.st" --input "abz"
+run 2 "holds no tokens" generate seq2seq --load "$dir/s2s.st" --input ""
+run 2 "two ways" generate seq2seq --load "$dir/s2s.st" --input ab --beam 2 --temperature 1
+run 2 "needs --attention" train seq2seq "${s2s[@]}" --epochs 1 --input-feeding
+run 1 "missing/x" train seq2seq "${s2s[@]}" --epochs 1 --save "$dir/missing/x.st"
+run 1 "cannot create directory" attention --load "$dir/s2s.st" --input ab --out "$dir/missing/deeper"
 for d in "$dir/missing" "$dir/emptydata" "$dir/empty" "$dir/nul"; do
   run 3 "$(basename "$d")|train" train lm --data "$d" --hidden 4 --layers 1 --epochs 1 --threads 1
   run 3 "$(basename "$d")|train" eval --load "$dir/ck.st" --data "$d" --threads 1

@@ -107,6 +107,9 @@ static void test_parse_errors_name_the_line(void **state)
     const char *empty = "1+1_2\n\n3+3_   \n";
     assert_int_equal(sg_pair_data_parse(&d, empty, strlen(empty), "f.txt", NULL, err, sizeof err), SG_ERR_FORMAT);
     assert_true(sg_contains(err, "f.txt:3: the target is empty"));
+    const char *latin1 = "caf\xc3\xa9_ok\ncaf\xe9_bad\n"; /* line 1 UTF-8, line 2 Latin-1 */
+    assert_int_equal(sg_pair_data_parse(&d, latin1, strlen(latin1), "f.txt", NULL, err, sizeof err), SG_ERR_FORMAT);
+    assert_true(sg_contains(err, "f.txt:2: the line is not valid UTF-8"));
     assert_int_equal(sg_pair_data_parse(&d, "\n \n", 3, "f.txt", NULL, err, sizeof err), SG_ERR_FORMAT);
     assert_true(sg_contains(err, "holds no examples"));
     assert_null(d.vocab);

@@ -97,6 +97,10 @@ static sg_status sg_pairs_scan(const char *text, size_t len, const char *name, s
             sg_free(sp);
             return sg_error_format(err, errcap, SG_ERR_FORMAT, "%s:%zu: NUL byte in the line", name, line);
         }
+        if (!sg_utf8_valid(l, ll)) { /* a vocabulary must be saved as UTF-8: refuse it before any training */
+            sg_free(sp);
+            return sg_error_format(err, errcap, SG_ERR_FORMAT, "%s:%zu: the line is not valid UTF-8", name, line);
+        }
         const char *sep = memchr(l, '\t', ll);
         if (!sep)
             sep = memchr(l, '_', ll);
