@@ -137,6 +137,16 @@ SG_KERNEL(gather_rows_vjp,
     })
 /* clang-format on */
 
+/* The VJP writes only the gathered rows of the table: a parameter used only
+ * here keeps a row-sparse gradient (graph/core/sg_param.h). */
+static const int32_t *gather_rows_vjp_rows(const sg_tensor *node, size_t k, size_t *n)
+{
+    if (k != 0)
+        return NULL;
+    *n = node->src[1]->numel;
+    return node->src[1]->data;
+}
+
 sg_tensor *sg_gather_rows(sg_graph *g, sg_tensor *table, sg_tensor *ids)
 {
     sg_tensor *src[2] = {table, ids};
@@ -174,6 +184,7 @@ const sg_op sg_op_gather_rows = {.name = "gather_rows",
                                  .shape = gather_rows_shape,
                                  .forward = gather_rows_forward,
                                  .vjp = gather_rows_vjp,
+                                 .vjp_rows = gather_rows_vjp_rows,
                                  .example = gather_rows_example,
                                  .n_variants = 5};
 

@@ -522,6 +522,93 @@ static void test_init_deterministic(void **state)
     sg_params_free(p32s);
 }
 
+/* Row-sparse gradients: an embedding used only through gather_rows keeps the
+ * rows backward wrote; norm, clip, plain SGD and zero_grad visit only those
+ * and give bit for bit what the dense loops give; any other use, or weight
+ * decay, is dense. */
+static void sparse_step(sg_params *ps, sg_param *E, sg_param *W, const int32_t *ids, size_t n, bool dense_use,
+                        bool force_dense)
+{
+    sg_graph *g = sg_graph_new(SG_F64);
+    sg_params_zero_grad(ps);
+    double r[4 * 3];
+    for (size_t i = 0; i < n * 3; i++)
+        r[i] = 0.25 * (double)(i + 1) - 1.0;
+    sg_tensor *y = sg_gather_rows(g, sg_param_use(g, E), sg_ids(g, "ids", SG_SHAPE(n), ids)); /* (n, 3) */
+    sg_tensor *loss = sg_sum_all(g, sg_hadamard(g, y, sg_input_f64(g, "r", SG_SHAPE(n, 3), r, false)));
+    sg_tensor *w = sg_param_use(g, W);
+    loss = sg_add(g, loss, sg_sum_all(g, sg_hadamard(g, w, w)));
+    if (dense_use)
+        loss = sg_add(g, loss, sg_sum_all(g, sg_param_use(g, E)));
+    SG_ASSERT_GRAPH_OK(g);
+    assert_int_equal(sg_backward(g, loss), SG_OK);
+    if (force_dense)
+        sg_param_grad_note_dense(E);
+    sg_graph_free(g);
+}
+
+static void test_row_sparse_gradients(void **state)
+{
+    (void)state;
+    sg_params *a = sg_params_new(SG_F64), *b = sg_params_new(SG_F64);
+    sg_param *Ea = sg_params_add(a, "E", SG_SHAPE(10, 3)), *Wa = sg_params_add(a, "W", SG_SHAPE(3));
+    sg_param *Eb = sg_params_add(b, "E", SG_SHAPE(10, 3)), *Wb = sg_params_add(b, "W", SG_SHAPE(3));
+    for (size_t i = 0; i < 30; i++) {
+        sg_param_set(Ea, i, 0.1 * (double)i - 1.3);
+        sg_param_set(Eb, i, 0.1 * (double)i - 1.3);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        sg_param_set(Wa, i, 0.5 + (double)i);
+        sg_param_set(Wb, i, 0.5 + (double)i);
+    }
+    sg_optim oa, ob;
+    sg_sgd_config sc = sg_sgd_defaults();
+    sc.lr = 0.1;
+    assert_int_equal(sg_optim_init_sgd(&oa, &sc), SG_OK);
+    assert_int_equal(sg_optim_init_sgd(&ob, &sc), SG_OK);
+    static const int32_t ids1[4] = {7, 2, 7, 9}, ids2[3] = {0, 2, 5};
+    for (int step = 0; step < 4; step++) {
+        const int32_t *ids = step % 2 ? ids2 : ids1;
+        size_t n = step % 2 ? 3 : 4;
+        sparse_step(a, Ea, Wa, ids, n, false, false); /* a: row-sparse */
+        sparse_step(b, Eb, Wb, ids, n, false, true);  /* b: the same, made dense */
+        assert_int_equal(Ea->grad_extent, SG_GRAD_ROWS);
+        assert_int_equal(Ea->n_grad_rows, step % 2 ? 3 : 3); /* {7, 2, 9} and {0, 2, 5} */
+        assert_int_equal(Wa->grad_extent, SG_GRAD_ALL);
+        assert_int_equal(Eb->grad_extent, SG_GRAD_ALL);
+        assert_memory_equal(Ea->grad, Eb->grad, 30 * sizeof(double)); /* other rows are 0 in both */
+        double na = sg_params_grad_norm(a), nb = sg_params_grad_norm(b);
+        assert_memory_equal(&na, &nb, sizeof na); /* bit for bit */
+        double ca = sg_params_clip_grad_norm(a, 0.5), cb = sg_params_clip_grad_norm(b, 0.5);
+        assert_memory_equal(&ca, &cb, sizeof ca);
+        assert_memory_equal(Ea->grad, Eb->grad, 30 * sizeof(double));
+        assert_int_equal(sg_optim_step(&oa, a), SG_OK);
+        assert_int_equal(sg_optim_step(&ob, b), SG_OK);
+        assert_memory_equal(Ea->value, Eb->value, 30 * sizeof(double));
+        assert_memory_equal(Wa->value, Wb->value, 3 * sizeof(double));
+    }
+    /* zero_grad clears exactly what was written: the whole gradient is 0 */
+    sg_params_zero_grad(a);
+    assert_int_equal(Ea->grad_extent, SG_GRAD_ZEROED);
+    for (size_t i = 0; i < 30; i++)
+        assert_true(sg_param_grad_get(Ea, i) == 0.0);
+    /* a dense use of the same table makes its gradient dense */
+    sparse_step(a, Ea, Wa, ids1, 4, true, false);
+    assert_int_equal(Ea->grad_extent, SG_GRAD_ALL);
+    for (size_t i = 0; i < 30; i++) /* every row got the 1 of sum(E) */
+        assert_true(sg_param_grad_get(Ea, i) != 0.0);
+    sg_params_zero_grad(a);
+    for (size_t i = 0; i < 30; i++)
+        assert_true(sg_param_grad_get(Ea, i) == 0.0);
+    /* steady state: after the row list has grown, a step allocates nothing for it */
+    sparse_step(a, Ea, Wa, ids1, 4, false, false);
+    size_t cap = Ea->grad_rows_cap;
+    sparse_step(a, Ea, Wa, ids2, 3, false, false);
+    assert_int_equal(Ea->grad_rows_cap, cap);
+    sg_params_free(a);
+    sg_params_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -539,6 +626,7 @@ int main(void)
         cmocka_unit_test(test_init_uniform_range),
         cmocka_unit_test(test_init_normal_moments),
         cmocka_unit_test(test_init_deterministic),
+        cmocka_unit_test(test_row_sparse_gradients),
     };
     return cmocka_run_group_tests_name("optim", tests, NULL, NULL);
 }

@@ -717,6 +717,18 @@ sg_status sg_backward_seed(sg_graph *g, sg_tensor *out, const void *seed)
                     return sg_graph_fail(g, SG_ERR_NOMEM, "out of memory for a gradient (%zu elements)", s->numel);
             }
         }
+        for (size_t k = 0; k < t->n_src; k++) { /* what the VJP writes of a parameter's gradient */
+            sg_tensor *s = t->src[k];
+            if (s->kind != SG_KIND_PARAM || !s->param || s->grad != s->param->grad || !s->requires_grad ||
+                !sg_op_input_differentiable(t->op, k))
+                continue;
+            size_t n_rows = 0;
+            const int32_t *rows = t->op->vjp_rows ? t->op->vjp_rows(t, k, &n_rows) : NULL;
+            if (rows)
+                sg_param_grad_note_rows(s->param, rows, n_rows);
+            else
+                sg_param_grad_note_dense(s->param);
+        }
         t->op->vjp(t);
         if (g->anomaly) {
             for (size_t k = 0; k < t->n_src; k++) {

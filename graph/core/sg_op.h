@@ -39,7 +39,11 @@ struct sg_op {
     sg_op_kernel_fn forward;  /* node->data (+aux) from inputs */
     sg_op_kernel_fn vjp;      /* src[k]->grad += J_k^T node->grad */
     sg_op_example_fn example; /* gradient-check case */
-    int n_variants;           /* number of example variants (>= 1) */
+    /* NULL, or: the rows of input k (a table) that the VJP writes, n of them
+     * (NULL when it writes all of input k).  Lets a parameter used only this
+     * way keep a row-sparse gradient (sg_param.h). */
+    const int32_t *(*vjp_rows)(const sg_tensor *node, size_t k, size_t *n);
+    int n_variants; /* number of example variants (>= 1) */
     /* Per-op finite differences are unreliable near kinks (relu at 0); an op may
      * keep its examples away from them; nothing else is relaxed. */
 };

@@ -3,6 +3,7 @@
 
 #include "graph/core/sg_alloc.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 sg_params *sg_params_new(sg_dtype dtype)
@@ -24,6 +25,8 @@ static void sg_param_free(sg_param *p)
     sg_free(p->grad);
     sg_free(p->m);
     sg_free(p->v);
+    sg_free(p->grad_rows);
+    sg_free(p->grad_row_seen);
     sg_free(p);
 }
 
@@ -88,8 +91,92 @@ size_t sg_params_numel(const sg_params *ps)
 
 void sg_params_zero_grad(sg_params *ps)
 {
-    for (size_t i = 0; i < ps->n; i++)
-        memset(ps->items[i]->grad, 0, ps->items[i]->numel * sg_dtype_size(ps->dtype));
+    size_t es = sg_dtype_size(ps->dtype);
+    for (size_t i = 0; i < ps->n; i++) {
+        sg_param *p = ps->items[i];
+        if (p->grad_extent == SG_GRAD_ROWS) {
+            size_t row = p->numel / p->shape.d[0];
+            for (size_t k = 0; k < p->n_grad_rows; k++) {
+                memset((char *)p->grad + p->grad_rows[k] * row * es, 0, row * es);
+                p->grad_row_seen[p->grad_rows[k]] = 0;
+            }
+        } else {
+            memset(p->grad, 0, p->numel * es);
+        }
+        p->n_grad_rows = 0;
+        p->grad_extent = SG_GRAD_ZEROED;
+    }
+}
+
+void sg_param_grad_note_dense(sg_param *p)
+{
+    if (p->grad_extent == SG_GRAD_ROWS)
+        for (size_t k = 0; k < p->n_grad_rows; k++)
+            p->grad_row_seen[p->grad_rows[k]] = 0;
+    p->n_grad_rows = 0;
+    p->grad_extent = SG_GRAD_ALL;
+}
+
+void sg_param_grad_note_rows(sg_param *p, const int32_t *rows, size_t n)
+{
+    if (p->grad_extent == SG_GRAD_ALL)
+        return;
+    const size_t V = p->shape.d[0];
+    if (!p->grad_row_seen && !(p->grad_row_seen = sg_calloc(V, 1))) {
+        sg_param_grad_note_dense(p);
+        return;
+    }
+    if (p->grad_extent == SG_GRAD_ZEROED) {
+        p->grad_extent = SG_GRAD_ROWS;
+        p->n_grad_rows = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i] < 0 || (size_t)rows[i] >= V) {
+            sg_param_grad_note_dense(p);
+            return;
+        }
+        size_t r = (size_t)rows[i];
+        if (p->grad_row_seen[r])
+            continue;
+        void *items = p->grad_rows;
+        if (!sg_array_reserve(&items, &p->grad_rows_cap, p->n_grad_rows + 1, sizeof *p->grad_rows)) {
+            sg_param_grad_note_dense(p);
+            return;
+        }
+        p->grad_rows = items;
+        p->grad_rows[p->n_grad_rows++] = r;
+        p->grad_row_seen[r] = 1;
+        p->grad_rows_sorted = false;
+    }
+}
+
+static int sg_size_cmp(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+size_t sg_param_grad_ranges(sg_param *p)
+{
+    if (p->grad_extent != SG_GRAD_ROWS)
+        return 1;
+    if (!p->grad_rows_sorted) {
+        qsort(p->grad_rows, p->n_grad_rows, sizeof *p->grad_rows, sg_size_cmp);
+        p->grad_rows_sorted = true;
+    }
+    return p->n_grad_rows;
+}
+
+void sg_param_grad_range(const sg_param *p, size_t i, size_t *begin, size_t *len)
+{
+    if (p->grad_extent != SG_GRAD_ROWS) {
+        *begin = 0;
+        *len = p->numel;
+        return;
+    }
+    size_t row = p->numel / p->shape.d[0];
+    *begin = p->grad_rows[i] * row;
+    *len = row;
 }
 
 /* A buffer of n elements converted from dtype `from` to `to`, newly

@@ -6,6 +6,16 @@
  * shares the parameter's value and gradient buffers, so backward accumulates
  * straight into the parameter (+=, summed over every use and time step).
  *
+ * Row-sparse gradients: when, since the last sg_params_zero_grad, backward
+ * wrote a parameter's gradient only through ops that touch listed rows (a row
+ * gather: an embedding lookup), the parameter remembers those rows, and
+ * zeroing, the gradient norm, clipping and plain SGD visit only them: a step
+ * costs O(rows touched x row size), not O(rows x row size).  Any other use
+ * makes the gradient dense again until the next zero_grad.  The values are
+ * the same either way (the rows are visited in ascending order, so sums are
+ * bit for bit those of the dense loops).  Code that writes p->grad by hand
+ * after a backward must call sg_param_grad_note_dense(p) first.
+ *
  * Element type: a set is f32 (training) or f64 (gradient checks); the graph that
  * uses a parameter must have the same dtype.  sg_params_set_dtype converts a
  * whole set in place (f32 -> f64 -> f32 is exact), so the same model code can
@@ -15,6 +25,11 @@
 #define SG_PARAM_H
 
 #include "graph/core/sg_tensor.h"
+
+/* SG_GRAD_ALL: any element may be nonzero (the default: hand-written grads are
+ * safe); SG_GRAD_ZEROED: zeroed and not yet written by backward; SG_GRAD_ROWS:
+ * only the rows in grad_rows may be nonzero. */
+typedef enum sg_grad_extent { SG_GRAD_ALL = 0, SG_GRAD_ZEROED, SG_GRAD_ROWS } sg_grad_extent;
 
 struct sg_param {
     char *name; /* owned; unique within its set */
@@ -29,6 +44,12 @@ struct sg_param {
     sg_tensor *leaf;
     const sg_graph *leaf_graph;
     uint64_t leaf_step;
+    /* what of grad may be nonzero (see "Row-sparse gradients" above) */
+    sg_grad_extent grad_extent;
+    size_t *grad_rows; /* (n_grad_rows) distinct rows written, owned; sorted when grad_rows_sorted */
+    size_t n_grad_rows, grad_rows_cap;
+    bool grad_rows_sorted;
+    unsigned char *grad_row_seen; /* (shape.d[0]) owned, 1 for a row in grad_rows; NULL until needed */
 };
 
 typedef struct sg_params {
@@ -56,6 +77,19 @@ SG_NODISCARD sg_status sg_params_set_dtype(sg_params *ps, sg_dtype dtype);
 double sg_param_get(const sg_param *p, size_t i);
 void sg_param_set(sg_param *p, size_t i, double v);
 double sg_param_grad_get(const sg_param *p, size_t i);
+
+/* Backward's bookkeeping (also for code that writes gradients itself):
+ * note_rows says that rows[0..n-1] (ids in [0, shape.d[0])) are about to be
+ * written; note_dense that any element may be.  Neither fails: when the row
+ * list cannot grow, or an id is out of range, the gradient becomes dense. */
+void sg_param_grad_note_rows(sg_param *p, const int32_t *rows, size_t n);
+void sg_param_grad_note_dense(sg_param *p);
+/* The element ranges of p->grad that may be nonzero, in ascending order: one
+ * range [0, numel) when dense, else one per written row (none when zeroed
+ * and unwritten counts as dense: SG_GRAD_ZEROED reads as SG_GRAD_ALL, since
+ * code may have written by hand).  Range i is [*begin, *begin + *len). */
+size_t sg_param_grad_ranges(sg_param *p);
+void sg_param_grad_range(const sg_param *p, size_t i, size_t *begin, size_t *len);
 
 typedef struct sg_graph sg_graph;
 /* The leaf of p in g (made on first use in the current step, then reused, so a

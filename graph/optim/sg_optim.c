@@ -228,16 +228,22 @@ sg_status sg_optim_state_load(sg_optim *o, const sg_state_io *io)
 
 /* ---- clipping ------------------------------------------------------------ */
 
-/* Sum over all gradients of (g / scale)^2, in double. */
+/* Sum over all gradients of (g / scale)^2, in double; only the ranges that may
+ * be nonzero (sg_param_grad_ranges), in ascending order, so the sum is the
+ * dense loop's bit for bit. */
 static double sg_grad_sumsq(const sg_params *ps, double scale)
 {
     double ss = 0.0;
     for (size_t k = 0; k < ps->n; k++) {
-        const sg_param *p = ps->items[k];
-        for (size_t i = 0; i < p->numel; i++) {
-            double g =
-                (p->dtype == SG_F32 ? (double)((const float *)p->grad)[i] : ((const double *)p->grad)[i]) / scale;
-            ss += g * g;
+        sg_param *p = ps->items[k];
+        for (size_t r = 0, nr = sg_param_grad_ranges(p); r < nr; r++) {
+            size_t b, len;
+            sg_param_grad_range(p, r, &b, &len);
+            for (size_t i = b; i < b + len; i++) {
+                double g =
+                    (p->dtype == SG_F32 ? (double)((const float *)p->grad)[i] : ((const double *)p->grad)[i]) / scale;
+                ss += g * g;
+            }
         }
     }
     return ss;
@@ -273,14 +279,18 @@ double sg_params_clip_grad_norm(sg_params *ps, double max_norm)
     const double scale = max_norm / norm;
     for (size_t k = 0; k < ps->n; k++) {
         sg_param *p = ps->items[k];
-        if (p->dtype == SG_F32) {
-            float *g = (float *)p->grad; /* (numel) */
-            for (size_t i = 0; i < p->numel; i++)
-                g[i] = (float)((double)g[i] * scale);
-        } else {
-            double *g = (double *)p->grad; /* (numel) */
-            for (size_t i = 0; i < p->numel; i++)
-                g[i] *= scale;
+        for (size_t r = 0, nr = sg_param_grad_ranges(p); r < nr; r++) {
+            size_t b, len;
+            sg_param_grad_range(p, r, &b, &len);
+            if (p->dtype == SG_F32) {
+                float *g = (float *)p->grad; /* (numel) */
+                for (size_t i = b; i < b + len; i++)
+                    g[i] = (float)((double)g[i] * scale);
+            } else {
+                double *g = (double *)p->grad; /* (numel) */
+                for (size_t i = b; i < b + len; i++)
+                    g[i] *= scale;
+            }
         }
     }
     return norm;

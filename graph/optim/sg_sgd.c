@@ -23,12 +23,12 @@ sg_status sg_optim_init_sgd(sg_optim *opt, const sg_sgd_config *cfg)
     return SG_OK;
 }
 
-/* w -= lr * (grad + wd * w); w, grad: (numel) of T */
-#define SG_SGD_PLAIN(T, p, lr, wd)                                                                                     \
+/* w -= lr * (grad + wd * w) over elements [b, b + len); w, grad: (numel) of T */
+#define SG_SGD_PLAIN(T, p, lr, wd, b, len)                                                                             \
     do {                                                                                                               \
         T *w_ = (T *)(p)->value;            /* (numel) */                                                              \
         const T *g_ = (const T *)(p)->grad; /* (numel) */                                                              \
-        for (size_t i_ = 0; i_ < (p)->numel; i_++) {                                                                   \
+        for (size_t i_ = (b); i_ < (b) + (len); i_++) {                                                                \
             double w = (double)w_[i_];                                                                                 \
             double g = (double)g_[i_] + (wd)*w;                                                                        \
             w_[i_] = (T)(w - (lr)*g);                                                                                  \
@@ -66,10 +66,18 @@ static sg_status sg_sgd_step(sg_optim *opt, sg_params *ps)
             else
                 SG_SGD_MOMENTUM(double, p, lr, mu, wd);
         } else {
-            if (p->dtype == SG_F32)
-                SG_SGD_PLAIN(float, p, lr, wd);
-            else
-                SG_SGD_PLAIN(double, p, lr, wd);
+            /* without weight decay a zero gradient changes nothing: a row-sparse
+             * gradient updates only its rows (sg_param.h) */
+            size_t nr = wd == 0.0 ? sg_param_grad_ranges(p) : 1;
+            for (size_t r = 0; r < nr; r++) {
+                size_t b = 0, len = p->numel;
+                if (wd == 0.0)
+                    sg_param_grad_range(p, r, &b, &len);
+                if (p->dtype == SG_F32)
+                    SG_SGD_PLAIN(float, p, lr, wd, b, len);
+                else
+                    SG_SGD_PLAIN(double, p, lr, wd, b, len);
+            }
         }
     }
     opt->t++;
