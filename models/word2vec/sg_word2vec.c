@@ -1,0 +1,58 @@
+/* sg_word2vec.c — the negative-sampling loss of skip-gram and CBOW (see
+ * sg_word2vec.h for the equations and the legend).  Op calls only. */
+#include "models/word2vec/sg_word2vec.h"
+
+#include "graph/core/sg_init.h"
+#include "ops/sg_ops.h"
+
+#include <string.h>
+
+sg_status sg_word2vec_init(sg_word2vec *m, sg_params *ps, sg_w2v_arch arch, size_t V, size_t D, size_t K, size_t window)
+{
+    memset(m, 0, sizeof *m);
+    if (!ps || !V || !D || !K || !window || (arch != SG_W2V_SKIPGRAM && arch != SG_W2V_CBOW))
+        return SG_ERR_ARG;
+    *m = (sg_word2vec){.arch = arch, .V = V, .D = D, .K = K, .window = window};
+    m->in = sg_params_add(ps, "w2v.in", SG_SHAPE(V, D));
+    m->out = m->in ? sg_params_add(ps, "w2v.out", SG_SHAPE(V, D)) : NULL;
+    return m->out ? SG_OK : SG_ERR_NOMEM;
+}
+
+void sg_word2vec_reset_parameters(sg_word2vec *m, sg_rng *rng)
+{
+    const double r = 0.5 / (double)m->D;
+    for (size_t i = 0; i < m->in->numel; i++) {
+        sg_param_set(m->in, i, sg_rng_range(rng, -r, r));
+        sg_param_set(m->out, i, 0.0);
+    }
+}
+
+sg_tensor *sg_word2vec_loss(sg_graph *g, const sg_word2vec *m, const sg_w2v_batch *b)
+{
+    const size_t N = b->n, K = m->K, D = m->D, C = 2 * m->window;
+    double *sign = sg_graph_alloc(g, (K + 1) * sizeof *sign); /* +1 for the positive, -1 for negatives */
+    if (!sign || !N)
+        return NULL;
+    for (size_t k = 0; k <= K; k++)
+        sign[k] = k ? -1.0 : 1.0;
+    sg_tensor *W_in = sg_param_use(g, m->in), *W_out = sg_param_use(g, m->out);
+    sg_tensor *v; /* (N, 1, D) */
+    if (m->arch == SG_W2V_SKIPGRAM) {
+        v = sg_gather_rows(g, W_in, sg_ids(g, "center", SG_SHAPE(N), b->center));
+    } else {
+        double *w = sg_graph_alloc(g, N * C * sizeof *w); /* mask / count: the mean over real slots */
+        if (!w)
+            return NULL;
+        for (size_t i = 0; i < N; i++)
+            for (size_t c = 0; c < C; c++)
+                w[i * C + c] = b->ctx_mask[i * C + c] * b->ctx_scale[i];
+        sg_tensor *ctx = sg_gather_rows(g, W_in, sg_ids(g, "context", SG_SHAPE(N, C), b->context)); /* (N, C, D) */
+        sg_tensor *wt = sg_input_f64(g, "ctx_weight", SG_SHAPE(N, C, 1), w, false);
+        v = sg_sum(g, sg_hadamard(g, ctx, wt), 1); /* (N, D) */
+    }
+    v = sg_reshape(g, v, SG_SHAPE(N, 1, D));
+    sg_tensor *u = sg_gather_rows(g, W_out, sg_ids(g, "target", SG_SHAPE(N, K + 1), b->target)); /* (N, K+1, D) */
+    sg_tensor *s = sg_sum(g, sg_hadamard(g, u, v), 2);                                           /* (N, K+1) */
+    s = sg_hadamard(g, s, sg_input_f64(g, "sign", SG_SHAPE(1, K + 1), sign, false));
+    return sg_scale(g, sg_sum_all(g, sg_log_sigmoid(g, s)), -1.0);
+}
