@@ -95,6 +95,9 @@ int sg_cmd_eval(sg_cli_args *a);
 int sg_cmd_generate(sg_cli_args *a);
 /* seqgrad attention (frontends/cli/sg_cmd_seq2seq.c). */
 int sg_cmd_attention(sg_cli_args *a);
+/* seqgrad similar and analogy (frontends/cli/sg_cmd_word2vec.c). */
+int sg_cmd_similar(sg_cli_args *a);
+int sg_cmd_analogy(sg_cli_args *a);
 /* The tasks' own training commands (after `train <task>` took the task). */
 int sg_cmd_train_lm(sg_cli_args *a);
 int sg_cmd_train_sine(sg_cli_args *a);

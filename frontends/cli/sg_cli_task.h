@@ -73,5 +73,6 @@ int sg_task_addition_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cl
 int sg_task_lm_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_probe *out);
 int sg_task_sine_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_probe *out);
 int sg_task_seq2seq_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_probe *out);
+int sg_task_word2vec_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_probe *out);
 
 #endif

@@ -21,6 +21,7 @@ int sg_cmd_eval_lm(sg_cli_args *a);
 int sg_cmd_train_seq2seq(sg_cli_args *a);
 int sg_cmd_generate_seq2seq(sg_cli_args *a);
 int sg_cmd_eval_seq2seq(sg_cli_args *a);
+int sg_cmd_train_word2vec(sg_cli_args *a);
 int sg_cmd_generate_lm(sg_cli_args *a);
 
 /* The one table of tasks.  A task without a probe cannot be checked or drawn;
@@ -32,6 +33,8 @@ static const sg_cli_task sg_cli_tasks[] = {
     {"sine", "next value of a sine wave from a window", sg_task_sine_probe, sg_cmd_train_sine, NULL, NULL},
     {"seq2seq", "encoder-decoder on source_target pairs, with attention", sg_task_seq2seq_probe, sg_cmd_train_seq2seq,
      sg_cmd_eval_seq2seq, sg_cmd_generate_seq2seq},
+    {"word2vec", "word vectors: skip-gram or CBOW with negative sampling", sg_task_word2vec_probe,
+     sg_cmd_train_word2vec, NULL, NULL},
 };
 enum { SG_CLI_N_TASKS = sizeof sg_cli_tasks / sizeof sg_cli_tasks[0] };
 

@@ -1,0 +1,373 @@
+/* sg_cmd_word2vec.c — `seqgrad train word2vec` (skip-gram or CBOW with
+ * negative sampling, plain SGD at word2vec.c's linearly decaying rate, the
+ * vectors written in the word2vec text or binary format), `seqgrad similar`
+ * (cosine neighbours of a word) and `seqgrad analogy` (the questions-words
+ * test), and the task's probe for gradcheck and graph.
+ *
+ * Training runs on one thread: every batch is one tape, and its updates are
+ * applied after the whole batch (not example by example, Hogwild-style, as in
+ * word2vec.c), so a seed gives the same vectors every time. */
+#include "frontends/cli/sg_cli_progress.h"
+#include "frontends/cli/sg_cli_task.h"
+
+#include "graph/core/sg_alloc.h"
+#include "graph/optim/sg_optim.h"
+#include "models/word2vec/sg_w2v_vectors.h"
+#include "models/word2vec/sg_word2vec.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The example options every word2vec command reads. */
+static bool sg_w2v_parse_opts(sg_cli_args *a, sg_w2v_opts *o, size_t *dim, bool with_sample)
+{
+    *o = sg_w2v_opts_defaults();
+    const char *arch = sg_cli_opt(a, "arch");
+    if (!sg_cli_opt_size_in(a, "dim", 100, 1, 10000, dim) ||
+        !sg_cli_opt_size_in(a, "window", o->window, 1, 1000, &o->window) ||
+        !sg_cli_opt_size_in(a, "negative", o->negative, 1, 1000, &o->negative) ||
+        (with_sample && !sg_cli_opt_double_in(a, "sample", o->sample, 0, 1, false, &o->sample)) ||
+        !sg_cli_opt_size_in(a, "batch", o->batch, 1, 1u << 20, &o->batch) ||
+        !sg_cli_opt_size_in(a, "iter", o->iters, 1, 100000, &o->iters))
+        return false;
+    if (arch && strcmp(arch, "skipgram") != 0 && strcmp(arch, "cbow") != 0) {
+        sg_cli_error("--arch must be skipgram or cbow, not '%s'", arch);
+        return false;
+    }
+    o->arch = arch && strcmp(arch, "cbow") == 0 ? SG_W2V_CBOW : SG_W2V_SKIPGRAM;
+    return true;
+}
+
+int sg_cmd_train_word2vec(sg_cli_args *a)
+{
+    sg_w2v_opts o;
+    size_t dim, min_count, seed;
+    double lr;
+    const char *data = sg_cli_opt(a, "data"), *out = sg_cli_opt(a, "output"), *log = sg_cli_opt(a, "log");
+    bool binary = sg_cli_flag(a, "binary");
+    if (!sg_w2v_parse_opts(a, &o, &dim, true) || !sg_cli_opt_size(a, "min-count", 5, &min_count) ||
+        !sg_cli_opt_size(a, "seed", 1, &seed))
+        return SG_EXIT_USAGE;
+    double def_lr = o.arch == SG_W2V_CBOW ? 0.05 : 0.025;
+    if (!sg_cli_opt_double_in(a, "lr", def_lr, 0, 10, true, &lr) || !sg_cli_check_all_used(a))
+        return SG_EXIT_USAGE;
+    if (!data || !out) {
+        sg_cli_error("usage: seqgrad train word2vec --data FILE -o VECTORS [--arch skipgram|cbow --dim N --window N "
+                     "--negative K --sample T --min-count N --iter N --lr X --binary]");
+        return SG_EXIT_USAGE;
+    }
+    char err[4096];
+    sg_w2v_corpus c;
+    sg_status st = sg_w2v_corpus_load(&c, data, min_count, err, sizeof err);
+    if (st != SG_OK) {
+        sg_cli_error("%s", err);
+        return st == SG_ERR_NOMEM ? SG_EXIT_FAIL : SG_EXIT_INPUT;
+    }
+    sg_w2v_batcher it;
+    if ((st = sg_w2v_batcher_init(&it, &c, &o, err, sizeof err)) != SG_OK) {
+        sg_cli_error("%s", err);
+        sg_w2v_corpus_free(&c);
+        return st == SG_ERR_ARG ? SG_EXIT_USAGE : SG_EXIT_FAIL;
+    }
+    const size_t V = sg_vocab_size(c.vocab);
+    sg_params *ps = sg_params_new(SG_F32);
+    sg_graph *g = sg_graph_new(SG_F32);
+    const char **words = sg_malloc(V * sizeof *words);
+    float *vec = NULL;
+    sg_word2vec m;
+    int rc = SG_EXIT_FAIL;
+    sg_optim opt;
+    sg_sgd_config sc = sg_sgd_defaults();
+    sc.lr = lr;
+    if (!ps || !g || !words || sg_word2vec_init(&m, ps, o.arch, V, dim, o.negative, o.window) != SG_OK ||
+        sg_optim_init_sgd(&opt, &sc) != SG_OK) {
+        sg_cli_error("out of memory for the model (%zu words x %zu)", V, dim);
+        goto done;
+    }
+    sg_rng rng;
+    sg_rng_seed(&rng, seed);
+    sg_word2vec_reset_parameters(&m, &rng);
+    printf("word2vec: %s, %zu words (min count %zu) of %llu, dimension %zu, window %zu, %zu negatives, sample %g, "
+           "%zu passes, lr %g, batch %zu\n",
+           o.arch == SG_W2V_CBOW ? "CBOW" : "skip-gram", V, min_count, (unsigned long long)c.train_words, dim, o.window,
+           o.negative, o.sample, o.iters, lr, o.batch);
+    fflush(stdout);
+    const uint64_t total = sg_w2v_total_words(&it);
+    sg_cli_progress bar;
+    sg_cli_progress_init(&bar, "training", (size_t)total);
+    sg_w2v_batch b;
+    double loss_sum = 0;
+    size_t examples = 0, pass = 0;
+    double t_pass = bar.t0;
+    while (sg_w2v_batcher_next(&it, &rng, &b)) {
+        sg_graph_reset(g);
+        sg_params_zero_grad(ps);
+        opt.lr = lr * fmax(1e-4, 1.0 - (double)b.words_done / (double)(total + 1));
+        sg_tensor *loss = sg_word2vec_loss(g, &m, &b);
+        double l = loss ? sg_tensor_get(loss, 0) : NAN;
+        if (!loss || !isfinite(l) || sg_backward(g, loss) != SG_OK || sg_optim_step(&opt, ps) != SG_OK) {
+            sg_cli_progress_end(&bar);
+            sg_cli_error("training failed at word %llu: %s", (unsigned long long)b.words_done,
+                         loss && !isfinite(l) ? "the loss is not finite" : sg_graph_error(g));
+            goto done;
+        }
+        loss_sum += l;
+        examples += b.n;
+        double now = sg_cli_now();
+        sg_cli_progress_update(&bar, (size_t)b.words_done, "loss %.4f  lr %.5f  %.0f words/s", loss_sum / examples,
+                               opt.lr, (double)b.words_done / (now - bar.t0));
+        if (it.iter > pass || b.words_done >= total) { /* a pass ended */
+            sg_cli_log_field row[] = {{"pass", (double)(pass + 1)},
+                                      {"loss", loss_sum / (double)examples},
+                                      {"lr", opt.lr},
+                                      {"words_per_s", (double)c.train_words / (now - t_pass)},
+                                      {"seconds", now - t_pass}};
+            if (log && !sg_cli_log_append(log, row, sizeof row / sizeof row[0])) {
+                sg_cli_progress_end(&bar);
+                goto done;
+            }
+            pass = it.iter;
+            t_pass = now;
+        }
+    }
+    double secs = sg_cli_now() - bar.t0;
+    sg_cli_progress_end(&bar);
+    printf("trained: %zu examples, mean loss %.4f, %.1f s, %.0f words/s\n", examples,
+           loss_sum / (double)(examples ? examples : 1), secs, (double)total / secs);
+    vec = sg_malloc(V * dim * sizeof *vec);
+    if (!vec) {
+        sg_cli_error("out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < V; i++)
+        words[i] = sg_vocab_word(c.vocab, (int32_t)i);
+    memcpy(vec, m.in->value, V * dim * sizeof *vec);
+    if ((st = sg_w2v_vectors_save(out, words, vec, V, dim, binary, err, sizeof err)) != SG_OK) {
+        sg_cli_error("%s", err);
+        goto done;
+    }
+    printf("wrote %s (%zu vectors of %zu, %s)\n", out, V, dim, binary ? "binary" : "text");
+    rc = SG_EXIT_OK;
+done:
+    sg_free(vec);
+    sg_free(words);
+    sg_graph_free(g);
+    sg_params_free(ps);
+    sg_w2v_batcher_free(&it);
+    sg_w2v_corpus_free(&c);
+    return rc;
+}
+
+/* ---- similar and analogy ------------------------------------------------------ */
+
+static int sg_w2v_load_vectors(sg_cli_args *a, sg_w2v_vectors *v)
+{
+    const char *path = sg_cli_opt(a, "vectors");
+    bool binary = sg_cli_flag(a, "binary");
+    if (!path) {
+        sg_cli_error("--vectors FILE is needed (the word2vec text format, or binary with --binary)");
+        return SG_EXIT_USAGE;
+    }
+    char err[1024];
+    sg_status st = sg_w2v_vectors_load(v, path, binary, err, sizeof err);
+    if (st != SG_OK) {
+        sg_cli_error("%s", err);
+        return st == SG_ERR_NOMEM ? SG_EXIT_FAIL : SG_EXIT_INPUT;
+    }
+    return SG_EXIT_OK;
+}
+
+int sg_cmd_similar(sg_cli_args *a)
+{
+    size_t k;
+    sg_w2v_vectors v;
+    if (!sg_cli_opt_size_in(a, "top", 10, 1, 10000, &k))
+        return SG_EXIT_USAGE;
+    const char *word = sg_cli_positional(a);
+    if (!word) {
+        sg_cli_error("usage: seqgrad similar --vectors FILE WORD [-k N] [--binary]");
+        return SG_EXIT_USAGE;
+    }
+    int rc = sg_w2v_load_vectors(a, &v);
+    if (rc != SG_EXIT_OK)
+        return rc;
+    if (!sg_cli_check_all_used(a)) {
+        sg_w2v_vectors_free(&v);
+        return SG_EXIT_USAGE;
+    }
+    long row = sg_w2v_vectors_find(&v, word);
+    long *rows = sg_malloc(k * sizeof *rows);
+    double *cos = sg_malloc(k * sizeof *cos);
+    rc = SG_EXIT_FAIL;
+    if (row < 0) {
+        sg_cli_error("'%s' is not in the vectors' vocabulary", word);
+        rc = SG_EXIT_INPUT;
+    } else if (!rows || !cos) {
+        sg_cli_error("out of memory");
+    } else {
+        size_t n = sg_w2v_vectors_nearest(&v, v.unit + (size_t)row * v.D, k, &row, 1, rows, cos);
+        for (size_t i = 0; i < n; i++)
+            printf("%-20s %.4f\n", v.words[rows[i]], cos[i]);
+        rc = SG_EXIT_OK;
+    }
+    sg_free(rows);
+    sg_free(cos);
+    sg_w2v_vectors_free(&v);
+    return rc;
+}
+
+/* The questions-words format: ": section" lines, then "a b c d" lines (a is
+ * to b as c is to d).  Words are looked up as given, then lowercased.  An
+ * answer is right when the nearest word to b - a + c (unit vectors, the
+ * three question words excluded) is d.  Questions with a word outside the
+ * vocabulary are counted as not covered. */
+int sg_cmd_analogy(sg_cli_args *a)
+{
+    const char *qpath = sg_cli_opt(a, "questions");
+    sg_w2v_vectors v;
+    if (!qpath) {
+        sg_cli_error("usage: seqgrad analogy --vectors FILE --questions FILE [--binary]");
+        return SG_EXIT_USAGE;
+    }
+    int rc = sg_w2v_load_vectors(a, &v);
+    if (rc != SG_EXIT_OK)
+        return rc;
+    if (!sg_cli_check_all_used(a)) {
+        sg_w2v_vectors_free(&v);
+        return SG_EXIT_USAGE;
+    }
+    FILE *f = fopen(qpath, "r");
+    float *q = sg_malloc(v.D * sizeof *q);
+    if (!f || !q) {
+        sg_cli_error("cannot read '%s'%s", qpath, f ? ": out of memory" : "");
+        if (f)
+            fclose(f);
+        sg_free(q);
+        sg_w2v_vectors_free(&v);
+        return f ? SG_EXIT_FAIL : SG_EXIT_INPUT;
+    }
+    char line[4096], section[256] = "(none)";
+    size_t sec_right = 0, sec_seen = 0, sec_total = 0, right = 0, seen = 0, total = 0, lineno = 0;
+    rc = SG_EXIT_OK;
+    for (bool more = true; more;) {
+        more = fgets(line, sizeof line, f) != NULL;
+        lineno += more;
+        if (!more || line[0] == ':') {
+            if (sec_total)
+                printf("%-28s %5.1f%%  (%zu of %zu covered)\n", section,
+                       sec_seen ? 100.0 * (double)sec_right / (double)sec_seen : 0.0, sec_seen, sec_total);
+            if (more)
+                snprintf(section, sizeof section, "%.*s", (int)strcspn(line + 1, "\r\n"), line + 1 + (line[1] == ' '));
+            sec_right = sec_seen = sec_total = 0;
+            continue;
+        }
+        char w[4][256];
+        if (sscanf(line, "%255s %255s %255s %255s", w[0], w[1], w[2], w[3]) != 4) {
+            if (strspn(line, " \t\r\n") == strlen(line))
+                continue;
+            sg_cli_error("%s:%zu: a question is four words", qpath, lineno);
+            rc = SG_EXIT_INPUT;
+            break;
+        }
+        long id[4];
+        bool all = true;
+        for (int k = 0; k < 4; k++) {
+            id[k] = sg_w2v_vectors_find(&v, w[k]);
+            if (id[k] < 0) {
+                for (char *p = w[k]; *p; p++)
+                    *p = (char)tolower((unsigned char)*p);
+                id[k] = sg_w2v_vectors_find(&v, w[k]);
+            }
+            all = all && id[k] >= 0;
+        }
+        sec_total++;
+        total++;
+        if (!all)
+            continue;
+        for (size_t d = 0; d < v.D; d++)
+            q[d] = v.unit[id[1] * v.D + d] - v.unit[id[0] * v.D + d] + v.unit[id[2] * v.D + d];
+        long best;
+        double cos;
+        sec_seen++;
+        seen++;
+        if (sg_w2v_vectors_nearest(&v, q, 1, id, 3, &best, &cos) == 1 && best == id[3]) {
+            sec_right++;
+            right++;
+        }
+    }
+    fclose(f);
+    if (rc == SG_EXIT_OK)
+        printf("overall: %.2f%% of %zu covered questions right; coverage %.1f%% (%zu of %zu)\n",
+               seen ? 100.0 * (double)right / (double)seen : 0.0, seen,
+               total ? 100.0 * (double)seen / (double)total : 0, seen, total);
+    sg_free(q);
+    sg_w2v_vectors_free(&v);
+    return rc;
+}
+
+/* ---- the probe: a tiny corpus and one batch ---------------------------------------- */
+
+typedef struct sg_w2v_probe {
+    sg_word2vec m;
+    sg_w2v_corpus c;
+    sg_w2v_batcher it;
+    sg_w2v_batch b;
+} sg_w2v_probe;
+
+static sg_tensor *sg_w2v_probe_loss(sg_graph *g, void *self)
+{
+    sg_w2v_probe *p = self;
+    return sg_word2vec_loss(g, &p->m, &p->b);
+}
+
+static void sg_w2v_probe_free(void *self)
+{
+    sg_w2v_probe *p = self;
+    sg_w2v_batcher_free(&p->it);
+    sg_w2v_corpus_free(&p->c);
+    sg_free(p);
+}
+
+int sg_task_word2vec_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_probe *out)
+{
+    memset(out, 0, sizeof *out);
+    sg_w2v_opts o;
+    size_t dim, seed;
+    if (!sg_w2v_parse_opts(a, &o, &dim, false) || !sg_cli_opt_size(a, "seed", 1, &seed))
+        return SG_EXIT_USAGE;
+    if (!sg_cli_given(a, "dim"))
+        dim = for_check ? 4 : 8;
+    if (!sg_cli_given(a, "batch"))
+        o.batch = 6;
+    o.sample = 0;
+    o.iters = 1;
+    static const char text[] = "the cat sat on the mat\nthe dog sat on the log\na cat and a dog\n";
+    sg_w2v_probe *p = sg_calloc(1, sizeof *p);
+    sg_params *ps = sg_params_new(dtype);
+    char err[512];
+    sg_rng rng;
+    sg_rng_seed(&rng, seed);
+    if (!p || !ps || sg_w2v_corpus_parse(&p->c, text, sizeof text - 1, "probe", 1, err, sizeof err) != SG_OK ||
+        sg_w2v_batcher_init(&p->it, &p->c, &o, err, sizeof err) != SG_OK || !sg_w2v_batcher_next(&p->it, &rng, &p->b) ||
+        sg_word2vec_init(&p->m, ps, o.arch, sg_vocab_size(p->c.vocab), dim, o.negative, o.window) != SG_OK) {
+        if (p)
+            sg_w2v_probe_free(p);
+        sg_params_free(ps);
+        sg_cli_error("could not build the word2vec probe");
+        return SG_EXIT_FAIL;
+    }
+    for (size_t i = 0; i < p->m.in->numel; i++) { /* both tables random, so both get gradients */
+        sg_param_set(p->m.in, i, sg_rng_range(&rng, -0.5, 0.5));
+        sg_param_set(p->m.out, i, sg_rng_range(&rng, -0.5, 0.5));
+    }
+    *out =
+        (sg_cli_probe){.ps = ps, .owns_ps = true, .self = p, .loss = sg_w2v_probe_loss, .free_self = sg_w2v_probe_free};
+    const char *arch = o.arch == SG_W2V_CBOW ? "CBOW" : "skip-gram";
+    snprintf(out->title, sizeof out->title, "word2vec %s: %zu examples, %zu negatives, dimension %zu", arch, p->b.n,
+             o.negative, dim);
+    snprintf(out->describe, sizeof out->describe, "word2vec %s (%zu words, D %zu, N %zu, K %zu, %zu parameters)", arch,
+             sg_vocab_size(p->c.vocab), dim, p->b.n, o.negative, sg_params_numel(ps));
+    return SG_EXIT_OK;
+}
