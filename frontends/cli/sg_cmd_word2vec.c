@@ -258,8 +258,10 @@ int sg_cmd_analogy(sg_cli_args *a)
             if (sec_total)
                 printf("%-28s %5.1f%%  (%zu of %zu covered)\n", section,
                        sec_seen ? 100.0 * (double)sec_right / (double)sec_seen : 0.0, sec_seen, sec_total);
-            if (more)
-                snprintf(section, sizeof section, "%.*s", (int)strcspn(line + 1, "\r\n"), line + 1 + (line[1] == ' '));
+            if (more) {
+                const char *name = line + 1 + strspn(line + 1, " \t");
+                snprintf(section, sizeof section, "%.*s", (int)strcspn(name, "\r\n"), name);
+            }
             sec_right = sec_seen = sec_total = 0;
             continue;
         }
