@@ -50,9 +50,9 @@ sg_tensor *sg_word2vec_loss(sg_graph *g, const sg_word2vec *m, const sg_w2v_batc
         sg_tensor *wt = sg_input_f64(g, "ctx_weight", SG_SHAPE(N, C, 1), w, false);
         v = sg_sum(g, sg_hadamard(g, ctx, wt), 1); /* (N, D) */
     }
-    v = sg_reshape(g, v, SG_SHAPE(N, 1, D));
+    v = sg_reshape(g, v, SG_SHAPE(N, D, 1));
     sg_tensor *u = sg_gather_rows(g, W_out, sg_ids(g, "target", SG_SHAPE(N, K + 1), b->target)); /* (N, K+1, D) */
-    sg_tensor *s = sg_sum(g, sg_hadamard(g, u, v), 2);                                           /* (N, K+1) */
+    sg_tensor *s = sg_reshape(g, sg_matmul(g, u, v), SG_SHAPE(N, K + 1)); /* batched dot products (N, K+1) */
     s = sg_hadamard(g, s, sg_input_f64(g, "sign", SG_SHAPE(1, K + 1), sign, false));
     return sg_scale(g, sg_sum_all(g, sg_log_sigmoid(g, s)), -1.0);
 }

@@ -1,8 +1,8 @@
 /* sg_word2vec.h — word2vec with negative sampling (Mikolov et al. 2013),
- * skip-gram and CBOW, from op calls only: row gathers, hadamard, sum,
- * log-sigmoid.  The gradients come from the tape; the embedding tables get
- * row-sparse gradients (graph/core/sg_param.h), so a step costs the rows it
- * touches, not the vocabulary.
+ * skip-gram and CBOW, from op calls only: row gathers, a batched matmul for
+ * the dot products, hadamard, sum, log-sigmoid.  The gradients come from the
+ * tape; the embedding tables get row-sparse gradients (graph/core/sg_param.h),
+ * so a step costs the rows it touches, not the vocabulary.
  *
  * Dimension legend: V vocabulary, D vector size, N examples in a batch,
  * K negatives per example, C = 2 * window context slots (CBOW).
