@@ -25,7 +25,20 @@ for arch in skipgram cbow; do
     [ "${nn:0:1}" = "${w:0:1}" ] || fail "$arch: the nearest word to $w is $nn"
   done
 done
-"$seqgrad" train word2vec "${common[@]}" -o "$dir/again.txt" > /dev/null 2>&1 || fail "train again"
+"$seqgrad" train word2vec "${common[@]}" -o "$dir/again.txt" --save "$dir/w2v.st" > /dev/null 2>&1 || fail "train again"
+/usr/bin/python3 - "$dir/w2v.st" "$dir/again.txt" <<'PY' || fail "the checkpoint does not hold the vectors"
+import json, struct, sys
+import numpy as np
+b = open(sys.argv[1], 'rb').read()
+n, = struct.unpack('<Q', b[:8]); h = json.loads(b[8:8 + n]); meta = h.pop('__metadata__')
+assert meta['task'] == 'word2vec' and meta['word2vec.arch'] == 'skipgram' and meta['word2vec.dim'] == '16', meta
+vocab = json.loads(meta['word2vec.vocab'])
+e = h['w2v.in']; s, t = e['data_offsets']
+x = np.frombuffer(b[8 + n + s:8 + n + t], dtype='<f4').reshape(e['shape'])
+rows = [l.split() for l in open(sys.argv[2]).read().splitlines()[1:]]
+assert [r[0] for r in rows] == vocab and tuple(x.shape) == (17, 16) and 'w2v.out' in h
+assert all(float(v) == float(x[i, j]) for i, r in enumerate(rows) for j, v in enumerate(r[1:]))
+PY
 cmp -s "$dir/skipgram.txt" "$dir/again.txt" || fail "the same seed gave other vectors"
 "$seqgrad" train word2vec "${common[@]}" --binary -o "$dir/sg.bin" > /dev/null 2>&1 || fail "train --binary"
 a=$("$seqgrad" similar --vectors "$dir/skipgram.txt" x1 -k 5) && b=$("$seqgrad" similar --vectors "$dir/sg.bin" --binary x1 -k 5) \

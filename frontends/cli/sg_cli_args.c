@@ -41,7 +41,8 @@ static const sg_cli_option sg_cli_options[] = {
     /* data and files */
     {"data", "DIR", 0, "train:lm eval train:seq2seq train:word2vec",
      "LM: corpus directory (train.txt/valid.txt/test.txt or ptb.*.txt); seq2seq: a file of source_target pairs"},
-    {"save", "CKPT", 0, "train:lm train:seq2seq", "write a checkpoint (atomically) at the end of every epoch"},
+    {"save", "CKPT", 0, "train:lm train:seq2seq train:word2vec",
+     "write a checkpoint (atomically) at the end of every epoch"},
     {"resume", "CKPT", 0, "train:lm train:seq2seq", "continue a run from its checkpoint, bit for bit"},
     {"load", "CKPT", 0, "eval generate attention", "the trained model's checkpoint"},
     {"log", "FILE", 0, "train:lm train:seq2seq train:word2vec",

@@ -11,10 +11,13 @@
 #include "frontends/cli/sg_cli_task.h"
 
 #include "graph/core/sg_alloc.h"
+#include "graph/format/sg_checkpoint.h"
 #include "graph/optim/sg_optim.h"
+#include "graph/util/sg_util.h"
 #include "models/word2vec/sg_w2v_vectors.h"
 #include "models/word2vec/sg_word2vec.h"
 
+#include <cjson/cJSON.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -40,12 +43,61 @@ static bool sg_w2v_parse_opts(sg_cli_args *a, sg_w2v_opts *o, size_t *dim, bool 
     return true;
 }
 
+/* The run as a safetensors checkpoint: both tables ("w2v.in", "w2v.out"),
+ * task "word2vec", the settings as strings and the vocabulary as a JSON
+ * array in id order. */
+static bool sg_w2v_save_checkpoint(const char *path, const sg_params *ps, const sg_vocab *v, const sg_w2v_opts *o,
+                                   size_t dim, size_t min_count, double lr)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (int32_t i = 0; arr && (size_t)i < sg_vocab_size(v); i++) {
+        cJSON *w = cJSON_CreateString(sg_vocab_word(v, i));
+        if (!w || !cJSON_AddItemToArray(arr, w)) {
+            cJSON_Delete(w);
+            cJSON_Delete(arr);
+            arr = NULL;
+        }
+    }
+    char *vj = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    sg_checkpoint ck;
+    sg_checkpoint_init(&ck);
+    char num[6][SG_FMT_DOUBLE_CAP];
+    snprintf(num[0], sizeof num[0], "%zu", dim);
+    snprintf(num[1], sizeof num[1], "%zu", o->window);
+    snprintf(num[2], sizeof num[2], "%zu", o->negative);
+    sg_fmt_double(num[3], o->sample);
+    snprintf(num[4], sizeof num[4], "%zu", min_count);
+    sg_fmt_double(num[5], lr);
+    const char *kv[][2] = {{"task", "word2vec"},
+                           {"word2vec.arch", o->arch == SG_W2V_CBOW ? "cbow" : "skipgram"},
+                           {"word2vec.dim", num[0]},
+                           {"word2vec.window", num[1]},
+                           {"word2vec.negative", num[2]},
+                           {"word2vec.sample", num[3]},
+                           {"word2vec.min-count", num[4]},
+                           {"word2vec.lr", num[5]},
+                           {"word2vec.vocab", vj ? vj : ""}};
+    sg_status st = vj ? SG_OK : SG_ERR_NOMEM;
+    for (size_t i = 0; st == SG_OK && i < sizeof kv / sizeof kv[0]; i++)
+        st = sg_checkpoint_set_string(&ck, kv[i][0], kv[i][1]);
+    char err[4096] = "out of memory describing the run";
+    if (st == SG_OK)
+        st = sg_checkpoint_save(path, ps, &ck, err, sizeof err);
+    if (st != SG_OK)
+        sg_cli_error("%s", err);
+    cJSON_free(vj);
+    sg_checkpoint_free(&ck);
+    return st == SG_OK;
+}
+
 int sg_cmd_train_word2vec(sg_cli_args *a)
 {
     sg_w2v_opts o;
     size_t dim, min_count, seed;
     double lr;
     const char *data = sg_cli_opt(a, "data"), *out = sg_cli_opt(a, "output"), *log = sg_cli_opt(a, "log");
+    const char *save = sg_cli_opt(a, "save");
     bool binary = sg_cli_flag(a, "binary");
     if (!sg_w2v_parse_opts(a, &o, &dim, true) || !sg_cli_opt_size(a, "min-count", 5, &min_count) ||
         !sg_cli_opt_size(a, "seed", 1, &seed))
@@ -55,7 +107,7 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
         return SG_EXIT_USAGE;
     if (!data || !out) {
         sg_cli_error("usage: seqgrad train word2vec --data FILE -o VECTORS [--arch skipgram|cbow --dim N --window N "
-                     "--negative K --sample T --min-count N --iter N --lr X --binary]");
+                     "--negative K --sample T --min-count N --iter N --lr X --binary --save CKPT]");
         return SG_EXIT_USAGE;
     }
     char err[4096];
@@ -149,6 +201,10 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
         goto done;
     }
     printf("wrote %s (%zu vectors of %zu, %s)\n", out, V, dim, binary ? "binary" : "text");
+    if (save && !sg_w2v_save_checkpoint(save, ps, c.vocab, &o, dim, min_count, lr))
+        goto done;
+    if (save)
+        printf("wrote %s (both tables, the settings and the vocabulary)\n", save);
     rc = SG_EXIT_OK;
 done:
     sg_free(vec);
