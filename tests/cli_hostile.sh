@@ -54,6 +54,11 @@ s2s=(--data "$dir/pairs.txt" --embed 4 --hidden 4 --batch 8 --threads 1)
 printf 'ab_ba\nno separator\n' > "$dir/nosep.txt"
 printf 'ab_ba\ncd_\n' > "$dir/notarget.txt"
 printf 'ab_ba\n\xff\xfe_x\n' > "$dir/notutf8.txt"
+# word2vec: a corpus and vectors trained on it
+awk 'BEGIN { for (i = 0; i < 300; i++) print "w" (i % 9) " w" ((i * 5) % 7) " w" ((i * 3) % 4) }' > "$dir/w2v.txt"
+"$seqgrad" train word2vec --data "$dir/w2v.txt" --dim 4 --iter 1 --min-count 1 -o "$dir/vec.txt" > /dev/null 2>&1 \
+  || { echo "setup failed (word2vec)"; exit 1; }
+printf ': s\nw1 w2 w3 w4\n' > "$dir/questions.txt"
 
 # ---- numeric options ---------------------------------------------------------
 bad_values=(-1 nan inf -inf 1e308 99999999999999999999999 abc "" 1.5e)
@@ -74,6 +79,9 @@ base["generate seq2seq"]="--load $dir/s2s.st --input abc"
 base["attention"]="--load $dir/s2s.st --input abc --out $dir/att"
 base["gradcheck seq2seq"]="--hidden 2 --embed 2 --attention additive --sample 2"
 base["graph seq2seq"]="-o $dir/g.dot --hidden 2 --embed 2 --attention general"
+base["train word2vec"]="--data $dir/w2v.txt --dim 4 --iter 1 --min-count 1 -o $dir/v2.txt"
+base["similar"]="--vectors $dir/vec.txt w1"
+base["gradcheck word2vec"]="--dim 2 --negative 2"
 declare -A opts
 opts["train lm"]="hidden layers embed bptt batch epochs seed threads min-count max-windows decay-start lr clip dropout init decay forget-bias"
 opts["eval"]="bptt batch threads"
@@ -91,9 +99,12 @@ opts["generate seq2seq"]="beam temperature seed max-len"
 opts["attention"]="max-len"
 opts["gradcheck seq2seq"]="hidden embed layers seed sample eps"
 opts["graph seq2seq"]="hidden embed layers"
+opts["train word2vec"]="dim window negative sample min-count iter lr batch seed"
+opts["similar"]="top"
+opts["gradcheck word2vec"]="dim window negative batch seed"
 for cmd in "train lm" "eval" "generate" "train sine" "demo" "gradcheck addition" "gradcheck sine" "gradcheck lm" \
            "graph addition" "graph lm" "train seq2seq" "eval seq2seq" "generate seq2seq" "attention" \
-           "gradcheck seq2seq" "graph seq2seq"; do
+           "gradcheck seq2seq" "graph seq2seq" "train word2vec" "similar" "gradcheck word2vec"; do
   read -r -a b <<< "${base[$cmd]}"
   read -r -a c <<< "$cmd"
   run any "" "${c[@]}" "${b[@]}" # the base case itself
@@ -125,6 +136,18 @@ for f in "$dir/missing" "$dir/empty" "$dir/adir" "$dir/fifo" "$dir/garbage" "$di
   run 3 "$(basename "$f")" train seq2seq --data "$f" --embed 4 --hidden 4 --batch 2 --threads 1 --epochs 1
   run 3 "$(basename "$f")" eval seq2seq --load "$dir/s2s.st" --data "$f" --threads 1
 done
+for f in "$dir/missing" "$dir/empty" "$dir/adir" "$dir/fifo" "$dir/garbage" "$dir/ck.st"; do
+  run 3 "$(basename "$f")" similar --vectors "$f" w1
+  run 3 "$(basename "$f")" analogy --vectors "$f" --questions "$dir/questions.txt"
+  run 3 "$(basename "$f")" similar --vectors "$f" --binary w1
+done
+for f in "$dir/missing" "$dir/empty" "$dir/adir" "$dir/fifo" "$dir/nul/train.txt"; do
+  run 3 "$(basename "$f")" train word2vec --data "$f" --dim 4 --iter 1 -o "$dir/v3.txt"
+done
+run 3 "" analogy --vectors "$dir/vec.txt" --questions "$dir/missing"
+run 3 "four words" analogy --vectors "$dir/vec.txt" --questions "$dir/nosep.txt"
+run 3 "not in the vectors" similar --vectors "$dir/vec.txt" nosuchword
+run 1 "missing/v" train word2vec --data "$dir/w2v.txt" --dim 4 --iter 1 --min-count 1 -o "$dir/missing/v.txt"
 run 3 "not in the model's vocabulary" generate seq2seq --load "$dir/s2s.st" --input "abz"
 run 2 "holds no tokens" generate seq2seq --load "$dir/s2s.st" --input ""
 run 2 "two ways" generate seq2seq --load "$dir/s2s.st" --input ab --beam 2 --temperature 1
