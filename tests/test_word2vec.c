@@ -182,6 +182,70 @@ static void test_gradcheck_both(void **state)
     sg_w2v_corpus_free(&c);
 }
 
+/* word2vec.c's CBOW update: the same loss, the same W_out gradient, and each
+ * context row's W_in gradient m times the exact one (m context words). */
+static void test_cbow_word2vec_update(void **state)
+{
+    (void)state;
+    const char *text = "a b c d e f g\n";
+    sg_w2v_corpus c;
+    char err[256];
+    assert_int_equal(sg_w2v_corpus_parse(&c, text, strlen(text), "t", 1, err, sizeof err), SG_OK);
+    sg_w2v_opts o = sg_w2v_opts_defaults();
+    o.arch = SG_W2V_CBOW;
+    o.window = 2;
+    o.negative = 2;
+    o.sample = 0;
+    o.batch = 1;
+    o.iters = 1;
+    sg_w2v_batcher it;
+    assert_int_equal(sg_w2v_batcher_init(&it, &c, &o, err, sizeof err), SG_OK);
+    sg_rng rng;
+    sg_rng_seed(&rng, 2);
+    sg_w2v_batch b;
+    for (int k = 0; k < 4; k++) /* the 4th center has 2 + 2 context words */
+        assert_true(sg_w2v_batcher_next(&it, &rng, &b));
+    double m = 1.0 / b.ctx_scale[0];
+    assert_true(m == 4.0);
+    double loss[2];
+    double *gin[2], *gout[2];
+    for (int u = 0; u < 2; u++) {
+        sg_params *ps = sg_params_new(SG_F64);
+        sg_word2vec w;
+        assert_int_equal(sg_word2vec_init(&w, ps, SG_W2V_CBOW, sg_vocab_size(c.vocab), 3, 2, 2), SG_OK);
+        w.cbow_word2vec_update = u == 1;
+        sg_rng r;
+        sg_rng_seed(&r, 7);
+        for (size_t i = 0; i < w.in->numel; i++) {
+            sg_param_set(w.in, i, sg_rng_range(&r, -0.5, 0.5));
+            sg_param_set(w.out, i, sg_rng_range(&r, -0.5, 0.5));
+        }
+        sg_graph *g = sg_graph_new(SG_F64);
+        sg_params_zero_grad(ps);
+        sg_tensor *l = sg_word2vec_loss(g, &w, &b);
+        SG_ASSERT_GRAPH_OK(g);
+        loss[u] = sg_tensor_get(l, 0);
+        assert_int_equal(sg_backward(g, l), SG_OK);
+        gin[u] = malloc(w.in->numel * sizeof(double));
+        gout[u] = malloc(w.out->numel * sizeof(double));
+        memcpy(gin[u], w.in->grad, w.in->numel * sizeof(double));
+        memcpy(gout[u], w.out->grad, w.out->numel * sizeof(double));
+        sg_graph_free(g);
+        sg_params_free(ps);
+    }
+    SG_ASSERT_NEAR(loss[1], loss[0], 1e-12);
+    for (size_t i = 0; i < sg_vocab_size(c.vocab) * 3; i++) {
+        SG_ASSERT_NEAR(gout[1][i], gout[0][i], 1e-12);
+        SG_ASSERT_NEAR(gin[1][i], m * gin[0][i], 1e-12);
+    }
+    for (int u = 0; u < 2; u++) {
+        free(gin[u]);
+        free(gout[u]);
+    }
+    sg_w2v_batcher_free(&it);
+    sg_w2v_corpus_free(&c);
+}
+
 /* Two groups of words that never share a sentence: after training, every
  * word's nearest neighbour (cosine, W_in) is in its own group. */
 static void test_learns_groups(void **state)
@@ -266,9 +330,9 @@ static void test_learns_groups(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_corpus_conventions), cmocka_unit_test(test_alias_frequencies),
-        cmocka_unit_test(test_batcher_windows),    cmocka_unit_test(test_gradcheck_both),
-        cmocka_unit_test(test_learns_groups),
+        cmocka_unit_test(test_corpus_conventions),   cmocka_unit_test(test_alias_frequencies),
+        cmocka_unit_test(test_batcher_windows),      cmocka_unit_test(test_gradcheck_both),
+        cmocka_unit_test(test_cbow_word2vec_update), cmocka_unit_test(test_learns_groups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -99,6 +99,12 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
     const char *data = sg_cli_opt(a, "data"), *out = sg_cli_opt(a, "output"), *log = sg_cli_opt(a, "log");
     const char *save = sg_cli_opt(a, "save");
     bool binary = sg_cli_flag(a, "binary");
+    const char *upd = sg_cli_opt(a, "cbow-update");
+    if (upd && strcmp(upd, "word2vec") != 0 && strcmp(upd, "exact") != 0) {
+        sg_cli_error("--cbow-update must be word2vec or exact, not '%s'", upd);
+        return SG_EXIT_USAGE;
+    }
+    bool cbow_w2v = !upd || strcmp(upd, "word2vec") == 0;
     if (!sg_w2v_parse_opts(a, &o, &dim, true) || !sg_cli_opt_size(a, "min-count", 5, &min_count) ||
         !sg_cli_opt_size(a, "seed", 1, &seed))
         return SG_EXIT_USAGE;
@@ -138,13 +144,15 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
         sg_cli_error("out of memory for the model (%zu words x %zu)", V, dim);
         goto done;
     }
+    m.cbow_word2vec_update = cbow_w2v;
     sg_rng rng;
     sg_rng_seed(&rng, seed);
     sg_word2vec_reset_parameters(&m, &rng);
-    printf("word2vec: %s, %zu words (min count %zu) of %llu, dimension %zu, window %zu, %zu negatives, sample %g, "
+    printf("word2vec: %s%s, %zu words (min count %zu) of %llu, dimension %zu, window %zu, %zu negatives, sample %g, "
            "%zu passes, lr %g, batch %zu\n",
-           o.arch == SG_W2V_CBOW ? "CBOW" : "skip-gram", V, min_count, (unsigned long long)c.train_words, dim, o.window,
-           o.negative, o.sample, o.iters, lr, o.batch);
+           o.arch == SG_W2V_CBOW ? "CBOW" : "skip-gram",
+           o.arch == SG_W2V_CBOW ? (cbow_w2v ? " (word2vec.c's update)" : " (exact gradient)") : "", V, min_count,
+           (unsigned long long)c.train_words, dim, o.window, o.negative, o.sample, o.iters, lr, o.batch);
     fflush(stdout);
     const uint64_t total = sg_w2v_total_words(&it);
     sg_cli_progress bar;

@@ -48,7 +48,16 @@ sg_tensor *sg_word2vec_loss(sg_graph *g, const sg_word2vec *m, const sg_w2v_batc
                 w[i * C + c] = b->ctx_mask[i * C + c] * b->ctx_scale[i];
         sg_tensor *ctx = sg_gather_rows(g, W_in, sg_ids(g, "context", SG_SHAPE(N, C), b->context)); /* (N, C, D) */
         sg_tensor *wt = sg_input_f64(g, "ctx_weight", SG_SHAPE(N, C, 1), w, false);
-        v = sg_sum(g, sg_hadamard(g, ctx, wt), 1); /* (N, D) */
+        v = sg_sum(g, sg_hadamard(g, ctx, wt), 1); /* (N, D) the mean of the real slots */
+        if (m->cbow_word2vec_update) {             /* value of the mean, gradient of the sum */
+            double *w1 = sg_graph_alloc(g, N * C * sizeof *w1);
+            if (!w1)
+                return NULL;
+            for (size_t i = 0; i < N * C; i++)
+                w1[i] = b->ctx_mask[i];
+            sg_tensor *S = sg_sum(g, sg_hadamard(g, ctx, sg_input_f64(g, "ctx_mask", SG_SHAPE(N, C, 1), w1, false)), 1);
+            v = sg_add(g, S, sg_detach(g, sg_sub(g, v, S)));
+        }
     }
     v = sg_reshape(g, v, SG_SHAPE(N, D, 1));
     sg_tensor *u = sg_gather_rows(g, W_out, sg_ids(g, "target", SG_SHAPE(N, K + 1), b->target)); /* (N, K+1, D) */

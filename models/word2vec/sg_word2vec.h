@@ -11,6 +11,12 @@
  *   CBOW       v_i = sum_c m_ic W_in[context_ic] / sum_c m_ic      (N, D)
  *   scores     s_ik = W_out[target_ik] . v_i,  k = 0 the positive  (N, K+1)
  *   loss       L = -sum_i [ log sig(s_i0) + sum_{k>=1} log sig(-s_ik) ]
+ * CBOW's context vectors: the exact gradient of the mean gives each context
+ * word 1/m of the error (m real slots).  word2vec.c and gensim give each
+ * the whole error; with cbow_word2vec_update the model does the same, by
+ * writing the mean as S + detach(S/m - S), S the sum (the value is the
+ * mean, the gradient that of the sum).  That is not the gradient of L,
+ * so gradient checks use the exact form.
  * The loss is a sum, not a mean: plain SGD with rate alpha on it is
  * word2vec.c's update (alpha times each example's gradient), applied per
  * batch instead of per example.
@@ -27,8 +33,9 @@
 typedef struct sg_word2vec {
     sg_w2v_arch arch;
     size_t V, D, K, window;
-    sg_param *in;  /* (V, D) */
-    sg_param *out; /* (V, D) */
+    bool cbow_word2vec_update; /* CBOW: each context word gets the whole error (word2vec.c) */
+    sg_param *in;              /* (V, D) */
+    sg_param *out;             /* (V, D) */
 } sg_word2vec;
 
 /* Adds both tables to ps (zero-filled).  SG_ERR_ARG for a size of 0;
