@@ -14,7 +14,7 @@ dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
 awk 'BEGIN { s = 11; for (l = 0; l < 4000; l++) { g = l % 2 ? "x" : "y"; line = ""
   for (k = 0; k < 6; k++) { s = (s * 1103515245 + 12345) % 2147483648; line = line g int(s / 65536) % 8 " " }
   print line } }' > "$dir/corpus.txt"
-common=(--data "$dir/corpus.txt" --dim 16 --iter 2 --min-count 1 --sample 0 --batch 256)
+common=(--data "$dir/corpus.txt" --dim 16 --iter 2 --min-count 1 --sample 0 --batch 64)
 for arch in skipgram cbow; do
   out=$("$seqgrad" train word2vec "${common[@]}" --arch $arch -o "$dir/$arch.txt" --log "$dir/$arch.jsonl" 2>&1) \
     || fail "train $arch: $out"
