@@ -389,11 +389,14 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
     sg_s2s_settings set;
     const char *data = sg_cli_opt(a, "data"), *save = sg_cli_opt(a, "save"), *log = sg_cli_opt(a, "log");
     const char *resume = sg_cli_opt(a, "resume");
-    size_t epochs, threads, max_batches, beam;
-    double lr;
+    size_t epochs, threads, max_batches, beam, decay_start;
+    double lr, decay;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (!sg_s2s_parse_settings(a, &set) || !sg_cli_opt_size_in(a, "epochs", 10, 1, 100000, &epochs) ||
-        !sg_cli_opt_size_in(a, "beam", 1, 1, 256, &beam) || !sg_cli_opt_size(a, "max-batches", 0, &max_batches) ||
+        !sg_cli_opt_size_in(a, "beam", 1, 1, 256, &beam) ||
+        !sg_cli_opt_double_in(a, "decay", 1.0, 0, 1, true, &decay) ||
+        !sg_cli_opt_size_in(a, "decay-start", 0, 0, 100000, &decay_start) ||
+        !sg_cli_opt_size(a, "max-batches", 0, &max_batches) ||
         !sg_cli_opt_size_in(a, "threads", ncpu > 0 ? (size_t)ncpu : 1, 1, 1024, &threads) ||
         !sg_cli_opt_double_in(a, "lr", 0.001, 0, 1e4, true, &lr) || !sg_cli_check_all_used(a))
         return SG_EXIT_USAGE;
@@ -449,6 +452,7 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
     }
     m_ready = true;
     if (sg_seq2seq_reset_parameters(&m, &rng) != SG_OK || sg_optim_init_adam(&opt, &ac) != SG_OK ||
+        sg_optim_set_schedule(&opt, decay, (int)decay_start) != SG_OK ||
         sg_pair_batcher_init(&it, &d.split[SG_PAIRS_TRAIN], set.batch, set.bucket, err, sizeof err) != SG_OK) {
         sg_cli_error("could not set up training: %s", err);
         goto done;
@@ -457,6 +461,14 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
         if ((st = sg_checkpoint_load(resume, ps, &ck, err, sizeof err)) != SG_OK) {
             sg_cli_error("cannot resume: %s", err);
             rc = sg_cli_exit_for(st);
+            goto done;
+        }
+        if ((sg_cli_given(a, "decay") && decay != ck.optim.decay) ||
+            (sg_cli_given(a, "decay-start") && (int)decay_start != ck.optim.decay_start)) {
+            sg_cli_error("--decay %g --decay-start %zu contradict the checkpoint '%s' (trained with --decay %g "
+                         "--decay-start %d): drop them to resume",
+                         decay, decay_start, resume, ck.optim.decay, ck.optim.decay_start);
+            rc = SG_EXIT_USAGE;
             goto done;
         }
         opt = ck.optim;
@@ -469,13 +481,20 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
            cfg.reverse_source ? ", reversed source" : "", cfg.peeky ? ", peeky" : "",
            cfg.bidirectional ? ", bidirectional" : "", cfg.embed, cfg.hidden, cfg.layers, cfg.vocab,
            sg_params_numel(ps));
-    printf("data: %s, %zu train / %zu valid / %zu test pairs (split with seed %zu); batch %zu, Adam lr %g, clip %g\n",
+    printf("data: %s, %zu train / %zu valid / %zu test pairs (split with seed %zu); batch %zu, Adam lr %g, clip %g",
            data, d.split[0].n, d.split[1].n, d.split[2].n, set.seed, set.batch, lr, set.clip);
+    if (opt.decay != 1.0)
+        printf(", lr x %g per epoch after epoch %d", opt.decay, opt.decay_start);
+    printf("\n");
     fflush(stdout);
     for (size_t epoch = start_epoch; epoch <= epochs; epoch++) {
         char label[64];
         snprintf(label, sizeof label, "epoch %2zu/%zu", epoch, epochs);
         sg_cli_progress bar;
+        if (sg_optim_set_epoch(&opt, (int)epoch) != SG_OK) {
+            sg_cli_error("the learning-rate schedule refuses epoch %zu", epoch);
+            goto done;
+        }
         size_t n_batches = max_batches && max_batches < it.n_batches ? max_batches : it.n_batches;
         sg_cli_progress_init(&bar, label, n_batches);
         sg_pair_batcher_epoch(&it, &rng);
@@ -515,11 +534,9 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
         printf("epoch %zu: loss %.4f  valid exact match %.2f%%  %.0f target tok/s  %.1f s\n", epoch,
                total / (double)(n ? n : 1), 100 * acc, (double)tokens_seen / secs, secs);
         fflush(stdout);
-        sg_cli_log_field row[] = {{"epoch", (double)epoch},
-                                  {"loss", total / (double)(n ? n : 1)},
-                                  {"valid_accuracy", acc},
-                                  {"tokens_per_s", (double)tokens_seen / secs},
-                                  {"seconds", secs}};
+        sg_cli_log_field row[] = {{"epoch", (double)epoch},  {"loss", total / (double)(n ? n : 1)},
+                                  {"valid_accuracy", acc},   {"tokens_per_s", (double)tokens_seen / secs},
+                                  {"lr", sg_optim_lr(&opt)}, {"seconds", secs}};
         if (log && !sg_cli_log_append(log, row, sizeof row / sizeof row[0]))
             goto done;
         if (save && !sg_s2s_save(save, ps, &set, d.vocab, &opt, &rng, epoch))
