@@ -9,9 +9,10 @@ seqgrad / best PyTorch; and each process's peak resident memory.
 
 The torch model is written the way a torch user would write it for speed: the encoder and the
 teacher-forced decoder are each one nn.LSTM call over the whole padded batch (packed for the
-encoder), and attention is batched over all decoder steps at once. Batches are bucketed by
-length as seqgrad's are (pools of 20 batches sorted by source length), and tokens are the real
-target tokens, "<eos>" included, on both sides.
+encoder), and attention is batched over all decoder steps at once. Batches are random (seqgrad's
+default, --bucket 1) on both sides, and tokens are the real target tokens, "<eos>" included.
+seqgrad's figure is its epoch's tokens/s, first batch included; torch's leaves out 5 warm-up
+batches.
 
 Usage: /usr/bin/python3 tests/bench/bench_seq2seq.py [--data FILE] [--batches N]
        [--seqgrad build/seqgrad] [--threads 2] [--attention dot]
@@ -81,12 +82,7 @@ def torch_worker(data, batches, threads, attention):
     rng = random.Random(1)
     order = list(range(len(pairs)))
     rng.shuffle(order)
-    pool = B * 20
-    batch_list = []
-    for p in range(0, len(order), pool):
-        chunk = sorted(order[p:p + pool], key=lambda i: (len(pairs[i][0]), len(pairs[i][1])))
-        batch_list += [chunk[k:k + B] for k in range(0, len(chunk), B)]
-    rng.shuffle(batch_list)
+    batch_list = [order[k:k + B] for k in range(0, len(order), B)]  # random batches, as seqgrad's default
 
     def tensors(idx):
         srcs = [[vocab[c] for c in reversed(pairs[i][0])] for i in idx]
