@@ -181,8 +181,7 @@ int32_t sg_alias_draw(const sg_alias *a, sg_rng *rng)
 
 sg_w2v_opts sg_w2v_opts_defaults(void)
 {
-    return (sg_w2v_opts){
-        .arch = SG_W2V_SKIPGRAM, .window = 5, .negative = 5, .sample = 1e-3, .batch = 1024, .iters = 5};
+    return (sg_w2v_opts){.arch = SG_W2V_SKIPGRAM, .window = 5, .negative = 5, .sample = 1e-3, .batch = 128, .iters = 5};
 }
 
 void sg_w2v_batcher_free(sg_w2v_batcher *it)

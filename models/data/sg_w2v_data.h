@@ -79,7 +79,7 @@ typedef struct sg_w2v_opts {
     size_t iters;    /* passes over the corpus */
 } sg_w2v_opts;
 
-sg_w2v_opts sg_w2v_opts_defaults(void); /* skip-gram, 5, 5, 1e-3, 1024, 5 */
+sg_w2v_opts sg_w2v_opts_defaults(void); /* skip-gram, 5, 5, 1e-3, 128, 5 */
 
 /* One batch, every buffer owned by the batcher and overwritten by the next.
  * Skip-gram: example i is center[i] predicting target[i][0] (a word of its
