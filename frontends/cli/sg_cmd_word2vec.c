@@ -226,10 +226,15 @@ done:
 
 /* ---- similar and analogy ------------------------------------------------------ */
 
+/* The vectors of --vectors (and --binary), after the caller has taken its
+ * own options: anything left unused is refused before the file is read.
+ * Returns an exit code after a message. */
 static int sg_w2v_load_vectors(sg_cli_args *a, sg_w2v_vectors *v)
 {
     const char *path = sg_cli_opt(a, "vectors");
     bool binary = sg_cli_flag(a, "binary");
+    if (!sg_cli_check_all_used(a))
+        return SG_EXIT_USAGE;
     if (!path) {
         sg_cli_error("--vectors FILE is needed (the word2vec text format, or binary with --binary)");
         return SG_EXIT_USAGE;
@@ -257,10 +262,6 @@ int sg_cmd_similar(sg_cli_args *a)
     int rc = sg_w2v_load_vectors(a, &v);
     if (rc != SG_EXIT_OK)
         return rc;
-    if (!sg_cli_check_all_used(a)) {
-        sg_w2v_vectors_free(&v);
-        return SG_EXIT_USAGE;
-    }
     long row = sg_w2v_vectors_find(&v, word);
     long *rows = sg_malloc(k * sizeof *rows);
     double *cos = sg_malloc(k * sizeof *cos);
@@ -298,10 +299,6 @@ int sg_cmd_analogy(sg_cli_args *a)
     int rc = sg_w2v_load_vectors(a, &v);
     if (rc != SG_EXIT_OK)
         return rc;
-    if (!sg_cli_check_all_used(a)) {
-        sg_w2v_vectors_free(&v);
-        return SG_EXIT_USAGE;
-    }
     FILE *f = fopen(qpath, "r");
     float *q = sg_malloc(v.D * sizeof *q);
     if (!f || !q) {
