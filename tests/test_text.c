@@ -564,6 +564,33 @@ static void test_corpus_dir(void **state)
 
 /* ---- sampling ------------------------------------------------------------- */
 
+/* A vocabulary from a word list keeps the order, allows blanks, refuses an
+ * empty or repeated word (naming both positions). */
+static void test_vocab_from_words(void **state)
+{
+    (void)state;
+    const char *words[] = {"<pad>", " ", "<eos>", "b", "<unk>", "a b"};
+    sg_vocab *v;
+    char err[256];
+    assert_int_equal(sg_vocab_from_words(words, 6, &v, err, sizeof err), SG_OK);
+    assert_int_equal(sg_vocab_size(v), 6);
+    for (int32_t i = 0; i < 6; i++) {
+        assert_string_equal(sg_vocab_word(v, i), words[i]);
+        assert_int_equal(sg_vocab_id(v, words[i]), i);
+        assert_int_equal(sg_vocab_count(v, i), 0);
+    }
+    assert_int_equal(sg_vocab_unk(v), 4);
+    assert_int_equal(sg_vocab_eos(v), 2);
+    sg_vocab_free(v);
+    const char *twice[] = {"x", "y", "z", "y"};
+    assert_int_equal(sg_vocab_from_words(twice, 4, &v, err, sizeof err), SG_ERR_FORMAT);
+    assert_null(v);
+    assert_true(sg_contains(err, "word 'y' is given twice (words 2 and 4)"));
+    const char *empty[] = {"x", ""};
+    assert_int_equal(sg_vocab_from_words(empty, 2, &v, err, sizeof err), SG_ERR_FORMAT);
+    assert_true(sg_contains(err, "word 2 is empty"));
+}
+
 static void test_sampling_greedy(void **state)
 {
     (void)state;
@@ -777,6 +804,7 @@ int main(void)
         cmocka_unit_test(test_batching_layout),
         cmocka_unit_test(test_batcher_allocates_nothing),
         cmocka_unit_test_setup_teardown(test_corpus_dir, setup, teardown),
+        cmocka_unit_test(test_vocab_from_words),
         cmocka_unit_test(test_sampling_greedy),
         cmocka_unit_test(test_sampling_frequencies),
         cmocka_unit_test(test_sampling_deterministic),

@@ -10,6 +10,7 @@
 #include "graph/core/sg_graph.h"
 #include "graph/core/sg_param.h"
 #include "models/addition/sg_addition.h"
+#include "models/data/sg_text.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,6 +21,12 @@ enum { SG_EXIT_OK = 0, SG_EXIT_FAIL = 1, SG_EXIT_USAGE = 2, SG_EXIT_INPUT = 3 };
  * the file is at fault (unreadable, malformed, of the wrong shape or kind),
  * SG_EXIT_FAIL otherwise (out of memory, a bad state). */
 int sg_cli_exit_for(sg_status st);
+
+/* A vocabulary as a JSON array of its words in id order (characters may be
+ * blanks, which the LM's one-word-per-line format cannot hold), for a
+ * checkpoint's strings; read back with cJSON and sg_vocab_from_words.
+ * Returns a string to free with cJSON_free, or NULL when out of memory. */
+char *sg_cli_vocab_json(const sg_vocab *v);
 
 /* The parsed command line (frontends/cli/sg_cli_args.c): options bound to
  * their values by getopt_long against the one option table, then positionals. */

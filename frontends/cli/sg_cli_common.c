@@ -1,9 +1,11 @@
 /* sg_cli_common.c — what every seqgrad command shares: exit codes for
- * library errors. */
+ * library errors, vocabularies as JSON for checkpoints. */
 #include "frontends/cli/sg_cli.h"
 
 #include "graph/core/sg_alloc.h"
 #include "graph/core/sg_rng.h"
+
+#include <cjson/cJSON.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -21,4 +23,20 @@ int sg_cli_exit_for(sg_status st)
     case SG_ERR_DTYPE: return SG_EXIT_INPUT;
     default: return SG_EXIT_FAIL;
     }
+}
+
+char *sg_cli_vocab_json(const sg_vocab *v)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (int32_t i = 0; arr && (size_t)i < sg_vocab_size(v); i++) {
+        cJSON *w = cJSON_CreateString(sg_vocab_word(v, i));
+        if (!w || !cJSON_AddItemToArray(arr, w)) {
+            cJSON_Delete(w);
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    char *s = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    return s;
 }

@@ -230,24 +230,6 @@ static bool sg_s2s_accuracy(sg_graph *g, const sg_seq2seq *m, const sg_pair_set 
     return ok;
 }
 
-/* The vocabulary as a JSON array of its words in id order (characters may be
- * blanks, which the LM's one-word-per-line format cannot hold). */
-static char *sg_s2s_vocab_json(const sg_vocab *v)
-{
-    cJSON *arr = cJSON_CreateArray();
-    for (int32_t i = 0; arr && (size_t)i < sg_vocab_size(v); i++) {
-        cJSON *w = cJSON_CreateString(sg_vocab_word(v, i));
-        if (!w || !cJSON_AddItemToArray(arr, w)) {
-            cJSON_Delete(w);
-            cJSON_Delete(arr);
-            return NULL;
-        }
-    }
-    char *s = arr ? cJSON_PrintUnformatted(arr) : NULL;
-    cJSON_Delete(arr);
-    return s;
-}
-
 /* The vocabulary of a checkpoint's "seq2seq.vocab" (a JSON array of
  * non-empty strings, the four specials first), or NULL after a message. */
 static sg_vocab *sg_s2s_vocab_read(const sg_checkpoint *ck, const char *path)
@@ -259,18 +241,14 @@ static sg_vocab *sg_s2s_vocab_read(const sg_checkpoint *ck, const char *path)
     bool ok = list != NULL;
     for (size_t i = 0; ok && i < n; i++) {
         const cJSON *w = cJSON_GetArrayItem(words, (int)i);
-        list[i] = cJSON_IsString(w) && w->valuestring[0] ? w->valuestring : NULL;
+        list[i] = cJSON_IsString(w) ? w->valuestring : NULL; /* empty and repeated words: sg_vocab_from_words */
         ok = list[i] != NULL;
     }
-    char err[512];
-    sg_vocab *empty = ok ? sg_vocab_counter_new() : NULL, *v = NULL;
-    if (!empty || n < 4 || sg_vocab_counter_finish(empty, list, n, 0, &v, err, sizeof err) != SG_OK ||
-        sg_vocab_size(v) != n) {
-        sg_vocab_free(v);
-        v = NULL;
-        sg_cli_error("'%s': its vocabulary (\"seq2seq.vocab\") is missing or malformed", path);
-    }
-    sg_vocab_free(empty);
+    char err[512] = "";
+    sg_vocab *v = NULL;
+    if (!ok || n < 4 || sg_vocab_from_words(list, n, &v, err, sizeof err) != SG_OK)
+        sg_cli_error("'%s': its vocabulary (\"seq2seq.vocab\") is missing or malformed%s%s", path, err[0] ? ": " : "",
+                     err);
     sg_free(list);
     cJSON_Delete(words);
     return v;
@@ -288,7 +266,7 @@ static bool sg_s2s_save(const char *path, const sg_params *ps, const sg_s2s_sett
     ck.epoch = epoch;
     sg_s2s_strings vals;
     sg_s2s_settings_format(s, vals);
-    char *vj = sg_s2s_vocab_json(v);
+    char *vj = sg_cli_vocab_json(v);
     char err[4096];
     sg_status st = vj ? sg_checkpoint_set_string(&ck, "task", "seq2seq") : SG_ERR_NOMEM;
     if (st == SG_OK)

@@ -49,17 +49,7 @@ static bool sg_w2v_parse_opts(sg_cli_args *a, sg_w2v_opts *o, size_t *dim, bool 
 static bool sg_w2v_save_checkpoint(const char *path, const sg_params *ps, const sg_vocab *v, const sg_w2v_opts *o,
                                    size_t dim, size_t min_count, double lr)
 {
-    cJSON *arr = cJSON_CreateArray();
-    for (int32_t i = 0; arr && (size_t)i < sg_vocab_size(v); i++) {
-        cJSON *w = cJSON_CreateString(sg_vocab_word(v, i));
-        if (!w || !cJSON_AddItemToArray(arr, w)) {
-            cJSON_Delete(w);
-            cJSON_Delete(arr);
-            arr = NULL;
-        }
-    }
-    char *vj = arr ? cJSON_PrintUnformatted(arr) : NULL;
-    cJSON_Delete(arr);
+    char *vj = sg_cli_vocab_json(v);
     sg_checkpoint ck;
     sg_checkpoint_init(&ck);
     char num[6][SG_FMT_DOUBLE_CAP];

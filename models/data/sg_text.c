@@ -529,6 +529,43 @@ sg_status sg_vocab_serialize(const sg_vocab *v, char **out, size_t *len)
     return SG_OK;
 }
 
+sg_status sg_vocab_from_words(const char *const *words, size_t n, sg_vocab **out, char *err, size_t errcap)
+{
+    if (!out)
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sg_vocab_from_words: out is NULL");
+    *out = NULL;
+    if (!words && n)
+        return sg_error_format(err, errcap, SG_ERR_ARG, "sg_vocab_from_words: words is NULL");
+    sg_vocab *v = sg_vocab_new(n ? n : 1);
+    if (!v)
+        return sg_error_format(err, errcap, SG_ERR_NOMEM, "out of memory for a vocabulary of %zu words", n);
+    sg_status st = SG_OK;
+    for (size_t i = 0; st == SG_OK && i < n; i++) {
+        size_t len = words[i] ? strlen(words[i]) : 0;
+        if (!len) {
+            st = sg_error_format(err, errcap, SG_ERR_FORMAT, "word %zu is empty", i + 1);
+            break;
+        }
+        uint64_t h = sg_hash_bytes(words[i], len);
+        int32_t prev = sg_vocab_find(v, words[i], len, h), id;
+        if (prev >= 0)
+            st = sg_error_format(err, errcap, SG_ERR_FORMAT, "word '%s' is given twice (words %d and %zu)", words[i],
+                                 (int)prev + 1, i + 1);
+        else if ((st = sg_vocab_append(v, words[i], len, h, &id)) != SG_OK)
+            sg_error_format(err, errcap, st,
+                            st == SG_ERR_NOMEM ? "out of memory for a vocabulary" : "more than 2^31 - 1 words");
+    }
+    if (st != SG_OK) {
+        sg_vocab_free(v);
+        return st;
+    }
+    v->unk = sg_vocab_id(v, SG_TEXT_UNK);
+    v->eos = sg_vocab_id(v, SG_TEXT_EOS);
+    *out = v;
+    sg_text_err_clear(err, errcap);
+    return SG_OK;
+}
+
 sg_status sg_vocab_deserialize(const char *text, size_t len, sg_vocab **out, char *err, size_t errcap)
 {
     if (!out)

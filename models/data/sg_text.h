@@ -107,6 +107,14 @@ SG_NODISCARD sg_status sg_vocab_serialize(const sg_vocab *v, char **out, size_t 
  * Counts are 0.  *out is owned by the caller (sg_vocab_free); NULL on error. */
 SG_NODISCARD sg_status sg_vocab_deserialize(const char *text, size_t len, sg_vocab **out, char *err, size_t errcap);
 
+/* A vocabulary of the n words in the order given (word i gets id i, counts
+ * 0), for vocabularies stored as word lists (JSON arrays, vector files);
+ * words may hold blanks.  SG_ERR_FORMAT for an empty word or a word given
+ * twice (the message names it and both 1-based positions), SG_ERR_NOMEM.
+ * *out is owned by the caller (sg_vocab_free); NULL on error. */
+SG_NODISCARD sg_status sg_vocab_from_words(const char *const *words, size_t n, sg_vocab **out, char *err,
+                                           size_t errcap);
+
 /* ---- token streams -------------------------------------------------------- */
 
 typedef struct sg_tokens {

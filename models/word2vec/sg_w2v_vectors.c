@@ -183,19 +183,11 @@ sg_status sg_w2v_vectors_parse(sg_w2v_vectors *v, const unsigned char *buf, size
             st = sg_error_format(err, errcap, SG_ERR_FORMAT, "%s:%zu: '%s' has more than the %zu values of the header",
                                  name, line, v->words[i], D);
     }
-    sg_vocab *empty = st == SG_OK ? sg_vocab_counter_new() : NULL;
-    if (st == SG_OK &&
-        (!empty || sg_vocab_counter_finish(empty, (const char *const *)v->words, V, 0, &v->index, NULL, 0) != SG_OK)) {
-        long first = -1, second = -1; /* name the repeated word, if that was it */
-        for (size_t i = 0; empty && first < 0 && i < V && i < 100000; i++)
-            for (size_t j = i + 1; first < 0 && j < V && j < 100000; j++)
-                if (strcmp(v->words[i], v->words[j]) == 0)
-                    first = (long)i, second = (long)j;
-        st = first >= 0 ? sg_error_format(err, errcap, SG_ERR_FORMAT, "%s: word '%s' is given twice (rows %ld and %ld)",
-                                          name, v->words[first], first + 1, second + 1)
-                        : sg_error_format(err, errcap, SG_ERR_FORMAT, "%s: the words cannot be indexed", name);
+    if (st == SG_OK) { /* the words' index; a word given twice is refused */
+        char why[512];
+        if ((st = sg_vocab_from_words((const char *const *)v->words, V, &v->index, why, sizeof why)) != SG_OK)
+            st = sg_error_format(err, errcap, st, "%s: %s", name, why);
     }
-    sg_vocab_free(empty);
     if (st != SG_OK) {
         sg_w2v_vectors_free(v);
         return st;
