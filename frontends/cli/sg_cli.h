@@ -21,6 +21,9 @@ enum { SG_EXIT_OK = 0, SG_EXIT_FAIL = 1, SG_EXIT_USAGE = 2, SG_EXIT_INPUT = 3 };
  * the file is at fault (unreadable, malformed, of the wrong shape or kind),
  * SG_EXIT_FAIL otherwise (out of memory, a bad state). */
 int sg_cli_exit_for(sg_status st);
+/* Creates the directory dir if it is missing; false with a message when it
+ * cannot be made or exists as something else. */
+bool sg_cli_ensure_dir(const char *dir);
 
 /* A vocabulary as a JSON array of its words in id order (characters may be
  * blanks, which the LM's one-word-per-line format cannot hold), for a

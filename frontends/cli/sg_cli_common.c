@@ -1,5 +1,5 @@
 /* sg_cli_common.c — what every seqgrad command shares: exit codes for
- * library errors, vocabularies as JSON for checkpoints. */
+ * library errors, output directories, vocabularies as JSON for checkpoints. */
 #include "frontends/cli/sg_cli.h"
 
 #include "graph/core/sg_alloc.h"
@@ -12,6 +12,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+bool sg_cli_ensure_dir(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return true;
+        sg_cli_error("'%s' exists and is not a directory", dir);
+        return false;
+    }
+    if (mkdir(dir, 0777) != 0) {
+        sg_cli_error("cannot create directory '%s': %s", dir, strerror(errno));
+        return false;
+    }
+    return true;
+}
 
 int sg_cli_exit_for(sg_status st)
 {

@@ -11,10 +11,8 @@
 #include "graph/core/sg_rng.h"
 #include "frontends/plot/sg_plot.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,23 +38,6 @@ static bool sg_demo_parse(sg_cli_args *a, sg_demo_cfg *c)
         return false;
     }
     return sg_cli_check_all_used(a);
-}
-
-/* Creates dir if missing; false with a message otherwise. */
-static bool sg_ensure_dir(const char *dir)
-{
-    struct stat st;
-    if (stat(dir, &st) == 0) {
-        if (S_ISDIR(st.st_mode))
-            return true;
-        sg_cli_error("'%s' exists and is not a directory", dir);
-        return false;
-    }
-    if (mkdir(dir, 0777) != 0) {
-        sg_cli_error("cannot create directory '%s': %s", dir, strerror(errno));
-        return false;
-    }
-    return true;
 }
 
 typedef struct sg_demo_run {
@@ -109,7 +90,7 @@ int sg_cmd_demo(sg_cli_args *a)
     sg_demo_cfg cfg;
     if (!sg_demo_parse(a, &cfg))
         return 2;
-    if (!sg_ensure_dir(cfg.out))
+    if (!sg_cli_ensure_dir(cfg.out))
         return 1;
     sg_demo_run r = {0};
     int rc = 1;

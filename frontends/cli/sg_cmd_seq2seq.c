@@ -19,8 +19,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <errno.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- a run's settings ----------------------------------------------------------- */
@@ -875,11 +873,8 @@ int sg_cmd_attention(sg_cli_args *a)
     for (size_t i = 0; i < len; i++)
         printf("%s%s", i && l.set.tokenizer == SG_TOKENIZE_WORDS ? " " : "", sg_vocab_word(l.vocab, out[i]));
     printf("\n");
-    struct stat sb;
-    if (stat(dir, &sb) != 0 && mkdir(dir, 0777) != 0) {
-        sg_cli_error("cannot create directory '%s': %s", dir, strerror(errno));
+    if (!sg_cli_ensure_dir(dir))
         goto done;
-    }
     char title[1024], decoded[512];
     size_t at = 0;
     decoded[0] = '\0';

@@ -12,11 +12,9 @@
 #include "models/sine/sg_sine_model.h"
 #include "frontends/plot/sg_plot.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* Mean squared error over a whole split, and optionally its predictions. */
 static bool sg_sine_eval(sg_graph *g, const sg_sine_model *m, const sg_sine *data, sg_sine_split split, size_t B,
@@ -70,11 +68,8 @@ int sg_cmd_train_sine(sg_cli_args *a)
     }
     if (!out)
         out = "seqgrad-sine";
-    struct stat stt;
-    if (stat(out, &stt) != 0 && mkdir(out, 0777) != 0) {
-        sg_cli_error("cannot create directory '%s': %s", out, strerror(errno));
+    if (!sg_cli_ensure_dir(out))
         return 1;
-    }
     sg_rng rng;
     sg_rng_seed(&rng, seed);
     sg_sine data;
