@@ -181,6 +181,9 @@ static sg_pair_opts sg_s2s_pair_opts(const sg_s2s_settings *s)
     return po;
 }
 
+/* Beam search ranks hypotheses by log-probability / length^alpha, alpha 0.6 (a common choice). */
+#define SG_S2S_LENGTH_ALPHA 0.6
+
 /* Exact matches over a split: greedy decodes in batches of B, or (beam > 1)
  * beam search one example at a time. */
 static bool sg_s2s_accuracy(sg_graph *g, const sg_seq2seq *m, const sg_pair_set *s, size_t B, size_t beam, double *acc)
@@ -206,7 +209,7 @@ static bool sg_s2s_accuracy(sg_graph *g, const sg_seq2seq *m, const sg_pair_set 
     bool ok = true;
     while (ok && sg_pair_batcher_next(&it, &b)) {
         double score;
-        sg_status st = beam > 1 ? sg_seq2seq_beam(g, m, &b, beam, 0.6, max_len, out, lens, &score)
+        sg_status st = beam > 1 ? sg_seq2seq_beam(g, m, &b, beam, SG_S2S_LENGTH_ALPHA, max_len, out, lens, &score)
                                 : sg_seq2seq_decode(g, m, &b, max_len, 0.0, NULL, out, lens, NULL);
         if (st != SG_OK) {
             sg_cli_error("decoding failed: %s", sg_graph_error(g));
@@ -692,6 +695,27 @@ static int sg_s2s_encode_text(const sg_s2s_loaded *l, const char *text, int32_t 
 /* The longest output decoded from one input. */
 enum { SG_S2S_MAX_OUTPUT = 256 };
 
+/* The decoded ids (n) as text: characters joined, words with a space between.
+ * A string to sg_free, or NULL when out of memory. */
+static char *sg_s2s_detokenize(const sg_s2s_loaded *l, const int32_t *ids, size_t n)
+{
+    const bool words = l->set.tokenizer == SG_TOKENIZE_WORDS;
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(sg_vocab_word(l->vocab, ids[i])) + (words && i);
+    char *text = sg_malloc(len), *p = text;
+    for (size_t i = 0; text && i < n; i++) {
+        const char *w = sg_vocab_word(l->vocab, ids[i]);
+        if (words && i)
+            *p++ = ' ';
+        memcpy(p, w, strlen(w));
+        p += strlen(w);
+    }
+    if (text)
+        *p = '\0';
+    return text;
+}
+
 int sg_cmd_generate_seq2seq(sg_cli_args *a)
 {
     const char *load = sg_cli_opt(a, "load"), *input = sg_cli_opt(a, "input");
@@ -729,16 +753,21 @@ int sg_cmd_generate_seq2seq(sg_cli_args *a)
     sg_rng rng;
     sg_rng_seed(&rng, seed);
     double score;
-    sg_status st = beam > 1 ? sg_seq2seq_beam(g, &l.m, &b, beam, 0.6, max_len, out, &len, &score)
+    sg_status st = beam > 1 ? sg_seq2seq_beam(g, &l.m, &b, beam, SG_S2S_LENGTH_ALPHA, max_len, out, &len, &score)
                             : sg_seq2seq_decode(g, &l.m, &b, max_len, temperature, &rng, out, &len, NULL);
     if (st != SG_OK) {
         sg_cli_error("decoding failed: %s", sg_graph_error(g));
         rc = SG_EXIT_FAIL;
         goto done;
     }
-    for (size_t i = 0; i < len; i++)
-        printf("%s%s", i && l.set.tokenizer == SG_TOKENIZE_WORDS ? " " : "", sg_vocab_word(l.vocab, out[i]));
-    printf("\n");
+    char *text = sg_s2s_detokenize(&l, out, len);
+    if (!text) {
+        sg_cli_error("out of memory");
+        rc = SG_EXIT_FAIL;
+        goto done;
+    }
+    printf("%s\n", text);
+    sg_free(text);
     rc = SG_EXIT_OK;
 done:
     sg_graph_free(g);
@@ -823,7 +852,7 @@ int sg_cmd_attention(sg_cli_args *a)
         return rc;
     int32_t *src = NULL, *out = sg_malloc(max_len * sizeof *out);
     double *mask = NULL, *w = NULL, *grid = NULL;
-    char **rows = NULL, **cols = NULL;
+    char **rows = NULL, **cols = NULL, *decoded = NULL;
     size_t S = 0, len = 0, n_rows = 0;
     sg_graph *g = sg_graph_new(SG_F32);
     if (l.set.cfg.attention == SG_ATTN_NONE) {
@@ -869,20 +898,12 @@ int sg_cmd_attention(sg_cli_args *a)
     for (size_t c = 0; c < S; c++)
         if (!cols[c])
             goto nomem;
-    printf("%s -> ", input);
-    for (size_t i = 0; i < len; i++)
-        printf("%s%s", i && l.set.tokenizer == SG_TOKENIZE_WORDS ? " " : "", sg_vocab_word(l.vocab, out[i]));
-    printf("\n");
+    if (!(decoded = sg_s2s_detokenize(&l, out, len)))
+        goto nomem;
+    printf("%s -> %s\n", input, decoded);
     if (!sg_cli_ensure_dir(dir))
         goto done;
-    char title[1024], decoded[512];
-    size_t at = 0;
-    decoded[0] = '\0';
-    for (size_t i = 0; i < len && at + 1 < sizeof decoded; i++) {
-        int w = snprintf(decoded + at, sizeof decoded - at, "%s%s",
-                         i && l.set.tokenizer == SG_TOKENIZE_WORDS ? " " : "", sg_vocab_word(l.vocab, out[i]));
-        at += w > 0 ? (size_t)w : 0;
-    }
+    char title[1024];
     snprintf(title, sizeof title, "%s attention: \"%.200s\" -> \"%.200s\"", sg_attention_name(l.set.cfg.attention),
              input, decoded);
     static const char *const exts[] = {"png", "svg"};
@@ -907,6 +928,7 @@ done:
         sg_free(cols[c]);
     sg_free(rows);
     sg_free(cols);
+    sg_free(decoded);
     sg_free(w);
     sg_free(grid);
     sg_graph_free(g);
