@@ -291,7 +291,7 @@ static void test_learns_groups(void **state)
             sg_tensor *l = sg_word2vec_loss(g, &m, &b);
             SG_ASSERT_GRAPH_OK(g);
             assert_int_equal(sg_backward(g, l), SG_OK);
-            opt.lr = 0.025 * fmax(1e-4, 1.0 - (double)b.words_done / (double)(sg_w2v_total_words(&it) + 1));
+            opt.lr = sg_w2v_rate(&it, &b, 0.025);
             assert_int_equal(sg_optim_step(&opt, ps), SG_OK);
         }
         size_t right = 0;

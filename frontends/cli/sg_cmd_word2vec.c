@@ -123,7 +123,6 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
     sg_params *ps = sg_params_new(SG_F32);
     sg_graph *g = sg_graph_new(SG_F32);
     const char **words = sg_malloc(V * sizeof *words);
-    float *vec = NULL;
     sg_word2vec m;
     int rc = SG_EXIT_FAIL;
     sg_optim opt;
@@ -154,7 +153,7 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
     while (sg_w2v_batcher_next(&it, &rng, &b)) {
         sg_graph_reset(g);
         sg_params_zero_grad(ps);
-        opt.lr = lr * fmax(1e-4, 1.0 - (double)b.words_done / (double)(total + 1));
+        opt.lr = sg_w2v_rate(&it, &b, lr);
         sg_tensor *loss = sg_word2vec_loss(g, &m, &b);
         double l = loss ? sg_tensor_get(loss, 0) : NAN;
         if (!loss || !isfinite(l) || sg_backward(g, loss) != SG_OK || sg_optim_step(&opt, ps) != SG_OK) {
@@ -186,15 +185,9 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
     sg_cli_progress_end(&bar);
     printf("trained: %zu examples, mean loss %.4f, %.1f s, %.0f words/s\n", examples,
            loss_sum / (double)(examples ? examples : 1), secs, (double)total / secs);
-    vec = sg_malloc(V * dim * sizeof *vec);
-    if (!vec) {
-        sg_cli_error("out of memory");
-        goto done;
-    }
     for (size_t i = 0; i < V; i++)
         words[i] = sg_vocab_word(c.vocab, (int32_t)i);
-    memcpy(vec, m.in->value, V * dim * sizeof *vec);
-    if ((st = sg_w2v_vectors_save(out, words, vec, V, dim, binary, err, sizeof err)) != SG_OK) {
+    if ((st = sg_w2v_vectors_save(out, words, m.in->value, V, dim, binary, err, sizeof err)) != SG_OK) {
         sg_cli_error("%s", err);
         goto done;
     }
@@ -205,7 +198,6 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
         printf("wrote %s (both tables, the settings and the vocabulary)\n", save);
     rc = SG_EXIT_OK;
 done:
-    sg_free(vec);
     sg_free(words);
     sg_graph_free(g);
     sg_params_free(ps);

@@ -242,6 +242,11 @@ sg_status sg_w2v_batcher_init(sg_w2v_batcher *it, const sg_w2v_corpus *c, const 
 
 uint64_t sg_w2v_total_words(const sg_w2v_batcher *it) { return (uint64_t)it->o.iters * it->c->train_words; }
 
+double sg_w2v_rate(const sg_w2v_batcher *it, const sg_w2v_batch *b, double lr0)
+{
+    return lr0 * fmax(1e-4, 1.0 - (double)b->words_done / (double)(sg_w2v_total_words(it) + 1));
+}
+
 /* Reads the next sentence into it->sent (subsampled); false after the last pass. */
 static bool sg_w2v_read_sentence(sg_w2v_batcher *it, sg_rng *rng)
 {

@@ -122,5 +122,8 @@ void sg_w2v_batcher_free(sg_w2v_batcher *it);
 bool sg_w2v_batcher_next(sg_w2v_batcher *it, sg_rng *rng, sg_w2v_batch *b);
 /* The total word count of all passes (iters * train_words), for the rate. */
 uint64_t sg_w2v_total_words(const sg_w2v_batcher *it);
+/* word2vec.c's learning rate for batch b: lr0 decaying linearly over every
+ * pass's words, never below lr0 * 1e-4. */
+double sg_w2v_rate(const sg_w2v_batcher *it, const sg_w2v_batch *b, double lr0);
 
 #endif
