@@ -192,12 +192,7 @@ static bool sg_s2s_dec_start(sg_graph *g, const sg_seq2seq *m, const sg_s2s_enc 
     d->feed = NULL;
     if (!m->cfg.input_feeding)
         return true;
-    const size_t n = enc->B * m->cfg.hidden;
-    double *zeros = sg_graph_alloc(g, n * sizeof *zeros);
-    if (!zeros)
-        return false;
-    memset(zeros, 0, n * sizeof *zeros);
-    d->feed = sg_input_f64(g, "feed0", SG_SHAPE(enc->B, m->cfg.hidden), zeros, false);
+    d->feed = sg_const_fill(g, "feed0", SG_SHAPE(enc->B, m->cfg.hidden), 0.0);
     return d->feed != NULL;
 }
 

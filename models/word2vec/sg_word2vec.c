@@ -50,12 +50,8 @@ sg_tensor *sg_word2vec_loss(sg_graph *g, const sg_word2vec *m, const sg_w2v_batc
         sg_tensor *wt = sg_input_f64(g, "ctx_weight", SG_SHAPE(N, C, 1), w, false);
         v = sg_sum(g, sg_hadamard(g, ctx, wt), 1); /* (N, D) the mean of the real slots */
         if (m->cbow_word2vec_update) {             /* value of the mean, gradient of the sum */
-            double *w1 = sg_graph_alloc(g, N * C * sizeof *w1);
-            if (!w1)
-                return NULL;
-            for (size_t i = 0; i < N * C; i++)
-                w1[i] = b->ctx_mask[i];
-            sg_tensor *S = sg_sum(g, sg_hadamard(g, ctx, sg_input_f64(g, "ctx_mask", SG_SHAPE(N, C, 1), w1, false)), 1);
+            sg_tensor *mask = sg_input_f64(g, "ctx_mask", SG_SHAPE(N, C, 1), b->ctx_mask, false); /* copied */
+            sg_tensor *S = sg_sum(g, sg_hadamard(g, ctx, mask), 1);
             v = sg_add(g, S, sg_detach(g, sg_sub(g, v, S)));
         }
     }
