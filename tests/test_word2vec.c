@@ -11,6 +11,19 @@
 
 #include <math.h>
 
+/* Example options for the tests: no subsampling, so that every word counts. */
+static sg_w2v_opts example_opts(sg_w2v_arch arch, size_t window, size_t negative, size_t batch, size_t iters)
+{
+    sg_w2v_opts o = sg_w2v_opts_defaults();
+    o.arch = arch;
+    o.window = window;
+    o.negative = negative;
+    o.sample = 0;
+    o.batch = batch;
+    o.iters = iters;
+    return o;
+}
+
 static void test_corpus_conventions(void **state)
 {
     (void)state;
@@ -68,13 +81,7 @@ static void test_batcher_windows(void **state)
     char err[256];
     assert_int_equal(sg_w2v_corpus_parse(&c, text, strlen(text), "t", 1, err, sizeof err), SG_OK);
     for (int arch = 0; arch < 2; arch++) {
-        sg_w2v_opts o = sg_w2v_opts_defaults();
-        o.arch = (sg_w2v_arch)arch;
-        o.window = 3;
-        o.negative = 4;
-        o.sample = 0;
-        o.batch = 7;
-        o.iters = 2;
+        sg_w2v_opts o = example_opts((sg_w2v_arch)arch, 3, 4, 7, 2);
         sg_w2v_batcher it;
         assert_int_equal(sg_w2v_batcher_init(&it, &c, &o, err, sizeof err), SG_OK);
         sg_rng rng;
@@ -136,13 +143,7 @@ static void test_gradcheck_both(void **state)
     char err[256];
     assert_int_equal(sg_w2v_corpus_parse(&c, text, strlen(text), "t", 1, err, sizeof err), SG_OK);
     for (int arch = 0; arch < 2; arch++) {
-        sg_w2v_opts o = sg_w2v_opts_defaults();
-        o.arch = (sg_w2v_arch)arch;
-        o.window = 2;
-        o.negative = 3;
-        o.sample = 0;
-        o.batch = 6;
-        o.iters = 1;
+        sg_w2v_opts o = example_opts((sg_w2v_arch)arch, 2, 3, 6, 1);
         sg_w2v_batcher it;
         assert_int_equal(sg_w2v_batcher_init(&it, &c, &o, err, sizeof err), SG_OK);
         sg_rng rng;
@@ -191,13 +192,7 @@ static void test_cbow_word2vec_update(void **state)
     sg_w2v_corpus c;
     char err[256];
     assert_int_equal(sg_w2v_corpus_parse(&c, text, strlen(text), "t", 1, err, sizeof err), SG_OK);
-    sg_w2v_opts o = sg_w2v_opts_defaults();
-    o.arch = SG_W2V_CBOW;
-    o.window = 2;
-    o.negative = 2;
-    o.sample = 0;
-    o.batch = 1;
-    o.iters = 1;
+    sg_w2v_opts o = example_opts(SG_W2V_CBOW, 2, 2, 1, 1);
     sg_w2v_batcher it;
     assert_int_equal(sg_w2v_batcher_init(&it, &c, &o, err, sizeof err), SG_OK);
     sg_rng rng;
