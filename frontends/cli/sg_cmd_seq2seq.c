@@ -37,12 +37,14 @@ typedef struct sg_s2s_settings {
 
 static const struct {
     const char *name;
-    bool flag;
-} sg_s2s_setting_list[] = {
-    {"cell", false},         {"attention", false},  {"embed", false},     {"hidden", false},
-    {"layers", false},       {"reverse", true},     {"peeky", true},      {"bidirectional", true},
-    {"input-feeding", true}, {"tokens", false},     {"batch", false},     {"seed", false},
-    {"clip", false},         {"valid-frac", false}, {"test-frac", false}, {"bucket", false}};
+    bool flag;     /* an on/off option, stored "1" or "0" */
+    bool required; /* the model's shape: a checkpoint without it is not a seq2seq checkpoint */
+} sg_s2s_setting_list[] = {{"cell", false, true},    {"attention", false, true},     {"embed", false, true},
+                           {"hidden", false, true},  {"layers", false, true},        {"reverse", true, false},
+                           {"peeky", true, false},   {"bidirectional", true, false}, {"input-feeding", true, false},
+                           {"tokens", false, false}, {"batch", false, false},        {"seed", false, false},
+                           {"clip", false, false},   {"valid-frac", false, false},   {"test-frac", false, false},
+                           {"bucket", false, false}};
 enum { SG_S2S_N_SETTINGS = sizeof sg_s2s_setting_list / sizeof sg_s2s_setting_list[0], SG_S2S_SETTING_CAP = 40 };
 typedef char sg_s2s_strings[SG_S2S_N_SETTINGS][SG_S2S_SETTING_CAP];
 
@@ -137,7 +139,7 @@ static int sg_s2s_settings_read(const sg_checkpoint *ck, const char *path, sg_s2
         const char *v = sg_checkpoint_get_string(ck, key);
         if (!v) {
             missing++;
-            shaped = shaped && i > 4; /* cell, attention, embed, hidden, layers */
+            shaped = shaped && !sg_s2s_setting_list[i].required;
             continue;
         }
         snprintf(names[i], sizeof names[i], "--%s", sg_s2s_setting_list[i].name);
