@@ -108,6 +108,8 @@ int sg_cmd_attention(sg_cli_args *a);
 /* seqgrad similar and analogy (frontends/cli/sg_cmd_word2vec.c). */
 int sg_cmd_similar(sg_cli_args *a);
 int sg_cmd_analogy(sg_cli_args *a);
+/* seqgrad dialogues (frontends/cli/sg_cmd_hred.c). */
+int sg_cmd_dialogues(sg_cli_args *a);
 /* The tasks' own training commands (after `train <task>` took the task). */
 int sg_cmd_train_lm(sg_cli_args *a);
 int sg_cmd_train_sine(sg_cli_args *a);

@@ -74,5 +74,7 @@ int sg_task_lm_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_prob
 int sg_task_sine_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_probe *out);
 int sg_task_seq2seq_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_probe *out);
 int sg_task_word2vec_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_probe *out);
+int sg_task_hred_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_probe *out);
+int sg_task_vhred_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_probe *out);
 
 #endif

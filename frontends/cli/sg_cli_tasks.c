@@ -23,6 +23,12 @@ int sg_cmd_generate_seq2seq(sg_cli_args *a);
 int sg_cmd_eval_seq2seq(sg_cli_args *a);
 int sg_cmd_train_word2vec(sg_cli_args *a);
 int sg_cmd_generate_lm(sg_cli_args *a);
+int sg_cmd_train_hred(sg_cli_args *a);
+int sg_cmd_eval_hred(sg_cli_args *a);
+int sg_cmd_generate_hred(sg_cli_args *a);
+int sg_cmd_train_vhred(sg_cli_args *a);
+int sg_cmd_eval_vhred(sg_cli_args *a);
+int sg_cmd_generate_vhred(sg_cli_args *a);
 
 /* The one table of tasks.  A task without a probe cannot be checked or drawn;
  * one without train is not trained from the CLI. */
@@ -35,6 +41,10 @@ static const sg_cli_task sg_cli_tasks[] = {
      sg_cmd_eval_seq2seq, sg_cmd_generate_seq2seq},
     {"word2vec", "word vectors: skip-gram or CBOW with negative sampling", sg_task_word2vec_probe,
      sg_cmd_train_word2vec, NULL, NULL},
+    {"hred", "hierarchical dialogue model (and its previous-utterance baseline, --prev-only)", sg_task_hred_probe,
+     sg_cmd_train_hred, sg_cmd_eval_hred, sg_cmd_generate_hred},
+    {"vhred", "HRED with a latent variable per reply", sg_task_vhred_probe, sg_cmd_train_vhred, sg_cmd_eval_vhred,
+     sg_cmd_generate_vhred},
 };
 enum { SG_CLI_N_TASKS = sizeof sg_cli_tasks / sizeof sg_cli_tasks[0] };
 

@@ -5,6 +5,7 @@
  * validation exact-match accuracy (greedy decoding of the whole target);
  * at the end the test accuracy.  Also the task's probe for gradcheck/graph. */
 #include "frontends/cli/sg_cli_progress.h"
+#include "frontends/cli/sg_cli_settings.h"
 #include "frontends/cli/sg_cli_task.h"
 
 #include "graph/core/sg_alloc.h"
@@ -35,18 +36,15 @@ typedef struct sg_s2s_settings {
     double clip, valid_frac, test_frac;
 } sg_s2s_settings;
 
-static const struct {
-    const char *name;
-    bool flag;     /* an on/off option, stored "1" or "0" */
-    bool required; /* the model's shape: a checkpoint without it is not a seq2seq checkpoint */
-} sg_s2s_setting_list[] = {{"cell", false, true},    {"attention", false, true},     {"embed", false, true},
-                           {"hidden", false, true},  {"layers", false, true},        {"reverse", true, false},
-                           {"peeky", true, false},   {"bidirectional", true, false}, {"input-feeding", true, false},
-                           {"tokens", false, false}, {"batch", false, false},        {"seed", false, false},
-                           {"clip", false, false},   {"valid-frac", false, false},   {"test-frac", false, false},
-                           {"bucket", false, false}};
-enum { SG_S2S_N_SETTINGS = sizeof sg_s2s_setting_list / sizeof sg_s2s_setting_list[0], SG_S2S_SETTING_CAP = 40 };
-typedef char sg_s2s_strings[SG_S2S_N_SETTINGS][SG_S2S_SETTING_CAP];
+static const sg_cli_setting sg_s2s_setting_list[] = {
+    {"cell", false, true},    {"attention", false, true},     {"embed", false, true},
+    {"hidden", false, true},  {"layers", false, true},        {"reverse", true, false},
+    {"peeky", true, false},   {"bidirectional", true, false}, {"input-feeding", true, false},
+    {"tokens", false, false}, {"batch", false, false},        {"seed", false, false},
+    {"clip", false, false},   {"valid-frac", false, false},   {"test-frac", false, false},
+    {"bucket", false, false}};
+enum { SG_S2S_N_SETTINGS = sizeof sg_s2s_setting_list / sizeof sg_s2s_setting_list[0] };
+typedef sg_cli_setting_value sg_s2s_strings[SG_S2S_N_SETTINGS];
 
 /* The model options every seq2seq command reads. */
 static bool sg_s2s_parse_model(sg_cli_args *a, sg_seq2seq_config *c, size_t def_embed, size_t def_hidden)
@@ -105,71 +103,31 @@ static void sg_s2s_settings_format(const sg_s2s_settings *s, sg_s2s_strings v)
     _Static_assert(SG_S2S_N_SETTINGS == 16, "sg_s2s_settings_format writes one string per setting of the list");
     const sg_seq2seq_config *c = &s->cfg;
     const bool flags[] = {c->reverse_source, c->peeky, c->bidirectional, c->input_feeding};
-    snprintf(v[0], SG_S2S_SETTING_CAP, "%s", sg_cell_kind_name(c->kind));
-    snprintf(v[1], SG_S2S_SETTING_CAP, "%s", sg_attention_name(c->attention));
-    snprintf(v[2], SG_S2S_SETTING_CAP, "%zu", c->embed);
-    snprintf(v[3], SG_S2S_SETTING_CAP, "%zu", c->hidden);
-    snprintf(v[4], SG_S2S_SETTING_CAP, "%zu", c->layers);
+    snprintf(v[0], SG_CLI_SETTING_CAP, "%s", sg_cell_kind_name(c->kind));
+    snprintf(v[1], SG_CLI_SETTING_CAP, "%s", sg_attention_name(c->attention));
+    snprintf(v[2], SG_CLI_SETTING_CAP, "%zu", c->embed);
+    snprintf(v[3], SG_CLI_SETTING_CAP, "%zu", c->hidden);
+    snprintf(v[4], SG_CLI_SETTING_CAP, "%zu", c->layers);
     for (int i = 0; i < 4; i++)
-        snprintf(v[5 + i], SG_S2S_SETTING_CAP, "%s", flags[i] ? "1" : "0");
-    snprintf(v[9], SG_S2S_SETTING_CAP, "%s", s->tokenizer == SG_TOKENIZE_WORDS ? "words" : "chars");
-    snprintf(v[10], SG_S2S_SETTING_CAP, "%zu", s->batch);
-    snprintf(v[11], SG_S2S_SETTING_CAP, "%zu", s->seed);
+        snprintf(v[5 + i], SG_CLI_SETTING_CAP, "%s", flags[i] ? "1" : "0");
+    snprintf(v[9], SG_CLI_SETTING_CAP, "%s", s->tokenizer == SG_TOKENIZE_WORDS ? "words" : "chars");
+    snprintf(v[10], SG_CLI_SETTING_CAP, "%zu", s->batch);
+    snprintf(v[11], SG_CLI_SETTING_CAP, "%zu", s->seed);
     sg_fmt_double(v[12], s->clip);
     sg_fmt_double(v[13], s->valid_frac);
     sg_fmt_double(v[14], s->test_frac);
-    snprintf(v[15], SG_S2S_SETTING_CAP, "%zu", s->bucket);
+    snprintf(v[15], SG_CLI_SETTING_CAP, "%zu", s->bucket);
 }
 
-/* The settings a checkpoint holds, read back as a command line.  Settings
- * it lacks take the defaults, except the model's shape, which must be
- * there; *n_missing (may be NULL) counts the absent ones.  Returns an exit
- * code after a message. */
+static bool sg_s2s_read_parse(sg_cli_args *ca, void *ctx) { return sg_s2s_parse_settings(ca, ctx); }
+
+/* The settings a checkpoint holds, read back as the command line they came
+ * from (sg_cli_settings.h).  *n_missing (may be NULL) counts the absent ones.
+ * Returns an exit code after a message. */
 static int sg_s2s_settings_read(const sg_checkpoint *ck, const char *path, sg_s2s_settings *s, size_t *n_missing)
 {
-    char names[SG_S2S_N_SETTINGS][32];
-    char *argv[2 * SG_S2S_N_SETTINGS];
-    int argc = 0;
-    size_t missing = 0;
-    const char *task = sg_checkpoint_get_string(ck, "task");
-    bool shaped = task && strcmp(task, "seq2seq") == 0;
-    for (size_t i = 0; i < SG_S2S_N_SETTINGS; i++) {
-        char key[64];
-        snprintf(key, sizeof key, "seq2seq.%s", sg_s2s_setting_list[i].name);
-        const char *v = sg_checkpoint_get_string(ck, key);
-        if (!v) {
-            missing++;
-            shaped = shaped && !sg_s2s_setting_list[i].required;
-            continue;
-        }
-        snprintf(names[i], sizeof names[i], "--%s", sg_s2s_setting_list[i].name);
-        if (sg_s2s_setting_list[i].flag) {
-            if (strcmp(v, "1") == 0)
-                argv[argc++] = names[i];
-            else if (strcmp(v, "0") != 0)
-                shaped = false;
-        } else {
-            argv[argc++] = names[i];
-            argv[argc++] = (char *)v;
-        }
-    }
-    if (!shaped) {
-        sg_cli_error("'%s' is not a seq2seq checkpoint (its task or model settings are missing or malformed)", path);
-        return SG_EXIT_INPUT;
-    }
-    sg_cli_args ca;
-    int rc = sg_cli_args_init(&ca, "train", argc, argv);
-    if (rc != SG_EXIT_OK)
-        return rc == SG_EXIT_USAGE ? SG_EXIT_INPUT : rc;
-    bool ok = sg_s2s_parse_settings(&ca, s) && sg_cli_check_all_used(&ca);
-    sg_cli_args_free(&ca);
-    if (!ok) {
-        sg_cli_error("'%s': the settings above are the checkpoint's, and they cannot be used", path);
-        return SG_EXIT_INPUT;
-    }
-    if (n_missing)
-        *n_missing = missing;
-    return SG_EXIT_OK;
+    return sg_cli_settings_read(ck, path, "seq2seq", "seq2seq", sg_s2s_setting_list, SG_S2S_N_SETTINGS,
+                                sg_s2s_read_parse, s, n_missing);
 }
 
 /* The pair-file options the settings fix (the same split in train and eval). */
@@ -274,11 +232,8 @@ static bool sg_s2s_save(const char *path, const sg_params *ps, const sg_s2s_sett
     sg_status st = vj ? sg_checkpoint_set_string(&ck, "task", "seq2seq") : SG_ERR_NOMEM;
     if (st == SG_OK)
         st = sg_checkpoint_set_string(&ck, "seq2seq.vocab", vj);
-    for (size_t i = 0; st == SG_OK && i < SG_S2S_N_SETTINGS; i++) {
-        char key[64];
-        snprintf(key, sizeof key, "seq2seq.%s", sg_s2s_setting_list[i].name);
-        st = sg_checkpoint_set_string(&ck, key, vals[i]);
-    }
+    if (st == SG_OK)
+        st = sg_cli_settings_store(&ck, "seq2seq", sg_s2s_setting_list, SG_S2S_N_SETTINGS, vals);
     if (st == SG_OK)
         st = sg_checkpoint_save(path, ps, &ck, err, sizeof err);
     else

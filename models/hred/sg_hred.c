@@ -190,7 +190,7 @@ bool sg_hred_loss(sg_graph *g, const sg_hred *m, const sg_dialog_batch *b, const
             ro.init.h = sg_input_f64(g, "ctx_h", SG_SHAPE(B, C), o->ctx_h, false);
         if (o->ctx_c && m->ctx.has_c)
             ro.init.c = sg_input_f64(g, "ctx_c", SG_SHAPE(B, C), o->ctx_c, false);
-        sg_tensor *cs = sg_seq_run(g, "ctx", &m->ctx, e, &ro, &out->ctx); /* (end - first, B, C) */
+        sg_tensor *cs = sg_seq_run(g, "ctx.rnn", &m->ctx, e, &ro, &out->ctx); /* (end - first, B, C) */
         if (first == 0)
             cond = nt ? sg_slice(g, cs, 0, 0, nt) : NULL;
         else {
@@ -249,7 +249,7 @@ bool sg_hred_loss(sg_graph *g, const sg_hred *m, const sg_dialog_batch *b, const
     }
     sg_seq_run_opts ro = {.mask = sg_input_f64(g, "dec_mask", SG_SHAPE(L, N), dmask, false),
                           .init = {.h = sg_hred_dec_h0(g, m, k)}};
-    sg_tensor *hs = sg_seq_run(g, "dec", &m->dec, x, &ro, NULL); /* (L, N, H) */
+    sg_tensor *hs = sg_seq_run(g, "dec.rnn", &m->dec, x, &ro, NULL); /* (L, N, H) */
     sg_tensor *logits = sg_linear_forward(g, &m->out, sg_reshape(g, hs, SG_SHAPE(L * N, H)));
     out->ce = sg_loss_cross_entropy(g, logits, sg_ids(g, "y", SG_SHAPE(L * N), dout), NULL, SG_REDUCE_SUM);
     sg_scope_pop(g);

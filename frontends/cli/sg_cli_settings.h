@@ -1,0 +1,38 @@
+/* sg_cli_settings.h — a run's settings kept in its checkpoint as the command
+ * line they came from.  Each setting is one option of the option table; a
+ * checkpoint holds it as the string "<prefix>.<option>" (a flag as "1" or
+ * "0"), and reading a checkpoint turns those strings back into an argument
+ * list that the task's own option parser reads, so a model is rebuilt
+ * (eval, generate) exactly as it was trained, by the code that parsed the
+ * training run's command line. */
+#ifndef SG_CLI_SETTINGS_H
+#define SG_CLI_SETTINGS_H
+
+#include "frontends/cli/sg_cli.h"
+#include "graph/format/sg_checkpoint.h"
+
+typedef struct sg_cli_setting {
+    const char *name; /* the option, without "--" */
+    bool flag;        /* an on/off option */
+    bool required;    /* part of the model's shape: a checkpoint without it is refused */
+} sg_cli_setting;
+
+enum { SG_CLI_SETTING_CAP = 40 };
+typedef char sg_cli_setting_value[SG_CLI_SETTING_CAP];
+
+/* Stores values[i] (n of them, list's order) as "<prefix>.<list[i].name>". */
+SG_NODISCARD sg_status sg_cli_settings_store(sg_checkpoint *ck, const char *prefix, const sg_cli_setting *list,
+                                             size_t n, const sg_cli_setting_value *values);
+
+/* Reads the settings of ck (read from path) with the task's parser: they are
+ * turned into a command line, parse(ca, ctx) reads it (returning false after
+ * a message when a value cannot be used), and every setting must have been
+ * taken.  The checkpoint must say it was written by `task` and hold every
+ * required setting, and each flag must be "1" or "0".  Returns an exit code:
+ * SG_EXIT_INPUT after a message naming path when the settings are not
+ * usable.  *n_missing (may be NULL) counts the settings ck lacks. */
+int sg_cli_settings_read(const sg_checkpoint *ck, const char *path, const char *task, const char *prefix,
+                         const sg_cli_setting *list, size_t n, bool (*parse)(sg_cli_args *ca, void *ctx), void *ctx,
+                         size_t *n_missing);
+
+#endif
