@@ -10,6 +10,7 @@
 #include "graph/core/sg_graph.h"
 #include "graph/core/sg_param.h"
 #include "models/addition/sg_addition.h"
+#include "models/rnn/sg_cell.h"
 #include "models/data/sg_text.h"
 
 #include <stdbool.h>
@@ -30,6 +31,10 @@ bool sg_cli_ensure_dir(const char *dir);
  * checkpoint's strings; read back with cJSON and sg_vocab_from_words.
  * Returns a string to free with cJSON_free, or NULL when out of memory. */
 char *sg_cli_vocab_json(const sg_vocab *v);
+
+/* A built-in cell named on the command line: lstm (also for NULL), gru,
+ * peephole, rnn (tanh), rnn-relu, rnn-sigmoid; false after a message. */
+bool sg_cli_parse_cell(const char *name, sg_cell_kind *kind, sg_activation *act);
 
 /* The parsed command line (frontends/cli/sg_cli_args.c): options bound to
  * their values by getopt_long against the one option table, then positionals. */
@@ -65,6 +70,9 @@ void sg_cli_help(FILE *f, const char *cmd, const char *task);
  * marks it taken. */
 const char *sg_cli_opt(sg_cli_args *a, const char *name);
 bool sg_cli_flag(sg_cli_args *a, const char *name);
+/* Every value of a repeatable option, in command-line order: writes up to
+ * cap of them to out, marks them all taken, and returns how many there are. */
+size_t sg_cli_opt_all(sg_cli_args *a, const char *name, const char **out, size_t cap);
 /* Numeric option with default; false (and a message) if malformed. */
 bool sg_cli_opt_size(sg_cli_args *a, const char *name, size_t def, size_t *out);
 bool sg_cli_opt_double(sg_cli_args *a, const char *name, double def, double *out);
@@ -110,6 +118,8 @@ int sg_cmd_similar(sg_cli_args *a);
 int sg_cmd_analogy(sg_cli_args *a);
 /* seqgrad dialogues (frontends/cli/sg_cmd_hred.c). */
 int sg_cmd_dialogues(sg_cli_args *a);
+/* seqgrad gradflow (frontends/cli/sg_cmd_gradflow.c). */
+int sg_cmd_gradflow(sg_cli_args *a);
 /* The tasks' own training commands (after `train <task>` took the task). */
 int sg_cmd_train_lm(sg_cli_args *a);
 int sg_cmd_train_sine(sg_cli_args *a);

@@ -41,23 +41,23 @@ typedef struct sg_cli_option {
 static const sg_cli_option sg_cli_options[] = {
     {"help", NULL, 'h', "*", "print this help and exit 0"},
     /* data and files */
-    {"data", "DIR", 0, "train:lm eval train:seq2seq train:word2vec " SG_HD_TRAIN "",
+    {"data", "DIR", 0, "train:lm eval train:seq2seq train:word2vec " SG_HD_TRAIN,
      "LM: corpus directory (train.txt/valid.txt/test.txt or ptb.*.txt); seq2seq: a file of source_target pairs"},
-    {"save", "CKPT", 0, "train:lm train:seq2seq train:word2vec " SG_HD_TRAIN "",
+    {"save", "CKPT", 0, "train:lm train:seq2seq train:word2vec " SG_HD_TRAIN,
      "write a checkpoint (atomically) at the end of every epoch"},
     {"resume", "CKPT", 0, "train:lm train:seq2seq", "continue a run from its checkpoint, bit for bit"},
     {"load", "CKPT", 0, "eval generate attention", "the trained model's checkpoint"},
-    {"log", "FILE", 0, "train:lm train:seq2seq train:word2vec " SG_HD_TRAIN "",
+    {"log", "FILE", 0, "train:lm train:seq2seq train:word2vec " SG_HD_TRAIN,
      "append one JSON object per epoch (word2vec: per pass)"},
     {"out", "DIR", 0, "demo train:sine attention", "directory for pictures and files"},
-    {"output", "FILE", 'o', "graph train:word2vec dialogues",
+    {"output", "FILE", 'o', "graph train:word2vec dialogues gradflow",
      "graph: picture to write (.dot, .svg or .png); word2vec: the vectors"},
     {"split", "valid|test", 0, "eval", "which held-out split (default test)"},
     /* model shape */
-    {"cell", "KIND", 0, SG_LM_MODEL " " SG_SINE_MODEL " " SG_S2S_MODEL " " SG_HD_MODEL,
+    {"cell", "KIND", 0, SG_LM_MODEL " " SG_SINE_MODEL " " SG_S2S_MODEL " " SG_HD_MODEL " gradflow",
      "lstm, gru, peephole, rnn, rnn-relu or rnn-sigmoid"},
     {"hidden", "N", 0,
-     SG_LM_MODEL " " SG_SINE_MODEL " " SG_S2S_MODEL " " SG_HD_MODEL " demo graph:addition gradcheck:addition",
+     SG_LM_MODEL " " SG_SINE_MODEL " " SG_S2S_MODEL " " SG_HD_MODEL " gradflow demo graph:addition gradcheck:addition",
      "hidden units"},
     {"layers", "N", 0, SG_LM_MODEL " " SG_S2S_MODEL, "stacked recurrent layers"},
     {"embed", "N", 0, SG_LM_MODEL " " SG_S2S_MODEL " " SG_HD_MODEL, "embedding size (default: --hidden)"},
@@ -71,28 +71,27 @@ static const sg_cli_option sg_cli_options[] = {
     {"noise", "STD", 0, "train:sine", "Gaussian noise on the series"},
     /* training */
     {"bptt", "N", 0, SG_LM_MODEL " eval", "unroll length"},
-    {"batch", "N", 0, "train:lm train:sine train:seq2seq demo eval  " SG_HD_TRAIN "" SG_W2V_MODEL,
+    {"batch", "N", 0, "train:lm train:sine train:seq2seq gradflow demo eval " SG_HD_TRAIN " " SG_W2V_MODEL,
      "batch size (parallel streams for the LM)"},
-    {"epochs", "N", 0, "train:lm train:seq2seq " SG_HD_TRAIN "", "passes over the training data"},
-    {"bucket", "N", 0, "train:seq2seq " SG_HD_TRAIN "",
+    {"epochs", "N", 0, "train:lm train:seq2seq " SG_HD_TRAIN, "passes over the training data"},
+    {"bucket", "N", 0, "train:seq2seq " SG_HD_TRAIN,
      "sort pools of N batches by length (default 1: random batches; 20 pads less but makes batches alike)"},
-    {"steps", "N", 0, "train:sine demo", "training steps"},
-    {"lr", "X", 0, "train:lm train:sine train:seq2seq demo train:word2vec " SG_HD_TRAIN "",
+    {"steps", "N", 0, "train:sine demo gradflow", "training steps"},
+    {"lr", "X", 0, "train:lm train:sine train:seq2seq demo train:word2vec gradflow " SG_HD_TRAIN,
      "learning rate (LM: 1 for sgd, 0.002 for adam)"},
     {"optim", "sgd|adam", 0, "train:lm", "optimizer"},
     {"decay", "X", 0, "train:lm train:seq2seq", "learning-rate factor per epoch after --decay-start"},
     {"decay-start", "N", 0, "train:lm train:seq2seq", "first epoch whose end decays the rate"},
-    {"clip", "X", 0, "train:lm train:seq2seq " SG_HD_TRAIN "", "global gradient-norm clip"},
+    {"clip", "X", 0, "train:lm train:seq2seq gradflow " SG_HD_TRAIN, "global gradient-norm clip"},
     {"dropout", "P", 0, "train:lm", "dropout on embeddings, between layers, on the output"},
     {"init", "R", 0, "train:lm", "parameters ~ U[-R, R)"},
     {"forget-bias", "X", 0, "train:lm", "LSTM forget-gate bias after init (-1: keep)"},
-    {"min-count", "N", 0, "train:lm train:word2vec " SG_HD_TRAIN "",
+    {"min-count", "N", 0, "train:lm train:word2vec " SG_HD_TRAIN,
      "words seen fewer times become <unk> (word2vec: are dropped; default 5)"},
     {"max-windows", "N", 0, "train:lm", "windows per epoch (0: all), for quick runs"},
-    {"max-batches", "N", 0, "train:seq2seq " SG_HD_TRAIN "",
-     "batches per epoch (0: all), for quick runs and benchmarks"},
+    {"max-batches", "N", 0, "train:seq2seq " SG_HD_TRAIN, "batches per epoch (0: all), for quick runs and benchmarks"},
     {"eval-every", "N", 0, "demo", "steps between accuracy evaluations"},
-    {"threads", "N", 0, "train:lm eval train:seq2seq " SG_HD_TRAIN "", "BLAS threads (default: all cores)"},
+    {"threads", "N", 0, "train:lm eval train:seq2seq " SG_HD_TRAIN, "BLAS threads (default: all cores)"},
     {"seed", "N", 0, "*", "random seed"},
     /* checks and pictures */
     {"attention", "KIND", 0, SG_S2S_MODEL, "none, dot, general or additive"},
@@ -130,14 +129,19 @@ static const sg_cli_option sg_cli_options[] = {
     {"context", "TEXT", 0, "generate:hred generate:vhred", "the dialogue so far, utterances separated by __eou__"},
     {"samples", "N", 0, "generate:hred generate:vhred", "replies to draw (default 1)"},
     {"dialogues", "N", 0, "dialogues", "dialogues to generate (default 20000)"},
+    {"seeds", "N", 0, "gradflow", "random inputs the norms are averaged over (default 5)"},
+    {"gain", "G", 0, "gradflow", "scale every recurrent weight matrix (default 1; 4 with --explode)"},
+    {"explode", NULL, 0, "gradflow",
+     "an exploding tanh RNN (W_h x 4), and its training loss without and with clipping (<name>-clip.png)"},
+    {"train-steps", "N", 0, "gradflow", "training steps of --explode's runs (default 200)"},
     {"tokens", "chars|words", 0, "train:seq2seq", "what a token is (default chars)"},
-    {"valid-frac", "F", 0, "train:seq2seq " SG_HD_TRAIN "", "share of the pairs held out for validation (default 0.1)"},
-    {"test-frac", "F", 0, "train:seq2seq " SG_HD_TRAIN "", "share of the pairs held out for test (default 0.1)"},
+    {"valid-frac", "F", 0, "train:seq2seq " SG_HD_TRAIN, "share of the pairs held out for validation (default 0.1)"},
+    {"test-frac", "F", 0, "train:seq2seq " SG_HD_TRAIN, "share of the pairs held out for test (default 0.1)"},
     {"pairs", "N", 0, "gradcheck:addition", "addition pairs in the checked batch (>= 1)"},
     {"eps", "H", 0, "gradcheck", "central-difference step (default 1e-2; halved as needed)"},
     {"sample", "N", 0, "gradcheck train:word2vec",
      "gradcheck: check N seeded elements per tensor (0: every element); word2vec: the subsampling threshold (1e-3)"},
-    {"json", NULL, 0, "gradcheck", "print the report as JSON: totals, per parameter, per scope"},
+    {"json", NULL, 0, "gradcheck gradflow", "print the report as JSON: totals, per parameter, per scope"},
     {"collapse", "none|scope|N", 0, "graph", "draw every scope at depth N as one node"},
     {"grad-norms", NULL, 0, "graph", "label nodes with their gradient norms"},
     /* generation */
@@ -178,6 +182,7 @@ static const sg_cli_command sg_cli_commands[] = {
      sg_cmd_attention},
     {"dialogues", "", false, "write the generated multi-turn corpus (and its tags) for the dialogue models",
      sg_cmd_dialogues},
+    {"gradflow", "", false, "||dL/dh_t|| over the steps of each --cell, in one log-scale picture", sg_cmd_gradflow},
     {"similar", "", false, "the nearest words to a word by cosine, from word vectors", sg_cmd_similar},
     {"analogy", "", false, "analogy accuracy of word vectors (questions-words.txt), per section", sg_cmd_analogy},
 };
@@ -379,6 +384,20 @@ const char *sg_cli_opt(sg_cli_args *a, const char *name)
 }
 
 bool sg_cli_flag(sg_cli_args *a, const char *name) { return sg_cli_take(a, name) != NULL; }
+
+size_t sg_cli_opt_all(sg_cli_args *a, const char *name, const char **out, size_t cap)
+{
+    int k = sg_cli_find(name, strlen(name));
+    size_t n = 0;
+    for (size_t i = 0; k >= 0 && i < a->n_items; i++)
+        if (a->items[i].option == k) {
+            a->items[i].used = true;
+            if (n < cap)
+                out[n] = a->items[i].value;
+            n++;
+        }
+    return n;
+}
 
 bool sg_cli_opt_size(sg_cli_args *a, const char *name, size_t def, size_t *out)
 {

@@ -57,3 +57,24 @@ char *sg_cli_vocab_json(const sg_vocab *v)
     cJSON_Delete(arr);
     return s;
 }
+
+bool sg_cli_parse_cell(const char *name, sg_cell_kind *kind, sg_activation *act)
+{
+    *act = SG_ACT_TANH;
+    if (!name || strcmp(name, "lstm") == 0)
+        *kind = SG_CELL_LSTM;
+    else if (strcmp(name, "gru") == 0)
+        *kind = SG_CELL_GRU;
+    else if (strcmp(name, "peephole") == 0 || strcmp(name, "peephole-lstm") == 0)
+        *kind = SG_CELL_PEEPHOLE;
+    else if (strcmp(name, "rnn") == 0 || strcmp(name, "rnn-tanh") == 0)
+        *kind = SG_CELL_RNN;
+    else if (strcmp(name, "rnn-relu") == 0 || strcmp(name, "rnn-sigmoid") == 0) {
+        *kind = SG_CELL_RNN;
+        *act = name[4] == 'r' ? SG_ACT_RELU : SG_ACT_SIGMOID;
+    } else {
+        sg_cli_error("--cell must be lstm, gru, peephole, rnn, rnn-relu or rnn-sigmoid, not '%s'", name);
+        return false;
+    }
+    return true;
+}

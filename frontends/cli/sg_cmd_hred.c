@@ -11,9 +11,11 @@
  *   exact match  greedy replies (VHRED: z = the prior's mean) equal to the
  *                target, over the replies tagged 'c' (context-dependent), and
  *                over all replies
- *   distinct-n   distinct n-grams / n-grams of sampled replies (temperature
- *                1; VHRED: z drawn from the prior) to the turns tagged 'm'
- *                (several valid answers), n = 1, 2
+ *   distinct-n   distinct n-grams / n-grams, n = 1, 2, of the replies to
+ *                the turns tagged 'm' (several valid answers): sampled
+ *                (temperature 1; VHRED: z drawn from the prior), greedy
+ *                (VHRED: z drawn from the prior, so its variety is z's), and
+ *                the data's own replies to those turns
  * Without a tags file every reply counts as 'c' and as 'm'. */
 #include "frontends/cli/sg_cli_progress.h"
 #include "frontends/cli/sg_cli_settings.h"
@@ -196,13 +198,15 @@ static sg_dialog_opts sg_hd_data_opts(const sg_hd_settings *s)
 /* ---- evaluation ------------------------------------------------------------------------ */
 
 typedef struct sg_hd_metrics {
-    double ce, kl;               /* sums */
-    size_t tokens;               /* T */
-    size_t ctx_right, ctx_n;     /* exact match on the replies tagged 'c' */
-    size_t all_right, all_n;     /* exact match on every reply */
-    size_t uni, uni_n, bi, bi_n; /* distinct and total n-grams of sampled replies to 'm' turns */
-    double ref_d1, ref_d2;       /* distinct-1 and -2 of the data's own replies to those turns */
+    double ce, kl;           /* sums */
+    size_t tokens;           /* T */
+    size_t ctx_right, ctx_n; /* exact match on the replies tagged 'c' */
+    size_t all_right, all_n; /* exact match on every reply */
+    double distinct[3][2];   /* distinct-1 and -2 of the replies to the turns tagged 'm': sampled (T = 1),
+                              * greedy (VHRED: z drawn from the prior), and the data's own replies */
 } sg_hd_metrics;
+
+enum { SG_HD_SAMPLED = 0, SG_HD_GREEDY = 1, SG_HD_DATA = 2 };
 
 static double sg_ratio(size_t a, size_t b) { return b ? (double)a / (double)b : 0.0; }
 
@@ -212,18 +216,34 @@ static int sg_cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Distinct values of v (n), sorting it. */
-static size_t sg_distinct(uint64_t *v, size_t n)
+/* The unigrams and bigrams of a set of replies (bigram = two ids in one key). */
+typedef struct sg_ngrams {
+    uint64_t *uni, *bi; /* (cap) each */
+    size_t n_uni, n_bi;
+} sg_ngrams;
+
+/* Adds the n ids w[0], w[stride], ... */
+static void sg_ngrams_add(sg_ngrams *c, const int32_t *w, size_t n, size_t stride)
+{
+    for (size_t k = 0; k < n; k++) {
+        c->uni[c->n_uni++] = (uint64_t)w[k * stride];
+        if (k)
+            c->bi[c->n_bi++] = (uint64_t)w[(k - 1) * stride] << 32 | (uint64_t)w[k * stride];
+    }
+}
+
+/* Distinct values of v (n) over n, sorting v. */
+static double sg_distinct(uint64_t *v, size_t n)
 {
     qsort(v, n, sizeof *v, sg_cmp_u64);
     size_t d = 0;
     for (size_t i = 0; i < n; i++)
         d += i == 0 || v[i] != v[i - 1];
-    return d;
+    return sg_ratio(d, n);
 }
 
-/* Whether reply row r of batch b (the reply after utterance u of dialogue
- * j) matches utterance u + 1. */
+/* Whether reply row r (the reply after utterance u of dialogue ex) matches
+ * utterance u + 1. */
 static bool sg_hd_same(const sg_dialog_set *s, size_t ex, size_t u, const int32_t *out, size_t R, size_t r, size_t len)
 {
     size_t n;
@@ -247,31 +267,26 @@ static bool sg_hd_evaluate(sg_graph *g, const sg_hred *m, const sg_dialog_set *s
     sg_dialog_batcher it;
     char err[512];
     const size_t max_len = s->max_words + 1, R = s->max_utts * B;
+    const bool vh = m->cfg.model == SG_VHRED;
     int32_t *out = sg_malloc(max_len * R * sizeof *out);
-    size_t *lens = sg_malloc(R * sizeof *lens), cap = 0, n_uni = 0, n_bi = 0, n_ref_uni = 0, n_ref_bi = 0;
-    uint64_t *uni = NULL, *bi = NULL, *ref_uni = NULL, *ref_bi = NULL;
+    size_t *lens = sg_malloc(R * sizeof *lens), cap = 0;
     for (size_t i = 0; i < s->n; i++)
-        for (size_t u = 1; u < sg_dialog_utts(s, i); u++)
-            cap += max_len;
-    uni = sg_malloc((cap ? cap : 1) * sizeof *uni);
-    bi = sg_malloc((cap ? cap : 1) * sizeof *bi);
-    ref_uni = sg_malloc((cap ? cap : 1) * sizeof *ref_uni);
-    ref_bi = sg_malloc((cap ? cap : 1) * sizeof *ref_bi);
-    if (!out || !lens || !uni || !bi || !ref_uni || !ref_bi ||
-        sg_dialog_batcher_init(&it, s, B, 0, err, sizeof err) != SG_OK) {
-        sg_free(out);
-        sg_free(lens);
-        sg_free(uni);
-        sg_free(bi);
-        sg_free(ref_uni);
-        sg_free(ref_bi);
+        cap += (sg_dialog_utts(s, i) - 1) * max_len;
+    sg_ngrams ng[3] = {{0}};
+    bool ok = out && lens;
+    for (int k = 0; k < 3; k++) {
+        ng[k].uni = sg_malloc((cap ? cap : 1) * sizeof *ng[k].uni);
+        ng[k].bi = sg_malloc((cap ? cap : 1) * sizeof *ng[k].bi);
+        ok = ok && ng[k].uni && ng[k].bi;
+    }
+    if (!ok || sg_dialog_batcher_init(&it, s, B, 0, err, sizeof err) != SG_OK) {
+        ok = false;
         sg_cli_error("out of memory for the evaluation");
-        return false;
+        goto done;
     }
     sg_rng rng;
     sg_rng_seed(&rng, seed);
     const bool was = sg_graph_grad_enabled(g);
-    bool ok = true;
     sg_dialog_batch b;
     while (ok && sg_dialog_batcher_next(&it, &b)) {
         const size_t Rb = b.utts * b.batch;
@@ -288,8 +303,11 @@ static bool sg_hd_evaluate(sg_graph *g, const sg_hred *m, const sg_dialog_set *s
         mt->ce += sg_tensor_get(t.ce, 0);
         mt->kl += t.kl ? sg_tensor_get(t.kl, 0) : 0;
         mt->tokens += t.tokens;
-        for (int pass = 0; pass < 2 && ok; pass++) { /* greedy, then sampled */
-            sg_status st = sg_hred_decode(g, m, &b, max_len, pass ? 1.0 : 0.0, pass ? &rng : NULL, out, lens);
+        /* pass 0: greedy with VHRED's prior mean (exact match; and the greedy
+         * replies of the deterministic models); 1: sampled; 2: VHRED greedy
+         * with z drawn */
+        for (int pass = 0; pass < (vh ? 3 : 2) && ok; pass++) {
+            sg_status st = sg_hred_decode(g, m, &b, max_len, pass == 1 ? 1.0 : 0.0, pass ? &rng : NULL, out, lens);
             if (st != SG_OK) {
                 sg_cli_error("decoding failed: %s", sg_graph_error(g));
                 ok = false;
@@ -298,8 +316,10 @@ static bool sg_hd_evaluate(sg_graph *g, const sg_hred *m, const sg_dialog_set *s
             for (size_t j = 0; j < b.batch; j++)
                 for (size_t u = 0; u + 1 < b.n_utts[j]; u++) {
                     const size_t ex = b.example[j], r = u * b.batch + j;
-                    char tag = s->tag ? s->tag[s->utt_off[ex] + u + 1] : 0;
-                    if (!pass) {
+                    const size_t len = lens[r] < max_len ? lens[r] : max_len;
+                    const char tag = s->tag ? s->tag[s->utt_off[ex] + u + 1] : 0;
+                    const bool several = !tag || tag == 'm';
+                    if (pass == 0) {
                         bool same = sg_hd_same(s, ex, u, out, Rb, r, lens[r]);
                         mt->all_right += same;
                         mt->all_n++;
@@ -307,40 +327,30 @@ static bool sg_hd_evaluate(sg_graph *g, const sg_hred *m, const sg_dialog_set *s
                             mt->ctx_right += same;
                             mt->ctx_n++;
                         }
-                        if (!tag || tag == 'm') {
+                        if (several) {
                             size_t n;
-                            const int32_t *w = sg_dialog_words(s, ex, u + 1, &n);
-                            for (size_t k = 0; k < n; k++) {
-                                ref_uni[n_ref_uni++] = (uint64_t)w[k];
-                                if (k)
-                                    ref_bi[n_ref_bi++] = (uint64_t)w[k - 1] << 32 | (uint64_t)w[k];
-                            }
-                        }
-                    } else if (!tag || tag == 'm') {
-                        size_t len = lens[r] < max_len ? lens[r] : max_len;
-                        for (size_t k = 0; k < len; k++) {
-                            uint64_t w = (uint64_t)out[k * Rb + r];
-                            uni[n_uni++] = w;
-                            if (k)
-                                bi[n_bi++] = (uint64_t)out[(k - 1) * Rb + r] << 32 | w;
+                            sg_ngrams_add(&ng[SG_HD_DATA], sg_dialog_words(s, ex, u + 1, &n), n, 1);
                         }
                     }
+                    if (several && pass == 1)
+                        sg_ngrams_add(&ng[SG_HD_SAMPLED], out + r, len, Rb);
+                    if (several && pass == (vh ? 2 : 0))
+                        sg_ngrams_add(&ng[SG_HD_GREEDY], out + r, len, Rb);
                 }
         }
     }
-    mt->uni_n = n_uni;
-    mt->bi_n = n_bi;
-    mt->uni = sg_distinct(uni, n_uni);
-    mt->bi = sg_distinct(bi, n_bi);
-    mt->ref_d1 = sg_ratio(sg_distinct(ref_uni, n_ref_uni), n_ref_uni);
-    mt->ref_d2 = sg_ratio(sg_distinct(ref_bi, n_ref_bi), n_ref_bi);
+    for (int k = 0; k < 3; k++) {
+        mt->distinct[k][0] = sg_distinct(ng[k].uni, ng[k].n_uni);
+        mt->distinct[k][1] = sg_distinct(ng[k].bi, ng[k].n_bi);
+    }
     sg_dialog_batcher_free(&it);
-    sg_free(ref_uni);
-    sg_free(ref_bi);
+done:
+    for (int k = 0; k < 3; k++) {
+        sg_free(ng[k].uni);
+        sg_free(ng[k].bi);
+    }
     sg_free(out);
     sg_free(lens);
-    sg_free(uni);
-    sg_free(bi);
     return ok;
 }
 
@@ -351,10 +361,11 @@ static void sg_hd_print(const char *what, const sg_hred *m, const sg_hd_metrics 
     printf("%s: perplexity%s %.3f", what, m->cfg.model == SG_VHRED ? " (bound)" : "", exp((mt->ce + mt->kl) / T));
     if (m->cfg.model == SG_VHRED)
         printf(" (reconstruction %.3f, KL %.4f nats/token)", exp(mt->ce / T), mt->kl / T);
-    printf("  context replies %.2f%% (%zu)  all replies %.2f%% (%zu)  distinct-1 %.4f distinct-2 %.4f (the data's "
-           "%.4f %.4f)\n",
+    const double(*d)[2] = mt->distinct;
+    printf("  context replies %.2f%% (%zu)  all replies %.2f%% (%zu)  distinct-1/2 sampled %.4f %.4f, greedy %.4f "
+           "%.4f (the data's %.4f %.4f)\n",
            100 * sg_ratio(mt->ctx_right, mt->ctx_n), mt->ctx_n, 100 * sg_ratio(mt->all_right, mt->all_n), mt->all_n,
-           sg_ratio(mt->uni, mt->uni_n), sg_ratio(mt->bi, mt->bi_n), mt->ref_d1, mt->ref_d2);
+           d[0][0], d[0][1], d[1][0], d[1][1], d[2][0], d[2][1]);
 }
 
 /* ---- checkpoints ---------------------------------------------------------------------- */
@@ -634,8 +645,8 @@ static int sg_hd_train(sg_cli_args *a, sg_hred_kind kind)
                                   {"valid_ppl", exp((mt.ce + mt.kl) / Tv)},
                                   {"valid_kl_per_token", mt.kl / Tv},
                                   {"valid_context_accuracy", sg_ratio(mt.ctx_right, mt.ctx_n)},
-                                  {"valid_distinct_1", sg_ratio(mt.uni, mt.uni_n)},
-                                  {"valid_distinct_2", sg_ratio(mt.bi, mt.bi_n)},
+                                  {"valid_distinct_1", mt.distinct[SG_HD_SAMPLED][0]},
+                                  {"valid_distinct_2", mt.distinct[SG_HD_SAMPLED][1]},
                                   {"tokens_per_s", (double)tokens / secs},
                                   {"seconds", secs}};
         if (log && !sg_cli_log_append(log, row, sizeof row / sizeof row[0]))
@@ -757,7 +768,7 @@ static int sg_hd_generate(sg_cli_args *a, sg_hred_kind kind)
     rc = SG_EXIT_FAIL;
     sg_status st = sg_dialog_parse_context(l.vocab, context, &ids, &offs, &n_utts, err, sizeof err);
     if (st != SG_OK) {
-        sg_cli_error("--context: %s", err);
+        sg_cli_error("%s", err);
         rc = st == SG_ERR_NOMEM ? SG_EXIT_FAIL : SG_EXIT_INPUT;
         goto done;
     }

@@ -51,22 +51,8 @@ static bool sg_lm_parse_model(sg_cli_args *a, sg_lm_opts *o)
         return false;
     o->model.embed = embed ? embed : o->model.hidden;
     o->model.tie_weights = sg_cli_flag(a, "tie");
-    o->model.act = SG_ACT_TANH;
-    if (!cell || strcmp(cell, "lstm") == 0)
-        o->model.kind = SG_CELL_LSTM;
-    else if (strcmp(cell, "gru") == 0)
-        o->model.kind = SG_CELL_GRU;
-    else if (strcmp(cell, "peephole") == 0 || strcmp(cell, "peephole-lstm") == 0)
-        o->model.kind = SG_CELL_PEEPHOLE;
-    else if (strcmp(cell, "rnn") == 0 || strcmp(cell, "rnn-tanh") == 0)
-        o->model.kind = SG_CELL_RNN;
-    else if (strcmp(cell, "rnn-relu") == 0 || strcmp(cell, "rnn-sigmoid") == 0) {
-        o->model.kind = SG_CELL_RNN;
-        o->model.act = cell[4] == 'r' ? SG_ACT_RELU : SG_ACT_SIGMOID;
-    } else {
-        sg_cli_error("--cell must be lstm, gru, peephole, rnn, rnn-relu or rnn-sigmoid, not '%s'", cell);
+    if (!sg_cli_parse_cell(cell, &o->model.kind, &o->model.act))
         return false;
-    }
     if (o->model.tie_weights && o->model.embed != o->model.hidden) {
         sg_cli_error("--tie needs --embed equal to --hidden");
         return false;

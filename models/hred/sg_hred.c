@@ -329,6 +329,7 @@ sg_status sg_hred_decode(sg_graph *g, const sg_hred *m, const sg_dialog_batch *b
         bool all = true;
         for (size_t r = 0; r < R && !st; r++) {
             size_t id = 0;
+            row[r * V + SG_PAIRS_PAD_ID] = row[r * V + SG_PAIRS_BOS_ID] = -INFINITY; /* never inside a reply */
             if (sg_sample_logits(row + r * V, V, temperature, rng, &id) != SG_OK)
                 st = sg_graph_fail(g, SG_ERR_NONFINITE, "hred decoding step %zu, row %zu: the scores are not finite", t,
                                    r);

@@ -118,7 +118,8 @@ bool sg_hred_loss(sg_graph *g, const sg_hred *m, const sg_dialog_batch *b, const
 /* Replies: for every row r = u*B + j, the reply to utterances 0..u of
  * dialogue j (rows of missing utterances are decoded too, and meaningless).
  * Temperature 0 is greedy, otherwise each token is drawn from softmax(logits
- * / T) (one draw of rng per row and step).  VHRED draws z from the prior
+ * / T) (one draw of rng per row and step); "<pad>" and "<bos>" are never
+ * chosen.  VHRED draws z from the prior
  * with rng, or takes the prior's mean when rng is NULL.  out (max_len, R)
  * ids, time-major; lens (R) tokens before "<eos>" (max_len when none came).
  * No-grad on g (reset first).  SG_ERR_ARG: a bad temperature, or no rng for
