@@ -22,7 +22,8 @@ expect() {
 
 # --help for every command and task, on stdout, exit 0
 for c in "demo" "train" "train lm" "train sine" "eval" "generate" "gradcheck" "gradcheck addition" \
-         "gradcheck lm" "gradcheck ops" "graph" "graph addition" "graph lm"; do
+         "gradcheck lm" "gradcheck ops" "graph" "graph addition" "graph lm" "train hred" "train vhred" \
+         "eval hred" "generate vhred" "graph hred" "gradflow" "dialogues"; do
   # shellcheck disable=SC2086
   expect 0 "seqgrad $c --help" -- "$seqgrad" $c --help
   grep -q "^usage: seqgrad ${c%% *}" "$dir/out" || fail "'$c --help' prints no usage line"

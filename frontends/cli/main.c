@@ -15,6 +15,10 @@ int main(int argc, char **argv)
         return SG_EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("seqgrad %s\n", SG_VERSION);
+        return SG_EXIT_OK;
+    }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         if (argc > 2 && sg_cli_command_find(argv[2])) {
             sg_cli_help(stdout, argv[2], argc > 3 ? argv[3] : NULL);

@@ -42,7 +42,8 @@ static const sg_cli_option sg_cli_options[] = {
     {"help", NULL, 'h', "*", "print this help and exit 0"},
     /* data and files */
     {"data", "DIR", 0, "train:lm eval train:seq2seq train:word2vec " SG_HD_TRAIN,
-     "LM: corpus directory (train.txt/valid.txt/test.txt or ptb.*.txt); seq2seq: a file of source_target pairs"},
+     "LM: corpus directory (train.txt/valid.txt/test.txt or ptb.*.txt); seq2seq: a file of source_target pairs; "
+     "hred, vhred: one dialogue per line, utterances separated by __eou__"},
     {"save", "CKPT", 0, "train:lm train:seq2seq train:word2vec " SG_HD_TRAIN,
      "write a checkpoint (atomically) at the end of every epoch"},
     {"resume", "CKPT", 0, "train:lm train:seq2seq", "continue a run from its checkpoint, bit for bit"},
@@ -170,7 +171,8 @@ static const sg_cli_command sg_cli_commands[] = {
      "word2vec (word vectors), hred and vhred (dialogue models)",
      sg_cmd_train},
     {"eval", "lm seq2seq hred vhred", true,
-     "a saved model on a held-out split: perplexity (lm), exact match (seq2seq); the task is read from the checkpoint",
+     "a saved model on a held-out split: perplexity (lm), exact match (seq2seq), perplexity, exact match and "
+     "distinct-n (hred, vhred); the task is read from the checkpoint",
      sg_cmd_eval},
     {"generate", "lm seq2seq hred vhred", true, "generate from a saved model (the task is read from the checkpoint)",
      sg_cmd_generate},
@@ -223,9 +225,11 @@ void sg_cli_help(FILE *f, const char *cmd, const char *task)
 {
     if (!cmd) {
         fputs("usage: seqgrad <command> [task] [options]\n\ncommands:\n", f);
-        for (size_t i = 0; i < SG_CLI_N_COMMANDS; i++)
-            fprintf(f, "  %-10s %-17s %s\n", sg_cli_commands[i].name, sg_cli_commands[i].tasks,
-                    sg_cli_commands[i].summary);
+        for (size_t i = 0; i < SG_CLI_N_COMMANDS; i++) {
+            fprintf(f, "  %-10s %s\n", sg_cli_commands[i].name, sg_cli_commands[i].summary);
+            if (sg_cli_commands[i].tasks[0])
+                fprintf(f, "  %-10s tasks: %s\n", "", sg_cli_commands[i].tasks);
+        }
         fputs("\n'seqgrad <command> --help' lists a command's options; 'seqgrad <command> <task> --help'\n"
               "those of one task.\n\n"
               "exit codes: 0 success; 1 a check failed or the run could not finish (for example an\n"
