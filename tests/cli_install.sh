@@ -12,6 +12,9 @@ build=$(cd "$(dirname "$seqgrad")" && pwd)
 src=$(cd "$(dirname "$0")" && pwd)/install
 dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
 p="$dir/prefix"
+# a sanitized build's library needs the sanitizers' runtimes in the program too
+san=()
+grep -q '^SG_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" && san=(-fsanitize=address,undefined)
 cmake --install "$build" --prefix "$p" > "$dir/install.log" 2>&1 || fail "cmake --install: $(tail -5 "$dir/install.log")"
 so=$(find "$p" -name 'libseqgrad.so.0' | head -n 1)
 [ -n "$so" ] || fail "no libseqgrad.so.0 installed"
@@ -28,19 +31,19 @@ man -l "$p/share/man/man1/seqgrad.1" 2>/dev/null | grep -q 'hred' || fail "the m
 export PKG_CONFIG_PATH="$lib/pkgconfig"
 pkg-config --exists seqgrad || fail "pkg-config does not find seqgrad"
 # shellcheck disable=SC2046
-cc -std=c11 -o "$dir/ex_pc" "$src/example.c" $(pkg-config --cflags seqgrad) $(pkg-config --libs seqgrad) -lm \
+cc -std=c11 "${san[@]}" -o "$dir/ex_pc" "$src/example.c" $(pkg-config --cflags seqgrad) $(pkg-config --libs seqgrad) -lm \
   2> "$dir/cc.log" || fail "build with pkg-config: $(head -5 "$dir/cc.log")"
 out=$(LD_LIBRARY_PATH="$lib" "$dir/ex_pc") || fail "pkg-config build: $out"
 echo "$out" | grep -q "gradient check passed" || fail "pkg-config build printed '$out'"
 # statically: libseqgrad.a and the private requirements the .pc lists
 # shellcheck disable=SC2046
-cc -std=c11 -o "$dir/ex_static" "$src/example.c" $(pkg-config --cflags seqgrad) "$lib/libseqgrad.a" \
+cc -std=c11 "${san[@]}" -o "$dir/ex_static" "$src/example.c" $(pkg-config --cflags seqgrad) "$lib/libseqgrad.a" \
   $(pkg-config --static --libs-only-l --libs-only-L seqgrad | sed 's/-lseqgrad//') 2> "$dir/cc.log" \
   || fail "static build: $(head -5 "$dir/cc.log")"
 ldd "$dir/ex_static" | grep -q libseqgrad && fail "the static build links libseqgrad.so"
 "$dir/ex_static" | grep -q "gradient check passed" || fail "static build"
 # find_package(seqgrad) -> seqgrad::seqgrad
-cmake -S "$src" -B "$dir/cm" -DCMAKE_PREFIX_PATH="$p" > "$dir/cm.log" 2>&1 || fail "find_package: $(tail -5 "$dir/cm.log")"
+cmake -S "$src" -B "$dir/cm" -DCMAKE_PREFIX_PATH="$p" -DCMAKE_C_FLAGS="${san[*]}" > "$dir/cm.log" 2>&1 || fail "find_package: $(tail -5 "$dir/cm.log")"
 cmake --build "$dir/cm" > "$dir/cmb.log" 2>&1 || fail "find_package build: $(tail -5 "$dir/cmb.log")"
 out=$(LD_LIBRARY_PATH="$lib" "$dir/cm/example") || fail "find_package build: $out"
 echo "$out" | grep -q "gradient check passed" || fail "find_package build printed '$out'"
