@@ -98,8 +98,9 @@ SG_NODISCARD sg_status sg_dialog_data_load(sg_dialog_data *d, const char *path, 
 void sg_dialog_data_free(sg_dialog_data *d);
 
 /* A context typed by a user ("hi __eou__ how are you"), parsed like one line
- * of a dialogue file, as ids of v: utterance k is (*ids)[(*offs)[k] ..
- * (*offs)[k + 1]).  *ids and *offs (n_utts + 1) are the caller's (sg_free).
+ * of a dialogue file, as ids of v: utterance k is the ids from index
+ * (*offs)[k] up to (*offs)[k + 1] of *ids.  *ids and *offs (n_utts + 1) are
+ * the caller's (sg_free).
  * A word v lacks is SG_ERR_FORMAT naming it (a model cannot read it), as are
  * an empty utterance and an empty context. */
 SG_NODISCARD sg_status sg_dialog_parse_context(const sg_vocab *v, const char *text, int32_t **ids, size_t **offs,
