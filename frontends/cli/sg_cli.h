@@ -120,6 +120,8 @@ int sg_cmd_analogy(sg_cli_args *a);
 int sg_cmd_dialogues(sg_cli_args *a);
 /* seqgrad gradflow (frontends/cli/sg_cmd_gradflow.c). */
 int sg_cmd_gradflow(sg_cli_args *a);
+/* seqgrad registry (frontends/cli/sg_cmd_registry.c). */
+int sg_cmd_registry(sg_cli_args *a);
 /* The tasks' own training commands (after `train <task>` took the task). */
 int sg_cmd_train_lm(sg_cli_args *a);
 int sg_cmd_train_sine(sg_cli_args *a);

@@ -142,7 +142,7 @@ static const sg_cli_option sg_cli_options[] = {
     {"eps", "H", 0, "gradcheck", "central-difference step (default 1e-2; halved as needed)"},
     {"sample", "N", 0, "gradcheck train:word2vec",
      "gradcheck: check N seeded elements per tensor (0: every element); word2vec: the subsampling threshold (1e-3)"},
-    {"json", NULL, 0, "gradcheck gradflow", "print the report as JSON: totals, per parameter, per scope"},
+    {"json", NULL, 0, "gradcheck gradflow registry", "print the report as JSON: totals, per parameter, per scope"},
     {"collapse", "none|scope|N", 0, "graph", "draw every scope at depth N as one node"},
     {"grad-norms", NULL, 0, "graph", "label nodes with their gradient norms"},
     /* generation */
@@ -185,6 +185,8 @@ static const sg_cli_command sg_cli_commands[] = {
     {"dialogues", "", false, "write the generated multi-turn corpus (and its tags) for the dialogue models",
      sg_cmd_dialogues},
     {"gradflow", "", false, "||dL/dh_t|| over the steps of each --cell, in one log-scale picture", sg_cmd_gradflow},
+    {"registry", "", false, "the op registry: every op, layer and cell step with its C signature (--json)",
+     sg_cmd_registry},
     {"similar", "", false, "the nearest words to a word by cosine, from word vectors", sg_cmd_similar},
     {"analogy", "", false, "analogy accuracy of word vectors (questions-words.txt), per section", sg_cmd_analogy},
 };

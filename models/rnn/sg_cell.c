@@ -135,16 +135,14 @@ static sg_tensor *sg_cell_recurrent(sg_graph *g, const sg_cell *cell, const sg_c
 }
 
 /* h' = f(xp + h W_h + b_h);  xp (B, H). */
-static bool sg_rnn_cell_step(sg_graph *g, const sg_cell *cell, sg_tensor *xp, const sg_cell_state *prev,
-                             sg_cell_state *next)
+bool sg_cell_step_rnn(sg_graph *g, const sg_cell *cell, sg_tensor *xp, const sg_cell_state *prev, sg_cell_state *next)
 {
     next->h = sg_activate(g, cell->act, sg_add(g, xp, sg_cell_recurrent(g, cell, prev))); /* (B, H) */
     return next->h != NULL;
 }
 
 /* LSTM and peephole LSTM; xp (B, 4H), gate order i, f, g, o. */
-static bool sg_lstm_cell_step(sg_graph *g, const sg_cell *cell, sg_tensor *xp, const sg_cell_state *prev,
-                              sg_cell_state *next)
+bool sg_cell_step_lstm(sg_graph *g, const sg_cell *cell, sg_tensor *xp, const sg_cell_state *prev, sg_cell_state *next)
 {
     sg_tensor *pre = sg_add(g, xp, sg_cell_recurrent(g, cell, prev)); /* (B, 4H) */
     sg_tensor *a[4];                                                  /* (B, H) each: a_i a_f a_g a_o */
@@ -166,8 +164,7 @@ static bool sg_lstm_cell_step(sg_graph *g, const sg_cell *cell, sg_tensor *xp, c
 }
 
 /* GRU as torch.nn.GRU; xp (B, 3H), gate order r, z, n. */
-static bool sg_gru_cell_step(sg_graph *g, const sg_cell *cell, sg_tensor *xp, const sg_cell_state *prev,
-                             sg_cell_state *next)
+bool sg_cell_step_gru(sg_graph *g, const sg_cell *cell, sg_tensor *xp, const sg_cell_state *prev, sg_cell_state *next)
 {
     sg_tensor *xg[3], *hg[3]; /* (B, H) each: r, z, n parts of x W_x + b_x and h W_h + b_h */
     if (sg_split(g, xp, 1, 3, xg) != SG_OK || sg_split(g, sg_cell_recurrent(g, cell, prev), 1, 3, hg) != SG_OK)
@@ -192,7 +189,7 @@ static sg_status sg_cell_init_builtin(sg_cell *cell, sg_params *ps, const char *
     if (st)
         return st;
     cell->act = act;
-    cell->step = kind == SG_CELL_RNN ? sg_rnn_cell_step : kind == SG_CELL_GRU ? sg_gru_cell_step : sg_lstm_cell_step;
+    cell->step = kind == SG_CELL_RNN ? sg_cell_step_rnn : kind == SG_CELL_GRU ? sg_cell_step_gru : sg_cell_step_lstm;
     cell->W_h = sg_cell_add_param(cell, "W_h", SG_SHAPE(hidden, gates * hidden));
     cell->b_h = sg_cell_add_param(cell, "b_h", SG_SHAPE(gates * hidden));
     bool ok = cell->W_h && cell->b_h;

@@ -167,6 +167,15 @@ sg_tensor *sg_cell_project(sg_graph *g, const sg_cell *cell, sg_tensor *x);
  * with a graph error naming the cell on any failure. */
 bool sg_cell_step(sg_graph *g, const sg_cell *cell, sg_tensor *x_t, const sg_cell_state *prev, sg_cell_state *next);
 
+/* The built-in cells' steps (the sg_cell_step_fn of each kind, as set by the
+ * inits; the LSTM's also serves the peephole LSTM), for callers that name a
+ * step directly: the op registry (frontends/registry). x_t is the PROJECTED
+ * input (B, G*H); prev->h_rec must be set. */
+bool sg_cell_step_rnn(sg_graph *g, const sg_cell *cell, sg_tensor *x_t, const sg_cell_state *prev, sg_cell_state *next);
+bool sg_cell_step_lstm(sg_graph *g, const sg_cell *cell, sg_tensor *x_t, const sg_cell_state *prev,
+                       sg_cell_state *next);
+bool sg_cell_step_gru(sg_graph *g, const sg_cell *cell, sg_tensor *x_t, const sg_cell_state *prev, sg_cell_state *next);
+
 /* Checks that a step produced a valid state for a batch of B rows; on failure
  * records a graph error "layer '<layer>' at step t<t>: ..." (t = SIZE_MAX:
  * "cell '<layer>': ...") and returns false.  False at once if g is in error. */
