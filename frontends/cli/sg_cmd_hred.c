@@ -328,8 +328,9 @@ static bool sg_hd_evaluate(sg_graph *g, const sg_hred *m, const sg_dialog_set *s
                             mt->ctx_n++;
                         }
                         if (several) {
-                            size_t n;
-                            sg_ngrams_add(&ng[SG_HD_DATA], sg_dialog_words(s, ex, u + 1, &n), n, 1);
+                            size_t n; /* set by sg_dialog_words before it is read */
+                            const int32_t *w = sg_dialog_words(s, ex, u + 1, &n);
+                            sg_ngrams_add(&ng[SG_HD_DATA], w, n, 1);
                         }
                     }
                     if (several && pass == 1)
