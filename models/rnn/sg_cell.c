@@ -300,7 +300,7 @@ sg_status sg_cell_reset_parameters(sg_cell *cell, sg_rng *rng, const sg_cell_ini
     }
     if (o->set_forget_bias && (cell->kind == SG_CELL_LSTM || cell->kind == SG_CELL_PEEPHOLE))
         return sg_cell_set_forget_bias(cell, o->forget_bias);
-    return SG_OK;
+    return cell->reset ? cell->reset(cell) : SG_OK;
 }
 
 /* ---- running ------------------------------------------------------------ */

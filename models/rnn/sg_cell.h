@@ -96,6 +96,9 @@ struct sg_cell {
     sg_params *ps;        /* borrowed: the set sg_cell_add_param adds to */
     sg_cell_step_fn step; /* the step (built-in or user-defined) */
     void *user;           /* borrowed: user data for custom steps */
+    /* NULL, or a custom cell's own initializers, run by sg_cell_reset_parameters
+     * after the uniform draw (a cell file's zeros and ones) */
+    sg_status (*reset)(sg_cell *cell);
 };
 
 /* ---- making cells -------------------------------------------------------
@@ -144,7 +147,8 @@ typedef struct sg_cell_init_opts {
 /* PyTorch's range, forget bias set to 1.0. */
 sg_cell_init_opts sg_cell_init_defaults(void);
 /* Draws every parameter of the cell's list in order (one sg_rng draw per
- * element, sg_init_uniform), then applies the forget bias.  o NULL: defaults.
+ * element, sg_init_uniform), then applies the forget bias, then the cell's
+ * reset hook when it has one.  o NULL: defaults.
  * SG_ERR_ARG for NULL cell/rng or a bad range. Allocates nothing. */
 SG_NODISCARD sg_status sg_cell_reset_parameters(sg_cell *cell, sg_rng *rng, const sg_cell_init_opts *o);
 /* LSTM kinds: b_x[H:2H] = v, b_h[H:2H] = 0.  SG_ERR_ARG for other kinds. */
