@@ -17,6 +17,7 @@
  * feature, read from h_T by a linear layer; SGD at --lr 0.2, a fresh batch
  * per step) without and with global-norm clipping at --clip 1. */
 #include "frontends/cli/sg_cli.h"
+#include "frontends/cellfile/sg_cellfile.h"
 #include "frontends/plot/sg_plot.h"
 
 #include "graph/core/sg_alloc.h"
@@ -34,9 +35,10 @@ enum { SG_GF_MAX_CELLS = 16 };
 #define SG_GF_DIVERGED 1e6
 
 typedef struct sg_gf_cell {
-    const char *spec; /* as given: "rnn", "lstm", "rnn-relu", ... */
+    const char *spec; /* as given: "rnn", "lstm", "rnn-relu", "mgu.cell", ... */
     sg_cell_kind kind;
     sg_activation act;
+    sg_cellfile *file; /* owned: a cell file, or NULL */
 } sg_gf_cell;
 
 typedef struct sg_gf_opts {
@@ -48,7 +50,8 @@ typedef struct sg_gf_opts {
  * W_h scaled by gain. */
 static bool sg_gf_cell_make(sg_cell *c, sg_params *ps, const sg_gf_cell *k, const sg_gf_opts *o, sg_rng *rng)
 {
-    if (sg_cell_init_kind(c, ps, "cell", k->kind, k->act, o->input, o->hidden) != SG_OK)
+    if ((k->file ? sg_cellfile_make(c, ps, "cell", o->input, o->hidden, k->file)
+                 : sg_cell_init_kind(c, ps, "cell", k->kind, k->act, o->input, o->hidden)) != SG_OK)
         return false;
     if (sg_cell_reset_parameters(c, rng, NULL) != SG_OK) {
         sg_cell_free(c);
@@ -242,13 +245,23 @@ int sg_cmd_gradflow(sg_cli_args *a)
         sg_cli_error("usage: seqgrad gradflow [--cell KIND]... [--steps 50] -o flow.png [--json] [--explode]");
         return SG_EXIT_USAGE;
     }
-    sg_gf_cell cells[SG_GF_MAX_CELLS];
+    sg_gf_cell cells[SG_GF_MAX_CELLS] = {{0}};
+    int rc = SG_EXIT_USAGE;
     for (size_t i = 0; i < n_cells; i++) {
         cells[i].spec = specs[i];
-        if (!sg_cli_parse_cell(specs[i], &cells[i].kind, &cells[i].act))
-            return SG_EXIT_USAGE;
+        size_t len = strlen(specs[i]);
+        char err[1024];
+        if (len > 5 && strcmp(specs[i] + len - 5, ".cell") == 0) {
+            sg_status st = sg_cellfile_load(specs[i], &cells[i].file, err, sizeof err);
+            if (st != SG_OK) {
+                sg_cli_error("%s", err);
+                rc = sg_cli_exit_for(st);
+                goto out;
+            }
+        } else if (!sg_cli_parse_cell(specs[i], &cells[i].kind, &cells[i].act))
+            goto out;
     }
-    int rc = SG_EXIT_FAIL;
+    rc = SG_EXIT_FAIL;
     double *norms = sg_calloc(n_cells * o.steps, sizeof *norms);
     double *xs = sg_malloc(o.steps * sizeof *xs), *curves = sg_malloc(2 * train_steps * sizeof *curves);
     double *steps_x = sg_malloc(train_steps * sizeof *steps_x);
@@ -328,5 +341,8 @@ done:
     sg_free(xs);
     sg_free(curves);
     sg_free(steps_x);
+out:
+    for (size_t i = 0; i < n_cells; i++)
+        sg_cellfile_free(cells[i].file);
     return rc;
 }

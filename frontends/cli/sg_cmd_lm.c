@@ -22,6 +22,8 @@
 #include "models/data/sg_text.h"
 #include "models/decode/sg_decode.h"
 
+#include "frontends/cellfile/sg_cellfile.h"
+
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>
@@ -37,7 +39,21 @@ typedef struct sg_lm_opts {
     double lr, clip, dropout, init, decay, forget_bias;
     bool adam;
     bool lr_given, optim_given, bptt_given, batch_given; /* for refusing what a resume would ignore */
+    sg_cellfile *cellfile;                               /* owned: --cell FILE.cell (model.make_ctx points at it) */
+    int parse_rc; /* the exit code when parsing failed: usage, or a bad cell file (input) */
 } sg_lm_opts;
+
+static void sg_lm_opts_free(sg_lm_opts *o)
+{
+    sg_cellfile_free(o->cellfile);
+    o->cellfile = NULL;
+}
+
+/* The cell as reports name it: the built-in kind, or the cell file. */
+static const char *sg_lm_cell_label(const sg_lm_opts *o)
+{
+    return o->cellfile ? sg_cellfile_name(o->cellfile) : sg_cell_kind_name(o->model.kind);
+}
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -51,7 +67,19 @@ static bool sg_lm_parse_model(sg_cli_args *a, sg_lm_opts *o)
         return false;
     o->model.embed = embed ? embed : o->model.hidden;
     o->model.tie_weights = sg_cli_flag(a, "tie");
-    if (!sg_cli_parse_cell(cell, &o->model.kind, &o->model.act))
+    size_t cl = cell ? strlen(cell) : 0;
+    if (cl > 5 && strcmp(cell + cl - 5, ".cell") == 0) { /* a cell file */
+        char err[1024];
+        sg_status st = sg_cellfile_load(cell, &o->cellfile, err, sizeof err);
+        if (st != SG_OK) {
+            sg_cli_error("%s", err);
+            o->parse_rc = sg_cli_exit_for(st);
+            return false;
+        }
+        o->model.kind = SG_CELL_CUSTOM;
+        o->model.make = sg_cellfile_make;
+        o->model.make_ctx = o->cellfile;
+    } else if (!sg_cli_parse_cell(cell, &o->model.kind, &o->model.act))
         return false;
     if (o->model.tie_weights && o->model.embed != o->model.hidden) {
         sg_cli_error("--tie needs --embed equal to --hidden");
@@ -307,13 +335,23 @@ static int sg_lm_preflight(const sg_lm_opts *o, const sg_text_corpus *c)
 int sg_cmd_train_lm(sg_cli_args *a)
 {
     sg_lm_opts o;
-    if (!sg_lm_parse(a, &o, true) || !sg_cli_check_all_used(a))
-        return 2;
+    if (!sg_lm_parse(a, &o, true) || !sg_cli_check_all_used(a)) {
+        sg_lm_opts_free(&o);
+        return o.parse_rc ? o.parse_rc : SG_EXIT_USAGE;
+    }
+    if (o.cellfile && (o.save || o.resume)) {
+        sg_cli_error("--%s: a model whose cell is a cell file ('%s') cannot be saved or resumed yet (its checkpoint "
+                     "would not hold the cell); train without --save and --resume",
+                     o.save ? "save" : "resume", sg_cellfile_name(o.cellfile));
+        sg_lm_opts_free(&o);
+        return SG_EXIT_USAGE;
+    }
     openblas_set_num_threads((int)o.threads);
     char err[4096];
     sg_text_corpus corpus;
     if (sg_text_corpus_load(&corpus, o.data, o.min_count, err, sizeof err) != SG_OK) {
         sg_cli_error("%s", err);
+        sg_lm_opts_free(&o);
         return SG_EXIT_INPUT;
     }
     size_t V = sg_vocab_size(corpus.vocab);
@@ -368,8 +406,8 @@ int sg_cmd_train_lm(sg_cli_args *a)
         o.adam = opt.kind == SG_OPTIM_ADAM;
         o.lr = opt.base_lr;
     }
-    printf("language model: %s, %zu layers x %zu units, vocabulary %zu, %zu parameters\n",
-           sg_cell_kind_name(o.model.kind), o.model.layers, o.model.hidden, V, sg_params_numel(s.ps));
+    printf("language model: %s, %zu layers x %zu units, vocabulary %zu, %zu parameters\n", sg_lm_cell_label(&o),
+           o.model.layers, o.model.hidden, V, sg_params_numel(s.ps));
     printf("data: %s (%zu / %zu / %zu tokens); batch %zu, bptt %zu, %s lr %g, clip %g, dropout %g, %zu threads\n",
            o.data, corpus.split[SG_TEXT_TRAIN].n, corpus.split[SG_TEXT_VALID].n, corpus.split[SG_TEXT_TEST].n, o.batch,
            o.bptt, o.adam ? "Adam" : "SGD", o.lr, o.clip, o.dropout, o.threads);
@@ -472,6 +510,7 @@ done:
     sg_checkpoint_free(&ck);
     sg_lm_session_free(&s);
     sg_text_corpus_free(&corpus);
+    sg_lm_opts_free(&o);
     return rc;
 }
 
@@ -495,8 +534,14 @@ static int sg_lm_load_model(const char *path, sg_lm_opts *o, sg_vocab **vocab, s
 int sg_cmd_eval_lm(sg_cli_args *a)
 {
     sg_lm_opts o;
-    if (!sg_lm_parse(a, &o, false))
-        return 2;
+    bool parsed = sg_lm_parse(a, &o, false);
+    if (o.cellfile) {
+        sg_cli_error("--cell: the checkpoint says which cell the model has");
+        parsed = false;
+    }
+    sg_lm_opts_free(&o);
+    if (!parsed)
+        return o.parse_rc ? o.parse_rc : SG_EXIT_USAGE;
     const char *split = sg_cli_opt(a, "split");
     if (!sg_cli_check_all_used(a))
         return 2;
@@ -550,8 +595,14 @@ done:
 int sg_cmd_generate_lm(sg_cli_args *a)
 {
     sg_lm_opts o;
-    if (!sg_lm_parse(a, &o, false))
-        return 2;
+    bool parsed = sg_lm_parse(a, &o, false);
+    if (o.cellfile) {
+        sg_cli_error("--cell: the checkpoint says which cell the model has");
+        parsed = false;
+    }
+    sg_lm_opts_free(&o);
+    if (!parsed)
+        return o.parse_rc ? o.parse_rc : SG_EXIT_USAGE;
     size_t n_words;
     double temperature;
     const char *prime = sg_cli_opt(a, "prime");
@@ -642,6 +693,7 @@ done:
 /* Builds an LM of the options' shape over V words on g (dtype of ps) and one
  * window of T x B ids; returns the loss.  Ids are a fixed pattern. */
 typedef struct sg_lm_probe {
+    sg_cellfile *cellfile; /* owned: the cell file the model's cells borrow */
     sg_lm *m;
     sg_lm_state *st;
     int32_t *x, *y;
@@ -683,6 +735,7 @@ static void sg_lm_probe_free(sg_lm_probe *p)
 {
     if (p->m)
         sg_lm_free(p->m);
+    sg_cellfile_free(p->cellfile);
     if (p->st)
         sg_lm_state_free(p->st);
     sg_free(p->m);
@@ -704,12 +757,19 @@ int sg_task_lm_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_prob
     size_t V, B;
     /* a check defaults to a smaller vocabulary and two streams */
     if (!sg_lm_parse(a, &o, false) || !sg_cli_opt_size_in(a, "vocab", for_check ? 11 : 50, 1, 1000000, &V) ||
-        !sg_cli_opt_size_in(a, "graph-batch", for_check ? 2 : 1, 1, 100000, &B))
-        return SG_EXIT_USAGE;
+        !sg_cli_opt_size_in(a, "graph-batch", for_check ? 2 : 1, 1, 100000, &B)) {
+        sg_lm_opts_free(&o);
+        return o.parse_rc ? o.parse_rc : SG_EXIT_USAGE;
+    }
     V = V ? V : 1;
     B = B ? B : 1;
     sg_lm_probe *p = sg_calloc(1, sizeof *p);
     sg_params *ps = sg_params_new(dtype);
+    if (p) {
+        p->cellfile = o.cellfile; /* the probe owns it now */
+        o.cellfile = NULL;
+    }
+    sg_lm_opts_free(&o);
     if (!p || !ps || !sg_lm_probe_init(p, &o, ps, V, B)) {
         if (p)
             sg_lm_probe_free_self(p);
@@ -718,7 +778,7 @@ int sg_task_lm_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli_prob
     }
     *out = (sg_cli_probe){
         .ps = ps, .owns_ps = true, .self = p, .loss = sg_lm_probe_loss, .free_self = sg_lm_probe_free_self};
-    const char *kind = sg_cell_kind_name(o.model.kind);
+    const char *kind = p->cellfile ? sg_cellfile_name(p->cellfile) : sg_cell_kind_name(o.model.kind);
     snprintf(out->title, sizeof out->title, "%zu-layer %s language model, %zu units, unrolled over %zu steps",
              o.model.layers, kind, o.model.hidden, o.bptt);
     snprintf(out->describe, sizeof out->describe,
