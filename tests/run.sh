@@ -20,12 +20,14 @@ export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure)
 
-echo "== fuzz the checkpoint loader (45 s) and the text parsers (45 s), libFuzzer + ASan/UBSan =="
+echo "== fuzz the checkpoint loader (45 s), the text parsers (45 s) and the cell-file parser (45 s), libFuzzer + ASan/UBSan =="
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSG_FUZZ=ON -DSG_WERROR=ON > /dev/null
-cmake --build build-fuzz -j"$jobs" --target fuzz_checkpoint fuzz_text
+cmake --build build-fuzz -j"$jobs" --target fuzz_checkpoint fuzz_text fuzz_cellfile
 mkdir -p build-fuzz/corpus && cp build-fuzz/tests/fuzz_seeds/*.safetensors build-fuzz/corpus/
 build-fuzz/tests/fuzz_checkpoint -max_total_time=45 -artifact_prefix=build-fuzz/ build-fuzz/corpus/
 mkdir -p build-fuzz/corpus_text
 printf '16+75  _91  \n52+607 _659 \nthe cat\tle chat\n' > build-fuzz/corpus_text/pairs.txt
 printf 'the cat sat\non the mat\n\n<unk> w1 w2\n' > build-fuzz/corpus_text/corpus.txt
 build-fuzz/tests/fuzz_text -max_total_time=45 -artifact_prefix=build-fuzz/ build-fuzz/corpus_text/
+mkdir -p build-fuzz/corpus_cell && cp docs/cells/*.cell build-fuzz/corpus_cell/
+build-fuzz/tests/fuzz_cellfile -max_total_time=45 -artifact_prefix=build-fuzz/ build-fuzz/corpus_cell/

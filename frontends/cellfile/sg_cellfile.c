@@ -603,9 +603,10 @@ static bool sg_cf_assign(sg_cf_parser *p)
                 return sg_cf_fail(p, col, "'%s'' is assigned twice", name);
             char pname[SG_CF_MAX_NAME + 1];
             snprintf(pname, sizeof pname, "%s'", name);
+            const size_t which = st->index; /* st dangles once a slot is added */
             if (!sg_cf_new_slot(p, pname, SG_CF_VALUE, 0, &at))
                 return false;
-            cf->new_state_slot[st->index] = at;
+            cf->new_state_slot[which] = at;
         } else {
             sg_cf_slot *old = sg_cf_find(cf, name, NULL);
             if (old)
