@@ -16,8 +16,10 @@
 #include "graph/util/sg_util.h"
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +92,15 @@ struct sg_cellfile {
     char input_size[2], state_size[2]; /* 'I' or 'H' */
     size_t gates;                      /* G when the projection is the runner's */
     size_t proj_instr;                 /* the instruction replaced by the projected input (SIZE_MAX: none) */
+    /* a plugin cell (sg_cellfile_plugin): the declaration's call line */
+    bool plugin;
+    void *dl;                           /* the dlopen handle (owned) */
+    char call_name[SG_CF_MAX_NAME];     /* the function the call line names */
+    size_t call_slots[SG_REG_MAX_ARGS]; /* its arguments after the graph, in order */
+    size_t n_call;
+    sg_reg_type call_types[SG_REG_MAX_ARGS]; /* GRAPH, TENSOR..., then one out pointer per extra state */
+    sg_reg_fn call_fn;                       /* a registry entry made at load, called like any other */
+    sg_reg_call call;
 };
 
 const char *sg_cellfile_name(const sg_cellfile *cf) { return cf->name; }
@@ -99,6 +110,8 @@ void sg_cellfile_free(sg_cellfile *cf)
 {
     if (!cf)
         return;
+    if (cf->dl)
+        dlclose(cf->dl);
     sg_free(cf->name);
     sg_free(cf->slots);
     sg_free(cf->params);
@@ -646,6 +659,36 @@ static bool sg_cf_assign(sg_cf_parser *p)
     return true;
 }
 
+/* A plugin's declaration: call NAME(ARG, ...), every declared name once. */
+static bool sg_cf_call_line(sg_cf_parser *p, size_t col)
+{
+    sg_cellfile *cf = p->cf;
+    if (cf->call_name[0])
+        return sg_cf_fail(p, col, "one call line");
+    if (!sg_cf_name(p, cf->call_name, NULL) || !sg_cf_expect(p, '('))
+        return false;
+    for (;;) {
+        char name[SG_CF_MAX_NAME];
+        size_t at, ncol = (sg_cf_skip(p), p->pos);
+        if (!sg_cf_name(p, name, NULL))
+            return false;
+        if (!sg_cf_find(cf, name, &at))
+            return sg_cf_fail(p, ncol, "'%s' is not declared (an input, a state or a parameter)", name);
+        for (size_t i = 0; i < cf->n_call; i++)
+            if (cf->call_slots[i] == at)
+                return sg_cf_fail(p, ncol, "'%s' is passed twice", name);
+        if (cf->n_call + 1 + cf->n_states >= SG_REG_MAX_ARGS)
+            return sg_cf_fail(p, ncol, "a plugin cell takes at most %d arguments", SG_REG_MAX_ARGS - 2);
+        cf->call_slots[cf->n_call++] = at;
+        sg_cf_skip(p);
+        if (p->pos < p->len && p->line[p->pos] == ',') {
+            p->pos++;
+            continue;
+        }
+        return sg_cf_expect(p, ')');
+    }
+}
+
 /* Hands add(matmul(x, W_x), b_x) to the runner when it is the only use of x. */
 static void sg_cf_hoist(sg_cellfile *cf)
 {
@@ -681,7 +724,8 @@ static void sg_cf_hoist(sg_cellfile *cf)
     cf->proj_instr = mm + 1; /* its result is the projected input; the matmul is skipped too */
 }
 
-sg_status sg_cellfile_parse(const char *text, size_t len, const char *name, sg_cellfile **out, char *err, size_t errcap)
+static sg_status sg_cf_parse(const char *text, size_t len, const char *name, bool plugin, sg_cellfile **out, char *err,
+                             size_t errcap)
 {
     *out = NULL;
     sg_cellfile *cf = sg_calloc(1, sizeof *cf);
@@ -692,6 +736,7 @@ sg_status sg_cellfile_parse(const char *text, size_t len, const char *name, sg_c
     cf->input_slot = SIZE_MAX;
     cf->new_state_slot[0] = cf->new_state_slot[1] = SIZE_MAX;
     cf->proj_instr = SIZE_MAX;
+    cf->plugin = plugin;
     sg_cf_parser p = {.cf = cf, .err = err, .errcap = errcap};
     bool code_started = false;
     for (size_t i = 0; p.st == SG_OK && i < len;) {
@@ -722,6 +767,14 @@ sg_status sg_cellfile_parse(const char *text, size_t len, const char *name, sg_c
             }
             if (sg_cf_declare(&p, word, col) && !sg_cf_at_end(&p))
                 sg_cf_fail(&p, p.pos, "unexpected text after the declaration");
+        } else if (plugin) {
+            if (strcmp(word, "call") != 0) {
+                sg_cf_fail(&p, col, "a plugin's declaration has input, state, param and one call line");
+                break;
+            }
+            code_started = true;
+            if (sg_cf_call_line(&p, col) && !sg_cf_at_end(&p))
+                sg_cf_fail(&p, p.pos, "unexpected text after the call");
         } else {
             if (cf->input_slot == SIZE_MAX || !cf->n_states) {
                 sg_cf_fail(&p, col, "declare the input and the state(s) first (input x I, state h H)");
@@ -736,8 +789,16 @@ sg_status sg_cellfile_parse(const char *text, size_t len, const char *name, sg_c
         if (cf->input_slot == SIZE_MAX || !cf->n_states)
             p.st = sg_error_format(err, errcap, SG_ERR_FORMAT, "%s: no input or state declared (input x I, state h H)",
                                    cf->name);
+        size_t declared = cf->n_slots; /* a plugin's call passes every declared name */
+        if (p.st == SG_OK && plugin && !cf->call_name[0])
+            p.st =
+                sg_error_format(err, errcap, SG_ERR_FORMAT, "%s: no call line (call NAME(params..., x, h))", cf->name);
+        else if (p.st == SG_OK && plugin && cf->n_call != declared)
+            p.st = sg_error_format(err, errcap, SG_ERR_FORMAT,
+                                   "%s: the call passes %zu arguments, and %zu names are declared: pass each once",
+                                   cf->name, cf->n_call, declared);
         for (size_t s = 0; p.st == SG_OK && s < cf->n_states; s++) {
-            if (cf->new_state_slot[s] == SIZE_MAX)
+            if (!plugin && cf->new_state_slot[s] == SIZE_MAX)
                 p.st = sg_error_format(err, errcap, SG_ERR_FORMAT, "%s: the state '%s' is never assigned (%s' = ...)",
                                        cf->name, cf->slots[cf->state_slot[s]].name, cf->slots[cf->state_slot[s]].name);
             else if (cf->state_size[s] != 'H')
@@ -751,7 +812,84 @@ sg_status sg_cellfile_parse(const char *text, size_t len, const char *name, sg_c
         sg_cellfile_free(cf);
         return p.st;
     }
-    sg_cf_hoist(cf);
+    if (!plugin)
+        sg_cf_hoist(cf);
+    *out = cf;
+    return SG_OK;
+}
+
+sg_status sg_cellfile_parse(const char *text, size_t len, const char *name, sg_cellfile **out, char *err, size_t errcap)
+{
+    return sg_cf_parse(text, len, name, false, out, err, errcap);
+}
+
+sg_status sg_cellfile_plugin(const char *spec, sg_cellfile **out, char *err, size_t errcap)
+{
+    *out = NULL;
+    const char *colon = spec ? strrchr(spec, ':') : NULL;
+    if (!colon || colon == spec || !colon[1])
+        return sg_error_format(err, errcap, SG_ERR_ARG, "plugin '%s': give it as LIBRARY.so:FUNCTION",
+                               spec ? spec : "");
+    char path[4096], sym[SG_CF_MAX_NAME], decl_sym[SG_CF_MAX_NAME + 8];
+    if ((size_t)(colon - spec) >= sizeof path || strlen(colon + 1) >= sizeof sym)
+        return sg_error_format(err, errcap, SG_ERR_ARG, "plugin '%s': the path or the name is too long", spec);
+    snprintf(path, sizeof path, "%.*s", (int)(colon - spec), spec);
+    snprintf(sym, sizeof sym, "%s", colon + 1);
+    snprintf(decl_sym, sizeof decl_sym, "%s_decl", sym);
+    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!dl)
+        return sg_error_format(err, errcap, SG_ERR_IO, "plugin '%s': cannot load it: %s", path, dlerror());
+    void *fn = dlsym(dl, sym);
+    const char *decl = dlsym(dl, decl_sym);
+    if (!fn || !decl) {
+        sg_status st = sg_error_format(err, errcap, SG_ERR_FORMAT,
+                                       "plugin '%s' has no symbol '%s': a plugin cell exports its function and its "
+                                       "declaration, a string named <function>_decl",
+                                       path, fn ? decl_sym : sym);
+        dlclose(dl);
+        return st;
+    }
+    sg_cellfile *cf;
+    char name[4200];
+    snprintf(name, sizeof name, "%s:%s", path, decl_sym);
+    sg_status st = sg_cf_parse(decl, strnlen(decl, 65536), name, true, &cf, err, errcap);
+    if (st != SG_OK) {
+        dlclose(dl);
+        return st;
+    }
+    cf->dl = dl;
+    char *shown = sg_str_dup(spec); /* from now on the cell is named as given */
+    if (!shown) {
+        sg_cellfile_free(cf);
+        return sg_error_format(err, errcap, SG_ERR_NOMEM, "out of memory");
+    }
+    sg_free(cf->name);
+    cf->name = shown;
+    if (strcmp(cf->call_name, sym) != 0) {
+        st = sg_error_format(err, errcap, SG_ERR_FORMAT, "%s: its call line names '%s', not the function '%s'", name,
+                             cf->call_name, sym);
+        sg_cellfile_free(cf);
+        return st;
+    }
+    /* the natural signature: sg_tensor *f(sg_graph *, every argument of the
+     * call line as sg_tensor *, then sg_tensor ** for each state after h) */
+    size_t n = 0;
+    cf->call_types[n++] = SG_REG_GRAPH;
+    for (size_t i = 0; i < cf->n_call; i++)
+        cf->call_types[n++] = SG_REG_TENSOR;
+    for (size_t s = 1; s < cf->n_states; s++)
+        cf->call_types[n++] = SG_REG_TENSORS_OUT;
+    cf->call_fn = (sg_reg_fn){.name = cf->call_name,
+                              .group = "plugin",
+                              .fn = (void (*)(void))(uintptr_t)fn,
+                              .ret = SG_REG_TENSOR,
+                              .n_args = n,
+                              .args = cf->call_types,
+                              .arg_names = ""};
+    if ((st = sg_reg_call_prepare(&cf->call, &cf->call_fn, err, errcap)) != SG_OK) {
+        sg_cellfile_free(cf);
+        return st;
+    }
     *out = cf;
     return SG_OK;
 }
@@ -771,10 +909,41 @@ sg_status sg_cellfile_load(const char *path, sg_cellfile **out, char *err, size_
 
 /* ---- running ------------------------------------------------------------------------------ */
 
+/* A plugin's step: one call of its function with the natural signature. */
+static bool sg_cf_plugin_step(sg_graph *g, const sg_cell *cell, sg_tensor *x_t, const sg_cell_state *prev,
+                              sg_cell_state *next)
+{
+    const sg_cellfile *cf = cell->user;
+    sg_reg_value args[SG_REG_MAX_ARGS], ret;
+    sg_tensor *c_new = NULL;
+    size_t n = 0;
+    args[n++].p = g;
+    for (size_t i = 0; i < cf->n_call; i++) {
+        const sg_cf_slot *s = &cf->slots[cf->call_slots[i]];
+        args[n++].p = s->kind == SG_CF_INPUT   ? x_t
+                      : s->kind == SG_CF_STATE ? (s->index ? prev->c : prev->h)
+                                               : sg_param_use(g, cell->params[s->index]);
+    }
+    if (cf->n_states > 1)
+        args[n++].p = &c_new;
+    sg_reg_call_invoke(&cf->call, args, &ret);
+    next->h = ret.p;
+    next->c = c_new;
+    if (next->h && (cf->n_states < 2 || next->c))
+        return true;
+    if (sg_graph_status(g) == SG_OK)
+        sg_graph_fail(g, SG_ERR_ARG, "plugin %s returned no %s", cf->call_name,
+                      next->h ? "new c (through its last argument)" : "new h");
+    return false;
+}
+
 static bool sg_cf_step(sg_graph *g, const sg_cell *cell, sg_tensor *x_t, const sg_cell_state *prev, sg_cell_state *next)
 {
     const sg_cellfile *cf = cell->user;
+    if (cf->plugin)
+        return sg_cf_plugin_step(g, cell, x_t, prev, next);
     sg_tensor **val = sg_graph_alloc(g, cf->n_slots * sizeof *val);
+
     if (!val)
         return false;
     for (size_t i = 0; i < cf->n_slots; i++) {

@@ -69,6 +69,23 @@ SG_NODISCARD sg_status sg_cellfile_parse(const char *text, size_t len, const cha
 SG_NODISCARD sg_status sg_cellfile_load(const char *path, sg_cellfile **out, char *err, size_t errcap);
 void sg_cellfile_free(sg_cellfile *cf);
 
+/* A plugin cell: spec is "LIBRARY.so:FUNCTION".  The library is opened with
+ * dlopen and must export FUNCTION and a string FUNCTION_decl: declarations
+ * in this language (input, state, param) and one line
+ *     call FUNCTION(ARG, ...)
+ * that lists every declared name once, in the order of the function's
+ * arguments.  The function has the natural signature
+ *     sg_tensor *FUNCTION(sg_graph *g, sg_tensor *ARG, ...[, sg_tensor **c_new])
+ * returning the new h (and, for a second state c, writing the new c through
+ * the last argument); it is called through libffi (frontends/registry).
+ * Errors: SG_ERR_IO when the library cannot be loaded; SG_ERR_FORMAT for a
+ * missing symbol or a bad declaration (a call that does not pass each
+ * declared name once, names another function); a step that returns NULL or
+ * a tensor of the wrong shape fails with a graph error naming the cell.
+ * The plugin's own calls into the library bind to the CLI's copy (it exports
+ * its symbols). */
+SG_NODISCARD sg_status sg_cellfile_plugin(const char *spec, sg_cellfile **out, char *err, size_t errcap);
+
 /* The file's name as given to parse/load. */
 const char *sg_cellfile_name(const sg_cellfile *cf);
 /* G when the input projection goes to the runner, else 0. */

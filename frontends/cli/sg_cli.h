@@ -35,6 +35,13 @@ char *sg_cli_vocab_json(const sg_vocab *v);
 /* A built-in cell named on the command line: lstm (also for NULL), gru,
  * peephole, rnn (tanh), rnn-relu, rnn-sigmoid; false after a message. */
 bool sg_cli_parse_cell(const char *name, sg_cell_kind *kind, sg_activation *act);
+/* --cell as a file: "FILE.cell" (a cell file) or "LIB.so:FUNCTION" (a plugin
+ * cell), frontends/cellfile/sg_cellfile.h.  Returns SG_EXIT_OK with *out NULL
+ * when spec names neither (a built-in cell: see sg_cli_parse_cell), SG_EXIT_OK
+ * with *out the loaded cell (the caller's: sg_cellfile_free), or the exit
+ * code after a message (SG_EXIT_INPUT for a bad or missing file). */
+typedef struct sg_cellfile sg_cellfile;
+int sg_cli_load_cell(const char *spec, sg_cellfile **out);
 
 /* The parsed command line (frontends/cli/sg_cli_args.c): options bound to
  * their values by getopt_long against the one option table, then positionals. */

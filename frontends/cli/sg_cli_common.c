@@ -1,6 +1,7 @@
 /* sg_cli_common.c — what every seqgrad command shares: exit codes for
  * library errors, output directories, vocabularies as JSON for checkpoints. */
 #include "frontends/cli/sg_cli.h"
+#include "frontends/cellfile/sg_cellfile.h"
 
 #include "graph/core/sg_alloc.h"
 #include "graph/core/sg_rng.h"
@@ -77,4 +78,22 @@ bool sg_cli_parse_cell(const char *name, sg_cell_kind *kind, sg_activation *act)
         return false;
     }
     return true;
+}
+
+int sg_cli_load_cell(const char *spec, sg_cellfile **out)
+{
+    *out = NULL;
+    size_t n = spec ? strlen(spec) : 0;
+    bool file = n > 5 && strcmp(spec + n - 5, ".cell") == 0;
+    bool plugin = spec && strstr(spec, ".so:") != NULL;
+    if (!file && !plugin)
+        return SG_EXIT_OK;
+    char err[4096];
+    sg_status st =
+        plugin ? sg_cellfile_plugin(spec, out, err, sizeof err) : sg_cellfile_load(spec, out, err, sizeof err);
+    if (st != SG_OK) {
+        sg_cli_error("%s", err);
+        return st == SG_ERR_NOMEM ? SG_EXIT_FAIL : SG_EXIT_INPUT;
+    }
+    return SG_EXIT_OK;
 }

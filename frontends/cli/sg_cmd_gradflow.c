@@ -249,16 +249,12 @@ int sg_cmd_gradflow(sg_cli_args *a)
     int rc = SG_EXIT_USAGE;
     for (size_t i = 0; i < n_cells; i++) {
         cells[i].spec = specs[i];
-        size_t len = strlen(specs[i]);
-        char err[1024];
-        if (len > 5 && strcmp(specs[i] + len - 5, ".cell") == 0) {
-            sg_status st = sg_cellfile_load(specs[i], &cells[i].file, err, sizeof err);
-            if (st != SG_OK) {
-                sg_cli_error("%s", err);
-                rc = sg_cli_exit_for(st);
-                goto out;
-            }
-        } else if (!sg_cli_parse_cell(specs[i], &cells[i].kind, &cells[i].act))
+        int lrc = sg_cli_load_cell(specs[i], &cells[i].file);
+        if (lrc != SG_EXIT_OK) {
+            rc = lrc;
+            goto out;
+        }
+        if (!cells[i].file && !sg_cli_parse_cell(specs[i], &cells[i].kind, &cells[i].act))
             goto out;
     }
     rc = SG_EXIT_FAIL;

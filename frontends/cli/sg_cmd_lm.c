@@ -67,15 +67,12 @@ static bool sg_lm_parse_model(sg_cli_args *a, sg_lm_opts *o)
         return false;
     o->model.embed = embed ? embed : o->model.hidden;
     o->model.tie_weights = sg_cli_flag(a, "tie");
-    size_t cl = cell ? strlen(cell) : 0;
-    if (cl > 5 && strcmp(cell + cl - 5, ".cell") == 0) { /* a cell file */
-        char err[1024];
-        sg_status st = sg_cellfile_load(cell, &o->cellfile, err, sizeof err);
-        if (st != SG_OK) {
-            sg_cli_error("%s", err);
-            o->parse_rc = sg_cli_exit_for(st);
-            return false;
-        }
+    int rc = sg_cli_load_cell(cell, &o->cellfile);
+    if (rc != SG_EXIT_OK) {
+        o->parse_rc = rc;
+        return false;
+    }
+    if (o->cellfile) { /* a cell file or a plugin cell */
         o->model.kind = SG_CELL_CUSTOM;
         o->model.make = sg_cellfile_make;
         o->model.make_ctx = o->cellfile;

@@ -54,7 +54,7 @@ typedef enum sg_reg_type {
 const char *sg_reg_type_name(sg_reg_type t);
 const char *sg_reg_type_c(sg_reg_type t);
 
-enum { SG_REG_MAX_ARGS = 8 };
+enum { SG_REG_MAX_ARGS = 16 };
 
 typedef struct sg_reg_fn {
     const char *name;  /* "matmul": the C function is sg_matmul */
