@@ -39,4 +39,18 @@ printf 'input x I\nstate h H\nparam W_x (I, H)\nh'"'"' = tanh(matmul(x, W_y))\n'
 [ $rc -eq 3 ] && grep -q "bad.cell:4:21: unknown name 'W_y'" "$dir/err" || fail "a bad cell file: exit $rc, $(cat "$dir/err")"
 "$seqgrad" gradflow --cell "$dir/none.cell" -o "$dir/x.png" 2> "$dir/err"; rc=$?
 [ $rc -eq 3 ] || fail "a missing cell file: exit $rc, $(cat "$dir/err")"
+# seq2seq and the dialogue models take cell files too
+"$seqgrad" gradcheck seq2seq --cell "$cells/gru.cell" --attention dot > /dev/null 2>&1 || fail "gradcheck seq2seq --cell gru.cell"
+"$seqgrad" gradcheck hred --cell "$cells/lstm.cell" --bidirectional > /dev/null 2>&1 || fail "gradcheck hred --cell lstm.cell"
+"$seqgrad" gradcheck vhred --cell "$cells/mgu.cell" > /dev/null 2>&1 || fail "gradcheck vhred --cell mgu.cell"
+awk 'BEGIN { for (i = 0; i < 200; i++) { w = substr("abcde", 1 + i % 5, 1) substr("abcde", 1 + (i * 3) % 5, 1); print w "_" w } }' > "$dir/copy.txt"
+out=$("$seqgrad" train seq2seq --data "$dir/copy.txt" --cell "$cells/gru.cell" --embed 8 --hidden 16 --epochs 2 \
+      --threads 1 2>&1) || fail "train seq2seq --cell gru.cell: $out"
+echo "$out" | grep -q "^seq2seq: .*gru.cell" || fail "the run does not name its cell file: $out"
+"$seqgrad" train seq2seq --data "$dir/copy.txt" --cell "$cells/gru.cell" --save "$dir/s.st" 2> "$dir/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "cannot be saved or resumed yet" "$dir/err" || fail "seq2seq --save with a cell file: exit $rc"
+"$seqgrad" dialogues -o "$dir/d.txt" --dialogues 200 > /dev/null || fail "dialogues"
+"$seqgrad" train hred --data "$dir/d.txt" --cell "$cells/gru.cell" --embed 8 --hidden 16 --epochs 1 --threads 1 \
+  > "$dir/h.out" 2>&1 || fail "train hred --cell gru.cell: $(tail -3 "$dir/h.out")"
+"$seqgrad" gradcheck hred --cell "$dir/bad.cell" 2> /dev/null; [ $? -eq 3 ] || fail "hred with a bad cell file"
 echo "1 passed, 0 failed"

@@ -42,6 +42,8 @@ bool sg_cli_parse_cell(const char *name, sg_cell_kind *kind, sg_activation *act)
  * code after a message (SG_EXIT_INPUT for a bad or missing file). */
 typedef struct sg_cellfile sg_cellfile;
 int sg_cli_load_cell(const char *spec, sg_cellfile **out);
+/* Whether spec names a cell file or a plugin cell (not a built-in cell). */
+bool sg_cli_cell_is_file(const char *spec);
 
 /* The parsed command line (frontends/cli/sg_cli_args.c): options bound to
  * their values by getopt_long against the one option table, then positionals. */

@@ -80,14 +80,18 @@ bool sg_cli_parse_cell(const char *name, sg_cell_kind *kind, sg_activation *act)
     return true;
 }
 
+bool sg_cli_cell_is_file(const char *spec)
+{
+    size_t n = spec ? strlen(spec) : 0;
+    return (n > 5 && strcmp(spec + n - 5, ".cell") == 0) || (spec && strstr(spec, ".so:") != NULL);
+}
+
 int sg_cli_load_cell(const char *spec, sg_cellfile **out)
 {
     *out = NULL;
-    size_t n = spec ? strlen(spec) : 0;
-    bool file = n > 5 && strcmp(spec + n - 5, ".cell") == 0;
-    bool plugin = spec && strstr(spec, ".so:") != NULL;
-    if (!file && !plugin)
+    if (!sg_cli_cell_is_file(spec))
         return SG_EXIT_OK;
+    const bool plugin = strstr(spec, ".so:") != NULL;
     char err[4096];
     sg_status st =
         plugin ? sg_cellfile_plugin(spec, out, err, sizeof err) : sg_cellfile_load(spec, out, err, sizeof err);

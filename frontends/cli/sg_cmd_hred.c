@@ -17,6 +17,7 @@
  *                (VHRED: z drawn from the prior, so its variety is z's), and
  *                the data's own replies to those turns
  * Without a tags file every reply counts as 'c' and as 'm'. */
+#include "frontends/cellfile/sg_cellfile.h"
 #include "frontends/cli/sg_cli_progress.h"
 #include "frontends/cli/sg_cli_settings.h"
 #include "frontends/cli/sg_cli_task.h"
@@ -100,13 +101,21 @@ static const sg_cli_setting sg_hd_setting_list[] = {{"cell", false, true},      
                                                     {"kl-anneal", false, false},    {"word-dropout", false, false}};
 enum { SG_HD_N_SETTINGS = sizeof sg_hd_setting_list / sizeof sg_hd_setting_list[0] };
 
+/* The cell as reports name it: the built-in kind, or the cell file or plugin. */
+static const char *sg_hd_cell_label(const sg_hred_config *c)
+{
+    return c->make_ctx ? sg_cellfile_name(c->make_ctx) : sg_cell_kind_name(c->kind);
+}
+
 /* The model options (also the probes'): kind is SG_HRED or SG_VHRED (the task). */
 static bool sg_hd_parse_model(sg_cli_args *a, sg_hred_kind kind, sg_hred_config *c, size_t def_embed, size_t def_hidden)
 {
     memset(c, 0, sizeof *c);
     const char *cell = sg_cli_opt(a, "cell");
     c->kind = SG_CELL_GRU;
-    if (cell && sg_cell_kind_parse(cell, &c->kind) != SG_OK) {
+    if (sg_cli_cell_is_file(cell))
+        c->kind = SG_CELL_CUSTOM; /* the caller loads the file and sets make */
+    else if (cell && sg_cell_kind_parse(cell, &c->kind) != SG_OK) {
         sg_cli_error("--cell must be rnn, lstm, peephole or gru, not '%s'", cell);
         return false;
     }
@@ -522,6 +531,18 @@ static int sg_hd_train(sg_cli_args *a, sg_hred_kind kind)
                      "(`seqgrad dialogues -o FILE` writes one)");
         return SG_EXIT_USAGE;
     }
+    sg_cellfile *cellfile = NULL; /* --cell FILE.cell or LIB.so:FUNCTION */
+    int lrc = sg_cli_load_cell(sg_cli_opt(a, "cell"), &cellfile);
+    if (lrc != SG_EXIT_OK)
+        return lrc;
+    if (cellfile && save) {
+        sg_cli_error("--save: a model whose cell is a cell file or a plugin cannot be saved yet (its checkpoint "
+                     "would not hold the cell)");
+        sg_cellfile_free(cellfile);
+        return SG_EXIT_USAGE;
+    }
+    set.cfg.make = cellfile ? sg_cellfile_make : NULL;
+    set.cfg.make_ctx = cellfile;
     openblas_set_num_threads((int)threads);
     char err[4096];
     sg_dialog_data d;
@@ -529,6 +550,7 @@ static int sg_hd_train(sg_cli_args *a, sg_hred_kind kind)
     sg_status st = sg_dialog_data_load(&d, data, tags, &dopt, err, sizeof err);
     if (st != SG_OK) {
         sg_cli_error("%s", err);
+        sg_cellfile_free(cellfile);
         return st == SG_ERR_ARG ? SG_EXIT_USAGE : st == SG_ERR_NOMEM ? SG_EXIT_FAIL : SG_EXIT_INPUT;
     }
     sg_hred_config cfg = set.cfg;
@@ -557,7 +579,7 @@ static int sg_hd_train(sg_cli_args *a, sg_hred_kind kind)
         sg_cli_error("could not set up training: %s", err);
         goto done;
     }
-    printf("%s: %s cells, E %zu, H %zu, context %zu%s%s", sg_hred_kind_name(cfg.model), sg_cell_kind_name(cfg.kind),
+    printf("%s: %s cells, E %zu, H %zu, context %zu%s%s", sg_hred_kind_name(cfg.model), sg_hd_cell_label(&cfg),
            cfg.embed, cfg.hidden, cfg.context, cfg.bidirectional ? ", bidirectional encoder" : "",
            cfg.context_input ? ", context fed at every step" : "");
     if (cfg.model == SG_VHRED)
@@ -670,6 +692,7 @@ done:
     sg_graph_free(g);
     sg_params_free(ps);
     sg_dialog_data_free(&d);
+    sg_cellfile_free(cellfile);
     return rc;
 }
 
@@ -838,6 +861,7 @@ int sg_cmd_generate_vhred(sg_cli_args *a) { return sg_hd_generate(a, SG_VHRED); 
 /* ---- the probes: three-utterance dialogues ---------------------------------------------- */
 
 typedef struct sg_hd_probe {
+    sg_cellfile *cellfile; /* owned: --cell FILE, which the model's cells borrow */
     sg_hred m;
     sg_dialog_data d;
     sg_dialog_batcher it;
@@ -859,6 +883,7 @@ static void sg_hd_probe_free(void *self)
 {
     sg_hd_probe *p = self;
     sg_hred_free(&p->m);
+    sg_cellfile_free(p->cellfile);
     sg_dialog_batcher_free(&p->it);
     sg_dialog_data_free(&p->d);
     sg_free(p);
@@ -872,6 +897,12 @@ static int sg_hd_make_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_c
     if (!sg_hd_parse_model(a, kind, &cfg, for_check ? 3 : 8, for_check ? 3 : 8) ||
         !sg_cli_opt_size(a, "seed", 1, &seed))
         return SG_EXIT_USAGE;
+    sg_cellfile *cellfile = NULL;
+    int lrc = sg_cli_load_cell(sg_cli_opt(a, "cell"), &cellfile);
+    if (lrc != SG_EXIT_OK)
+        return lrc;
+    cfg.make = cellfile ? sg_cellfile_make : NULL;
+    cfg.make_ctx = cellfile;
     static const char text[] = "hi , i am bob __eou__ hello there __eou__ what is my name ?\n"
                                "i like plums __eou__ me too __eou__ what do i like ?\n";
     const size_t n_dialogues = for_check ? 2 : 1;
@@ -884,9 +915,11 @@ static int sg_hd_make_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_c
         sg_dialog_data_parse(&p->d, text, sizeof text - 1, "probe", NULL, 0, NULL, &o, err, sizeof err) != SG_OK) {
         sg_free(p);
         sg_params_free(ps);
+        sg_cellfile_free(cellfile);
         sg_cli_error("out of memory");
         return SG_EXIT_FAIL;
     }
+    p->cellfile = cellfile;
     p->seed = seed;
     sg_rng rng;
     sg_rng_seed(&rng, seed);
@@ -903,10 +936,10 @@ static int sg_hd_make_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_c
         (sg_cli_probe){.ps = ps, .owns_ps = true, .self = p, .loss = sg_hd_probe_loss, .free_self = sg_hd_probe_free};
     snprintf(out->title, sizeof out->title,
              "%s: %s utterance encoder, context RNN and decoder, %zu units, %zu utterances of up to %zu steps",
-             sg_hred_kind_name(cfg.model), sg_cell_kind_name(cfg.kind), cfg.hidden, p->b.utts, p->b.steps);
+             sg_hred_kind_name(cfg.model), sg_hd_cell_label(&cfg), cfg.hidden, p->b.utts, p->b.steps);
     snprintf(out->describe, sizeof out->describe,
              "%s with %s cells (f64, E %zu, H %zu, C %zu%s, %zu dialogues of %zu utterances, %zu parameters)",
-             sg_hred_kind_name(cfg.model), sg_cell_kind_name(cfg.kind), cfg.embed, cfg.hidden, cfg.context,
+             sg_hred_kind_name(cfg.model), sg_hd_cell_label(&cfg), cfg.embed, cfg.hidden, cfg.context,
              cfg.model == SG_VHRED ? ", fixed eps" : "", p->b.batch, p->b.utts, sg_params_numel(ps));
     return SG_EXIT_OK;
 }

@@ -5,6 +5,7 @@
  * validation exact-match accuracy (greedy decoding of the whole target);
  * at the end the test accuracy.  Also the task's probe for gradcheck/graph. */
 #include "frontends/cli/sg_cli_progress.h"
+#include "frontends/cellfile/sg_cellfile.h"
 #include "frontends/cli/sg_cli_settings.h"
 #include "frontends/cli/sg_cli_task.h"
 
@@ -46,6 +47,12 @@ static const sg_cli_setting sg_s2s_setting_list[] = {
 enum { SG_S2S_N_SETTINGS = sizeof sg_s2s_setting_list / sizeof sg_s2s_setting_list[0] };
 typedef sg_cli_setting_value sg_s2s_strings[SG_S2S_N_SETTINGS];
 
+/* The cell as reports name it: the built-in kind, or the cell file or plugin. */
+static const char *sg_s2s_cell_label(const sg_seq2seq_config *c)
+{
+    return c->make_ctx ? sg_cellfile_name(c->make_ctx) : sg_cell_kind_name(c->kind);
+}
+
 /* The model options every seq2seq command reads. */
 static bool sg_s2s_parse_model(sg_cli_args *a, sg_seq2seq_config *c, size_t def_embed, size_t def_hidden)
 {
@@ -57,7 +64,9 @@ static bool sg_s2s_parse_model(sg_cli_args *a, sg_seq2seq_config *c, size_t def_
         return false;
     c->kind = SG_CELL_LSTM;
     c->act = SG_ACT_TANH;
-    if (cell && sg_cell_kind_parse(cell, &c->kind) != SG_OK) {
+    if (sg_cli_cell_is_file(cell))
+        c->kind = SG_CELL_CUSTOM; /* the caller loads the file and sets make */
+    else if (cell && sg_cell_kind_parse(cell, &c->kind) != SG_OK) {
         sg_cli_error("--cell must be rnn, lstm, peephole or gru, not '%s'", cell);
         return false;
     }
@@ -340,6 +349,21 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
         sg_cli_error("--data FILE is needed: one source_target pair per line (a tab or the first '_' separates them)");
         return SG_EXIT_USAGE;
     }
+    sg_cellfile *cellfile = NULL; /* --cell FILE.cell or LIB.so:FUNCTION */
+    int lrc = sg_cli_load_cell(sg_cli_opt(a, "cell"), &cellfile);
+    if (lrc != SG_EXIT_OK)
+        return lrc;
+    if (cellfile && (save || resume)) {
+        sg_cli_error("--%s: a model whose cell is a cell file or a plugin cannot be saved or resumed yet (its "
+                     "checkpoint would not hold the cell)",
+                     save ? "save" : "resume");
+        sg_cellfile_free(cellfile);
+        return SG_EXIT_USAGE;
+    }
+    if (cellfile) {
+        set.cfg.make = sg_cellfile_make;
+        set.cfg.make_ctx = cellfile;
+    }
     sg_checkpoint ck;
     sg_checkpoint_init(&ck);
     sg_vocab *saved_vocab = NULL;
@@ -362,6 +386,7 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
         sg_cli_error("%s", err);
         sg_vocab_free(saved_vocab);
         sg_checkpoint_free(&ck);
+        sg_cellfile_free(cellfile);
         return st == SG_ERR_ARG ? SG_EXIT_USAGE : st == SG_ERR_NOMEM ? SG_EXIT_FAIL : SG_EXIT_INPUT;
     }
     sg_seq2seq_config cfg = set.cfg;
@@ -413,7 +438,7 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
         printf("resumed from %s after epoch %zu (its settings, Adam state and RNG)\n", resume, (size_t)ck.epoch);
     }
     printf("seq2seq: %s, %s attention%s%s%s%s, E %zu, H %zu, %zu encoder layers, vocabulary %zu, %zu parameters\n",
-           sg_cell_kind_name(cfg.kind), sg_attention_name(cfg.attention), cfg.input_feeding ? ", input feeding" : "",
+           sg_s2s_cell_label(&cfg), sg_attention_name(cfg.attention), cfg.input_feeding ? ", input feeding" : "",
            cfg.reverse_source ? ", reversed source" : "", cfg.peeky ? ", peeky" : "",
            cfg.bidirectional ? ", bidirectional" : "", cfg.embed, cfg.hidden, cfg.layers, cfg.vocab,
            sg_params_numel(ps));
@@ -493,12 +518,14 @@ done:
     sg_pair_data_free(&d);
     sg_vocab_free(saved_vocab);
     sg_checkpoint_free(&ck);
+    sg_cellfile_free(cellfile);
     return rc;
 }
 
 /* ---- the probe: a tiny reversal batch ------------------------------------ */
 
 typedef struct sg_s2s_probe {
+    sg_cellfile *cellfile; /* owned: --cell FILE, which the model's cells borrow */
     sg_seq2seq m;
     sg_pair_data d;
     sg_pair_batcher it;
@@ -515,6 +542,7 @@ static void sg_s2s_probe_free(void *self)
 {
     sg_s2s_probe *p = self;
     sg_seq2seq_free(&p->m);
+    sg_cellfile_free(p->cellfile);
     sg_pair_batcher_free(&p->it);
     sg_pair_data_free(&p->d);
     sg_free(p);
@@ -527,6 +555,12 @@ int sg_task_seq2seq_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli
     size_t seed;
     if (!sg_s2s_parse_model(a, &cfg, for_check ? 3 : 16, for_check ? 4 : 32) || !sg_cli_opt_size(a, "seed", 1, &seed))
         return SG_EXIT_USAGE;
+    sg_cellfile *cellfile = NULL;
+    int lrc = sg_cli_load_cell(sg_cli_opt(a, "cell"), &cellfile);
+    if (lrc != SG_EXIT_OK)
+        return lrc;
+    cfg.make = cellfile ? sg_cellfile_make : NULL;
+    cfg.make_ctx = cellfile;
     static const char text[] = "abc_cba\nba_ab\ncabd_dbac\nd_d\n";
     sg_s2s_probe *p = sg_calloc(1, sizeof *p);
     sg_params *ps = sg_params_new(dtype);
@@ -538,9 +572,11 @@ int sg_task_seq2seq_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli
     if (!p || !ps || sg_pair_data_parse(&p->d, text, sizeof text - 1, "probe", &po, err, sizeof err) != SG_OK) {
         sg_free(p);
         sg_params_free(ps);
+        sg_cellfile_free(cellfile);
         sg_cli_error("out of memory");
         return SG_EXIT_FAIL;
     }
+    p->cellfile = cellfile;
     cfg.vocab = sg_vocab_size(p->d.vocab);
     if (sg_seq2seq_init(&p->m, ps, &cfg) != SG_OK || sg_seq2seq_reset_parameters(&p->m, &rng) != SG_OK ||
         sg_pair_batcher_init(&p->it, &p->d.split[SG_PAIRS_TRAIN], 4, 0, err, sizeof err) != SG_OK ||
@@ -554,10 +590,10 @@ int sg_task_seq2seq_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli
         (sg_cli_probe){.ps = ps, .owns_ps = true, .self = p, .loss = sg_s2s_probe_loss, .free_self = sg_s2s_probe_free};
     snprintf(out->title, sizeof out->title,
              "seq2seq: %s encoder and decoder, %s attention, %zu units, %zu source x %zu target steps",
-             sg_cell_kind_name(cfg.kind), sg_attention_name(cfg.attention), cfg.hidden, p->b.src_steps, p->b.tgt_steps);
+             sg_s2s_cell_label(&cfg), sg_attention_name(cfg.attention), cfg.hidden, p->b.src_steps, p->b.tgt_steps);
     snprintf(out->describe, sizeof out->describe,
              "a %s seq2seq with %s attention (f64, E %zu, H %zu, B 4, S %zu, T %zu, %zu parameters)",
-             sg_cell_kind_name(cfg.kind), sg_attention_name(cfg.attention), cfg.embed, cfg.hidden, p->b.src_steps,
+             sg_s2s_cell_label(&cfg), sg_attention_name(cfg.attention), cfg.embed, cfg.hidden, p->b.src_steps,
              p->b.tgt_steps, sg_params_numel(ps));
     return SG_EXIT_OK;
 }

@@ -41,6 +41,14 @@ static sg_status sg_hred_mlp_init(sg_linear *l, sg_params *ps, const char *name,
     return st;
 }
 
+/* A cell of the config's kind, or made by its make. */
+static sg_status sg_hred_cell(sg_cell *c, sg_params *ps, const char *name, const sg_hred_config *cfg, size_t in,
+                              size_t hidden)
+{
+    return cfg->kind == SG_CELL_CUSTOM ? cfg->make(c, ps, name, in, hidden, cfg->make_ctx)
+                                       : sg_cell_init_kind(c, ps, name, cfg->kind, SG_ACT_TANH, in, hidden);
+}
+
 sg_status sg_hred_init(sg_hred *m, sg_params *ps, const sg_hred_config *cfg)
 {
     if (!m || !ps || !cfg)
@@ -48,8 +56,8 @@ sg_status sg_hred_init(sg_hred *m, sg_params *ps, const sg_hred_config *cfg)
     memset(m, 0, sizeof *m);
     const size_t V = cfg->vocab, E = cfg->embed, H = cfg->hidden, C = cfg->context;
     const bool vh = cfg->model == SG_VHRED, prev = cfg->model == SG_HRED_PREV;
-    if (V < 4 || !E || !H || (!prev && !C) || (unsigned)cfg->model > SG_VHRED || cfg->kind == SG_CELL_CUSTOM ||
-        (vh && (!cfg->latent || !cfg->mlp)))
+    if (V < 4 || !E || !H || (!prev && !C) || (unsigned)cfg->model > SG_VHRED ||
+        (cfg->kind == SG_CELL_CUSTOM && !cfg->make) || (vh && (!cfg->latent || !cfg->mlp)))
         return SG_ERR_ARG;
     m->cfg = *cfg;
     m->F = (cfg->bidirectional ? 2 : 1) * H;
@@ -59,12 +67,14 @@ sg_status sg_hred_init(sg_hred *m, sg_params *ps, const sg_hred_config *cfg)
                         .input = E,
                         .hidden = H,
                         .layers = 1,
-                        .bidirectional = cfg->bidirectional};
+                        .bidirectional = cfg->bidirectional,
+                        .make = cfg->make,
+                        .make_ctx = cfg->make_ctx};
     sg_status st = sg_embedding_init(&m->embed, ps, "embed", V, E);
     if (!st)
         st = sg_seq_layers_init(&m->enc, ps, "enc", &sc);
     if (!st && !prev)
-        st = sg_cell_init_kind(&m->ctx, ps, "ctx", cfg->kind, SG_ACT_TANH, m->F, C);
+        st = sg_hred_cell(&m->ctx, ps, "ctx", cfg, m->F, C);
     if (!st && vh)
         st = sg_hred_mlp_init(m->prior, ps, "prior", C, cfg->mlp, cfg->latent);
     if (!st && vh)
@@ -72,7 +82,7 @@ sg_status sg_hred_init(sg_hred *m, sg_params *ps, const sg_hred_config *cfg)
     if (!st)
         st = sg_linear_init(&m->dec_init, ps, "dec_init", m->K, H, true);
     if (!st)
-        st = sg_cell_init_kind(&m->dec, ps, "dec", cfg->kind, SG_ACT_TANH, E + (cfg->context_input ? m->K : 0), H);
+        st = sg_hred_cell(&m->dec, ps, "dec", cfg, E + (cfg->context_input ? m->K : 0), H);
     if (!st)
         st = sg_linear_init(&m->out, ps, "out", H, V, true);
     if (st)

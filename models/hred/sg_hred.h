@@ -64,6 +64,8 @@ typedef struct sg_hred_config {
     sg_cell_kind kind;           /* every recurrent cell */
     bool bidirectional;          /* the utterance encoder, D = 2 */
     bool context_input;          /* k_u joins the decoder's input at every step */
+    sg_cell_make_fn make;        /* kind SG_CELL_CUSTOM: makes every cell (a cell file, a plugin) */
+    void *make_ctx;              /* borrowed: must outlive the model */
 } sg_hred_config;
 
 typedef struct sg_hred {
@@ -78,7 +80,7 @@ typedef struct sg_hred {
 } sg_hred;
 
 /* Adds every parameter to ps (zero-filled).  SG_ERR_ARG for a bad config
- * (a size of 0, a custom cell, V < 4).  On error nothing is left to free.
+ * (a size of 0, a custom cell without make, V < 4).  On error nothing is left to free.
  * Pair with sg_hred_free. */
 SG_NODISCARD sg_status sg_hred_init(sg_hred *m, sg_params *ps, const sg_hred_config *cfg);
 void sg_hred_free(sg_hred *m);

@@ -49,12 +49,18 @@ sg_status sg_seq2seq_init(sg_seq2seq *m, sg_params *ps, const sg_seq2seq_config 
     memset(m, 0, sizeof *m);
     const size_t V = cfg->vocab, E = cfg->embed, H = cfg->hidden;
     if (V < 4 || !E || !H || !cfg->layers || (unsigned)cfg->attention > SG_ATTN_ADDITIVE ||
-        cfg->kind == SG_CELL_CUSTOM || (cfg->input_feeding && cfg->attention == SG_ATTN_NONE))
+        (cfg->kind == SG_CELL_CUSTOM && !cfg->make) || (cfg->input_feeding && cfg->attention == SG_ATTN_NONE))
         return SG_ERR_ARG;
     m->cfg = *cfg;
     const bool attn = cfg->attention != SG_ATTN_NONE, bi = cfg->bidirectional;
-    sg_seq_config sc = {
-        .kind = cfg->kind, .act = cfg->act, .input = E, .hidden = H, .layers = cfg->layers, .bidirectional = bi};
+    sg_seq_config sc = {.kind = cfg->kind,
+                        .act = cfg->act,
+                        .input = E,
+                        .hidden = H,
+                        .layers = cfg->layers,
+                        .bidirectional = bi,
+                        .make = cfg->make,
+                        .make_ctx = cfg->make_ctx};
     sg_status st = sg_embedding_init(&m->embed, ps, "embed", V, E);
     if (!st)
         st = sg_seq_layers_init(&m->enc, ps, "enc", &sc);
@@ -65,9 +71,11 @@ sg_status sg_seq2seq_init(sg_seq2seq *m, sg_params *ps, const sg_seq2seq_config 
         if (!st && attn)
             st = sg_linear_init(&m->keys, ps, "keys", 2 * H, H, false);
     }
-    if (!st)
-        st = sg_cell_init_kind(&m->dec, ps, "dec", cfg->kind, cfg->act,
-                               E + (cfg->peeky ? H : 0) + (cfg->input_feeding ? H : 0), H);
+    if (!st) {
+        const size_t in = E + (cfg->peeky ? H : 0) + (cfg->input_feeding ? H : 0);
+        st = cfg->kind == SG_CELL_CUSTOM ? cfg->make(&m->dec, ps, "dec", in, H, cfg->make_ctx)
+                                         : sg_cell_init_kind(&m->dec, ps, "dec", cfg->kind, cfg->act, in, H);
+    }
     if (!st && cfg->attention == SG_ATTN_GENERAL)
         st = sg_linear_init(&m->attn_W, ps, "attn.W", H, H, false);
     if (!st && cfg->attention == SG_ATTN_ADDITIVE) {

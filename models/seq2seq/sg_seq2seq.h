@@ -57,7 +57,9 @@ typedef struct sg_seq2seq_config {
     bool peeky;
     bool reverse_source;
     sg_attention attention;
-    bool input_feeding; /* Luong: h~_{t-1} joins the decoder's input (needs attention) */
+    bool input_feeding;   /* Luong: h~_{t-1} joins the decoder's input (needs attention) */
+    sg_cell_make_fn make; /* kind SG_CELL_CUSTOM: makes every cell (encoder and decoder) */
+    void *make_ctx;       /* borrowed: must outlive the model */
 } sg_seq2seq_config;
 
 typedef struct sg_seq2seq {
