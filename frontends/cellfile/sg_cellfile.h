@@ -82,8 +82,8 @@ void sg_cellfile_free(sg_cellfile *cf);
  * missing symbol or a bad declaration (a call that does not pass each
  * declared name once, names another function); a step that returns NULL or
  * a tensor of the wrong shape fails with a graph error naming the cell.
- * The plugin's own calls into the library bind to the CLI's copy (it exports
- * its symbols). */
+ * A plugin links libseqgrad.so, and so does the CLI: the process holds one
+ * copy of the library. */
 SG_NODISCARD sg_status sg_cellfile_plugin(const char *spec, sg_cellfile **out, char *err, size_t errcap);
 
 /* The file's name as given to parse/load. */
