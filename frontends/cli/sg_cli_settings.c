@@ -4,6 +4,8 @@
 
 #include "graph/core/sg_alloc.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -76,4 +78,71 @@ int sg_cli_settings_read(const sg_checkpoint *ck, const char *path, const char *
     if (rc == SG_EXIT_OK && n_missing)
         *n_missing = missing;
     return rc;
+}
+
+bool sg_cli_settings_save(const char *path, const sg_params *ps, const char *task, const char *prefix,
+                          const sg_cli_setting *list, size_t n, const sg_cli_setting_value *values, const sg_vocab *v,
+                          const sg_optim *opt, const sg_rng *rng, size_t epoch)
+{
+    sg_checkpoint ck;
+    sg_checkpoint_init(&ck);
+    ck.has_optim = true;
+    ck.optim = *opt;
+    ck.has_rng = true;
+    ck.rng = *rng;
+    ck.epoch = epoch;
+    char *vj = sg_cli_vocab_json(v), key[128], err[4096];
+    snprintf(key, sizeof key, "%s.vocab", prefix);
+    sg_status st = vj ? sg_checkpoint_set_string(&ck, "task", task) : SG_ERR_NOMEM;
+    if (st == SG_OK)
+        st = sg_checkpoint_set_string(&ck, key, vj);
+    if (st == SG_OK)
+        st = sg_cli_settings_store(&ck, prefix, list, n, values);
+    if (st == SG_OK)
+        st = sg_checkpoint_save(path, ps, &ck, err, sizeof err);
+    else
+        snprintf(err, sizeof err, "cannot describe the model: %s", sg_status_str(st));
+    if (st != SG_OK)
+        sg_cli_error("%s", err);
+    cJSON_free(vj);
+    sg_checkpoint_free(&ck);
+    return st == SG_OK;
+}
+
+sg_vocab *sg_cli_settings_vocab(const sg_checkpoint *ck, const char *prefix, const char *path)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.vocab", prefix);
+    const char *vj = sg_checkpoint_get_string(ck, key);
+    cJSON *words = vj ? cJSON_Parse(vj) : NULL;
+    size_t n = cJSON_IsArray(words) ? (size_t)cJSON_GetArraySize(words) : 0;
+    const char **list = n ? sg_calloc(n, sizeof *list) : NULL;
+    bool ok = list != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        const cJSON *w = cJSON_GetArrayItem(words, (int)i);
+        list[i] = cJSON_IsString(w) ? w->valuestring : NULL; /* empty and repeated words: sg_vocab_from_words */
+        ok = list[i] != NULL;
+    }
+    char err[512] = "";
+    sg_vocab *v = NULL;
+    if (!ok || n < 4 || sg_vocab_from_words(list, n, &v, err, sizeof err) != SG_OK)
+        sg_cli_error("'%s': its vocabulary (\"%s\") is missing or malformed%s%s", path, key, err[0] ? ": " : "", err);
+    sg_free(list);
+    cJSON_Delete(words);
+    return v;
+}
+
+bool sg_cli_same_vocab(const sg_vocab *data, const sg_vocab *saved, const char *data_path, const char *ck_path)
+{
+    int32_t d = sg_vocab_first_difference(data, saved);
+    if (d < 0)
+        return true;
+    if ((size_t)d >= sg_vocab_size(data) || (size_t)d >= sg_vocab_size(saved))
+        sg_cli_error("'%s' gives a vocabulary of %zu tokens, the checkpoint '%s' has %zu: not the data it was "
+                     "trained on",
+                     data_path, sg_vocab_size(data), ck_path, sg_vocab_size(saved));
+    else
+        sg_cli_error("'%s' is not the data the checkpoint '%s' was trained on: token %d is '%s' there, '%s' here",
+                     data_path, ck_path, (int)d, sg_vocab_word(saved, d), sg_vocab_word(data, d));
+    return false;
 }

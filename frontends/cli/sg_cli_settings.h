@@ -10,6 +10,7 @@
 
 #include "frontends/cli/sg_cli.h"
 #include "graph/format/sg_checkpoint.h"
+#include "graph/optim/sg_optim.h"
 
 typedef struct sg_cli_setting {
     const char *name; /* the option, without "--" */
@@ -34,5 +35,22 @@ SG_NODISCARD sg_status sg_cli_settings_store(sg_checkpoint *ck, const char *pref
 int sg_cli_settings_read(const sg_checkpoint *ck, const char *path, const char *task, const char *prefix,
                          const sg_cli_setting *list, size_t n, bool (*parse)(sg_cli_args *ca, void *ctx), void *ctx,
                          size_t *n_missing);
+
+/* Saves a training checkpoint at path (atomically): ps, the optimizer's and
+ * the RNG's state, the epoch, the string "task", the settings (values, as
+ * sg_cli_settings_store under prefix) and the vocabulary v as
+ * "<prefix>.vocab" (sg_cli_vocab_json).  false after a message. */
+bool sg_cli_settings_save(const char *path, const sg_params *ps, const char *task, const char *prefix,
+                          const sg_cli_setting *list, size_t n, const sg_cli_setting_value *values, const sg_vocab *v,
+                          const sg_optim *opt, const sg_rng *rng, size_t epoch);
+
+/* The vocabulary a checkpoint keeps as "<prefix>.vocab" (a JSON array of
+ * strings, the four specials of sg_pairs.h first), new and the caller's, or
+ * NULL after a message naming path. */
+sg_vocab *sg_cli_settings_vocab(const sg_checkpoint *ck, const char *prefix, const char *path);
+
+/* Whether data's vocabulary is the checkpoint's (saved); false after a
+ * message naming both files and the first token that differs. */
+bool sg_cli_same_vocab(const sg_vocab *data, const sg_vocab *saved, const char *data_path, const char *ck_path);
 
 #endif

@@ -385,30 +385,10 @@ static const char *sg_hd_task(sg_hred_kind k) { return k == SG_VHRED ? "vhred" :
 static bool sg_hd_save(const char *path, const sg_params *ps, const sg_hd_settings *s, const sg_vocab *v,
                        const sg_optim *opt, const sg_rng *rng, size_t epoch)
 {
-    sg_checkpoint ck;
-    sg_checkpoint_init(&ck);
-    ck.has_optim = true;
-    ck.optim = *opt;
-    ck.has_rng = true;
-    ck.rng = *rng;
-    ck.epoch = epoch;
     sg_cli_setting_value vals[SG_HD_N_SETTINGS];
     sg_hd_settings_format(s, vals);
-    char *vj = sg_cli_vocab_json(v), err[4096];
-    sg_status st = vj ? sg_checkpoint_set_string(&ck, "task", sg_hd_task(s->cfg.model)) : SG_ERR_NOMEM;
-    if (st == SG_OK)
-        st = sg_checkpoint_set_string(&ck, "hred.vocab", vj);
-    if (st == SG_OK)
-        st = sg_cli_settings_store(&ck, "hred", sg_hd_setting_list, SG_HD_N_SETTINGS, vals);
-    if (st == SG_OK)
-        st = sg_checkpoint_save(path, ps, &ck, err, sizeof err);
-    else
-        snprintf(err, sizeof err, "cannot describe the model: %s", sg_status_str(st));
-    if (st != SG_OK)
-        sg_cli_error("%s", err);
-    cJSON_free(vj);
-    sg_checkpoint_free(&ck);
-    return st == SG_OK;
+    return sg_cli_settings_save(path, ps, sg_hd_task(s->cfg.model), "hred", sg_hd_setting_list, SG_HD_N_SETTINGS, vals,
+                                v, opt, rng, epoch);
 }
 
 /* A trained model, rebuilt from its checkpoint. */
@@ -439,29 +419,6 @@ static bool sg_hd_read_parse(sg_cli_args *ca, void *ctx)
     return sg_hd_parse_settings(ca, c->kind, c->set);
 }
 
-/* The vocabulary of "hred.vocab", or NULL after a message. */
-static sg_vocab *sg_hd_vocab_read(const sg_checkpoint *ck, const char *path)
-{
-    const char *vj = sg_checkpoint_get_string(ck, "hred.vocab");
-    cJSON *words = vj ? cJSON_Parse(vj) : NULL;
-    size_t n = cJSON_IsArray(words) ? (size_t)cJSON_GetArraySize(words) : 0;
-    const char **list = n ? sg_calloc(n, sizeof *list) : NULL;
-    bool ok = list != NULL;
-    for (size_t i = 0; ok && i < n; i++) {
-        const cJSON *w = cJSON_GetArrayItem(words, (int)i);
-        list[i] = cJSON_IsString(w) ? w->valuestring : NULL;
-        ok = list[i] != NULL;
-    }
-    char err[512] = "";
-    sg_vocab *v = NULL;
-    if (!ok || n < 4 || sg_vocab_from_words(list, n, &v, err, sizeof err) != SG_OK)
-        sg_cli_error("'%s': its vocabulary (\"hred.vocab\") is missing or malformed%s%s", path, err[0] ? ": " : "",
-                     err);
-    sg_free(list);
-    cJSON_Delete(words);
-    return v;
-}
-
 static int sg_hd_load(const char *path, sg_hred_kind kind, sg_hd_loaded *l)
 {
     char err[4096];
@@ -476,7 +433,7 @@ static int sg_hd_load(const char *path, sg_hred_kind kind, sg_hd_loaded *l)
     sg_hd_read_ctx rc_ctx = {kind, &l->set};
     int rc = sg_cli_settings_read(&ck, path, sg_hd_task(kind), "hred", sg_hd_setting_list, SG_HD_N_SETTINGS,
                                   sg_hd_read_parse, &rc_ctx, NULL);
-    if (rc == SG_EXIT_OK && !(l->vocab = sg_hd_vocab_read(&ck, path)))
+    if (rc == SG_EXIT_OK && !(l->vocab = sg_cli_settings_vocab(&ck, "hred", path)))
         rc = SG_EXIT_INPUT;
     sg_checkpoint_free(&ck);
     if (rc != SG_EXIT_OK)
@@ -498,17 +455,6 @@ static int sg_hd_load(const char *path, sg_hred_kind kind, sg_hd_loaded *l)
         return sg_cli_exit_for(st);
     }
     return SG_EXIT_OK;
-}
-
-/* Refuses data whose vocabulary is not the checkpoint's. */
-static bool sg_hd_same_vocab(const sg_vocab *data, const sg_vocab *saved, const char *data_path, const char *ck_path)
-{
-    int32_t d = sg_vocab_first_difference(data, saved);
-    if (d < 0)
-        return true;
-    sg_cli_error("'%s' is not the data the checkpoint '%s' was trained on (their vocabularies differ at id %d)",
-                 data_path, ck_path, (int)d);
-    return false;
 }
 
 /* ---- train -------------------------------------------------------------------------------- */
@@ -740,7 +686,7 @@ static int sg_hd_eval(sg_cli_args *a, sg_hred_kind kind)
     sg_graph *g = sg_graph_new(SG_F32);
     sg_hd_metrics mt;
     rc = SG_EXIT_INPUT;
-    if (sg_hd_same_vocab(d.vocab, l.vocab, data, load)) {
+    if (sg_cli_same_vocab(d.vocab, l.vocab, data, load)) {
         rc = SG_EXIT_FAIL;
         if (!g)
             sg_cli_error("out of memory");

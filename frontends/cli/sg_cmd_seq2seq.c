@@ -200,58 +200,13 @@ static bool sg_s2s_accuracy(sg_graph *g, const sg_seq2seq *m, const sg_pair_set 
     return ok;
 }
 
-/* The vocabulary of a checkpoint's "seq2seq.vocab" (a JSON array of
- * non-empty strings, the four specials first), or NULL after a message. */
-static sg_vocab *sg_s2s_vocab_read(const sg_checkpoint *ck, const char *path)
-{
-    const char *vj = sg_checkpoint_get_string(ck, "seq2seq.vocab");
-    cJSON *words = vj ? cJSON_Parse(vj) : NULL;
-    size_t n = cJSON_IsArray(words) ? (size_t)cJSON_GetArraySize(words) : 0;
-    const char **list = n ? sg_calloc(n, sizeof *list) : NULL;
-    bool ok = list != NULL;
-    for (size_t i = 0; ok && i < n; i++) {
-        const cJSON *w = cJSON_GetArrayItem(words, (int)i);
-        list[i] = cJSON_IsString(w) ? w->valuestring : NULL; /* empty and repeated words: sg_vocab_from_words */
-        ok = list[i] != NULL;
-    }
-    char err[512] = "";
-    sg_vocab *v = NULL;
-    if (!ok || n < 4 || sg_vocab_from_words(list, n, &v, err, sizeof err) != SG_OK)
-        sg_cli_error("'%s': its vocabulary (\"seq2seq.vocab\") is missing or malformed%s%s", path, err[0] ? ": " : "",
-                     err);
-    sg_free(list);
-    cJSON_Delete(words);
-    return v;
-}
-
 static bool sg_s2s_save(const char *path, const sg_params *ps, const sg_s2s_settings *s, const sg_vocab *v,
                         const sg_optim *opt, const sg_rng *rng, size_t epoch)
 {
-    sg_checkpoint ck;
-    sg_checkpoint_init(&ck);
-    ck.has_optim = true;
-    ck.optim = *opt;
-    ck.has_rng = true;
-    ck.rng = *rng;
-    ck.epoch = epoch;
     sg_s2s_strings vals;
     sg_s2s_settings_format(s, vals);
-    char *vj = sg_cli_vocab_json(v);
-    char err[4096];
-    sg_status st = vj ? sg_checkpoint_set_string(&ck, "task", "seq2seq") : SG_ERR_NOMEM;
-    if (st == SG_OK)
-        st = sg_checkpoint_set_string(&ck, "seq2seq.vocab", vj);
-    if (st == SG_OK)
-        st = sg_cli_settings_store(&ck, "seq2seq", sg_s2s_setting_list, SG_S2S_N_SETTINGS, vals);
-    if (st == SG_OK)
-        st = sg_checkpoint_save(path, ps, &ck, err, sizeof err);
-    else
-        snprintf(err, sizeof err, "cannot describe the model: %s", sg_status_str(st));
-    if (st != SG_OK)
-        sg_cli_error("%s", err);
-    cJSON_free(vj);
-    sg_checkpoint_free(&ck);
-    return st == SG_OK;
+    return sg_cli_settings_save(path, ps, "seq2seq", "seq2seq", sg_s2s_setting_list, SG_S2S_N_SETTINGS, vals, v, opt,
+                                rng, epoch);
 }
 
 /* --resume: the run's settings become the checkpoint's.  A setting given on
@@ -312,23 +267,6 @@ static int sg_s2s_resume_settings(sg_cli_args *a, const char *path, sg_s2s_setti
     return SG_EXIT_OK;
 }
 
-/* Refuses data whose vocabulary is not the checkpoint's (another file, or the
- * same file changed): the ids would mean other tokens. */
-static bool sg_s2s_same_vocab(const sg_vocab *data, const sg_vocab *saved, const char *data_path, const char *ck_path)
-{
-    int32_t d = sg_vocab_first_difference(data, saved);
-    if (d < 0)
-        return true;
-    if ((size_t)d >= sg_vocab_size(data) || (size_t)d >= sg_vocab_size(saved))
-        sg_cli_error("'%s' gives a vocabulary of %zu tokens, the checkpoint '%s' has %zu: not the data it was "
-                     "trained on",
-                     data_path, sg_vocab_size(data), ck_path, sg_vocab_size(saved));
-    else
-        sg_cli_error("'%s' is not the data the checkpoint '%s' was trained on: token %d is '%s' there, '%s' here",
-                     data_path, ck_path, (int)d, sg_vocab_word(saved, d), sg_vocab_word(data, d));
-    return false;
-}
-
 int sg_cmd_train_seq2seq(sg_cli_args *a)
 {
     sg_s2s_settings set;
@@ -369,7 +307,7 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
     sg_vocab *saved_vocab = NULL;
     if (resume) {
         int rrc = sg_s2s_resume_settings(a, resume, &set, lr, epochs, &ck);
-        if (rrc == SG_EXIT_OK && !(saved_vocab = sg_s2s_vocab_read(&ck, resume)))
+        if (rrc == SG_EXIT_OK && !(saved_vocab = sg_cli_settings_vocab(&ck, "seq2seq", resume)))
             rrc = SG_EXIT_INPUT;
         if (rrc != SG_EXIT_OK) {
             sg_checkpoint_free(&ck);
@@ -403,7 +341,7 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
     sg_optim opt;
     sg_adam_config ac = sg_adam_defaults();
     ac.lr = lr;
-    if (saved_vocab && !sg_s2s_same_vocab(d.vocab, saved_vocab, data, resume)) {
+    if (saved_vocab && !sg_cli_same_vocab(d.vocab, saved_vocab, data, resume)) {
         rc = SG_EXIT_INPUT;
         goto done;
     }
@@ -631,7 +569,7 @@ static int sg_s2s_load(const char *path, sg_s2s_loaded *l)
         return sg_cli_exit_for(st);
     }
     int rc = sg_s2s_settings_read(&ck, path, &l->set, NULL);
-    if (rc == SG_EXIT_OK && !(l->vocab = sg_s2s_vocab_read(&ck, path)))
+    if (rc == SG_EXIT_OK && !(l->vocab = sg_cli_settings_vocab(&ck, "seq2seq", path)))
         rc = SG_EXIT_INPUT;
     sg_checkpoint_free(&ck);
     if (rc != SG_EXIT_OK)
@@ -805,7 +743,7 @@ int sg_cmd_eval_seq2seq(sg_cli_args *a)
     sg_graph *g = sg_graph_new(SG_F32);
     double acc;
     rc = SG_EXIT_INPUT;
-    if (sg_s2s_same_vocab(d.vocab, l.vocab, data, load)) {
+    if (sg_cli_same_vocab(d.vocab, l.vocab, data, load)) {
         rc = SG_EXIT_FAIL;
         if (!g)
             sg_cli_error("out of memory");
