@@ -177,14 +177,20 @@ static bool sg_cf_name(sg_cf_parser *p, char *out, bool *primed)
     return true;
 }
 
-static bool sg_cf_expect(sg_cf_parser *p, char c)
+/* Takes c when it comes next (after blanks); false, taking nothing, otherwise. */
+static bool sg_cf_accept(sg_cf_parser *p, char c)
 {
     sg_cf_skip(p);
     if (p->pos < p->len && p->line[p->pos] == c) {
         p->pos++;
         return true;
     }
-    return sg_cf_fail(p, p->pos, "'%c' was expected", c);
+    return false;
+}
+
+static bool sg_cf_expect(sg_cf_parser *p, char c)
+{
+    return sg_cf_accept(p, c) || sg_cf_fail(p, p->pos, "'%c' was expected", c);
 }
 
 static sg_cf_slot *sg_cf_find(sg_cellfile *cf, const char *name, size_t *at)
@@ -198,14 +204,22 @@ static sg_cf_slot *sg_cf_find(sg_cellfile *cf, const char *name, size_t *at)
     return NULL;
 }
 
+/* One of the program's arrays grown to hold one more element (sg_array_reserve):
+ * the array, moved or not, or NULL with the parser's error set (items unchanged). */
+static void *sg_cf_grow(sg_cf_parser *p, void *items, size_t *cap, size_t n, size_t elem)
+{
+    if (sg_array_reserve(&items, cap, n + 1, elem))
+        return items;
+    p->st = sg_error_format(p->err, p->errcap, SG_ERR_NOMEM, "%s: out of memory", p->cf->name);
+    return NULL;
+}
+
 static bool sg_cf_new_slot(sg_cf_parser *p, const char *name, sg_cf_slot_kind kind, size_t index, size_t *at)
 {
     sg_cellfile *cf = p->cf;
-    void *v = cf->slots;
-    if (!sg_array_reserve(&v, &cf->cap_slots, cf->n_slots + 1, sizeof *cf->slots)) {
-        p->st = sg_error_format(p->err, p->errcap, SG_ERR_NOMEM, "%s: out of memory", cf->name);
+    void *v = sg_cf_grow(p, cf->slots, &cf->cap_slots, cf->n_slots, sizeof *cf->slots);
+    if (!v)
         return false;
-    }
     cf->slots = v;
     sg_cf_slot *s = &cf->slots[cf->n_slots];
     memset(s, 0, sizeof *s);
@@ -251,17 +265,12 @@ static bool sg_cf_dim_parse(sg_cf_parser *p, sg_cf_dim *d)
                 return sg_cf_fail(p, p->pos, "a size (an integer, I, H, 3H, I+H, ...) was expected");
             if (p->pos < p->len && (isalnum((unsigned char)p->line[p->pos]) || p->line[p->pos] == '_'))
                 return sg_cf_fail(p, p->pos, "a size is made of integers, I and H: unexpected '%c'", p->line[p->pos]);
-            sg_cf_skip(p);
-            if (p->pos < p->len && p->line[p->pos] == '*') {
-                p->pos++;
+            if (sg_cf_accept(p, '*'))
                 continue;
-            }
             break;
         }
-        if (p->pos < p->len && p->line[p->pos] == '+') {
-            p->pos++;
+        if (sg_cf_accept(p, '+'))
             continue;
-        }
         return true;
     }
 }
@@ -373,20 +382,14 @@ static bool sg_cf_call(sg_cf_parser *p, const char *op, size_t op_col, size_t de
         return false;
     sg_cf_expr args[SG_CF_MAX_CALL_ARGS];
     size_t n = 0;
-    sg_cf_skip(p);
-    if (p->pos < p->len && p->line[p->pos] == ')')
-        p->pos++;
-    else
+    if (!sg_cf_accept(p, ')'))
         for (;;) {
             if (n == SG_CF_MAX_CALL_ARGS)
                 return sg_cf_fail(p, p->pos, "more than %d arguments", SG_CF_MAX_CALL_ARGS);
             if (!sg_cf_expr_parse(p, depth, &args[n++]))
                 return false;
-            sg_cf_skip(p);
-            if (p->pos < p->len && p->line[p->pos] == ',') {
-                p->pos++;
+            if (sg_cf_accept(p, ','))
                 continue;
-            }
             if (!sg_cf_expect(p, ')'))
                 return false;
             break;
@@ -493,11 +496,9 @@ static bool sg_cf_call(sg_cf_parser *p, const char *op, size_t op_col, size_t de
     in.h_rec = strcmp(op, "matmul") == 0 && in.args[0].is_slot && p->cf->slots[in.args[0].slot].kind == SG_CF_STATE &&
                p->cf->slots[in.args[0].slot].index == 0;
     sg_cellfile *cf = p->cf;
-    void *v = cf->code;
-    if (!sg_array_reserve(&v, &cf->cap_code, cf->n_code + 1, sizeof *cf->code)) {
-        p->st = sg_error_format(p->err, p->errcap, SG_ERR_NOMEM, "%s: out of memory", cf->name);
+    void *v = sg_cf_grow(p, cf->code, &cf->cap_code, cf->n_code, sizeof *cf->code);
+    if (!v)
         return false;
-    }
     cf->code = v;
     cf->code[cf->n_code++] = in;
     for (size_t i = 0; i < n_outs; i++)
@@ -556,11 +557,8 @@ static bool sg_cf_declare(sg_cf_parser *p, const char *what, size_t col)
             return sg_cf_fail(p, p->pos, "a parameter has one or two dimensions");
         if (!sg_cf_dim_parse(p, &pr.dims[pr.ndim++]))
             return false;
-        sg_cf_skip(p);
-        if (p->pos < p->len && p->line[p->pos] == ',') {
-            p->pos++;
+        if (sg_cf_accept(p, ','))
             continue;
-        }
         if (!sg_cf_expect(p, ')'))
             return false;
         break;
@@ -579,16 +577,12 @@ static bool sg_cf_declare(sg_cf_parser *p, const char *what, size_t col)
         else
             return sg_cf_fail(p, icol, "initializer '%s': uniform, zeros or ones", init);
     }
-    void *v = cf->params;
-    if (!sg_array_reserve(&v, &cf->cap_params, cf->n_params + 1, sizeof *cf->params) ||
-        !sg_cf_new_slot(p, name, SG_CF_PARAM, cf->n_params, &pr.slot)) {
-        if (p->st == SG_OK)
-            p->st = sg_error_format(p->err, p->errcap, SG_ERR_NOMEM, "%s: out of memory", cf->name);
-        if (v)
-            cf->params = v;
+    void *v = sg_cf_grow(p, cf->params, &cf->cap_params, cf->n_params, sizeof *cf->params);
+    if (!v)
         return false;
-    }
     cf->params = v;
+    if (!sg_cf_new_slot(p, name, SG_CF_PARAM, cf->n_params, &pr.slot))
+        return false;
     cf->params[cf->n_params++] = pr;
     return true;
 }
@@ -636,11 +630,8 @@ static bool sg_cf_assign(sg_cf_parser *p)
                 return false;
         }
         outs[n++] = at;
-        sg_cf_skip(p);
-        if (p->pos < p->len && p->line[p->pos] == ',') {
-            p->pos++;
+        if (sg_cf_accept(p, ','))
             continue;
-        }
         break;
     }
     if (!sg_cf_expect(p, '='))
@@ -680,11 +671,8 @@ static bool sg_cf_call_line(sg_cf_parser *p, size_t col)
         if (cf->n_call + 1 + cf->n_states >= SG_REG_MAX_ARGS)
             return sg_cf_fail(p, ncol, "a plugin cell takes at most %d arguments", SG_REG_MAX_ARGS - 2);
         cf->call_slots[cf->n_call++] = at;
-        sg_cf_skip(p);
-        if (p->pos < p->len && p->line[p->pos] == ',') {
-            p->pos++;
+        if (sg_cf_accept(p, ','))
             continue;
-        }
         return sg_cf_expect(p, ')');
     }
 }

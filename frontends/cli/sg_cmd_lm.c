@@ -528,17 +528,26 @@ static int sg_lm_load_model(const char *path, sg_lm_opts *o, sg_vocab **vocab, s
     return sg_lm_session_buffers(s, batch, bptt) ? SG_EXIT_OK : SG_EXIT_FAIL;
 }
 
-int sg_cmd_eval_lm(sg_cli_args *a)
+/* The options of a command that takes its model from a checkpoint (eval,
+ * generate): the checkpoint says the cell, so --cell naming a file is
+ * refused.  Returns an exit code. */
+static int sg_lm_parse_for_checkpoint(sg_cli_args *a, sg_lm_opts *o)
 {
-    sg_lm_opts o;
-    bool parsed = sg_lm_parse(a, &o, false);
-    if (o.cellfile) {
+    bool parsed = sg_lm_parse(a, o, false);
+    if (o->cellfile) {
         sg_cli_error("--cell: the checkpoint says which cell the model has");
         parsed = false;
     }
-    sg_lm_opts_free(&o);
-    if (!parsed)
-        return o.parse_rc ? o.parse_rc : SG_EXIT_USAGE;
+    sg_lm_opts_free(o);
+    return parsed ? SG_EXIT_OK : o->parse_rc ? o->parse_rc : SG_EXIT_USAGE;
+}
+
+int sg_cmd_eval_lm(sg_cli_args *a)
+{
+    sg_lm_opts o;
+    int prc = sg_lm_parse_for_checkpoint(a, &o);
+    if (prc != SG_EXIT_OK)
+        return prc;
     const char *split = sg_cli_opt(a, "split");
     if (!sg_cli_check_all_used(a))
         return 2;
@@ -592,14 +601,9 @@ done:
 int sg_cmd_generate_lm(sg_cli_args *a)
 {
     sg_lm_opts o;
-    bool parsed = sg_lm_parse(a, &o, false);
-    if (o.cellfile) {
-        sg_cli_error("--cell: the checkpoint says which cell the model has");
-        parsed = false;
-    }
-    sg_lm_opts_free(&o);
-    if (!parsed)
-        return o.parse_rc ? o.parse_rc : SG_EXIT_USAGE;
+    int prc = sg_lm_parse_for_checkpoint(a, &o);
+    if (prc != SG_EXIT_OK)
+        return prc;
     size_t n_words;
     double temperature;
     const char *prime = sg_cli_opt(a, "prime");
