@@ -8,6 +8,8 @@
  */
 #include "models/data/sg_pairs.h"
 
+#include "models/data/sg_batching.h"
+
 #include "graph/core/sg_alloc.h"
 #include "graph/util/sg_file.h"
 #include "graph/util/sg_util.h"
@@ -229,18 +231,10 @@ sg_status sg_pair_data_parse(sg_pair_data *d, const char *text, size_t len, cons
         st = sg_error_format(err, errcap, SG_ERR_NOMEM, "%s: out of memory", name);
         goto done;
     }
-    for (size_t i = 0; i < n; i++)
-        idx[i] = i;
-    sg_rng rng;
-    sg_rng_seed(&rng, o->seed);
-    sg_rng_shuffle(&rng, idx, n);
-    size_t n_valid = (size_t)llround(o->valid_frac * (double)n), n_test = (size_t)llround(o->test_frac * (double)n);
-    if (n_valid + n_test >= n) {
-        st = sg_error_format(err, errcap, SG_ERR_ARG,
-                             "%s: %zu examples leave none for training (%zu validation, %zu test)", name, n, n_valid,
-                             n_test);
+    size_t n_valid, n_test;
+    if ((st = sg_split_seeded(idx, n, o->seed, o->valid_frac, o->test_frac, &n_valid, &n_test, name, "examples", err,
+                              errcap)) != SG_OK)
         goto done;
-    }
     const size_t *tr = idx + n_valid + n_test; /* the training examples */
     size_t n_train = n - n_valid - n_test;
     for (size_t i = 0; i < n_train && st == SG_OK; i++)
@@ -353,20 +347,9 @@ static int sg_by_length(const void *pa, const void *pb)
 
 void sg_pair_batcher_epoch(sg_pair_batcher *it, sg_rng *rng)
 {
-    const size_t n = it->set->n, B = it->batch;
-    for (size_t i = 0; i < n; i++)
-        it->order[i] = i;
-    for (size_t k = 0; k < it->n_batches; k++)
-        it->batch_start[k] = k * B;
     it->next = 0;
-    if (!it->bucket || !rng)
-        return;
-    sg_rng_shuffle(rng, it->order, n);
-    size_t pool = it->bucket > SIZE_MAX / B ? n : it->bucket * B;
     sg_sort_set = it->set;
-    for (size_t p = 0; p < n; p += pool)
-        qsort(it->order + p, n - p < pool ? n - p : pool, sizeof *it->order, sg_by_length);
-    sg_rng_shuffle(rng, it->batch_start, it->n_batches);
+    sg_bucket_epoch(it->order, it->set->n, it->batch_start, it->n_batches, it->batch, it->bucket, rng, sg_by_length);
 }
 
 bool sg_pair_batcher_next(sg_pair_batcher *it, sg_pair_batch *b)
