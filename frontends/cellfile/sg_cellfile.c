@@ -251,6 +251,8 @@ static bool sg_cf_dim_parse(sg_cf_parser *p, sg_cf_dim *d)
                         return sg_cf_fail(p, s, "the number is too large for a size");
                     v = v * 10 + (p->line[p->pos++] - '0');
                 }
+                if (v > 0 && t->coef > 10000000 / v) /* a product of factors stays far from overflowing */
+                    return sg_cf_fail(p, s, "the size is too large");
                 t->coef *= v;
             }
             if (p->pos < p->len && (p->line[p->pos] == 'I' || p->line[p->pos] == 'H')) {
