@@ -33,6 +33,27 @@ out=$("$sg" train lm --data corpus --cell ./libmgu.so:mgu_cell --hidden 16 --lay
       --optim adam --lr 0.01 --threads 1 2>&1) || fail "train: $out"
 ppl=$(echo "$out" | sed -n 's/^test perplexity \([0-9.]*\).*/\1/p')
 /usr/bin/python3 -c "import sys; sys.exit(0 if float('$ppl') < 3 else 1)" || fail "test perplexity $ppl"
+# a checkpoint of a plugin model names the library by its absolute path and
+# keeps its declaration: eval works from another directory, and a library
+# that now declares another cell, or is gone, is refused
+"$sg" train lm --data corpus --cell ./libmgu.so:mgu_cell --hidden 16 --layers 1 --bptt 8 --batch 4 --epochs 1 \
+  --threads 1 --save plug.st > train.log 2>&1 || fail "train --save: $(tail -3 train.log)"
+want=$(sed -n 's/^test perplexity \([0-9.]*\).*/\1/p' train.log)
+mkdir -p elsewhere
+ev=$(cd elsewhere && "$sg" eval --load ../plug.st --data ../corpus --batch 4 --bptt 8 2>&1) || fail "eval from elsewhere: $ev"
+[ "$ev" = "test perplexity $want (560 tokens)" ] || fail "eval printed '$ev', training $want"
+sed 's/"state h H\\n"/"state h H  # changed\\n"/' "$root/docs/plugin/mgu_plugin.c" > mgu2.c
+grep -q "# changed" mgu2.c || fail "the changed declaration"
+# shellcheck disable=SC2046
+cc -std=c11 "${san[@]}" -shared -fPIC -o libmgu.so.new mgu2.c $(pkg-config --cflags --libs seqgrad) 2> cc.log \
+  || fail "mgu2.c: $(cat cc.log)"
+cp libmgu.so libmgu.so.orig && mv libmgu.so.new libmgu.so
+"$sg" eval --load plug.st --data corpus 2> err; rc=$?
+[ $rc -eq 3 ] && grep -q "now declares another cell" err || fail "a changed plugin: exit $rc, $(cat err)"
+rm libmgu.so
+"$sg" eval --load plug.st --data corpus 2> err; rc=$?
+[ $rc -eq 3 ] && grep -q "cannot load it" err || fail "a plugin gone: exit $rc, $(cat err)"
+mv libmgu.so.orig libmgu.so
 # bad plugins
 "$sg" gradcheck lm --cell ./libnone.so:mgu_cell 2> err; rc=$?
 [ $rc -eq 3 ] && grep -q "cannot load it" err || fail "a missing plugin: exit $rc, $(cat err)"

@@ -198,6 +198,28 @@ static void test_load_errors(void **state)
     expect_error("input x I\ninput y I\n", "t.cell:2:1: a cell has one input");
     expect_error("input x I\nstate h I\nh' = tanh(x)\n", "the state 'h' must have size H");
     expect_error("", "no input or state declared");
+    expect_error("input x I\nstate h H\nparam W (I, 9999999*9999999H)\n", "t.cell:3:21: the size is too large");
+    expect_error("input x I\nstate h H\nparam W (I, 99999999999999999999H)\n", "the number is too large for a size");
+    expect_error("input x I\nstate h H # caf\xe9\n", "t.cell:2:1: the line is not UTF-8 text");
+}
+
+/* The text a cell was compiled from is kept whole (a checkpoint stores it)
+ * and compiles again to the same cell; a cell file has no plugin spec. */
+static void test_source_kept(void **state)
+{
+    (void)state;
+    static const char text[] = HEAD "# a comment, kept too\nh' = tanh(matmul(x, W))\n";
+    sg_cellfile *cf = NULL, *again = NULL;
+    char err[512] = "";
+    assert_int_equal(sg_cellfile_parse(text, sizeof text - 1, "t.cell", &cf, err, sizeof err), SG_OK);
+    assert_string_equal(sg_cellfile_source(cf), text);
+    assert_null(sg_cellfile_spec(cf));
+    const char *src = sg_cellfile_source(cf);
+    assert_int_equal(sg_cellfile_parse(src, strlen(src), "again", &again, err, sizeof err), SG_OK);
+    assert_string_equal(sg_cellfile_source(again), text);
+    assert_int_equal(sg_cellfile_gates(again), sg_cellfile_gates(cf));
+    sg_cellfile_free(again);
+    sg_cellfile_free(cf);
 }
 
 /* A shape mismatch is found when the cell first runs, and named by its line. */
@@ -242,6 +264,7 @@ int main(void)
         cmocka_unit_test(test_builtin_cells_as_files),
         cmocka_unit_test(test_mgu_gradcheck),
         cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_source_kept),
         cmocka_unit_test(test_runtime_shape_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

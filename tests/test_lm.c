@@ -170,6 +170,13 @@ static void test_learns_and_no_alloc(void **s)
     sg_params_free(ps);
 }
 
+/* A custom cell that is the built-in GRU (for the custom-cell checkpoint). */
+static sg_status gru_as_custom(sg_cell *cell, sg_params *ps, const char *prefix, size_t input, size_t hidden, void *ctx)
+{
+    (void)ctx;
+    return sg_cell_init_gru(cell, ps, prefix, input, hidden);
+}
+
 /* sg_lm_save / sg_lm_load: the model a checkpoint describes comes back whole
  * (settings, vocabulary, every parameter), and files that are not LM
  * checkpoints are refused with a named reason. */
@@ -229,13 +236,39 @@ static void test_save_load(void **s)
     /* a missing file is an I/O error naming the path */
     assert_int_equal(sg_lm_load("/nonexistent/lm.st", SG_F32, &m3, &ps3, &v3, NULL, err, sizeof err), SG_ERR_IO);
     assert_true(sg_contains(err, "/nonexistent/lm.st"));
-    /* a custom cell cannot be described by name */
-    sg_checkpoint ck;
-    sg_checkpoint_init(&ck);
+    /* a custom cell is saved as lm.cell "custom": sg_lm_load refuses it, and
+     * sg_lm_load_cell with the cell's make brings back the same parameters */
     sg_lm_config custom = cfg;
     custom.kind = SG_CELL_CUSTOM;
-    assert_int_equal(sg_lm_checkpoint_describe(&ck, &custom, v, err, sizeof err), SG_ERR_ARG);
-    sg_checkpoint_free(&ck);
+    custom.make = gru_as_custom;
+    sg_lm mc;
+    sg_params *psc = sg_params_new(SG_F32);
+    assert_int_equal(sg_lm_init(&mc, psc, &custom), SG_OK);
+    for (size_t k = 0; k < psc->n; k++) /* the same names as the built-in GRU's */
+        for (size_t i = 0; i < psc->items[k]->numel; i++)
+            sg_param_set(psc->items[k], i, sg_param_get(sg_params_find(ps, psc->items[k]->name), i));
+    char cpath[256];
+    snprintf(cpath, sizeof cpath, "%s/custom.st", dir);
+    assert_int_equal(sg_lm_save(cpath, &mc, psc, v, NULL, err, sizeof err), SG_OK);
+    sg_lm m4;
+    sg_params *ps4 = (sg_params *)1;
+    sg_vocab *v4 = (sg_vocab *)1;
+    assert_int_equal(sg_lm_load(cpath, SG_F32, &m4, &ps4, &v4, NULL, err, sizeof err), SG_ERR_FORMAT);
+    assert_true(sg_contains(err, "its cell is custom"));
+    assert_null(ps4);
+    assert_null(v4);
+    assert_int_equal(sg_lm_load_cell(cpath, SG_F32, gru_as_custom, NULL, &m4, &ps4, &v4, NULL, err, sizeof err), SG_OK);
+    assert_int_equal(m4.cfg.kind, SG_CELL_CUSTOM);
+    assert_int_equal(ps4->n, psc->n);
+    for (size_t k = 0; k < psc->n; k++)
+        for (size_t i = 0; i < psc->items[k]->numel; i++)
+            assert_true(sg_param_get(sg_params_find(ps4, psc->items[k]->name), i) == sg_param_get(psc->items[k], i));
+    remove(cpath);
+    sg_lm_free(&m4);
+    sg_params_free(ps4);
+    sg_vocab_free(v4);
+    sg_lm_free(&mc);
+    sg_params_free(psc);
     sg_checkpoint_free(&state);
     remove(path);
     remove(plain);

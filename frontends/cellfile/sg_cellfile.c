@@ -8,6 +8,7 @@
  * instruction is one registry call whose arguments are slots or constants
  * and whose results go to slots.  A step allocates its slot table and the
  * array arguments in the graph's arena: nothing on the heap. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "frontends/cellfile/sg_cellfile.h"
 
 #include "frontends/registry/sg_registry.h"
@@ -16,6 +17,8 @@
 #include "graph/util/sg_util.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <dlfcn.h>
 #include <math.h>
 #include <stdarg.h>
@@ -82,6 +85,8 @@ typedef struct sg_cf_instr {
 
 struct sg_cellfile {
     char *name;
+    char *source; /* the text parsed (a cell file's, or a plugin's declaration), NUL-terminated */
+    char *spec;   /* a plugin: "<absolute library path>:<function>"; NULL for a cell file */
     sg_cf_slot *slots;
     size_t n_slots, cap_slots;
     sg_cf_param *params;
@@ -104,6 +109,8 @@ struct sg_cellfile {
 };
 
 const char *sg_cellfile_name(const sg_cellfile *cf) { return cf->name; }
+const char *sg_cellfile_source(const sg_cellfile *cf) { return cf->source; }
+const char *sg_cellfile_spec(const sg_cellfile *cf) { return cf->spec; }
 size_t sg_cellfile_gates(const sg_cellfile *cf) { return cf->gates; }
 
 void sg_cellfile_free(sg_cellfile *cf)
@@ -113,6 +120,8 @@ void sg_cellfile_free(sg_cellfile *cf)
     if (cf->dl)
         dlclose(cf->dl);
     sg_free(cf->name);
+    sg_free(cf->source);
+    sg_free(cf->spec);
     sg_free(cf->slots);
     sg_free(cf->params);
     sg_free(cf->code);
@@ -719,8 +728,8 @@ static sg_status sg_cf_parse(const char *text, size_t len, const char *name, boo
 {
     *out = NULL;
     sg_cellfile *cf = sg_calloc(1, sizeof *cf);
-    if (!cf || !(cf->name = sg_str_dup(name ? name : "cell"))) {
-        sg_free(cf);
+    if (!cf || !(cf->name = sg_str_dup(name ? name : "cell")) || !(cf->source = sg_str_ndup(text, len))) {
+        sg_cellfile_free(cf);
         return sg_error_format(err, errcap, SG_ERR_NOMEM, "out of memory");
     }
     cf->input_slot = SIZE_MAX;
@@ -739,6 +748,10 @@ static sg_status sg_cf_parse(const char *text, size_t len, const char *name, boo
         i = end + 1;
         if (memchr(p.line, '\0', p.len)) {
             sg_cf_fail(&p, 0, "NUL byte in the line");
+            break;
+        }
+        if (!sg_utf8_valid(p.line, p.len)) { /* a checkpoint keeps the text, as UTF-8 */
+            sg_cf_fail(&p, 0, "the line is not UTF-8 text");
             break;
         }
         if (sg_cf_at_end(&p))
@@ -855,6 +868,19 @@ sg_status sg_cellfile_plugin(const char *spec, sg_cellfile **out, char *err, siz
     }
     sg_free(cf->name);
     cf->name = shown;
+    /* the library by its absolute path, so that a checkpoint can find it again from anywhere */
+    char real[PATH_MAX];
+    if (!realpath(path, real)) {
+        st = sg_error_format(err, errcap, SG_ERR_IO, "plugin '%s': cannot resolve its path: %s", path, strerror(errno));
+        sg_cellfile_free(cf);
+        return st;
+    }
+    size_t spec_len = strlen(real) + strlen(sym) + 2; /* both under PATH_MAX and SG_CF_MAX_NAME */
+    if (!(cf->spec = sg_malloc(spec_len))) {
+        sg_cellfile_free(cf);
+        return sg_error_format(err, errcap, SG_ERR_NOMEM, "out of memory");
+    }
+    snprintf(cf->spec, spec_len, "%s:%s", real, sym);
     if (strcmp(cf->call_name, sym) != 0) {
         st = sg_error_format(err, errcap, SG_ERR_FORMAT, "%s: its call line names '%s', not the function '%s'", name,
                              cf->call_name, sym);

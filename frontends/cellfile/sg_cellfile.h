@@ -86,8 +86,16 @@ void sg_cellfile_free(sg_cellfile *cf);
  * copy of the library. */
 SG_NODISCARD sg_status sg_cellfile_plugin(const char *spec, sg_cellfile **out, char *err, size_t errcap);
 
-/* The file's name as given to parse/load. */
+/* The file's name as given to parse/load (a plugin's spec as given).  Owned
+ * by cf, valid until sg_cellfile_free. */
 const char *sg_cellfile_name(const sg_cellfile *cf);
+/* The text the cell was compiled from: a cell file's whole text, a plugin's
+ * declaration string.  With sg_cellfile_parse it rebuilds the same cell (a
+ * checkpoint keeps it).  Owned by cf, valid until sg_cellfile_free. */
+const char *sg_cellfile_source(const sg_cellfile *cf);
+/* A plugin's "LIBRARY.so:FUNCTION" with the library's absolute path (as
+ * realpath resolved it when loaded); NULL for a cell file.  Owned by cf. */
+const char *sg_cellfile_spec(const sg_cellfile *cf);
 /* G when the input projection goes to the runner, else 0. */
 size_t sg_cellfile_gates(const sg_cellfile *cf);
 

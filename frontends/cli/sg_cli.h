@@ -42,6 +42,11 @@ bool sg_cli_parse_cell(const char *name, sg_cell_kind *kind, sg_activation *act)
  * code after a message (SG_EXIT_INPUT for a bad or missing file). */
 typedef struct sg_cellfile sg_cellfile;
 int sg_cli_load_cell(const char *spec, sg_cellfile **out);
+/* Points a model's cells (*make, *make_ctx) at cf, a cell file or plugin
+ * (NULL: the built-in kind).  A custom kind without one ("--cell custom", or
+ * a checkpoint that lost its cell) is refused after a message naming from
+ * (the checkpoint's path; NULL for the command line). */
+bool sg_cli_bind_cell(sg_cell_kind kind, sg_cellfile *cf, const char *from, sg_cell_make_fn *make, void **make_ctx);
 /* Whether spec names a cell file or a plugin cell (not a built-in cell). */
 bool sg_cli_cell_is_file(const char *spec);
 

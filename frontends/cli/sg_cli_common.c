@@ -101,3 +101,17 @@ int sg_cli_load_cell(const char *spec, sg_cellfile **out)
     }
     return SG_EXIT_OK;
 }
+
+bool sg_cli_bind_cell(sg_cell_kind kind, sg_cellfile *cf, const char *from, sg_cell_make_fn *make, void **make_ctx)
+{
+    if (kind == SG_CELL_CUSTOM && !cf) {
+        if (from)
+            sg_cli_error("'%s' says its cell is custom but does not hold it (no \"cell.source\")", from);
+        else
+            sg_cli_error("--cell custom names the cell a checkpoint holds: give a FILE.cell or LIBRARY.so:FUNCTION");
+        return false;
+    }
+    *make = cf ? sg_cellfile_make : NULL;
+    *make_ctx = cf;
+    return true;
+}

@@ -2,6 +2,7 @@
  * command line (see sg_cli_settings.h). */
 #include "frontends/cli/sg_cli_settings.h"
 
+#include "frontends/cellfile/sg_cellfile.h"
 #include "graph/core/sg_alloc.h"
 
 #include <cjson/cJSON.h>
@@ -82,7 +83,7 @@ int sg_cli_settings_read(const sg_checkpoint *ck, const char *path, const char *
 
 bool sg_cli_settings_save(const char *path, const sg_params *ps, const char *task, const char *prefix,
                           const sg_cli_setting *list, size_t n, const sg_cli_setting_value *values, const sg_vocab *v,
-                          const sg_optim *opt, const sg_rng *rng, size_t epoch)
+                          const sg_cellfile *cell, const sg_optim *opt, const sg_rng *rng, size_t epoch)
 {
     sg_checkpoint ck;
     sg_checkpoint_init(&ck);
@@ -98,6 +99,8 @@ bool sg_cli_settings_save(const char *path, const sg_params *ps, const char *tas
         st = sg_checkpoint_set_string(&ck, key, vj);
     if (st == SG_OK)
         st = sg_cli_settings_store(&ck, prefix, list, n, values);
+    if (st == SG_OK && cell)
+        st = sg_cli_cell_store(&ck, cell);
     if (st == SG_OK)
         st = sg_checkpoint_save(path, ps, &ck, err, sizeof err);
     else
@@ -145,4 +148,71 @@ bool sg_cli_same_vocab(const sg_vocab *data, const sg_vocab *saved, const char *
         sg_cli_error("'%s' is not the data the checkpoint '%s' was trained on: token %d is '%s' there, '%s' here",
                      data_path, ck_path, (int)d, sg_vocab_word(saved, d), sg_vocab_word(data, d));
     return false;
+}
+
+/* ---- a cell file or a plugin cell, kept in a checkpoint ------------------------------ */
+
+sg_status sg_cli_cell_store(sg_checkpoint *ck, const sg_cellfile *cf)
+{
+    sg_status st = sg_checkpoint_set_string(ck, "cell.name", sg_cellfile_name(cf));
+    if (st == SG_OK)
+        st = sg_checkpoint_set_string(ck, "cell.source", sg_cellfile_source(cf));
+    if (st == SG_OK && sg_cellfile_spec(cf))
+        st = sg_checkpoint_set_string(ck, "cell.plugin", sg_cellfile_spec(cf));
+    return st;
+}
+
+int sg_cli_cell_restore(const sg_checkpoint *ck, const char *path, sg_cellfile **out)
+{
+    *out = NULL;
+    const char *name = sg_checkpoint_get_string(ck, "cell.name");
+    const char *source = sg_checkpoint_get_string(ck, "cell.source");
+    const char *plugin = sg_checkpoint_get_string(ck, "cell.plugin");
+    if (!name && !source && !plugin)
+        return SG_EXIT_OK;
+    if (!name || !source) {
+        sg_cli_error("'%s': its cell is incomplete (it needs both \"cell.name\" and \"cell.source\")", path);
+        return SG_EXIT_INPUT;
+    }
+    char err[4096];
+    sg_status st;
+    if (plugin) {
+        st = sg_cellfile_plugin(plugin, out, err, sizeof err);
+        if (st == SG_OK && strcmp(sg_cellfile_source(*out), source) != 0) {
+            sg_cellfile_free(*out);
+            *out = NULL;
+            sg_cli_error("'%s' was trained with the plugin cell '%s', whose library now declares another cell (its "
+                         "%s_decl differs from the saved one)",
+                         path, plugin, strrchr(plugin, ':') + 1);
+            return SG_EXIT_INPUT;
+        }
+    } else {
+        st = sg_cellfile_parse(source, strlen(source), name, out, err, sizeof err);
+    }
+    if (st != SG_OK) {
+        sg_cli_error("'%s': its %s cannot be rebuilt: %s", path, plugin ? "plugin cell" : "cell file", err);
+        return st == SG_ERR_NOMEM ? SG_EXIT_FAIL : SG_EXIT_INPUT;
+    }
+    return SG_EXIT_OK;
+}
+
+int sg_cli_cell_resume(const sg_checkpoint *ck, const char *path, sg_cellfile **cell)
+{
+    if (!*cell)
+        return sg_cli_cell_restore(ck, path, cell);
+    const char *source = sg_checkpoint_get_string(ck, "cell.source");
+    const char *saved = sg_checkpoint_get_string(ck, "cell.name");
+    if (!source) {
+        sg_cli_error("--cell %s contradicts the checkpoint '%s', which was trained with a built-in cell: drop it to "
+                     "resume",
+                     sg_cellfile_name(*cell), path);
+        return SG_EXIT_USAGE;
+    }
+    if (strcmp(source, sg_cellfile_source(*cell)) != 0) {
+        sg_cli_error("--cell %s is not the cell the checkpoint '%s' was trained with (%s: the text differs): drop "
+                     "--cell to resume with the checkpoint's own copy",
+                     sg_cellfile_name(*cell), path, saved ? saved : "?");
+        return SG_EXIT_USAGE;
+    }
+    return SG_EXIT_OK;
 }

@@ -39,10 +39,11 @@ int sg_cli_settings_read(const sg_checkpoint *ck, const char *path, const char *
 /* Saves a training checkpoint at path (atomically): ps, the optimizer's and
  * the RNG's state, the epoch, the string "task", the settings (values, as
  * sg_cli_settings_store under prefix) and the vocabulary v as
- * "<prefix>.vocab" (sg_cli_vocab_json).  false after a message. */
+ * "<prefix>.vocab" (sg_cli_vocab_json), and the model's cell file or
+ * plugin when cell is not NULL (sg_cli_cell_store).  false after a message. */
 bool sg_cli_settings_save(const char *path, const sg_params *ps, const char *task, const char *prefix,
                           const sg_cli_setting *list, size_t n, const sg_cli_setting_value *values, const sg_vocab *v,
-                          const sg_optim *opt, const sg_rng *rng, size_t epoch);
+                          const sg_cellfile *cell, const sg_optim *opt, const sg_rng *rng, size_t epoch);
 
 /* The vocabulary a checkpoint keeps as "<prefix>.vocab" (a JSON array of
  * strings, the four specials of sg_pairs.h first), new and the caller's, or
@@ -52,5 +53,30 @@ sg_vocab *sg_cli_settings_vocab(const sg_checkpoint *ck, const char *prefix, con
 /* Whether data's vocabulary is the checkpoint's (saved); false after a
  * message naming both files and the first token that differs. */
 bool sg_cli_same_vocab(const sg_vocab *data, const sg_vocab *saved, const char *data_path, const char *ck_path);
+
+/* ---- a cell file or a plugin cell, kept in a checkpoint ----------------------
+ * Keys: "cell.name" (the cell as the command line named it), "cell.source"
+ * (a cell file's whole text, or a plugin's declaration string) and, for a
+ * plugin only, "cell.plugin" (LIBRARY.so:FUNCTION, the library by its
+ * absolute path).  A cell file travels whole inside the checkpoint: the file
+ * may be edited or deleted afterwards.  A plugin's code cannot travel: its
+ * library must still be at that path and declare the same cell. */
+
+/* Writes cf's keys into ck (each status returned: SG_ERR_ARG for a text that
+ * is not UTF-8, SG_ERR_NOMEM). */
+SG_NODISCARD sg_status sg_cli_cell_store(sg_checkpoint *ck, const sg_cellfile *cf);
+
+/* The cell ck holds, rebuilt: *out is new and the caller's (sg_cellfile_free),
+ * or NULL when ck holds no cell (a built-in one).  Returns an exit code: after
+ * a message naming path when the stored text no longer compiles, the plugin
+ * cannot be loaded, or it declares another cell than the one saved. */
+int sg_cli_cell_restore(const sg_checkpoint *ck, const char *path, sg_cellfile **out);
+
+/* --resume with a cell file: *cell (the run's --cell FILE, may be NULL) must
+ * be the checkpoint's cell.  When it is NULL and ck holds a cell, the
+ * checkpoint's is restored into *cell (the caller's); a given cell whose
+ * text differs from the saved one, or one given when ck holds none, is
+ * refused.  Returns an exit code after a message. */
+int sg_cli_cell_resume(const sg_checkpoint *ck, const char *path, sg_cellfile **cell);
 
 #endif

@@ -113,8 +113,8 @@ static bool sg_hd_parse_model(sg_cli_args *a, sg_hred_kind kind, sg_hred_config 
     memset(c, 0, sizeof *c);
     const char *cell = sg_cli_opt(a, "cell");
     c->kind = SG_CELL_GRU;
-    if (sg_cli_cell_is_file(cell))
-        c->kind = SG_CELL_CUSTOM; /* the caller loads the file and sets make */
+    if (sg_cli_cell_is_file(cell) || (cell && strcmp(cell, "custom") == 0))
+        c->kind = SG_CELL_CUSTOM; /* the caller loads the file, or takes a checkpoint's, and sets make */
     else if (cell && sg_cell_kind_parse(cell, &c->kind) != SG_OK) {
         sg_cli_error("--cell must be rnn, lstm, peephole or gru, not '%s'", cell);
         return false;
@@ -388,12 +388,13 @@ static bool sg_hd_save(const char *path, const sg_params *ps, const sg_hd_settin
     sg_cli_setting_value vals[SG_HD_N_SETTINGS];
     sg_hd_settings_format(s, vals);
     return sg_cli_settings_save(path, ps, sg_hd_task(s->cfg.model), "hred", sg_hd_setting_list, SG_HD_N_SETTINGS, vals,
-                                v, opt, rng, epoch);
+                                v, s->cfg.make_ctx, opt, rng, epoch);
 }
 
 /* A trained model, rebuilt from its checkpoint. */
 typedef struct sg_hd_loaded {
     sg_hd_settings set;
+    sg_cellfile *cell; /* owned: the checkpoint's cell file or plugin (NULL: built-in); m's cells borrow it */
     sg_hred m;
     sg_params *ps;
     sg_vocab *vocab;
@@ -403,6 +404,7 @@ static void sg_hd_loaded_free(sg_hd_loaded *l)
 {
     if (l->ps)
         sg_hred_free(&l->m);
+    sg_cellfile_free(l->cell);
     sg_params_free(l->ps);
     sg_vocab_free(l->vocab);
     memset(l, 0, sizeof *l);
@@ -435,16 +437,25 @@ static int sg_hd_load(const char *path, sg_hred_kind kind, sg_hd_loaded *l)
                                   sg_hd_read_parse, &rc_ctx, NULL);
     if (rc == SG_EXIT_OK && !(l->vocab = sg_cli_settings_vocab(&ck, "hred", path)))
         rc = SG_EXIT_INPUT;
+    if (rc == SG_EXIT_OK && l->set.cfg.kind == SG_CELL_CUSTOM &&
+        (rc = sg_cli_cell_restore(&ck, path, &l->cell)) == SG_EXIT_OK &&
+        !sg_cli_bind_cell(l->set.cfg.kind, l->cell, path, &l->set.cfg.make, &l->set.cfg.make_ctx))
+        rc = SG_EXIT_INPUT;
     sg_checkpoint_free(&ck);
-    if (rc != SG_EXIT_OK)
+    if (rc != SG_EXIT_OK) {
+        sg_vocab_free(l->vocab);
+        sg_cellfile_free(l->cell);
+        memset(l, 0, sizeof *l);
         return rc;
+    }
     sg_hred_config cfg = l->set.cfg;
     cfg.vocab = sg_vocab_size(l->vocab);
     sg_params *ps = sg_params_new(SG_F32);
     if (!ps || sg_hred_init(&l->m, ps, &cfg) != SG_OK) {
         sg_params_free(ps);
         sg_vocab_free(l->vocab);
-        l->vocab = NULL;
+        sg_cellfile_free(l->cell);
+        memset(l, 0, sizeof *l);
         sg_cli_error("'%s': the model it describes cannot be built", path);
         return SG_EXIT_FAIL;
     }
@@ -481,14 +492,8 @@ static int sg_hd_train(sg_cli_args *a, sg_hred_kind kind)
     int lrc = sg_cli_load_cell(sg_cli_opt(a, "cell"), &cellfile);
     if (lrc != SG_EXIT_OK)
         return lrc;
-    if (cellfile && save) {
-        sg_cli_error("--save: a model whose cell is a cell file or a plugin cannot be saved yet (its checkpoint "
-                     "would not hold the cell)");
-        sg_cellfile_free(cellfile);
+    if (!sg_cli_bind_cell(set.cfg.kind, cellfile, NULL, &set.cfg.make, &set.cfg.make_ctx))
         return SG_EXIT_USAGE;
-    }
-    set.cfg.make = cellfile ? sg_cellfile_make : NULL;
-    set.cfg.make_ctx = cellfile;
     openblas_set_num_threads((int)threads);
     char err[4096];
     sg_dialog_data d;
@@ -847,8 +852,8 @@ static int sg_hd_make_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_c
     int lrc = sg_cli_load_cell(sg_cli_opt(a, "cell"), &cellfile);
     if (lrc != SG_EXIT_OK)
         return lrc;
-    cfg.make = cellfile ? sg_cellfile_make : NULL;
-    cfg.make_ctx = cellfile;
+    if (!sg_cli_bind_cell(cfg.kind, cellfile, NULL, &cfg.make, &cfg.make_ctx))
+        return SG_EXIT_USAGE;
     static const char text[] = "hi , i am bob __eou__ hello there __eou__ what is my name ?\n"
                                "i like plums __eou__ me too __eou__ what do i like ?\n";
     const size_t n_dialogues = for_check ? 2 : 1;

@@ -23,6 +23,7 @@
 #include "models/decode/sg_decode.h"
 
 #include "frontends/cellfile/sg_cellfile.h"
+#include "frontends/cli/sg_cli_settings.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -38,9 +39,9 @@ typedef struct sg_lm_opts {
     size_t bptt, batch, epochs, seed, threads, min_count, max_windows, decay_start;
     double lr, clip, dropout, init, decay, forget_bias;
     bool adam;
-    bool lr_given, optim_given, bptt_given, batch_given; /* for refusing what a resume would ignore */
-    sg_cellfile *cellfile;                               /* owned: --cell FILE.cell (model.make_ctx points at it) */
-    int parse_rc; /* the exit code when parsing failed: usage, or a bad cell file (input) */
+    bool lr_given, optim_given, bptt_given, batch_given, cell_given; /* for refusing what a resume would ignore */
+    sg_cellfile *cellfile; /* owned: --cell FILE.cell (model.make_ctx points at it) */
+    int parse_rc;          /* the exit code when parsing failed: usage, or a bad cell file (input) */
 } sg_lm_opts;
 
 static void sg_lm_opts_free(sg_lm_opts *o)
@@ -99,6 +100,7 @@ static bool sg_lm_parse(sg_cli_args *a, sg_lm_opts *o, bool training)
     o->optim_given = optim != NULL;
     o->bptt_given = sg_cli_given(a, "bptt");
     o->batch_given = sg_cli_given(a, "batch");
+    o->cell_given = sg_cli_given(a, "cell");
     if (!sg_lm_parse_model(a, o) || !sg_cli_opt_size_in(a, "bptt", 20, 1, 1000000, &o->bptt) ||
         !sg_cli_opt_size_in(a, "batch", 20, 1, 1000000, &o->batch) ||
         !sg_cli_opt_size_in(a, "epochs", 13, 0, 1000000, &o->epochs) || !sg_cli_opt_size(a, "seed", 1, &o->seed) ||
@@ -139,6 +141,9 @@ static bool sg_lm_ck_put(sg_checkpoint *ck, const sg_lm_opts *o, const sg_lm_con
     char err[4096] = "", buf[32];
     sg_status st = sg_lm_checkpoint_describe(ck, cfg, v, err, sizeof err);
     snprintf(buf, sizeof buf, "%zu", o->bptt);
+    if (st == SG_OK && o->cellfile && (st = sg_cli_cell_store(ck, o->cellfile)) != SG_OK)
+        snprintf(err, sizeof err, "the cell file '%s' cannot be kept in it (its text must be UTF-8)",
+                 sg_cellfile_name(o->cellfile));
     if (st == SG_OK && (st = sg_checkpoint_set_string(ck, "lm.bptt", buf)) == SG_OK) {
         snprintf(buf, sizeof buf, "%zu", o->batch);
         st = sg_checkpoint_set_string(ck, "lm.batch", buf);
@@ -150,6 +155,7 @@ static bool sg_lm_ck_put(sg_checkpoint *ck, const sg_lm_opts *o, const sg_lm_con
 
 typedef struct sg_lm_session {
     sg_params *ps;
+    sg_cellfile *cell; /* owned: a checkpoint's cell file or plugin, which m's cells borrow (NULL: built-in) */
     sg_lm m;
     bool m_ready;
     sg_lm_state st;
@@ -161,6 +167,7 @@ static void sg_lm_session_free(sg_lm_session *s)
 {
     if (s->m_ready)
         sg_lm_free(&s->m);
+    sg_cellfile_free(s->cell);
     sg_lm_state_free(&s->st);
     sg_graph_free(s->g);
     sg_params_free(s->ps);
@@ -298,6 +305,9 @@ static int sg_lm_preflight(const sg_lm_opts *o, const sg_text_corpus *c)
         sg_lm_config cfg = o->model;
         cfg.vocab = sg_vocab_size(c->vocab);
         sg_status st = sg_lm_checkpoint_describe(&probe, &cfg, c->vocab, err, sizeof err);
+        if (st == SG_OK && o->cellfile && (st = sg_cli_cell_store(&probe, o->cellfile)) != SG_OK)
+            snprintf(err, sizeof err, "the cell file '%s' cannot be kept in a checkpoint (its text must be UTF-8)",
+                     sg_cellfile_name(o->cellfile));
         sg_checkpoint_free(&probe);
         if (st != SG_OK) {
             sg_cli_error("'%s': %s; --save is refused before training", c->path[SG_TEXT_TRAIN], err);
@@ -329,6 +339,50 @@ static int sg_lm_preflight(const sg_lm_opts *o, const sg_text_corpus *c)
     return SG_EXIT_OK;
 }
 
+/* --resume: the run's cell is the checkpoint's.  A cell file or plugin is
+ * taken from the checkpoint when --cell is not given (and must be the same
+ * text when it is); a built-in cell must be the one --cell names.  Returns
+ * an exit code. */
+static int sg_lm_resume_cell(sg_lm_opts *o)
+{
+    sg_checkpoint meta;
+    sg_checkpoint_init(&meta);
+    char err[4096];
+    sg_status st = sg_checkpoint_read_meta(o->resume, &meta, err, sizeof err);
+    if (st != SG_OK) {
+        sg_cli_error("cannot resume: %s", err);
+        return sg_cli_exit_for(st);
+    }
+    const char *kc = sg_checkpoint_get_string(&meta, "lm.cell");
+    int rc = SG_EXIT_OK;
+    if (kc && strcmp(kc, "custom") == 0) {
+        if (o->cell_given && !o->cellfile) {
+            sg_cli_error("--cell %s contradicts the checkpoint '%s', which was trained with the cell %s: drop --cell "
+                         "to resume",
+                         sg_cell_kind_name(o->model.kind), o->resume,
+                         sg_checkpoint_get_string(&meta, "cell.name") ? sg_checkpoint_get_string(&meta, "cell.name")
+                                                                      : "of its own");
+            rc = SG_EXIT_USAGE;
+        } else if ((rc = sg_cli_cell_resume(&meta, o->resume, &o->cellfile)) == SG_EXIT_OK && !o->cellfile) {
+            sg_cli_error("'%s' says its cell is custom but does not hold it (no \"cell.source\")", o->resume);
+            rc = SG_EXIT_INPUT;
+        }
+        if (rc == SG_EXIT_OK) {
+            o->model.kind = SG_CELL_CUSTOM;
+            o->model.make = sg_cellfile_make;
+            o->model.make_ctx = o->cellfile;
+        }
+    } else if (kc && o->cellfile) {
+        rc = sg_cli_cell_resume(&meta, o->resume, &o->cellfile);
+    } else if (kc && strcmp(kc, sg_cell_kind_name(o->model.kind)) != 0) {
+        sg_cli_error("--cell %s contradicts the checkpoint '%s' (trained with --cell %s)%s",
+                     sg_cell_kind_name(o->model.kind), o->resume, kc, o->cell_given ? "" : ": give --cell to match it");
+        rc = SG_EXIT_USAGE;
+    }
+    sg_checkpoint_free(&meta);
+    return rc;
+}
+
 int sg_cmd_train_lm(sg_cli_args *a)
 {
     sg_lm_opts o;
@@ -336,12 +390,12 @@ int sg_cmd_train_lm(sg_cli_args *a)
         sg_lm_opts_free(&o);
         return o.parse_rc ? o.parse_rc : SG_EXIT_USAGE;
     }
-    if (o.cellfile && (o.save || o.resume)) {
-        sg_cli_error("--%s: a model whose cell is a cell file ('%s') cannot be saved or resumed yet (its checkpoint "
-                     "would not hold the cell); train without --save and --resume",
-                     o.save ? "save" : "resume", sg_cellfile_name(o.cellfile));
-        sg_lm_opts_free(&o);
-        return SG_EXIT_USAGE;
+    if (o.resume) {
+        int crc = sg_lm_resume_cell(&o);
+        if (crc != SG_EXIT_OK) {
+            sg_lm_opts_free(&o);
+            return crc;
+        }
     }
     openblas_set_num_threads((int)o.threads);
     char err[4096];
@@ -518,7 +572,19 @@ static int sg_lm_load_model(const char *path, sg_lm_opts *o, sg_vocab **vocab, s
                             size_t bptt)
 {
     char err[4096];
-    sg_status st = sg_lm_load(path, SG_F32, &s->m, &s->ps, vocab, NULL, err, sizeof err);
+    sg_checkpoint meta;
+    sg_checkpoint_init(&meta);
+    sg_status st = sg_checkpoint_read_meta(path, &meta, err, sizeof err);
+    if (st) {
+        sg_cli_error("%s", err);
+        return sg_cli_exit_for(st);
+    }
+    int crc = sg_cli_cell_restore(&meta, path, &s->cell);
+    sg_checkpoint_free(&meta);
+    if (crc != SG_EXIT_OK)
+        return crc;
+    st = sg_lm_load_cell(path, SG_F32, s->cell ? sg_cellfile_make : NULL, s->cell, &s->m, &s->ps, vocab, NULL, err,
+                         sizeof err);
     if (st) {
         sg_cli_error("%s", err); /* the message names the file */
         return sg_cli_exit_for(st);
@@ -529,13 +595,13 @@ static int sg_lm_load_model(const char *path, sg_lm_opts *o, sg_vocab **vocab, s
 }
 
 /* The options of a command that takes its model from a checkpoint (eval,
- * generate): the checkpoint says the cell, so --cell naming a file is
- * refused.  Returns an exit code. */
+ * generate): the checkpoint says the cell (a built-in one, or the cell file
+ * or plugin it holds), so --cell is refused.  Returns an exit code. */
 static int sg_lm_parse_for_checkpoint(sg_cli_args *a, sg_lm_opts *o)
 {
     bool parsed = sg_lm_parse(a, o, false);
-    if (o->cellfile) {
-        sg_cli_error("--cell: the checkpoint says which cell the model has");
+    if (parsed && o->cell_given) {
+        sg_cli_error("--cell: the checkpoint says which cell the model has (a cell file travels inside it)");
         parsed = false;
     }
     sg_lm_opts_free(o);

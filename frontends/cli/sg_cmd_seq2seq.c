@@ -64,8 +64,8 @@ static bool sg_s2s_parse_model(sg_cli_args *a, sg_seq2seq_config *c, size_t def_
         return false;
     c->kind = SG_CELL_LSTM;
     c->act = SG_ACT_TANH;
-    if (sg_cli_cell_is_file(cell))
-        c->kind = SG_CELL_CUSTOM; /* the caller loads the file and sets make */
+    if (sg_cli_cell_is_file(cell) || (cell && strcmp(cell, "custom") == 0))
+        c->kind = SG_CELL_CUSTOM; /* the caller loads the file, or takes a checkpoint's, and sets make */
     else if (cell && sg_cell_kind_parse(cell, &c->kind) != SG_OK) {
         sg_cli_error("--cell must be rnn, lstm, peephole or gru, not '%s'", cell);
         return false;
@@ -205,8 +205,8 @@ static bool sg_s2s_save(const char *path, const sg_params *ps, const sg_s2s_sett
 {
     sg_s2s_strings vals;
     sg_s2s_settings_format(s, vals);
-    return sg_cli_settings_save(path, ps, "seq2seq", "seq2seq", sg_s2s_setting_list, SG_S2S_N_SETTINGS, vals, v, opt,
-                                rng, epoch);
+    return sg_cli_settings_save(path, ps, "seq2seq", "seq2seq", sg_s2s_setting_list, SG_S2S_N_SETTINGS, vals, v,
+                                s->cfg.make_ctx, opt, rng, epoch);
 }
 
 /* --resume: the run's settings become the checkpoint's.  A setting given on
@@ -246,7 +246,7 @@ static int sg_s2s_resume_settings(sg_cli_args *a, const char *path, sg_s2s_setti
                          path);
         else
             sg_cli_error("--%s %s contradicts the checkpoint '%s' (trained with --%s %s): drop it to resume", name,
-                         given[i], path, name, saved[i]);
+                         sg_cli_opt(a, name), path, name, saved[i]);
         return SG_EXIT_USAGE;
     }
     if (sg_cli_given(a, "lr") && lr != ck->optim.base_lr) {
@@ -291,29 +291,26 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
     int lrc = sg_cli_load_cell(sg_cli_opt(a, "cell"), &cellfile);
     if (lrc != SG_EXIT_OK)
         return lrc;
-    if (cellfile && (save || resume)) {
-        sg_cli_error("--%s: a model whose cell is a cell file or a plugin cannot be saved or resumed yet (its "
-                     "checkpoint would not hold the cell)",
-                     save ? "save" : "resume");
-        sg_cellfile_free(cellfile);
-        return SG_EXIT_USAGE;
-    }
-    if (cellfile) {
-        set.cfg.make = sg_cellfile_make;
-        set.cfg.make_ctx = cellfile;
-    }
     sg_checkpoint ck;
     sg_checkpoint_init(&ck);
     sg_vocab *saved_vocab = NULL;
     if (resume) {
         int rrc = sg_s2s_resume_settings(a, resume, &set, lr, epochs, &ck);
+        if (rrc == SG_EXIT_OK && set.cfg.kind == SG_CELL_CUSTOM) /* the checkpoint's cell, or the same text */
+            rrc = sg_cli_cell_resume(&ck, resume, &cellfile);
         if (rrc == SG_EXIT_OK && !(saved_vocab = sg_cli_settings_vocab(&ck, "seq2seq", resume)))
             rrc = SG_EXIT_INPUT;
         if (rrc != SG_EXIT_OK) {
             sg_checkpoint_free(&ck);
+            sg_cellfile_free(cellfile);
             return rrc;
         }
         lr = ck.optim.base_lr;
+    }
+    if (!sg_cli_bind_cell(set.cfg.kind, cellfile, resume, &set.cfg.make, &set.cfg.make_ctx)) {
+        sg_checkpoint_free(&ck);
+        sg_vocab_free(saved_vocab);
+        return SG_EXIT_USAGE;
     }
     openblas_set_num_threads((int)threads);
     char err[4096];
@@ -497,8 +494,8 @@ int sg_task_seq2seq_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli
     int lrc = sg_cli_load_cell(sg_cli_opt(a, "cell"), &cellfile);
     if (lrc != SG_EXIT_OK)
         return lrc;
-    cfg.make = cellfile ? sg_cellfile_make : NULL;
-    cfg.make_ctx = cellfile;
+    if (!sg_cli_bind_cell(cfg.kind, cellfile, NULL, &cfg.make, &cfg.make_ctx))
+        return SG_EXIT_USAGE;
     static const char text[] = "abc_cba\nba_ab\ncabd_dbac\nd_d\n";
     sg_s2s_probe *p = sg_calloc(1, sizeof *p);
     sg_params *ps = sg_params_new(dtype);
@@ -541,6 +538,7 @@ int sg_task_seq2seq_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli
 /* A trained model, rebuilt from its checkpoint. */
 typedef struct sg_s2s_loaded {
     sg_s2s_settings set;
+    sg_cellfile *cell; /* owned: the checkpoint's cell file or plugin (NULL: built-in); m's cells borrow it */
     sg_seq2seq m;
     sg_params *ps; /* f32 */
     sg_vocab *vocab;
@@ -550,6 +548,7 @@ static void sg_s2s_loaded_free(sg_s2s_loaded *l)
 {
     if (l->ps)
         sg_seq2seq_free(&l->m);
+    sg_cellfile_free(l->cell);
     sg_params_free(l->ps);
     sg_vocab_free(l->vocab);
     memset(l, 0, sizeof *l);
@@ -571,16 +570,25 @@ static int sg_s2s_load(const char *path, sg_s2s_loaded *l)
     int rc = sg_s2s_settings_read(&ck, path, &l->set, NULL);
     if (rc == SG_EXIT_OK && !(l->vocab = sg_cli_settings_vocab(&ck, "seq2seq", path)))
         rc = SG_EXIT_INPUT;
+    if (rc == SG_EXIT_OK && l->set.cfg.kind == SG_CELL_CUSTOM &&
+        (rc = sg_cli_cell_restore(&ck, path, &l->cell)) == SG_EXIT_OK &&
+        !sg_cli_bind_cell(l->set.cfg.kind, l->cell, path, &l->set.cfg.make, &l->set.cfg.make_ctx))
+        rc = SG_EXIT_INPUT;
     sg_checkpoint_free(&ck);
-    if (rc != SG_EXIT_OK)
+    if (rc != SG_EXIT_OK) {
+        sg_vocab_free(l->vocab);
+        sg_cellfile_free(l->cell);
+        memset(l, 0, sizeof *l);
         return rc;
+    }
     sg_seq2seq_config cfg = l->set.cfg;
     cfg.vocab = sg_vocab_size(l->vocab);
     sg_params *ps = sg_params_new(SG_F32);
     if (!ps || sg_seq2seq_init(&l->m, ps, &cfg) != SG_OK) {
         sg_params_free(ps);
         sg_vocab_free(l->vocab);
-        l->vocab = NULL;
+        sg_cellfile_free(l->cell);
+        memset(l, 0, sizeof *l);
         sg_cli_error("'%s': the model it describes cannot be built", path);
         return SG_EXIT_FAIL;
     }

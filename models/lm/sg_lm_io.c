@@ -29,10 +29,6 @@ sg_status sg_lm_checkpoint_describe(sg_checkpoint *ck, const sg_lm_config *cfg, 
 {
     if (!ck || !cfg || !v)
         return sg_error_format(err, errcap, SG_ERR_ARG, "language model checkpoint: NULL argument");
-    if (cfg->kind == SG_CELL_CUSTOM)
-        return sg_error_format(err, errcap, SG_ERR_ARG,
-                               "language model checkpoint: a custom cell has no name to save (save the parameters "
-                               "with sg_checkpoint_save)");
     for (int32_t id = 0; (size_t)id < sg_vocab_size(v); id++) /* metadata strings are UTF-8 */
         if (!sg_utf8_valid_str(sg_vocab_word(v, id)))
             return sg_error_format(err, errcap, SG_ERR_FORMAT,
@@ -87,7 +83,9 @@ sg_status sg_lm_checkpoint_config(const sg_checkpoint *ck, sg_lm_config *cfg, sg
         if (!vals[i])
             return sg_error_format(err, errcap, SG_ERR_FORMAT, "not a language-model checkpoint: no '%s' metadata",
                                    keys[i]);
-    if (sg_cell_kind_parse(cell, &cfg->kind) != SG_OK)
+    if (strcmp(cell, "custom") == 0)
+        cfg->kind = SG_CELL_CUSTOM; /* the caller's cell: sg_lm_load_cell */
+    else if (sg_cell_kind_parse(cell, &cfg->kind) != SG_OK)
         return sg_error_format(err, errcap, SG_ERR_FORMAT, "bad lm.cell '%s'", cell);
     if (sg_activation_parse(act, &cfg->act) != SG_OK)
         return sg_error_format(err, errcap, SG_ERR_FORMAT, "bad lm.activation '%s'", act);
@@ -128,6 +126,12 @@ sg_status sg_lm_save(const char *path, const sg_lm *m, const sg_params *ps, cons
 sg_status sg_lm_load(const char *path, sg_dtype dtype, sg_lm *m, sg_params **ps, sg_vocab **vocab, sg_checkpoint *state,
                      char *err, size_t errcap)
 {
+    return sg_lm_load_cell(path, dtype, NULL, NULL, m, ps, vocab, state, err, errcap);
+}
+
+sg_status sg_lm_load_cell(const char *path, sg_dtype dtype, sg_cell_make_fn make, void *make_ctx, sg_lm *m,
+                          sg_params **ps, sg_vocab **vocab, sg_checkpoint *state, char *err, size_t errcap)
+{
     if (!path || !m || !ps || !vocab)
         return sg_error_format(err, errcap, SG_ERR_ARG, "sg_lm_load: NULL argument");
     *ps = NULL;
@@ -146,6 +150,16 @@ sg_status sg_lm_load(const char *path, sg_dtype dtype, sg_lm *m, sg_params **ps,
     sg_checkpoint_free(&meta);
     if (st)
         return sg_error_format(err, errcap, st, "checkpoint '%s': %s", path, inner);
+    if (cfg.kind == SG_CELL_CUSTOM && !make) {
+        sg_vocab_free(*vocab);
+        *vocab = NULL;
+        return sg_error_format(err, errcap, SG_ERR_FORMAT,
+                               "checkpoint '%s': its cell is custom (lm.cell 'custom'): load it with sg_lm_load_cell "
+                               "and the cell's make function",
+                               path);
+    }
+    cfg.make = make;
+    cfg.make_ctx = make_ctx;
     sg_params *set = sg_params_new(dtype);
     if (!set || (st = sg_lm_init(m, set, &cfg)) != SG_OK) {
         sg_params_free(set);

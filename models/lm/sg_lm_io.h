@@ -5,15 +5,16 @@
  *
  * Metadata keys (all strings): "task" ("lm": which model family wrote the
  * file, so that a tool can dispatch on it; files without it that have the
- * lm.* keys are language models too), "lm.cell" (rnn|lstm|peephole|gru),
+ * lm.* keys are language models too), "lm.cell" (rnn|lstm|peephole|gru, or
+ * custom: a cell of the caller's, which keeps what it needs to rebuild the
+ * cell in its own keys and loads with sg_lm_load_cell),
  * "lm.activation" (tanh|sigmoid|relu), "lm.hidden", "lm.embed", "lm.layers"
  * (decimal), "lm.tie" ("0"|"1"), "lm.vocab" (one word per line in id order,
  * sg_vocab_serialize).  Checkpoints written before this module carry the same
  * keys and load unchanged.  Tensor names: models/lm/sg_lm.h.
  *
  * Errors: sg_status plus a one-line message in err (NUL-terminated, may be
- * NULL): SG_ERR_ARG for a custom cell (it has no name to save) or a bad
- * argument; SG_ERR_FORMAT from describe/save for a vocabulary word that is
+ * NULL): SG_ERR_ARG for a bad argument; SG_ERR_FORMAT from describe/save for a vocabulary word that is
  * not UTF-8; SG_ERR_FORMAT for a checkpoint without (or with bad) lm.* keys or
  * vocabulary; the checkpoint module's errors otherwise.  Nothing aborts.
  */
@@ -46,5 +47,12 @@ SG_NODISCARD sg_status sg_lm_save(const char *path, const sg_lm *m, const sg_par
  * On error nothing is left to free. */
 SG_NODISCARD sg_status sg_lm_load(const char *path, sg_dtype dtype, sg_lm *m, sg_params **ps, sg_vocab **vocab,
                                   sg_checkpoint *state, char *err, size_t errcap) __attribute__((warn_unused_result));
+/* The same for a model whose cell may be custom: when the checkpoint says
+ * lm.cell "custom", make(make_ctx) builds its cells (sg_lm_config.make), and
+ * make_ctx must outlive *m.  sg_lm_load is this with make NULL, which refuses
+ * a custom cell (SG_ERR_FORMAT). */
+SG_NODISCARD sg_status sg_lm_load_cell(const char *path, sg_dtype dtype, sg_cell_make_fn make, void *make_ctx, sg_lm *m,
+                                       sg_params **ps, sg_vocab **vocab, sg_checkpoint *state, char *err, size_t errcap)
+    __attribute__((warn_unused_result));
 
 #endif
