@@ -1,5 +1,9 @@
 /* sg_op_table.h — the one registry of primitive ops (defined in sg_op_table.c).
- * Each descriptor is defined in its op family's file, beside its kernels. */
+ * Each descriptor is defined in its op family's file, beside its kernels.
+ *
+ * Ownership: the table and its descriptors are static (never freed);
+ * sg_op_find returns one of them.
+ */
 #ifndef SG_OP_TABLE_H
 #define SG_OP_TABLE_H
 

@@ -16,6 +16,11 @@
  *   - Broadcasting (add, sub, hadamard) follows NumPy: shapes are aligned at the
  *     trailing dimension and a dimension of 1 (or a missing one) is repeated.
  * The formula and VJP of each op are in docs/ops.md.
+ *
+ * Ownership: every returned tensor (and each written to out) belongs to g,
+ * in its arena: valid until sg_graph_reset or sg_graph_free, which invalidate
+ * it and its data and grad buffers.  Inputs and arrays of inputs are borrowed
+ * for the call only.
  */
 #ifndef SG_OPS_H
 #define SG_OPS_H

@@ -2,7 +2,9 @@
 # The API reference builds warning-free: Doxygen over the public headers
 # (docs/api/Doxyfile.in, through docs/api/sg_doc_filter.awk) leaves an empty
 # warnings log and a page for every public header, and the documented text
-# of a few functions reaches the pages as written.
+# of a few functions reaches the pages as written; every function that
+# returns a pointer, writes one through an argument, or frees, resets or
+# converts says who owns what, or its header states the rule once.
 set -u
 seqgrad=$1
 fail() { echo "FAIL: $*"; echo "0 passed, 1 failed"; exit 1; }
@@ -21,5 +23,8 @@ for h in $(cd "$root" && find graph ops models -name '*.h' ! -name '*_testing.h'
 done
 grep -q "Records the pass on g" "$html/sg__hred_8h.html" || fail "sg_hred_loss's comment is not on its page"
 grep -q "in place, padding staying at the end" "$html/sg__seq2seq_8h.html" || fail "sg_seq2seq.h's header comment is missing"
-echo "api reference: $n headers, no warnings"
+# who owns what each function returns, and what it invalidates (tests/api_ownership.py)
+own=$(/usr/bin/python3 "$root/tests/api_ownership.py" "$root") || fail "functions without an ownership statement: $own"
+grep -q "Ownership: every returned tensor" "$html/sg__ops_8h.html" || fail "sg_ops.h's ownership rule is not on its page"
+echo "api reference: $n headers, no warnings; $(echo "$own" | tail -n 1)"
 echo "1 passed, 0 failed"

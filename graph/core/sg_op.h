@@ -16,6 +16,10 @@
  *
  * Inputs marked in nondiff_inputs (bit k = input k; bit 31 = all inputs from
  * the 32nd on) are never differentiated: integer ids, targets.
+ *
+ * Ownership: a descriptor (sg_op) is static and never freed; sg_op_apply's
+ * node belongs to g (valid until sg_graph_reset or sg_graph_free); src is
+ * borrowed for the call and its tensors must belong to g.
  */
 #ifndef SG_OP_H
 #define SG_OP_H

@@ -20,6 +20,14 @@
  * uses a parameter must have the same dtype.  sg_params_set_dtype converts a
  * whole set in place (f32 -> f64 -> f32 is exact), so the same model code can
  * be gradient-checked in f64 and trained in f32.
+ *
+ * Ownership: sg_params_new's set is the caller's (sg_params_free, which
+ * frees every parameter and leaves leaves made from them dangling); a
+ * parameter from sg_params_add or sg_params_find belongs to its set; the leaf
+ * from sg_param_use belongs to the graph (valid until sg_graph_reset) and
+ * shares the parameter's buffers.  sg_params_set_dtype reallocates every
+ * buffer: pointers into p->data, p->grad, p->m or p->v taken before it are
+ * invalidated, as are leaves of the current step.
  */
 #ifndef SG_PARAM_H
 #define SG_PARAM_H

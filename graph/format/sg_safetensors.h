@@ -32,6 +32,10 @@
  * be NULL) receives the message.  Nothing aborts, on any input.  cJSON (which
  * parses and prints the header) is pointed at sg_malloc/sg_free once per
  * process, so its allocations are counted and failure injection reaches them.
+ *
+ * Ownership: an sg_st_file owns what it read (the bytes, the tensor table,
+ * the metadata strings): sg_st_file_find and sg_st_file_meta return pointers
+ * into it, valid until sg_st_file_free; names are static strings.
  */
 #ifndef SG_SAFETENSORS_H
 #define SG_SAFETENSORS_H

@@ -81,7 +81,8 @@ SG_NODISCARD sg_status sg_optim_init_adam(sg_optim *opt, const sg_adam_config *c
  * parameters must have the set's dtype (SG_ERR_DTYPE otherwise). */
 SG_NODISCARD sg_status sg_optim_step(sg_optim *opt, sg_params *ps);
 
-/* Zeros the moments of every parameter and the step count (the memory stays). */
+/* Zeros the moments of every parameter and the step count (the memory stays,
+ * owned by the parameters: nothing is freed or invalidated). */
 void sg_optim_reset(sg_optim *opt, sg_params *ps);
 
 /* The current learning rate, and setting it directly (>= 0, finite). */

@@ -26,6 +26,7 @@ typedef struct sg_addition {
 /* Adds the model's parameters to ps.  bits in 2..31.  Pair with sg_addition_free. */
 SG_NODISCARD sg_status sg_addition_init(sg_addition *m, sg_params *ps, size_t bits, size_t hidden, sg_activation f)
     __attribute__((warn_unused_result));
+/* Frees the cell m owns (its parameters stay in ps) and zeroes m. */
 void sg_addition_free(sg_addition *m);
 /* Glorot-uniform weights, zero biases (0.01 with relu, to start off the kink). */
 SG_NODISCARD sg_status sg_addition_reset_parameters(sg_addition *m, sg_rng *rng) __attribute__((warn_unused_result));
@@ -33,6 +34,7 @@ SG_NODISCARD sg_status sg_addition_reset_parameters(sg_addition *m, sg_rng *rng)
 /* Records the unrolled model for the pairs (a[i], b[i]), i < n, on g (each
  * step in scope "rnn/t<k>", the output layer in "out") and returns the mean
  * loss, a scalar.  If logits is not NULL it receives the logits (T, n, 1).
+ * Both belong to g (valid until sg_graph_reset); a and b are borrowed.
  * NULL on error. */
 sg_tensor *sg_addition_loss(sg_graph *g, const sg_addition *m, const uint32_t *a, const uint32_t *b, size_t n,
                             sg_tensor **logits);

@@ -34,6 +34,11 @@
  *     dec_mask (L, R)  1 where dec_out is real ("<eos>" included)
  *     utt_mask (U, B)  1 where dialogue j has an utterance u
  * A missing utterance (u >= the dialogue's count) is all "<pad>" with zero masks.
+ *
+ * Ownership: a loaded sg_dialog_data owns its sets, arrays and vocabulary
+ * (sg_dialog_data_free); sg_dialog_words returns a pointer into its set,
+ * valid until that free; a batcher borrows the set, which must outlive it,
+ * and owns its batch buffers (sg_dialog_batcher_free).
  */
 #ifndef SG_DIALOG_H
 #define SG_DIALOG_H

@@ -97,6 +97,8 @@ SG_NODISCARD sg_status sg_pair_data_parse(sg_pair_data *d, const char *text, siz
 /* The same from a file (SG_ERR_IO when it cannot be read). */
 SG_NODISCARD sg_status sg_pair_data_load(sg_pair_data *d, const char *path, const sg_pair_opts *o, char *err,
                                          size_t errcap);
+/* Frees the vocabulary and the splits d owns and zeroes d (a loaded batcher
+ * over a split dangles).  NULL is a no-op. */
 void sg_pair_data_free(sg_pair_data *d);
 
 /* ---- batches ---------------------------------------------------------------- */
@@ -139,6 +141,8 @@ SG_NODISCARD sg_status sg_pair_batcher_init(sg_pair_batcher *it, const sg_pair_s
 void sg_pair_batcher_epoch(sg_pair_batcher *it, sg_rng *rng);
 /* Fills b with the next batch; false when the epoch is over. */
 bool sg_pair_batcher_next(sg_pair_batcher *it, sg_pair_batch *b);
+/* Frees the batcher's order and batch buffers (a batch it filled dangles);
+ * the set it reads stays the caller's.  NULL is a no-op. */
 void sg_pair_batcher_free(sg_pair_batcher *it);
 
 #endif

@@ -55,6 +55,7 @@ typedef enum sg_sine_split { SG_SINE_TRAIN = 0, SG_SINE_TEST = 1 } sg_sine_split
  * negative noise, train_frac outside [0, 1], noise without an rng;
  * SG_ERR_NOMEM. */
 SG_NODISCARD sg_status sg_sine_init(sg_sine *s, const sg_sine_opts *o, sg_rng *rng, char *err, size_t errcap);
+/* Frees the series s owns and zeroes s.  NULL is a no-op. */
 void sg_sine_free(sg_sine *s);
 
 /* Number of windows in a split. */

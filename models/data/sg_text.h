@@ -28,6 +28,10 @@
  * Errors: every function that can fail returns an sg_status and, when err is
  * not NULL, writes a one-line message into err (errcap bytes, NUL-terminated).
  * Nothing aborts.  Pure data code: no ops, no graph.
+ *
+ * Ownership: what a function makes is the caller's and has a matching free
+ * (sg_vocab_free, sg_tokens_free, sg_text_corpus_free); strings a vocabulary
+ * returns are its own, valid until sg_vocab_free; inputs are borrowed.
  */
 #ifndef SG_TEXT_H
 #define SG_TEXT_H

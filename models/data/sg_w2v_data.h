@@ -48,6 +48,8 @@ SG_NODISCARD sg_status sg_w2v_corpus_parse(sg_w2v_corpus *c, const char *text, s
 /* The same from a file (SG_ERR_IO when it cannot be read). */
 SG_NODISCARD sg_status sg_w2v_corpus_load(sg_w2v_corpus *c, const char *path, size_t min_count, char *err,
                                           size_t errcap);
+/* Frees the vocabulary and the ids c owns and zeroes c (a batcher over it
+ * dangles).  NULL is a no-op. */
 void sg_w2v_corpus_free(sg_w2v_corpus *c);
 
 /* ---- the negative-sampling distribution ------------------------------------- */
@@ -62,6 +64,7 @@ typedef struct sg_alias {
 /* w (n) non-negative, finite, not all zero (else SG_ERR_ARG).  Pair with
  * sg_alias_free. */
 SG_NODISCARD sg_status sg_alias_init(sg_alias *a, const double *w, size_t n);
+/* Frees the tables a owns and zeroes a.  NULL is a no-op. */
 void sg_alias_free(sg_alias *a);
 /* One draw: outcome i with probability w[i] / sum(w). */
 int32_t sg_alias_draw(const sg_alias *a, sg_rng *rng);
@@ -116,6 +119,8 @@ typedef struct sg_w2v_batcher {
  * negative or not finite).  Pair with sg_w2v_batcher_free. */
 SG_NODISCARD sg_status sg_w2v_batcher_init(sg_w2v_batcher *it, const sg_w2v_corpus *c, const sg_w2v_opts *o, char *err,
                                            size_t errcap);
+/* Frees the batcher's sampling tables and batch buffers (a batch it filled
+ * dangles); the corpus stays the caller's.  NULL is a no-op. */
 void sg_w2v_batcher_free(sg_w2v_batcher *it);
 /* Fills *b with the next batch, drawing from rng (subsampling, windows,
  * negatives); false when every pass is done.  Deterministic for a seed. */

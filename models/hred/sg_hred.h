@@ -39,6 +39,11 @@
  * "dec_init.b"; VHRED: "prior.l1" (C, M), "prior.l2" (M, M), "prior.mu"
  * (M, Z), "prior.lv" (M, Z), "post.l1" (C + F, M), "post.l2", "post.mu",
  * "post.lv" (each .W and .b); "out.W" (H, V), "out.b".
+ *
+ * Ownership: the parameters belong to the set given to sg_hred_init; the
+ * model owns its cells (sg_hred_free).  Returned tensors belong to g (valid
+ * until sg_graph_reset); batches are borrowed for the call; names are static
+ * strings.
  */
 #ifndef SG_HRED_H
 #define SG_HRED_H

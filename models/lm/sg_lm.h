@@ -15,6 +15,12 @@
  * T unroll length (bptt), B batch (parallel streams).
  * Parameter names: "embed" (V, D); "<rnn>.l<l>.W_x" ... (docs/cells.md);
  * "out.W" (H, V) unless tied; "out.b" (V).
+ *
+ * Ownership: the parameters belong to the set given to sg_lm_init; the model
+ * owns its layer lists (sg_lm_free) and borrows cfg.make_ctx, which must
+ * outlive it.  sg_lm_forward's tensors belong to g (valid until
+ * sg_graph_reset); the carried state (sg_lm_state) is the caller's, on the
+ * heap, and survives resets.
  */
 #ifndef SG_LM_H
 #define SG_LM_H

@@ -13,6 +13,10 @@
  * Errors: NULL returns with a sticky graph error naming the layer (see
  * ops/sg_ops.h); init functions return SG_ERR_ARG (a size of 0, a NULL
  * argument, a parameter name already taken) or SG_ERR_NOMEM.
+ *
+ * Ownership: layers borrow their parameters from the set they were added
+ * to; every returned tensor belongs to g's arena (valid until sg_graph_reset
+ * or sg_graph_free); names are static strings.
  */
 #ifndef SG_NN_H
 #define SG_NN_H

@@ -119,7 +119,8 @@ SG_NODISCARD sg_status sg_seq_layers_reset_parameters(sg_seq_layers *s, sg_rng *
 /* D * H, the feature size of the output. */
 size_t sg_seq_layers_output_size(const sg_seq_layers *s);
 /* Every parameter of every cell, in order (for counting or checkpoints):
- * writes up to cap pointers to out and returns the total number. */
+ * writes up to cap pointers to out (the caller's array; the parameters
+ * belong to their set) and returns the total number. */
 size_t sg_seq_layers_params(const sg_seq_layers *s, sg_param **out, size_t cap);
 
 typedef struct sg_seq_opts {

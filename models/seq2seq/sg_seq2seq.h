@@ -32,6 +32,11 @@
  * when peeky, plus H with input feeding);
  * "attn.W" (H, H) (general); "attn.Wk" (H, A), "attn.Wq" (H, A), "attn.v" (A, 1)
  * (additive); "attn.combine.W" (2H, H) (any attention); "out.W", "out.b".
+ *
+ * Ownership: the parameters belong to the set given to sg_seq2seq_init; the
+ * model owns its cells and layer lists (sg_seq2seq_free).  Returned tensors
+ * belong to g (valid until sg_graph_reset); batches and id arrays are
+ * borrowed for the call; names are static strings.
  */
 #ifndef SG_SEQ2SEQ_H
 #define SG_SEQ2SEQ_H

@@ -8,6 +8,10 @@
  *
  * Dimension legend: W window, B batch, H hidden units.  Parameter names:
  * "sine.W_x", ... (the cell, docs/cells.md), "head.W" (H, 1), "head.b" (1).
+ *
+ * Ownership: the parameters belong to the set given to init; the model owns
+ * its cell (sg_sine_model_free); returned tensors belong to g (valid until
+ * sg_graph_reset).
  */
 #ifndef SG_SINE_MODEL_H
 #define SG_SINE_MODEL_H

@@ -35,6 +35,7 @@ SG_NODISCARD sg_status sg_w2v_vectors_save(const char *path, const char *const *
 SG_NODISCARD sg_status sg_w2v_vectors_load(sg_w2v_vectors *v, const char *path, bool binary, char *err, size_t errcap);
 SG_NODISCARD sg_status sg_w2v_vectors_parse(sg_w2v_vectors *v, const unsigned char *buf, size_t len, const char *name,
                                             bool binary, char *err, size_t errcap);
+/* Frees the words and the rows v owns and zeroes v.  NULL is a no-op. */
 void sg_w2v_vectors_free(sg_w2v_vectors *v);
 /* The row of word, or -1. */
 long sg_w2v_vectors_find(const sg_w2v_vectors *v, const char *word);

@@ -22,6 +22,10 @@
  * batch instead of per example.
  *
  * Parameter names: "w2v.in" (V, D), the word vectors; "w2v.out" (V, D).
+ *
+ * Ownership: the model's parameters belong to the set given to init; the
+ * model owns nothing and needs no free.  sg_word2vec_loss's tensor belongs
+ * to g (valid until sg_graph_reset); the batch is borrowed for the call.
  */
 #ifndef SG_WORD2VEC_H
 #define SG_WORD2VEC_H
