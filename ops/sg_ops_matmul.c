@@ -87,11 +87,58 @@ static sg_status sg_shape_matmul(sg_tensor *node, char *msg, size_t cap)
     return SG_OK;
 }
 
+/* Products this small (m * n * k multiply-adds) are computed by the loops
+ * below: a BLAS call costs more in dispatch and packing than the arithmetic
+ * (the batched dot products of word2vec, (K+1, D) x (D, 1), and of
+ * attention scores).  Larger ones go to cblas. */
+enum { SG_GEMM_SMALL = 8192 };
+
+/* The small product in loops, for T = float or double: each C element is a
+ * sum over p in ascending order, in T (as BLAS accumulates), so the result
+ * depends only on the operands.  A dot product (n = 1, contiguous rows) runs
+ * down both operands; otherwise the update is a row axpy over j. */
+#define SG_GEMM_LOOPS(T)                                                                                               \
+    do {                                                                                                               \
+        const T *A_ = A, *B_ = B;                                                                                      \
+        T *C_ = C;                                                                                                     \
+        if (n == 1 && !ta) { /* dot products: the sum stays in a register */                                           \
+            for (size_t i = 0; i < m; i++) {                                                                           \
+                const T *a = A_ + i * lda;                                                                             \
+                T acc = beta == 0.0 ? (T)0 : (T)(beta * C_[i * ldc]);                                                  \
+                for (size_t p = 0; p < k; p++)                                                                         \
+                    acc += a[p] * B_[p * (tb ? 1 : ldb)];                                                              \
+                C_[i * ldc] = acc;                                                                                     \
+            }                                                                                                          \
+            break;                                                                                                     \
+        }                                                                                                              \
+        for (size_t i = 0; i < m; i++) {                                                                               \
+            T *c = C_ + i * ldc;                                                                                       \
+            for (size_t j = 0; j < n; j++)                                                                             \
+                c[j] = beta == 0.0 ? (T)0 : (T)(beta * c[j]);                                                          \
+            for (size_t p = 0; p < k; p++) {                                                                           \
+                T a = ta ? A_[p * lda + i] : A_[i * lda + p];                                                          \
+                if (tb)                                                                                                \
+                    for (size_t j = 0; j < n; j++)                                                                     \
+                        c[j] += a * B_[j * ldb + p];                                                                   \
+                else                                                                                                   \
+                    for (size_t j = 0; j < n; j++)                                                                     \
+                        c[j] += a * B_[p * ldb + j];                                                                   \
+            }                                                                                                          \
+        }                                                                                                              \
+    } while (0)
+
 /* C (m, n) = alpha op(A) op(B) + beta C, row-major, in the node's dtype.
  * lda/ldb/ldc are the row lengths of A, B, C as stored. */
 static void sg_gemm(sg_dtype dt, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A, size_t lda,
                     const void *B, size_t ldb, double beta, void *C, size_t ldc)
 {
+    if (m <= SG_GEMM_SMALL && n <= SG_GEMM_SMALL && k <= SG_GEMM_SMALL && m * n * k <= SG_GEMM_SMALL) {
+        if (dt == SG_F64)
+            SG_GEMM_LOOPS(double);
+        else
+            SG_GEMM_LOOPS(float);
+        return;
+    }
     enum CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
     if (dt == SG_F64)
         cblas_dgemm(CblasRowMajor, opa, opb, (int)m, (int)n, (int)k, 1.0, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
@@ -180,7 +227,10 @@ static sg_tensor *matmul_example(sg_graph *g, sg_rng *rng, int variant)
     case 6: sa = SG_SHAPE(3, 2, 4); sb = SG_SHAPE(4, 5); break;                     /* shared b, folded */
     case 7: sa = SG_SHAPE(2, 4, 3); sb = SG_SHAPE(5, 4); ta = tb = true; break;     /* shared b, looped */
     case 8: sa = SG_SHAPE(1, 4); sb = SG_SHAPE(4, 1); break;                        /* (1,K) x (K,1) */
-    default: sa = SG_SHAPE(3, 1); sb = SG_SHAPE(1, 5); break;                       /* (M,1) x (1,N) */
+    case 9: sa = SG_SHAPE(3, 1); sb = SG_SHAPE(1, 5); break;                        /* (M,1) x (1,N) */
+    /* above SG_GEMM_SMALL: the cblas path (24 * 24 * 20 = 11520 multiply-adds a product) */
+    case 10: sa = SG_SHAPE(2, 24, 20); sb = SG_SHAPE(2, 20, 24); break;
+    default: sa = SG_SHAPE(20, 24); sb = SG_SHAPE(24, 20); ta = tb = true; break;
     }
     /* clang-format on */
     return sg_matmul_t(g, sg_example_input(g, rng, "a", sa, -1.0, 1.0), sg_example_input(g, rng, "b", sb, -1.0, 1.0),
@@ -193,4 +243,4 @@ const sg_op sg_op_matmul = {.name = "matmul",
                             .forward = matmul_forward,
                             .vjp = matmul_vjp,
                             .example = matmul_example,
-                            .n_variants = 10};
+                            .n_variants = 12};

@@ -75,6 +75,14 @@ echo "$an" | grep -q "coverage 66.7% (2 of 3)" || fail "analogy coverage: $an"
 "$seqgrad" train word2vec --data "$dir/corpus.txt" --min-count 100000 -o "$dir/e.txt" 2> "$dir/err"; rc=$?
 [ $rc -eq 3 ] && grep -q "min-count" "$dir/err" || fail "min-count leaves nothing: exit $rc, $(cat "$dir/err")"
 "$seqgrad" train word2vec --data "$dir/corpus.txt" --arch glove -o "$dir/e.txt" 2> /dev/null; [ $? -eq 2 ] || fail "--arch glove"
+# an output that cannot be written is found before any training (no progress line)
+for o in "-o $dir/none/v.txt" "-o $dir/e.txt --save $dir/none/w.st" "-o $dir/e.txt --log $dir/none/l.jsonl"; do
+  # shellcheck disable=SC2086
+  "$seqgrad" train word2vec "${common[@]}" $o > "$dir/out" 2> "$dir/err"; rc=$?
+  [ $rc -eq 1 ] && grep -q "checked before training" "$dir/err" && ! grep -q "training" "$dir/out" \
+    || fail "unwritable output ($o): exit $rc, $(cat "$dir/err")"
+done
+[ ! -e "$dir/e.txt" ] || fail "a refused run wrote its vectors"
 printf '2 3\na 1 2 3\n' > "$dir/short.txt"
 printf 'two 3\na 1 2 3\n' > "$dir/head.txt"
 printf '2 3\na 1 2 3\nb 1 2\n' > "$dir/row.txt"

@@ -300,6 +300,12 @@ static void test_matmul_batched_naive(void **state)
         {SG_SHAPE(4, 2, 5), SG_SHAPE(6, 5), false, true},         /* shared b, trans_b (folded) */
         {SG_SHAPE(3, 5, 4), SG_SHAPE(5, 6), true, false},         /* shared b, trans_a (looped) */
         {SG_SHAPE(3, 5), SG_SHAPE(5, 2), false, false},           /* plain */
+        /* products above the small-product loops' limit go to cblas: both paths */
+        {SG_SHAPE(2, 30, 20), SG_SHAPE(2, 20, 30), false, false}, /* batched, 12000 multiply-adds each */
+        {SG_SHAPE(2, 20, 30), SG_SHAPE(2, 30, 20), true, true},   /* batched, both flags */
+        {SG_SHAPE(3, 40, 16), SG_SHAPE(24, 16), false, true},     /* shared b folded: (120, 16) x (16, 24) */
+        {SG_SHAPE(6, 1, 64), SG_SHAPE(6, 64, 1), false, false},   /* batched dot products (the loops) */
+        {SG_SHAPE(6, 64, 1), SG_SHAPE(6, 64, 1), true, false},    /* the same with a transposed */
     };
     sg_rng rng;
     sg_rng_seed(&rng, 7);

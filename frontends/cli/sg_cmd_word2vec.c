@@ -13,12 +13,14 @@
 #include "graph/core/sg_alloc.h"
 #include "graph/format/sg_checkpoint.h"
 #include "graph/optim/sg_optim.h"
+#include "graph/util/sg_file.h"
 #include "graph/util/sg_util.h"
 #include "models/word2vec/sg_w2v_vectors.h"
 #include "models/word2vec/sg_word2vec.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -107,6 +109,24 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
         return SG_EXIT_USAGE;
     }
     char err[4096];
+    /* the files the run will write can be written: checked before any work */
+    const char *outputs[] = {out, save};
+    for (size_t i = 0; i < 2; i++) {
+        sg_file_tmp t;
+        if (outputs[i] && sg_file_tmp_open(&t, outputs[i], i ? "checkpoint" : "vectors", err, sizeof err) != SG_OK) {
+            sg_cli_error("%s (checked before training)", err);
+            return SG_EXIT_FAIL;
+        }
+        if (outputs[i])
+            sg_file_tmp_abort(&t);
+    }
+    if (log) {
+        FILE *f = fopen(log, "a");
+        if (!f || fclose(f) != 0) {
+            sg_cli_error("cannot append to log '%s': %s (checked before training)", log, strerror(errno));
+            return SG_EXIT_FAIL;
+        }
+    }
     sg_w2v_corpus c;
     sg_status st = sg_w2v_corpus_load(&c, data, min_count, err, sizeof err);
     if (st != SG_OK) {

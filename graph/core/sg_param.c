@@ -167,6 +167,8 @@ size_t sg_param_grad_ranges(sg_param *p)
     return p->n_grad_rows;
 }
 
+size_t sg_param_grad_ranges_any(const sg_param *p) { return p->grad_extent == SG_GRAD_ROWS ? p->n_grad_rows : 1; }
+
 void sg_param_grad_range(const sg_param *p, size_t i, size_t *begin, size_t *len)
 {
     if (p->grad_extent != SG_GRAD_ROWS) {

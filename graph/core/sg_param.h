@@ -97,6 +97,10 @@ void sg_param_grad_note_dense(sg_param *p);
  * and unwritten counts as dense: SG_GRAD_ZEROED reads as SG_GRAD_ALL, since
  * code may have written by hand).  Range i is [*begin, *begin + *len). */
 size_t sg_param_grad_ranges(sg_param *p);
+/* The same ranges in the order the rows were written, without sorting: for
+ * updates that treat every element on its own (plain SGD), where the order
+ * cannot change a value.  Sums over the gradient use sg_param_grad_ranges. */
+size_t sg_param_grad_ranges_any(const sg_param *p);
 void sg_param_grad_range(const sg_param *p, size_t i, size_t *begin, size_t *len);
 
 typedef struct sg_graph sg_graph;

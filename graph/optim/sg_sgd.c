@@ -67,8 +67,9 @@ static sg_status sg_sgd_step(sg_optim *opt, sg_params *ps)
                 SG_SGD_MOMENTUM(double, p, lr, mu, wd);
         } else {
             /* without weight decay a zero gradient changes nothing: a row-sparse
-             * gradient updates only its rows (sg_param.h) */
-            size_t nr = wd == 0.0 ? sg_param_grad_ranges(p) : 1;
+             * gradient updates only its rows (sg_param.h), in any order, since
+             * each element's update is its own */
+            size_t nr = wd == 0.0 ? sg_param_grad_ranges_any(p) : 1;
             for (size_t r = 0; r < nr; r++) {
                 size_t b = 0, len = p->numel;
                 if (wd == 0.0)
