@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `seqgrad train word2vec`, `similar` and `analogy` on a generated corpus of two
 # word groups that never share a line: each word's nearest neighbour is in its
-# group (skip-gram and CBOW); a seed repeats its vectors byte for byte; the
+# group (skip-gram and CBOW); a seed repeats its vectors byte for byte, at 1
+# and 3 threads; the
 # binary format gives the same neighbours as the text one; gensim
 # (/usr/bin/python3, Debian's python3-gensim) loads both and agrees, and
 # seqgrad reads the vectors gensim writes; analogy counts sections, accuracy
@@ -40,6 +41,20 @@ assert [r[0] for r in rows] == vocab and tuple(x.shape) == (17, 16) and 'w2v.out
 assert all(float(v) == float(x[i, j]) for i, r in enumerate(rows) for j, v in enumerate(r[1:]))
 PY
 cmp -s "$dir/skipgram.txt" "$dir/again.txt" || fail "the same seed gave other vectors"
+# data-parallel workers: a seed and a thread count give the same bytes, and
+# the vectors still group the words, with more threads than cores too
+for t in 1 3; do
+  for run in a b; do
+    "$seqgrad" train word2vec "${common[@]}" --threads $t -o "$dir/t$t$run.txt" > "$dir/t.out" 2>&1 \
+      || fail "--threads $t: $(tail -2 "$dir/t.out")"
+  done
+  grep -q "$t thread" "$dir/t.out" || fail "--threads $t is not reported: $(head -1 "$dir/t.out")"
+  cmp -s "$dir/t${t}a.txt" "$dir/t${t}b.txt" || fail "--threads $t: the same seed gave other vectors"
+  for w in x0 y3; do
+    nn=$("$seqgrad" similar --vectors "$dir/t${t}a.txt" "$w" -k 1 | awk '{print $1}') || fail "similar $w"
+    [ "${nn:0:1}" = "${w:0:1}" ] || fail "--threads $t: the nearest word to $w is $nn"
+  done
+done
 "$seqgrad" train word2vec "${common[@]}" --binary -o "$dir/sg.bin" > /dev/null 2>&1 || fail "train --binary"
 a=$("$seqgrad" similar --vectors "$dir/skipgram.txt" x1 -k 5) && b=$("$seqgrad" similar --vectors "$dir/sg.bin" --binary x1 -k 5) \
   || fail "similar text/binary"

@@ -609,6 +609,63 @@ static void test_row_sparse_gradients(void **state)
     sg_params_free(b);
 }
 
+/* Replicas (sg_params_replica) share the master's values and keep their
+ * own gradients; sg_sgd_apply_replicas applies each replica's plain-SGD
+ * update in replica order, the same values whether it runs as one part or
+ * as two (the rows split between two calls), and the same as applying the
+ * gradients one after the other with sg_optim_step on a copy. */
+static void test_replicas_apply(void **state)
+{
+    (void)state;
+    static const int32_t ids[2][4] = {{7, 2, 7, 9}, {0, 2, 5, 9}};
+    static const double lrs[2] = {0.1, 0.05};
+    double got[2][30];
+    for (int parts = 1; parts <= 2; parts++) {
+        sg_params *m = sg_params_new(SG_F64);
+        sg_param *E = sg_params_add(m, "E", SG_SHAPE(10, 3)), *W = sg_params_add(m, "W", SG_SHAPE(3));
+        for (size_t i = 0; i < 30; i++)
+            sg_param_set(E, i, 0.1 * (double)i - 1.3);
+        for (size_t i = 0; i < 3; i++)
+            sg_param_set(W, i, 0.5 + (double)i);
+        sg_params *r[2] = {sg_params_replica(m), sg_params_replica(m)};
+        assert_non_null(r[0]);
+        assert_non_null(r[1]);
+        assert_true(r[0]->items[0]->value == E->value); /* the master's buffer */
+        assert_true(r[0]->items[0]->grad != E->grad && r[0]->items[0]->grad != r[1]->items[0]->grad);
+        assert_int_equal(sg_params_set_dtype(r[0], SG_F32), SG_ERR_ARG);
+        for (int k = 0; k < 2; k++) /* both backward passes at the same values */
+            sparse_step(r[k], sg_params_find(r[k], "E"), sg_params_find(r[k], "W"), ids[k], 4, false, false);
+        assert_int_equal(r[0]->items[0]->grad_extent, SG_GRAD_ROWS);
+        /* the reference: a copy of the master, stepped with each gradient in turn */
+        sg_params *c = sg_params_new(SG_F64);
+        sg_param *Ec = sg_params_add(c, "E", SG_SHAPE(10, 3)), *Wc = sg_params_add(c, "W", SG_SHAPE(3));
+        memcpy(Ec->value, E->value, 30 * sizeof(double));
+        memcpy(Wc->value, W->value, 3 * sizeof(double));
+        for (int k = 0; k < 2; k++) {
+            memcpy(Ec->grad, r[k]->items[0]->grad, 30 * sizeof(double));
+            memcpy(Wc->grad, r[k]->items[1]->grad, 3 * sizeof(double));
+            sg_optim o;
+            sg_sgd_config sc = sg_sgd_defaults();
+            sc.lr = lrs[k];
+            assert_int_equal(sg_optim_init_sgd(&o, &sc), SG_OK);
+            assert_int_equal(sg_optim_step(&o, c), SG_OK);
+        }
+        for (int part = 0; part < parts; part++)
+            assert_int_equal(sg_sgd_apply_replicas(m, r, lrs, 2, (size_t)part, (size_t)parts), SG_OK);
+        assert_memory_equal(E->value, Ec->value, 30 * sizeof(double));
+        assert_memory_equal(W->value, Wc->value, 3 * sizeof(double));
+        memcpy(got[parts - 1], E->value, sizeof got[0]);
+        /* a replica of another set, or a part out of range, is refused */
+        assert_int_equal(sg_sgd_apply_replicas(c, r, lrs, 2, 0, 1), SG_ERR_ARG);
+        assert_int_equal(sg_sgd_apply_replicas(m, r, lrs, 2, 2, 2), SG_ERR_ARG);
+        sg_params_free(c);
+        sg_params_free(r[0]);
+        sg_params_free(r[1]);
+        sg_params_free(m); /* after its replicas: they borrow its values */
+    }
+    assert_memory_equal(got[0], got[1], sizeof got[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -627,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_init_normal_moments),
         cmocka_unit_test(test_init_deterministic),
         cmocka_unit_test(test_row_sparse_gradients),
+        cmocka_unit_test(test_replicas_apply),
     };
     return cmocka_run_group_tests_name("optim", tests, NULL, NULL);
 }

@@ -124,6 +124,56 @@ static void test_batcher_windows(void **state)
     sg_w2v_corpus_free(&c);
 }
 
+/* Shards: T batchers over shards 0..T-1 read every word once a pass
+ * between them (CBOW: one example per word), each shard starting at a
+ * sentence start; words_done and the total count their own shard. */
+static void test_batcher_shards(void **state)
+{
+    (void)state;
+    char text[4096], *p = text;
+    for (int s = 0; s < 20; s++) {
+        for (int k = 0; k < 2 + s % 5; k++)
+            p += sprintf(p, "w%d ", s * 8 + k);
+        *p++ = '\n';
+    }
+    *p = '\0';
+    sg_w2v_corpus c;
+    char err[256];
+    assert_int_equal(sg_w2v_corpus_parse(&c, text, strlen(text), "t", 1, err, sizeof err), SG_OK);
+    for (size_t T = 1; T <= 4; T++) {
+        size_t examples = 0;
+        uint64_t words = 0;
+        size_t next_begin = 0;
+        for (size_t t = 0; t < T; t++) {
+            sg_w2v_opts o = example_opts(SG_W2V_CBOW, 2, 2, 5, 2);
+            sg_w2v_batcher it;
+            assert_int_equal(sg_w2v_batcher_init(&it, &c, &o, err, sizeof err), SG_OK);
+            assert_int_equal(sg_w2v_batcher_shard(&it, t, T), SG_OK);
+            assert_int_equal(it.begin, next_begin); /* the shards tile the text */
+            assert_true(it.begin == 0 || c.ids[it.begin - 1] == 0);
+            next_begin = it.end;
+            sg_rng rng;
+            sg_rng_seed(&rng, 3);
+            sg_w2v_batch b;
+            while (sg_w2v_batcher_next(&it, &rng, &b))
+                examples += b.n;
+            assert_int_equal(it.words_done, 2 * (it.end - it.begin));
+            assert_int_equal(sg_w2v_total_words(&it), T == 1 ? 2 * c.train_words : 2 * (it.end - it.begin));
+            words += it.words_done;
+            sg_w2v_batcher_free(&it);
+        }
+        assert_int_equal(next_begin, c.n);
+        assert_int_equal(words, 2 * c.train_words);
+        assert_int_equal(examples, 2 * (c.train_words - 20)); /* every word but the 20 "</s>", twice */
+    }
+    sg_w2v_batcher it;
+    sg_w2v_opts o = example_opts(SG_W2V_CBOW, 2, 2, 5, 2);
+    assert_int_equal(sg_w2v_batcher_init(&it, &c, &o, err, sizeof err), SG_OK);
+    assert_int_equal(sg_w2v_batcher_shard(&it, 2, 2), SG_ERR_ARG);
+    sg_w2v_batcher_free(&it);
+    sg_w2v_corpus_free(&c);
+}
+
 typedef struct probe {
     const sg_word2vec *m;
     const sg_w2v_batch *b;
@@ -325,9 +375,10 @@ static void test_learns_groups(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_corpus_conventions),   cmocka_unit_test(test_alias_frequencies),
-        cmocka_unit_test(test_batcher_windows),      cmocka_unit_test(test_gradcheck_both),
-        cmocka_unit_test(test_cbow_word2vec_update), cmocka_unit_test(test_learns_groups),
+        cmocka_unit_test(test_corpus_conventions), cmocka_unit_test(test_alias_frequencies),
+        cmocka_unit_test(test_batcher_windows),    cmocka_unit_test(test_batcher_shards),
+        cmocka_unit_test(test_gradcheck_both),     cmocka_unit_test(test_cbow_word2vec_update),
+        cmocka_unit_test(test_learns_groups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -92,7 +92,8 @@ static const sg_cli_option sg_cli_options[] = {
     {"max-windows", "N", 0, "train:lm", "windows per epoch (0: all), for quick runs"},
     {"max-batches", "N", 0, "train:seq2seq " SG_HD_TRAIN, "batches per epoch (0: all), for quick runs and benchmarks"},
     {"eval-every", "N", 0, "demo", "steps between accuracy evaluations"},
-    {"threads", "N", 0, "train:lm eval train:seq2seq " SG_HD_TRAIN, "BLAS threads (default: all cores)"},
+    {"threads", "N", 0, "train:lm eval train:seq2seq train:word2vec " SG_HD_TRAIN,
+     "threads: BLAS, or word2vec's data-parallel workers (default: all cores)"},
     {"seed", "N", 0, "*", "random seed"},
     /* checks and pictures */
     {"attention", "KIND", 0, SG_S2S_MODEL, "none, dot, general or additive"},

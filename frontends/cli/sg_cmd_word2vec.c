@@ -4,9 +4,12 @@
  * (cosine neighbours of a word) and `seqgrad analogy` (the questions-words
  * test), and the task's probe for gradcheck and graph.
  *
- * Training runs on one thread: every batch is one tape, and its updates are
- * applied after the whole batch (not example by example, Hogwild-style, as in
- * word2vec.c), so a seed gives the same vectors every time. */
+ * Training runs on --threads data-parallel workers, each with its shard of
+ * the text, its rng, its graph and its replica's gradients; every batch is
+ * one tape, and the updates of a step (one batch per worker) are applied
+ * after all of them, in worker order (not example by example, Hogwild-style,
+ * as in word2vec.c), so a seed and a thread count give the same vectors
+ * every time. */
 #include "frontends/cli/sg_cli_progress.h"
 #include "frontends/cli/sg_cli_task.h"
 
@@ -19,11 +22,14 @@
 #include "models/word2vec/sg_word2vec.h"
 
 #include <cjson/cJSON.h>
+#include <cblas.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The example options every word2vec command reads. */
 static bool sg_w2v_parse_opts(sg_cli_args *a, sg_w2v_opts *o, size_t *dim, bool with_sample)
@@ -83,29 +89,208 @@ static bool sg_w2v_save_checkpoint(const char *path, const sg_params *ps, const 
     return st == SG_OK;
 }
 
+/* ---- data-parallel training ---------------------------------------------------------- */
+
+/* One of --threads workers: its shard of the text (sg_w2v_batcher_shard),
+ * its rng, its graph and its replica of the parameters (sg_params_replica:
+ * the master's values, its own gradients). */
+typedef struct sg_w2v_worker {
+    size_t t;
+    struct sg_w2v_run *run;
+    sg_graph *g;
+    sg_params *ps; /* replica of run->master */
+    sg_word2vec m; /* in/out are ps's */
+    sg_w2v_batcher it;
+    sg_rng rng;
+    sg_w2v_batch b;
+    bool has_batch, ok, apply_failed;
+    double loss;
+    char err[512];
+    pthread_t thread;
+    bool started;
+} sg_w2v_worker;
+
+/* What every worker shares.  A step: each worker draws its next batch and
+ * runs forward and backward into its replica's gradients (all at once);
+ * barrier; each worker applies part t of T of every replica's update to
+ * the master, in replica order (sg_sgd_apply_replicas); worker 0 reports;
+ * barrier.  So T workers make one update of T batches computed at the same
+ * values, and a seed and a thread count give the same vectors every time. */
+typedef struct sg_w2v_run {
+    size_t T;
+    sg_w2v_worker *w;     /* (T) */
+    sg_params *master;    /* the model's parameters */
+    sg_params **replicas; /* (T) w[t].ps */
+    double *lrs;          /* (T) this step's rate of each worker (0: no batch) */
+    double lr0;
+    pthread_barrier_t barrier;
+    pthread_mutex_t gate_lock; /* the start gate: go is 1 to start, -1 to stop before any work */
+    pthread_cond_t gate;
+    int go;
+    bool stop; /* set by worker 0 between the barriers: a report failed */
+    /* worker 0's report */
+    sg_cli_progress bar;
+    const char *log;
+    uint64_t total, train_words;
+    double loss_sum, t_pass;
+    size_t examples, pass;
+} sg_w2v_run;
+
+/* Forward and backward of the worker's next batch (none: rate 0). */
+static void sg_w2v_worker_compute(sg_w2v_worker *w)
+{
+    sg_w2v_run *run = w->run;
+    w->has_batch = sg_w2v_batcher_next(&w->it, &w->rng, &w->b);
+    w->ok = true;
+    run->lrs[w->t] = 0.0;
+    sg_params_zero_grad(w->ps);
+    if (!w->has_batch)
+        return;
+    sg_graph_reset(w->g);
+    sg_tensor *loss = sg_word2vec_loss(w->g, &w->m, &w->b);
+    w->loss = loss ? sg_tensor_get(loss, 0) : NAN;
+    if (!loss || !isfinite(w->loss) || sg_backward(w->g, loss) != SG_OK) {
+        snprintf(w->err, sizeof w->err, "training failed at word %llu of thread %zu: %s",
+                 (unsigned long long)w->b.words_done, w->t,
+                 loss && !isfinite(w->loss) ? "the loss is not finite" : sg_graph_error(w->g));
+        w->ok = false;
+        return;
+    }
+    run->lrs[w->t] = sg_w2v_rate(&w->it, &w->b, run->lr0);
+}
+
+/* Worker 0, between the barriers: the progress line and the per-pass log. */
+static void sg_w2v_report(sg_w2v_run *run)
+{
+    uint64_t done = 0;
+    for (size_t t = 0; t < run->T; t++) {
+        const sg_w2v_worker *w = &run->w[t];
+        done += w->it.words_done;
+        if (w->has_batch) {
+            run->loss_sum += w->loss;
+            run->examples += w->b.n;
+        }
+    }
+    double now = sg_cli_now(), mean = run->loss_sum / (double)(run->examples ? run->examples : 1);
+    sg_cli_progress_update(&run->bar, (size_t)done, "loss %.4f  lr %.5f  %.0f words/s", mean, run->lrs[0],
+                           (double)done / (now - run->bar.t0));
+    bool finished = true;
+    for (size_t t = 0; t < run->T; t++)
+        finished = finished && !run->w[t].has_batch;
+    while (run->train_words &&
+           (done >= (run->pass + 1) * run->train_words || (finished && done > run->pass * run->train_words))) {
+        sg_cli_log_field row[] = {{"pass", (double)(run->pass + 1)},
+                                  {"loss", mean},
+                                  {"lr", run->lrs[0]},
+                                  {"words_per_s", (double)run->train_words / (now - run->t_pass)},
+                                  {"seconds", now - run->t_pass}};
+        if (run->log && !sg_cli_log_append(run->log, row, sizeof row / sizeof row[0])) {
+            run->stop = true;
+            return;
+        }
+        run->pass++;
+        run->t_pass = now;
+    }
+}
+
+/* Every worker's loop (worker 0 on the calling thread). */
+static void *sg_w2v_worker_main(void *arg)
+{
+    sg_w2v_worker *w = arg;
+    sg_w2v_run *run = w->run;
+    pthread_mutex_lock(&run->gate_lock);
+    while (run->go == 0)
+        pthread_cond_wait(&run->gate, &run->gate_lock);
+    int go = run->go;
+    pthread_mutex_unlock(&run->gate_lock);
+    if (go < 0)
+        return NULL;
+    for (;;) {
+        sg_w2v_worker_compute(w);
+        pthread_barrier_wait(&run->barrier);
+        bool any = false, bad = false;
+        for (size_t t = 0; t < run->T; t++) {
+            any = any || run->w[t].has_batch;
+            bad = bad || !run->w[t].ok;
+        }
+        if (bad || !any) /* every worker decides the same from the same flags */
+            break;
+        w->apply_failed = sg_sgd_apply_replicas(run->master, run->replicas, run->lrs, run->T, w->t, run->T) != SG_OK;
+        if (w->apply_failed)
+            snprintf(w->err, sizeof w->err, "thread %zu could not apply its part of the update", w->t);
+        if (w->t == 0)
+            sg_w2v_report(run);
+        pthread_barrier_wait(&run->barrier);
+        bool failed = run->stop;
+        for (size_t t = 0; t < run->T; t++)
+            failed = failed || run->w[t].apply_failed;
+        if (failed)
+            break;
+    }
+    return NULL;
+}
+
+/* Opens the start gate: go 1 starts the workers, -1 sends them home. */
+static void sg_w2v_gate_open(sg_w2v_run *run, int go)
+{
+    pthread_mutex_lock(&run->gate_lock);
+    run->go = go;
+    pthread_cond_broadcast(&run->gate);
+    pthread_mutex_unlock(&run->gate_lock);
+}
+
+/* Runs the T workers to the end (worker 0 on this thread); false after a
+ * message.  A thread that cannot be started stops the run before any work. */
+static bool sg_w2v_train(sg_w2v_run *run)
+{
+    bool ok = true;
+    for (size_t t = 1; t < run->T && ok; t++) {
+        int e = pthread_create(&run->w[t].thread, NULL, sg_w2v_worker_main, &run->w[t]);
+        if (e != 0) {
+            sg_cli_error("cannot start thread %zu of %zu: %s (try a smaller --threads)", t + 1, run->T, strerror(e));
+            ok = false;
+        } else
+            run->w[t].started = true;
+    }
+    sg_w2v_gate_open(run, ok ? 1 : -1);
+    if (ok)
+        sg_w2v_worker_main(&run->w[0]);
+    for (size_t t = 1; t < run->T; t++)
+        if (run->w[t].started)
+            pthread_join(run->w[t].thread, NULL);
+    for (size_t t = 0; t < run->T && ok; t++)
+        if (!run->w[t].ok || run->w[t].apply_failed) {
+            sg_cli_error("%s", run->w[t].err);
+            ok = false;
+        }
+    return ok && !run->stop;
+}
+
 int sg_cmd_train_word2vec(sg_cli_args *a)
 {
     sg_w2v_opts o;
-    size_t dim, min_count, seed;
+    size_t dim, min_count, seed, threads;
     double lr;
     const char *data = sg_cli_opt(a, "data"), *out = sg_cli_opt(a, "output"), *log = sg_cli_opt(a, "log");
     const char *save = sg_cli_opt(a, "save");
     bool binary = sg_cli_flag(a, "binary");
     const char *upd = sg_cli_opt(a, "cbow-update");
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (upd && strcmp(upd, "word2vec") != 0 && strcmp(upd, "exact") != 0) {
         sg_cli_error("--cbow-update must be word2vec or exact, not '%s'", upd);
         return SG_EXIT_USAGE;
     }
     bool cbow_w2v = upd && strcmp(upd, "word2vec") == 0;
     if (!sg_w2v_parse_opts(a, &o, &dim, true) || !sg_cli_opt_size(a, "min-count", 5, &min_count) ||
-        !sg_cli_opt_size(a, "seed", 1, &seed))
+        !sg_cli_opt_size(a, "seed", 1, &seed) ||
+        !sg_cli_opt_size_in(a, "threads", ncpu > 0 ? (size_t)ncpu : 1, 1, 256, &threads))
         return SG_EXIT_USAGE;
     double def_lr = o.arch == SG_W2V_CBOW ? 0.05 : 0.025;
     if (!sg_cli_opt_double_in(a, "lr", def_lr, 0, 10, true, &lr) || !sg_cli_check_all_used(a))
         return SG_EXIT_USAGE;
     if (!data || !out) {
         sg_cli_error("usage: seqgrad train word2vec --data FILE -o VECTORS [--arch skipgram|cbow --dim N --window N "
-                     "--negative K --sample T --min-count N --iter N --lr X --binary --save CKPT]");
+                     "--negative K --sample T --min-count N --iter N --lr X --threads N --binary --save CKPT]");
         return SG_EXIT_USAGE;
     }
     char err[4096];
@@ -127,84 +312,83 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
             return SG_EXIT_FAIL;
         }
     }
+    openblas_set_num_threads(1); /* the workers are the parallelism; their products are small */
     sg_w2v_corpus c;
     sg_status st = sg_w2v_corpus_load(&c, data, min_count, err, sizeof err);
     if (st != SG_OK) {
         sg_cli_error("%s", err);
         return st == SG_ERR_NOMEM ? SG_EXIT_FAIL : SG_EXIT_INPUT;
     }
-    sg_w2v_batcher it;
-    if ((st = sg_w2v_batcher_init(&it, &c, &o, err, sizeof err)) != SG_OK) {
-        sg_cli_error("%s", err);
-        sg_w2v_corpus_free(&c);
-        return st == SG_ERR_ARG ? SG_EXIT_USAGE : SG_EXIT_FAIL;
-    }
     const size_t V = sg_vocab_size(c.vocab);
     sg_params *ps = sg_params_new(SG_F32);
-    sg_graph *g = sg_graph_new(SG_F32);
     const char **words = sg_malloc(V * sizeof *words);
+    sg_w2v_run run = {.T = threads, .lr0 = lr, .log = log, .train_words = c.train_words};
+    run.w = sg_calloc(threads, sizeof *run.w);
+    run.replicas = sg_calloc(threads, sizeof *run.replicas);
+    run.lrs = sg_calloc(threads, sizeof *run.lrs);
+    bool barrier_made = false;
     sg_word2vec m;
     int rc = SG_EXIT_FAIL;
-    sg_optim opt;
-    sg_sgd_config sc = sg_sgd_defaults();
-    sc.lr = lr;
-    if (!ps || !g || !words || sg_word2vec_init(&m, ps, o.arch, V, dim, o.negative, o.window) != SG_OK ||
-        sg_optim_init_sgd(&opt, &sc) != SG_OK) {
+    if (!ps || !words || !run.w || !run.replicas || !run.lrs ||
+        sg_word2vec_init(&m, ps, o.arch, V, dim, o.negative, o.window) != SG_OK) {
         sg_cli_error("out of memory for the model (%zu words x %zu)", V, dim);
         goto done;
     }
     m.cbow_word2vec_update = cbow_w2v;
+    run.master = ps;
     sg_rng rng;
     sg_rng_seed(&rng, seed);
     sg_word2vec_reset_parameters(&m, &rng);
-    printf("word2vec: %s%s, %zu words (min count %zu) of %llu, dimension %zu, window %zu, %zu negatives, sample %g, "
-           "%zu passes, lr %g, batch %zu\n",
-           o.arch == SG_W2V_CBOW ? "CBOW" : "skip-gram",
-           o.arch == SG_W2V_CBOW ? (cbow_w2v ? " (word2vec.c's update)" : " (exact gradient)") : "", V, min_count,
-           (unsigned long long)c.train_words, dim, o.window, o.negative, o.sample, o.iters, lr, o.batch);
-    fflush(stdout);
-    const uint64_t total = sg_w2v_total_words(&it);
-    sg_cli_progress bar;
-    sg_cli_progress_init(&bar, "training", (size_t)total);
-    sg_w2v_batch b;
-    double loss_sum = 0;
-    size_t examples = 0, pass = 0;
-    double t_pass = bar.t0;
-    while (sg_w2v_batcher_next(&it, &rng, &b)) {
-        sg_graph_reset(g);
-        sg_params_zero_grad(ps);
-        opt.lr = sg_w2v_rate(&it, &b, lr);
-        sg_tensor *loss = sg_word2vec_loss(g, &m, &b);
-        double l = loss ? sg_tensor_get(loss, 0) : NAN;
-        if (!loss || !isfinite(l) || sg_backward(g, loss) != SG_OK || sg_optim_step(&opt, ps) != SG_OK) {
-            sg_cli_progress_end(&bar);
-            sg_cli_error("training failed at word %llu: %s", (unsigned long long)b.words_done,
-                         loss && !isfinite(l) ? "the loss is not finite" : sg_graph_error(g));
+    for (size_t t = 0; t < threads; t++) {
+        sg_w2v_worker *w = &run.w[t];
+        w->t = t;
+        w->run = &run;
+        w->rng = rng; /* worker 0 goes on with the stream the parameters came from */
+        if (t)
+            sg_rng_seed(&w->rng, seed + t);
+        if ((st = sg_w2v_batcher_init(&w->it, &c, &o, err, sizeof err)) != SG_OK ||
+            (st = sg_w2v_batcher_shard(&w->it, t, threads)) != SG_OK) {
+            sg_cli_error("%s", st == SG_ERR_ARG ? err : "out of memory for the batches");
+            rc = st == SG_ERR_ARG ? SG_EXIT_USAGE : SG_EXIT_FAIL;
             goto done;
         }
-        loss_sum += l;
-        examples += b.n;
-        double now = sg_cli_now();
-        sg_cli_progress_update(&bar, (size_t)b.words_done, "loss %.4f  lr %.5f  %.0f words/s", loss_sum / examples,
-                               opt.lr, (double)b.words_done / (now - bar.t0));
-        if (it.iter > pass || b.words_done >= total) { /* a pass ended */
-            sg_cli_log_field row[] = {{"pass", (double)(pass + 1)},
-                                      {"loss", loss_sum / (double)examples},
-                                      {"lr", opt.lr},
-                                      {"words_per_s", (double)c.train_words / (now - t_pass)},
-                                      {"seconds", now - t_pass}};
-            if (log && !sg_cli_log_append(log, row, sizeof row / sizeof row[0])) {
-                sg_cli_progress_end(&bar);
-                goto done;
-            }
-            pass = it.iter;
-            t_pass = now;
+        w->g = sg_graph_new(SG_F32);
+        w->ps = run.replicas[t] = sg_params_replica(ps);
+        if (!w->g || !w->ps) {
+            sg_cli_error("out of memory for thread %zu's graph and gradients", t);
+            goto done;
         }
+        w->m = m;
+        w->m.in = sg_params_find(w->ps, "w2v.in");
+        w->m.out = sg_params_find(w->ps, "w2v.out");
     }
-    double secs = sg_cli_now() - bar.t0;
-    sg_cli_progress_end(&bar);
-    printf("trained: %zu examples, mean loss %.4f, %.1f s, %.0f words/s\n", examples,
-           loss_sum / (double)(examples ? examples : 1), secs, (double)total / secs);
+    if (pthread_barrier_init(&run.barrier, NULL, (unsigned)threads) != 0) {
+        sg_cli_error("cannot make the threads' barrier");
+        goto done;
+    }
+    if (pthread_mutex_init(&run.gate_lock, NULL) != 0 || pthread_cond_init(&run.gate, NULL) != 0) {
+        pthread_barrier_destroy(&run.barrier);
+        sg_cli_error("cannot make the threads' start gate");
+        goto done;
+    }
+    barrier_made = true;
+    printf("word2vec: %s%s, %zu words (min count %zu) of %llu, dimension %zu, window %zu, %zu negatives, sample %g, "
+           "%zu passes, lr %g, batch %zu, %zu thread%s\n",
+           o.arch == SG_W2V_CBOW ? "CBOW" : "skip-gram",
+           o.arch == SG_W2V_CBOW ? (cbow_w2v ? " (word2vec.c's update)" : " (exact gradient)") : "", V, min_count,
+           (unsigned long long)c.train_words, dim, o.window, o.negative, o.sample, o.iters, lr, o.batch, threads,
+           threads == 1 ? "" : "s");
+    fflush(stdout);
+    run.total = (uint64_t)o.iters * c.train_words;
+    sg_cli_progress_init(&run.bar, "training", (size_t)run.total);
+    run.t_pass = run.bar.t0;
+    bool trained = sg_w2v_train(&run);
+    double secs = sg_cli_now() - run.bar.t0;
+    sg_cli_progress_end(&run.bar);
+    if (!trained)
+        goto done;
+    printf("trained: %zu examples, mean loss %.4f, %.1f s, %.0f words/s\n", run.examples,
+           run.loss_sum / (double)(run.examples ? run.examples : 1), secs, (double)run.total / secs);
     for (size_t i = 0; i < V; i++)
         words[i] = sg_vocab_word(c.vocab, (int32_t)i);
     if ((st = sg_w2v_vectors_save(out, words, m.in->value, V, dim, binary, err, sizeof err)) != SG_OK) {
@@ -218,10 +402,21 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
         printf("wrote %s (both tables, the settings and the vocabulary)\n", save);
     rc = SG_EXIT_OK;
 done:
+    if (barrier_made) {
+        pthread_barrier_destroy(&run.barrier);
+        pthread_cond_destroy(&run.gate);
+        pthread_mutex_destroy(&run.gate_lock);
+    }
+    for (size_t t = 0; run.w && t < threads; t++) {
+        sg_graph_free(run.w[t].g);
+        sg_params_free(run.w[t].ps);
+        sg_w2v_batcher_free(&run.w[t].it);
+    }
+    sg_free(run.w);
+    sg_free(run.replicas);
+    sg_free(run.lrs);
     sg_free(words);
-    sg_graph_free(g);
     sg_params_free(ps);
-    sg_w2v_batcher_free(&it);
     sg_w2v_corpus_free(&c);
     return rc;
 }

@@ -21,7 +21,8 @@ static void sg_param_free(sg_param *p)
     if (!p)
         return;
     sg_free(p->name);
-    sg_free(p->value);
+    if (!p->value_borrowed)
+        sg_free(p->value);
     sg_free(p->grad);
     sg_free(p->m);
     sg_free(p->v);
@@ -79,6 +80,41 @@ sg_param *sg_params_add(sg_params *ps, const char *name, sg_shape shape)
     p->dtype = ps->dtype;
     ps->items[ps->n++] = p;
     return p;
+}
+
+sg_params *sg_params_replica(const sg_params *master)
+{
+    if (!master)
+        return NULL;
+    sg_params *r = sg_params_new(master->dtype);
+    if (!r || !(r->items = sg_calloc(master->n ? master->n : 1, sizeof *r->items))) {
+        sg_free(r);
+        return NULL;
+    }
+    r->cap = master->n ? master->n : 1;
+    r->master = master;
+    size_t es = sg_dtype_size(master->dtype);
+    for (size_t i = 0; i < master->n; i++) {
+        const sg_param *m = master->items[i];
+        sg_param *p = sg_calloc(1, sizeof *p);
+        if (p) {
+            p->value_borrowed = true;
+            p->value = m->value;
+            p->name = sg_malloc(strlen(m->name) + 1);
+            p->grad = sg_calloc(m->numel, es);
+        }
+        if (!p || !p->name || !p->grad) {
+            sg_param_free(p);
+            sg_params_free(r);
+            return NULL;
+        }
+        strcpy(p->name, m->name);
+        p->shape = m->shape;
+        p->numel = m->numel;
+        p->dtype = m->dtype;
+        r->items[r->n++] = p;
+    }
+    return r;
 }
 
 size_t sg_params_numel(const sg_params *ps)
@@ -202,6 +238,8 @@ sg_status sg_params_set_dtype(sg_params *ps, sg_dtype dtype)
 {
     if (dtype != SG_F32 && dtype != SG_F64)
         return SG_ERR_DTYPE;
+    if (ps->master && ps->dtype != dtype)
+        return SG_ERR_ARG; /* a replica's values are its master's */
     for (size_t i = 0; i < ps->n; i++) {
         sg_param *p = ps->items[i];
         if (p->dtype == dtype)

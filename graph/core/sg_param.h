@@ -58,12 +58,14 @@ struct sg_param {
     size_t n_grad_rows, grad_rows_cap;
     bool grad_rows_sorted;
     unsigned char *grad_row_seen; /* (shape.d[0]) owned, 1 for a row in grad_rows; NULL until needed */
+    bool value_borrowed;          /* a replica's: value is the master parameter's (sg_params_replica) */
 };
 
 typedef struct sg_params {
     sg_param **items; /* (n) owned */
     size_t n, cap;
     sg_dtype dtype;
+    const struct sg_params *master; /* a replica's master set (sg_params_replica); NULL otherwise */
 } sg_params;
 
 /* Makes an empty set of dtype SG_F32 or SG_F64; NULL when out of memory. */
@@ -74,12 +76,25 @@ void sg_params_free(sg_params *ps);
  * or the shape is invalid. */
 sg_param *sg_params_add(sg_params *ps, const char *name, sg_shape shape);
 sg_param *sg_params_find(const sg_params *ps, const char *name);
+/* A replica of master for data-parallel training: a new set (the caller's,
+ * sg_params_free, before master is freed) with a parameter for each of
+ * master's, same names, shapes and order, whose value IS the master
+ * parameter's buffer (borrowed: reads see every update of master, and
+ * writing it writes master) and whose gradient, row bookkeeping and leaf
+ * cache are its own.  So one thread per replica can run forward and
+ * backward on its own graph at the same time as the others, each
+ * accumulating into its own gradients; the updates are then applied to
+ * master (sg_sgd_apply_replicas).  A replica has no optimizer state, and
+ * its dtype cannot be converted (sg_params_set_dtype refuses it).  NULL
+ * when out of memory. */
+SG_NODISCARD sg_params *sg_params_replica(const sg_params *master);
 /* Total number of scalars. */
 size_t sg_params_numel(const sg_params *ps);
 void sg_params_zero_grad(sg_params *ps);
 /* Converts every value, gradient and optimizer moment to dtype.  On
  * SG_ERR_NOMEM each parameter is either wholly converted or untouched, the set's
- * dtype is unchanged, and calling again (or converting back) repairs it. */
+ * dtype is unchanged, and calling again (or converting back) repairs it.
+ * SG_ERR_ARG for a replica; converting a master invalidates its replicas. */
 SG_NODISCARD sg_status sg_params_set_dtype(sg_params *ps, sg_dtype dtype);
 
 double sg_param_get(const sg_param *p, size_t i);

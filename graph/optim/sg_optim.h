@@ -136,4 +136,18 @@ double sg_params_clip_grad_norm(sg_params *ps, double max_norm);
 /* The same norm without clipping. */
 double sg_params_grad_norm(const sg_params *ps);
 
+/* Data-parallel plain SGD (sg_params_replica): w -= lr[r] * g_r for
+ * replicas r = 0..n-1 of master, in that order for every element, visiting
+ * only the rows each replica's backward wrote (all rows for a dense
+ * gradient).  The rows (first dimension) are split among nparts callers:
+ * this call updates rows i with i % nparts == part of every parameter, so
+ * nparts threads calling it at once with parts 0..nparts-1 write disjoint
+ * elements, and the values do not depend on nparts (only on n and on the
+ * replicas' gradients).  Nothing may run backward on a replica meanwhile.
+ * An lr[r] of 0 skips replica r.  Reads the gradients, does not zero them;
+ * allocates nothing.  SG_ERR_ARG for a replica of another set, or part >=
+ * nparts. */
+SG_NODISCARD sg_status sg_sgd_apply_replicas(sg_params *master, sg_params *const *replicas, const double *lr, size_t n,
+                                             size_t part, size_t nparts);
+
 #endif

@@ -112,3 +112,49 @@ static sg_status sg_sgd_load(sg_optim *o, const sg_state_io *io)
 }
 
 const sg_optim_kind_ops sg_optim_sgd_ops = {"sgd", sg_sgd_valid, sg_sgd_step, sg_sgd_save, sg_sgd_load};
+
+/* ---- data-parallel plain SGD over replicas ------------------------------------------------ */
+
+/* w -= lr * g for the elements [b, b + len) of one parameter. */
+static void sg_sgd_apply_range(sg_dtype dt, void *value, const void *grad, double lr, size_t b, size_t len)
+{
+    if (dt == SG_F32) {
+        float *w = value;
+        const float *g = grad;
+        for (size_t i = b; i < b + len; i++)
+            w[i] = (float)((double)w[i] - lr * (double)g[i]);
+    } else {
+        double *w = value;
+        const double *g = grad;
+        for (size_t i = b; i < b + len; i++)
+            w[i] = w[i] - lr * g[i];
+    }
+}
+
+sg_status sg_sgd_apply_replicas(sg_params *master, sg_params *const *replicas, const double *lr, size_t n, size_t part,
+                                size_t nparts)
+{
+    if (!master || (n && (!replicas || !lr)) || !nparts || part >= nparts)
+        return SG_ERR_ARG;
+    for (size_t r = 0; r < n; r++)
+        if (!replicas[r] || replicas[r]->master != master || replicas[r]->n != master->n)
+            return SG_ERR_ARG;
+    for (size_t k = 0; k < master->n; k++) {
+        sg_param *mp = master->items[k];
+        const size_t rows = mp->shape.ndim ? mp->shape.d[0] : 1, row = mp->numel / rows;
+        for (size_t r = 0; r < n; r++) { /* replica order for every element: the result does not depend on nparts */
+            const sg_param *p = replicas[r]->items[k];
+            if (lr[r] == 0.0)
+                continue;
+            if (p->grad_extent == SG_GRAD_ROWS) {
+                for (size_t i = 0; i < p->n_grad_rows; i++)
+                    if (p->grad_rows[i] % nparts == part)
+                        sg_sgd_apply_range(mp->dtype, mp->value, p->grad, lr[r], p->grad_rows[i] * row, row);
+            } else {
+                for (size_t i = part; i < rows; i += nparts)
+                    sg_sgd_apply_range(mp->dtype, mp->value, p->grad, lr[r], i * row, row);
+            }
+        }
+    }
+    return SG_OK;
+}

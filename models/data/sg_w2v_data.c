@@ -4,6 +4,7 @@
 
 #include "graph/core/sg_alloc.h"
 #include "graph/util/sg_file.h"
+#include "graph/util/sg_util.h"
 
 #include <math.h>
 #include <string.h>
@@ -210,6 +211,8 @@ sg_status sg_w2v_batcher_init(sg_w2v_batcher *it, const sg_w2v_corpus *c, const 
                                "the sample threshold finite and >= 0");
     it->c = c;
     it->o = *o;
+    it->begin = 0;
+    it->end = c->n;
     const size_t V = sg_vocab_size(c->vocab), N = o->batch, K = o->negative, C = 2 * o->window;
     double *w = sg_malloc(V * sizeof *w);
     it->keep = sg_malloc(V * sizeof *it->keep);
@@ -240,7 +243,38 @@ sg_status sg_w2v_batcher_init(sg_w2v_batcher *it, const sg_w2v_corpus *c, const 
     return SG_OK;
 }
 
-uint64_t sg_w2v_total_words(const sg_w2v_batcher *it) { return (uint64_t)it->o.iters * it->c->train_words; }
+uint64_t sg_w2v_total_words(const sg_w2v_batcher *it)
+{
+    return (uint64_t)it->o.iters * (it->end - it->begin == it->c->n ? it->c->train_words : it->end - it->begin);
+}
+
+/* The first sentence start at or after position p (the text's end at most). */
+static size_t sg_w2v_sentence_start(const sg_w2v_corpus *c, size_t p)
+{
+    if (p == 0 || p >= c->n)
+        return p < c->n ? p : c->n;
+    while (p < c->n && c->ids[p - 1] != 0)
+        p++;
+    return p;
+}
+
+sg_status sg_w2v_batcher_shard(sg_w2v_batcher *it, size_t t, size_t T)
+{
+    if (!it || !it->c || !T || t >= T)
+        return SG_ERR_ARG;
+    const size_t n = it->c->n;
+    /* the ends t * n / T and (t + 1) * n / T, the products checked */
+    size_t lo, hi;
+    if (!sg_size_mul(t, n, &lo) || !sg_size_mul(t + 1, n, &hi))
+        return SG_ERR_ARG;
+    it->begin = sg_w2v_sentence_start(it->c, lo / T);
+    it->end = sg_w2v_sentence_start(it->c, hi / T);
+    it->pos = it->begin;
+    it->iter = 0;
+    it->words_done = 0;
+    it->sent_len = it->at = 0;
+    return SG_OK;
+}
 
 double sg_w2v_rate(const sg_w2v_batcher *it, const sg_w2v_batch *b, double lr0)
 {
@@ -251,13 +285,13 @@ double sg_w2v_rate(const sg_w2v_batcher *it, const sg_w2v_batch *b, double lr0)
 static bool sg_w2v_read_sentence(sg_w2v_batcher *it, sg_rng *rng)
 {
     for (;;) {
-        if (it->pos >= it->c->n) {
+        if (it->pos >= it->end) {
             if (++it->iter >= it->o.iters)
                 return false;
-            it->pos = 0;
+            it->pos = it->begin;
         }
         it->sent_len = 0;
-        while (it->pos < it->c->n && it->sent_len < SG_W2V_MAX_SENTENCE) {
+        while (it->pos < it->end && it->sent_len < SG_W2V_MAX_SENTENCE) {
             int32_t id = it->c->ids[it->pos++];
             it->words_done++;
             if (id == 0)

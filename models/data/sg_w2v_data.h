@@ -106,6 +106,7 @@ typedef struct sg_w2v_batcher {
     sg_alias neg;
     double *keep; /* (V) subsampling keep probabilities */
     size_t pos, iter;
+    size_t begin, end; /* the corpus positions read (a shard: sg_w2v_batcher_shard) */
     uint64_t words_done;
     /* the sentence being read: its kept ids, the center in it, and the
      * center's window examples still to emit (skip-gram) */
@@ -125,7 +126,15 @@ void sg_w2v_batcher_free(sg_w2v_batcher *it);
 /* Fills *b with the next batch, drawing from rng (subsampling, windows,
  * negatives); false when every pass is done.  Deterministic for a seed. */
 bool sg_w2v_batcher_next(sg_w2v_batcher *it, sg_rng *rng, sg_w2v_batch *b);
-/* The total word count of all passes (iters * train_words), for the rate. */
+/* Makes it read shard t of T: the corpus positions from about t/T to
+ * (t+1)/T of the text, both ends moved forward to a sentence start (after
+ * a "</s>"), for every pass; a shard can be empty.  Call it after init and
+ * before the first batch.  Each of T threads with its own shard and rng
+ * reads its part of the text as one batcher would read the whole (shard 0
+ * of 1 is the whole text).  SG_ERR_ARG for t >= T. */
+SG_NODISCARD sg_status sg_w2v_batcher_shard(sg_w2v_batcher *it, size_t t, size_t T);
+/* The total word count of all passes (iters * the words of the shard, the
+ * whole corpus's train_words unsharded), for the rate. */
 uint64_t sg_w2v_total_words(const sg_w2v_batcher *it);
 /* word2vec.c's learning rate for batch b: lr0 decaying linearly over every
  * pass's words, never below lr0 * 1e-4. */
