@@ -93,39 +93,62 @@ static sg_status sg_shape_matmul(sg_tensor *node, char *msg, size_t cap)
  * attention scores).  Larger ones go to cblas. */
 enum { SG_GEMM_SMALL = 8192 };
 
-/* The small product in loops, for T = float or double: each C element is a
- * sum over p in ascending order, in T (as BLAS accumulates), so the result
- * depends only on the operands.  A dot product (n = 1, contiguous rows) runs
- * down both operands; otherwise the update is a row axpy over j. */
-#define SG_GEMM_LOOPS(T)                                                                                               \
-    do {                                                                                                               \
-        const T *A_ = A, *B_ = B;                                                                                      \
-        T *C_ = C;                                                                                                     \
-        if (n == 1 && !ta) { /* dot products: the sum stays in a register */                                           \
-            for (size_t i = 0; i < m; i++) {                                                                           \
-                const T *a = A_ + i * lda;                                                                             \
-                T acc = beta == 0.0 ? (T)0 : (T)(beta * C_[i * ldc]);                                                  \
+/* The small product in loops, for T = float or double.  With strides
+ * A(i, p) = A[i*sai + p*sap], B(p, j) = B[p*sbp + j*sbj], C(i, j) = C[i*ldc + j]
+ * the loop is chosen so that the innermost one runs over contiguous memory
+ * and vectorizes:
+ *   n = 1, rows of A and the column of B contiguous: a dot product per row,
+ *          in 8 partial sums added in a fixed order at the end;
+ *   n = 1, columns of A contiguous (a transposed A), C a column: C += b_p A_p
+ *          over p, an axpy down the column;
+ *   rows of B contiguous: C_i += A(i, p) B_p over p, an axpy along the row;
+ *   else one multiply-add at a time.
+ * The choice depends only on the shapes and flags, and every sum runs over p
+ * in a fixed order, so the result depends only on the operands. */
+#define SG_GEMM_SMALL_FN(NAME, T)                                                                                      \
+    static T NAME##_dot(const T *restrict a, const T *restrict b, size_t k)                                            \
+    {                                                                                                                  \
+        T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                                           \
+        size_t p = 0;                                                                                                  \
+        for (; p + 8 <= k; p += 8)                                                                                     \
+            for (size_t l = 0; l < 8; l++)                                                                             \
+                acc[l] += a[p + l] * b[p + l];                                                                         \
+        for (; p < k; p++)                                                                                             \
+            acc[p % 8] += a[p] * b[p];                                                                                 \
+        return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));                      \
+    }                                                                                                                  \
+    static void NAME##_axpy(T *restrict c, T alpha, const T *restrict x, size_t n)                                     \
+    {                                                                                                                  \
+        for (size_t j = 0; j < n; j++)                                                                                 \
+            c[j] += alpha * x[j];                                                                                      \
+    }                                                                                                                  \
+    static void NAME(bool ta, bool tb, size_t m, size_t n, size_t k, const T *A, size_t lda, const T *B, size_t ldb,   \
+                     double beta, T *C, size_t ldc)                                                                    \
+    {                                                                                                                  \
+        const size_t sai = ta ? 1 : lda, sap = ta ? lda : 1, sbp = tb ? 1 : ldb, sbj = tb ? ldb : 1;                   \
+        if (beta != 1.0) /* 1: accumulate into C as it is */                                                           \
+            for (size_t i = 0; i < m; i++)                                                                             \
+                for (size_t j = 0; j < n; j++)                                                                         \
+                    C[i * ldc + j] = beta == 0.0 ? (T)0 : (T)(beta * C[i * ldc + j]);                                  \
+        if (n == 1 && sap == 1 && sbp == 1) {                                                                          \
+            for (size_t i = 0; i < m; i++)                                                                             \
+                C[i * ldc] += NAME##_dot(A + i * sai, B, k);                                                           \
+        } else if (n == 1 && sai == 1 && ldc == 1) {                                                                   \
+            for (size_t p = 0; p < k; p++)                                                                             \
+                NAME##_axpy(C, B[p * sbp], A + p * sap, m);                                                            \
+        } else if (sbj == 1) {                                                                                         \
+            for (size_t i = 0; i < m; i++)                                                                             \
                 for (size_t p = 0; p < k; p++)                                                                         \
-                    acc += a[p] * B_[p * (tb ? 1 : ldb)];                                                              \
-                C_[i * ldc] = acc;                                                                                     \
-            }                                                                                                          \
-            break;                                                                                                     \
-        }                                                                                                              \
-        for (size_t i = 0; i < m; i++) {                                                                               \
-            T *c = C_ + i * ldc;                                                                                       \
-            for (size_t j = 0; j < n; j++)                                                                             \
-                c[j] = beta == 0.0 ? (T)0 : (T)(beta * c[j]);                                                          \
-            for (size_t p = 0; p < k; p++) {                                                                           \
-                T a = ta ? A_[p * lda + i] : A_[i * lda + p];                                                          \
-                if (tb)                                                                                                \
+                    NAME##_axpy(C + i * ldc, A[i * sai + p * sap], B + p * sbp, n);                                    \
+        } else {                                                                                                       \
+            for (size_t i = 0; i < m; i++)                                                                             \
+                for (size_t p = 0; p < k; p++)                                                                         \
                     for (size_t j = 0; j < n; j++)                                                                     \
-                        c[j] += a * B_[j * ldb + p];                                                                   \
-                else                                                                                                   \
-                    for (size_t j = 0; j < n; j++)                                                                     \
-                        c[j] += a * B_[p * ldb + j];                                                                   \
-            }                                                                                                          \
+                        C[i * ldc + j] += A[i * sai + p * sap] * B[p * sbp + j * sbj];                                 \
         }                                                                                                              \
-    } while (0)
+    }
+SG_GEMM_SMALL_FN(sg_gemm_small_f32, float)
+SG_GEMM_SMALL_FN(sg_gemm_small_f64, double)
 
 /* C (m, n) = alpha op(A) op(B) + beta C, row-major, in the node's dtype.
  * lda/ldb/ldc are the row lengths of A, B, C as stored. */
@@ -134,9 +157,9 @@ static void sg_gemm(sg_dtype dt, bool ta, bool tb, size_t m, size_t n, size_t k,
 {
     if (m <= SG_GEMM_SMALL && n <= SG_GEMM_SMALL && k <= SG_GEMM_SMALL && m * n * k <= SG_GEMM_SMALL) {
         if (dt == SG_F64)
-            SG_GEMM_LOOPS(double);
+            sg_gemm_small_f64(ta, tb, m, n, k, A, lda, B, ldb, beta, C, ldc);
         else
-            SG_GEMM_LOOPS(float);
+            sg_gemm_small_f32(ta, tb, m, n, k, A, lda, B, ldb, beta, C, ldc);
         return;
     }
     enum CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
