@@ -105,7 +105,8 @@ static const sg_cli_option sg_cli_options[] = {
     {"negative", "K", 0, SG_W2V_MODEL, "negative samples per example (default 5)"},
     {"iter", "N", 0, SG_W2V_MODEL, "passes over the corpus (default 5)"},
     {"cbow-update", "word2vec|exact", 0, "train:word2vec",
-     "CBOW: the exact gradient of the mean (default), or the whole error to each context word as word2vec.c"},
+     "CBOW: the whole error to each context word, as word2vec.c and gensim (default), or the exact gradient of "
+     "the mean"},
     {"binary", NULL, 0, "train:word2vec similar analogy", "vectors in the word2vec binary format"},
     {"vectors", "FILE", 0, "similar analogy", "word vectors (the word2vec text format, or --binary)"},
     {"questions", "FILE", 0, "analogy", "analogy questions (questions-words.txt format)"},

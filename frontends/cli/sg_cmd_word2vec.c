@@ -280,7 +280,7 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
         sg_cli_error("--cbow-update must be word2vec or exact, not '%s'", upd);
         return SG_EXIT_USAGE;
     }
-    bool cbow_w2v = upd && strcmp(upd, "word2vec") == 0;
+    bool cbow_w2v = !upd || strcmp(upd, "word2vec") == 0; /* word2vec.c's and gensim's, the default */
     if (!sg_w2v_parse_opts(a, &o, &dim, true) || !sg_cli_opt_size(a, "min-count", 5, &min_count) ||
         !sg_cli_opt_size(a, "seed", 1, &seed) ||
         !sg_cli_opt_size_in(a, "threads", ncpu > 0 ? (size_t)ncpu : 1, 1, 256, &threads))

@@ -40,18 +40,12 @@ sg_tensor *sg_word2vec_loss(sg_graph *g, const sg_word2vec *m, const sg_w2v_batc
     if (m->arch == SG_W2V_SKIPGRAM) {
         v = sg_gather_rows(g, W_in, sg_ids(g, "center", SG_SHAPE(N), b->center));
     } else {
-        double *w = sg_graph_alloc(g, N * C * sizeof *w); /* mask / count: the mean over real slots */
-        if (!w)
-            return NULL;
-        for (size_t i = 0; i < N; i++)
-            for (size_t c = 0; c < C; c++)
-                w[i * C + c] = b->ctx_mask[i * C + c] * b->ctx_scale[i];
         sg_tensor *ctx = sg_gather_rows(g, W_in, sg_ids(g, "context", SG_SHAPE(N, C), b->context)); /* (N, C, D) */
-        sg_tensor *wt = sg_input_f64(g, "ctx_weight", SG_SHAPE(N, C, 1), w, false);
-        v = sg_sum(g, sg_hadamard(g, ctx, wt), 1); /* (N, D) the mean of the real slots */
-        if (m->cbow_word2vec_update) {             /* value of the mean, gradient of the sum */
-            sg_tensor *mask = sg_input_f64(g, "ctx_mask", SG_SHAPE(N, C, 1), b->ctx_mask, false); /* copied */
-            sg_tensor *S = sg_sum(g, sg_hadamard(g, ctx, mask), 1);
+        sg_tensor *mask = sg_input_f64(g, "ctx_mask", SG_SHAPE(N, C, 1), b->ctx_mask, false);       /* copied */
+        sg_tensor *S = sg_sum(g, sg_hadamard(g, ctx, mask), 1); /* (N, D) the sum of the real slots */
+        sg_tensor *scale = sg_input_f64(g, "ctx_scale", SG_SHAPE(N, 1), b->ctx_scale, false); /* 1 / real slots */
+        v = sg_hadamard(g, S, scale);                                                         /* (N, D) their mean */
+        if (m->cbow_word2vec_update) { /* the mean's value, the sum's gradient */
             v = sg_add(g, S, sg_detach(g, sg_sub(g, v, S)));
         }
     }
