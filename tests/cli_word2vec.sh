@@ -41,14 +41,17 @@ assert [r[0] for r in rows] == vocab and tuple(x.shape) == (17, 16) and 'w2v.out
 assert all(float(v) == float(x[i, j]) for i, r in enumerate(rows) for j, v in enumerate(r[1:]))
 PY
 cmp -s "$dir/skipgram.txt" "$dir/again.txt" || fail "the same seed gave other vectors"
-# data-parallel workers: a seed and a thread count give the same bytes, and
-# the vectors still group the words, with more threads than cores too
+# data-parallel workers: a seed and a thread count give the same bytes, the
+# steps after the first pass allocate nothing from the heap, and the vectors
+# still group the words, with more threads than cores too
 for t in 1 3; do
   for run in a b; do
     "$seqgrad" train word2vec "${common[@]}" --threads $t -o "$dir/t$t$run.txt" > "$dir/t.out" 2>&1 \
       || fail "--threads $t: $(tail -2 "$dir/t.out")"
   done
   grep -q "$t thread" "$dir/t.out" || fail "--threads $t is not reported: $(head -1 "$dir/t.out")"
+  grep -q "^heap allocations in passes 2 to 2: 0$" "$dir/t.out" \
+    || fail "--threads $t: the steady state allocates: $(grep heap "$dir/t.out")"
   cmp -s "$dir/t${t}a.txt" "$dir/t${t}b.txt" || fail "--threads $t: the same seed gave other vectors"
   for w in x0 y3; do
     nn=$("$seqgrad" similar --vectors "$dir/t${t}a.txt" "$w" -k 1 | awk '{print $1}') || fail "similar $w"

@@ -134,6 +134,8 @@ typedef struct sg_w2v_run {
     uint64_t total, train_words;
     double loss_sum, t_pass;
     size_t examples, pass;
+    /* heap allocations after the first pass: the counter then, and what the reports made since */
+    size_t allocs_after_pass1, report_allocs;
 } sg_w2v_run;
 
 /* Forward and backward of the worker's next batch (none: rate 0). */
@@ -162,6 +164,7 @@ static void sg_w2v_worker_compute(sg_w2v_worker *w)
 /* Worker 0, between the barriers: the progress line and the per-pass log. */
 static void sg_w2v_report(sg_w2v_run *run)
 {
+    const size_t allocs0 = sg_alloc_count(), pass0 = run->pass;
     uint64_t done = 0;
     for (size_t t = 0; t < run->T; t++) {
         const sg_w2v_worker *w = &run->w[t];
@@ -191,6 +194,10 @@ static void sg_w2v_report(sg_w2v_run *run)
         run->pass++;
         run->t_pass = now;
     }
+    if (pass0 >= 1) /* the log line (cJSON) and the progress line are not the training step's */
+        run->report_allocs += sg_alloc_count() - allocs0;
+    else if (run->pass >= 1)
+        run->allocs_after_pass1 = sg_alloc_count();
 }
 
 /* Every worker's loop (worker 0 on the calling thread). */
@@ -389,6 +396,9 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
         goto done;
     printf("trained: %zu examples, mean loss %.4f, %.1f s, %.0f words/s\n", run.examples,
            run.loss_sum / (double)(run.examples ? run.examples : 1), secs, (double)run.total / secs);
+    if (o.iters >= 2) /* the steady state: every step after the first pass */
+        printf("heap allocations in passes 2 to %zu: %zu\n", o.iters,
+               sg_alloc_count() - run.allocs_after_pass1 - run.report_allocs);
     for (size_t i = 0; i < V; i++)
         words[i] = sg_vocab_word(c.vocab, (int32_t)i);
     if ((st = sg_w2v_vectors_save(out, words, m.in->value, V, dim, binary, err, sizeof err)) != SG_OK) {
