@@ -106,6 +106,32 @@ static inline double sg_tanh_f64_(double x) { return tanh(x); }
 #define SG_SIGMOID_T(x) _Generic((x), float : sg_sigmoidf_vec, default : sg_sigmoid_f64_)(x)
 #define SG_TANH_T(x) _Generic((x), float : sg_tanhf_vec, default : sg_tanh_f64_)(x)
 
+/* The maximum of x[0..n-1] (n >= 1, contiguous), in 8 lanes that the
+ * compiler vectorizes.  A max does not depend on the order it is taken in,
+ * so this is the plain loop's value, NaN included (a NaN never wins a >, and
+ * x[0] starts every lane), up to the sign of a zero maximum, which x - m
+ * does not see. */
+#define SG_ROW_MAX_FN(NAME, T)                                                                                         \
+    static inline T NAME(const T *x, size_t n)                                                                         \
+    {                                                                                                                  \
+        T lane[8];                                                                                                     \
+        for (size_t l = 0; l < 8; l++)                                                                                 \
+            lane[l] = x[0];                                                                                            \
+        size_t c = 0;                                                                                                  \
+        for (; c + 8 <= n; c += 8)                                                                                     \
+            for (size_t l = 0; l < 8; l++)                                                                             \
+                lane[l] = x[c + l] > lane[l] ? x[c + l] : lane[l];                                                     \
+        T m = lane[0];                                                                                                 \
+        for (size_t l = 1; l < 8; l++)                                                                                 \
+            m = lane[l] > m ? lane[l] : m;                                                                             \
+        for (; c < n; c++)                                                                                             \
+            m = x[c] > m ? x[c] : m;                                                                                   \
+        return m;                                                                                                      \
+    }
+SG_ROW_MAX_FN(sg_row_max_f32_, float)
+SG_ROW_MAX_FN(sg_row_max_f64_, double)
+#define SG_ROW_MAX(x, n) _Generic((x), const float * : sg_row_max_f32_, default : sg_row_max_f64_)((x), (n))
+
 /* Normalizes a possibly negative axis against ndim; returns -1 if out of range. */
 static inline int sg_axis_norm(int axis, int ndim)
 {

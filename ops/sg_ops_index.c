@@ -259,10 +259,7 @@ SG_KERNEL(cross_entropy_forward,
     for (size_t n = 0; n < N; n++) {
         const T *xr = x + n * C;
         T *pr = p + n * C;
-        T m = xr[0];
-        for (size_t c = 1; c < C; c++)
-            if (xr[c] > m)
-                m = xr[c];
+        T m = SG_ROW_MAX(xr, C);
         for (size_t c = 0; c < C; c++) /* vectorizable: no reduction here */
             pr[c] = SG_EXP((T)(xr[c] - m));
         double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}; /* 8 running sums in a fixed order */
