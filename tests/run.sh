@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: installs missing packages, builds (build/), runs every
 # test with ctest, then builds again with AddressSanitizer + UBSan
-# (build-asan/) and runs every test there; any sanitizer report fails the run.
+# (build-asan/) and runs every test there, then with ThreadSanitizer
+# (build-tsan/) for the tests of the threaded word2vec trainer, then fuzzes;
+# any sanitizer report fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/deps.sh
@@ -19,6 +21,13 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure)
+
+echo "== ThreadSanitizer: the data-parallel word2vec workers (cli_word2vec, test_word2vec, test_optim) =="
+cmake -S . -B build-tsan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSG_WERROR=ON \
+  -DCMAKE_C_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread \
+  -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread > /dev/null
+cmake --build build-tsan -j"$jobs" --target seqgrad test_word2vec test_optim
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R '^(cli_word2vec|test_word2vec|test_optim)$')
 
 echo "== fuzz the checkpoint loader (45 s), the text parsers (45 s) and the cell-file parser (45 s), libFuzzer + ASan/UBSan =="
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSG_FUZZ=ON -DSG_WERROR=ON > /dev/null
