@@ -177,11 +177,9 @@ static void sg_w2v_report(sg_w2v_run *run)
     double now = sg_cli_now(), mean = run->loss_sum / (double)(run->examples ? run->examples : 1);
     sg_cli_progress_update(&run->bar, (size_t)done, "loss %.4f  lr %.5f  %.0f words/s", mean, run->lrs[0],
                            (double)done / (now - run->bar.t0));
-    bool finished = true;
-    for (size_t t = 0; t < run->T; t++)
-        finished = finished && !run->w[t].has_batch;
-    while (run->train_words &&
-           (done >= (run->pass + 1) * run->train_words || (finished && done > run->pass * run->train_words))) {
+    /* a pass is logged each time the shards together have read as many words as the text has (the
+     * last one when every shard is done: their words add up to the text's) */
+    while (run->train_words && done >= (run->pass + 1) * run->train_words) {
         sg_cli_log_field row[] = {{"pass", (double)(run->pass + 1)},
                                   {"loss", mean},
                                   {"lr", run->lrs[0]},
