@@ -49,6 +49,10 @@ sg_tensor *sg_hadamard(sg_graph *g, sg_tensor *a, sg_tensor *b); /* a * b elemen
  * as a weight matrix is).  2-D x 2-D is the plain product. */
 sg_tensor *sg_matmul(sg_graph *g, sg_tensor *a, sg_tensor *b);
 sg_tensor *sg_matmul_t(sg_graph *g, sg_tensor *a, sg_tensor *b, bool trans_a, bool trans_b);
+/* x (..., M, K) op(W) + b: W (K, N), or (N, K) with trans_w; b (N); y (..., M, N).  The
+ * affine layer's product and bias in one node (one pass fewer over y and its
+ * gradient than matmul then add). */
+sg_tensor *sg_addmm(sg_graph *g, sg_tensor *x, sg_tensor *W, sg_tensor *b, bool trans_w);
 
 /* ---- reductions and normalizations (ops/sg_ops_reduce.c) ---------------- */
 sg_tensor *sg_sum(sg_graph *g, sg_tensor *x, int axis);  /* removes the axis */

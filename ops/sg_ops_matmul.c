@@ -267,3 +267,136 @@ const sg_op sg_op_matmul = {.name = "matmul",
                             .vjp = matmul_vjp,
                             .example = matmul_example,
                             .n_variants = 12};
+
+/* ---- addmm: x op(W) + b in one pass -------------------------------------------------- */
+
+/* addmm  Y (..., N) = X (..., K) op(W) + b      W (K, N), or (N, K) with trans_w; b (N)
+ * VJP    dX += G op(W)^T;  dW += X^T G (dW += G^T X with trans_w);  db += sum over rows of G
+ * The affine layer's product and bias in one node: the rows of Y start as b and the product
+ * accumulates onto them (gemm with beta 1), which saves the add's pass over Y in the forward and
+ * its pass over G in the VJP, and the gemm's pass that zeroes Y. */
+static sg_status sg_shape_addmm(sg_tensor *node, char *msg, size_t cap)
+{
+    sg_status st = sg_check_float_inputs(node, msg, cap);
+    if (st != SG_OK)
+        return st;
+    const sg_shape *sx = &node->src[0]->shape, *sw = &node->src[1]->shape, *sb = &node->src[2]->shape;
+    bool tw = node->args.i[0] != 0;
+    if (sx->ndim < 2 || sw->ndim != 2 || sb->ndim != 1) {
+        snprintf(msg, cap, "x needs at least 2 dimensions, W 2 and b 1 (x has %d, W %d, b %d)", sx->ndim, sw->ndim,
+                 sb->ndim);
+        return SG_ERR_SHAPE;
+    }
+    size_t K = sx->d[sx->ndim - 1], kw = tw ? sw->d[1] : sw->d[0], N = tw ? sw->d[0] : sw->d[1];
+    if (K != kw || sb->d[0] != N) {
+        snprintf(msg, cap, "x's last dimension %zu must be W's %s (%zu) and b's size %zu its %s (%zu)", K,
+                 tw ? "columns" : "rows", kw, sb->d[0], tw ? "rows" : "columns", N);
+        return SG_ERR_SHAPE;
+    }
+    size_t M = 1;
+    for (int i = 0; i < sx->ndim - 1; i++)
+        M *= sx->d[i];
+    if (M > INT_MAX || N > INT_MAX || K > INT_MAX) {
+        snprintf(msg, cap, "dimensions exceed the BLAS int range");
+        return SG_ERR_SHAPE;
+    }
+    node->shape = *sx;
+    node->shape.d[sx->ndim - 1] = N;
+    return SG_OK;
+}
+
+/* M (the rows of x, every leading axis folded), K, N and the flag of an addmm node. */
+static void sg_addmm_dims(const sg_tensor *node, size_t *M, size_t *K, size_t *N, bool *tw)
+{
+    const sg_shape *sx = &node->src[0]->shape, *sw = &node->src[1]->shape;
+    *tw = node->args.i[0] != 0;
+    *K = sx->d[sx->ndim - 1];
+    *N = *tw ? sw->d[0] : sw->d[1];
+    *M = node->src[0]->numel / (*K ? *K : 1);
+}
+
+/* clang-format off */
+SG_KERNEL(addmm_fill_bias,
+    size_t M, K, N;
+    bool tw;
+    sg_addmm_dims(node, &M, &K, &N, &tw);
+    const T *b = node->src[2]->data; /* (N) */
+    T *y = node->data;               /* (M, N) */
+    for (size_t i = 0; i < M; i++)
+        memcpy(y + i * N, b, N * sizeof(T));)
+
+SG_KERNEL(addmm_bias_vjp,
+    size_t M, K, N;
+    bool tw;
+    sg_addmm_dims(node, &M, &K, &N, &tw);
+    T *gb = node->src[2]->grad; /* (N) */
+    if (!gb)
+        return;
+    const T *g = node->grad;    /* (M, N) */
+    for (size_t i = 0; i < M; i++) /* rows in order: the add's broadcast VJP sums the same way */
+        for (size_t j = 0; j < N; j++)
+            gb[j] += g[i * N + j];)
+/* clang-format on */
+
+static void addmm_forward(sg_tensor *node)
+{
+    size_t M, K, N;
+    bool tw;
+    sg_addmm_dims(node, &M, &K, &N, &tw);
+    addmm_fill_bias(node);
+    sg_gemm(node->dtype, false, tw, M, N, K, node->src[0]->data, K, node->src[1]->data, tw ? K : N, 1.0, node->data, N);
+}
+
+static void addmm_vjp(sg_tensor *node)
+{
+    size_t M, K, N;
+    bool tw;
+    sg_addmm_dims(node, &M, &K, &N, &tw);
+    sg_dtype dt = node->dtype;
+    const void *x = node->src[0]->data, *w = node->src[1]->data, *g = node->grad;
+    void *gx = node->src[0]->grad, *gw = node->src[1]->grad;
+    size_t ldw = tw ? K : N;
+    if (gx) /* dX (M, K) += G (M, N) op(W)^T (N, K) */
+        sg_gemm(dt, false, !tw, M, K, N, g, N, w, ldw, 1.0, gx, K);
+    if (gw) {
+        if (!tw) /* dW (K, N) += X^T (K, M) G (M, N) */
+            sg_gemm(dt, true, false, K, N, M, x, K, g, N, 1.0, gw, N);
+        else /* dW (N, K) += G^T (N, M) X (M, K) */
+            sg_gemm(dt, true, false, N, K, M, g, N, x, K, 1.0, gw, K);
+    }
+    addmm_bias_vjp(node);
+}
+
+sg_tensor *sg_addmm(sg_graph *g, sg_tensor *x, sg_tensor *W, sg_tensor *b, bool trans_w)
+{
+    sg_tensor *src[3] = {x, W, b};
+    sg_op_args args = {.i = {trans_w}};
+    return sg_op_apply(g, &sg_op_addmm, src, 3, &args);
+}
+
+/* Examples: 2-D and 3-D x, W transposed, and one above the small-product limit. */
+static sg_tensor *addmm_example(sg_graph *g, sg_rng *rng, int variant)
+{
+    sg_shape sx, sw;
+    bool tw = false;
+    size_t N;
+    /* clang-format off */
+    switch (variant) {
+    case 0: sx = SG_SHAPE(3, 4); sw = SG_SHAPE(4, 5); N = 5; break;
+    case 1: sx = SG_SHAPE(2, 3, 4); sw = SG_SHAPE(4, 5); N = 5; break;
+    case 2: sx = SG_SHAPE(3, 4); sw = SG_SHAPE(5, 4); N = 5; tw = true; break;
+    case 3: sx = SG_SHAPE(1, 1); sw = SG_SHAPE(1, 1); N = 1; break;
+    default: sx = SG_SHAPE(2, 12, 20); sw = SG_SHAPE(24, 20); N = 24; tw = true; break; /* 24 * 24 * 20 */
+    }
+    /* clang-format on */
+    return sg_addmm(g, sg_example_input(g, rng, "x", sx, -1.0, 1.0), sg_example_input(g, rng, "W", sw, -1.0, 1.0),
+                    sg_example_input(g, rng, "b", SG_SHAPE(N), -1.0, 1.0), tw);
+}
+
+const sg_op sg_op_addmm = {.name = "addmm",
+                           .arity = 3,
+                           .shape = sg_shape_addmm,
+                           .forward = addmm_forward,
+                           .vjp = addmm_vjp,
+                           .example = addmm_example,
+                           .n_variants = 5};

@@ -458,7 +458,7 @@ static size_t count_matmuls(const sg_graph *g, size_t *batched)
     *batched = 0;
     for (size_t i = 0; i < sg_graph_tape_len(g); i++) {
         const sg_tensor *t = sg_graph_tape_at(g, i);
-        if (t->op && strcmp(t->op->name, "matmul") == 0) {
+        if (t->op && (strcmp(t->op->name, "matmul") == 0 || strcmp(t->op->name, "addmm") == 0)) { /* products */
             n++;
             *batched += t->shape.ndim == 3;
         }

@@ -39,16 +39,22 @@ sg_status sg_linear_reset_xavier(sg_linear *l, sg_rng *rng, double bias_value)
     return st;
 }
 
-sg_tensor *sg_affine(sg_graph *g, sg_tensor *x, sg_tensor *W, sg_tensor *b)
+/* x op(W) + b: one addmm node for a bias vector b (O), else matmul then a
+ * broadcasting add (any other bias shape), or matmul alone without b. */
+static sg_tensor *sg_affine_any(sg_graph *g, sg_tensor *x, sg_tensor *W, sg_tensor *b, bool trans_w)
 {
-    sg_tensor *y = sg_matmul(g, x, W); /* (..., O) */
+    if (b && x && W && b->shape.ndim == 1 && W->shape.ndim == 2 && x->shape.ndim >= 2 &&
+        b->shape.d[0] == W->shape.d[trans_w ? 0 : 1])
+        return sg_addmm(g, x, W, b, trans_w);            /* (..., O) */
+    sg_tensor *y = sg_matmul_t(g, x, W, false, trans_w); /* (..., O) */
     return b ? sg_add(g, y, b) : y;
 }
 
+sg_tensor *sg_affine(sg_graph *g, sg_tensor *x, sg_tensor *W, sg_tensor *b) { return sg_affine_any(g, x, W, b, false); }
+
 sg_tensor *sg_affine_t(sg_graph *g, sg_tensor *x, sg_tensor *W, sg_tensor *b)
 {
-    sg_tensor *y = sg_matmul_t(g, x, W, false, true); /* (..., O) */
-    return b ? sg_add(g, y, b) : y;
+    return sg_affine_any(g, x, W, b, true);
 }
 
 sg_tensor *sg_linear_forward(sg_graph *g, const sg_linear *l, sg_tensor *x)
