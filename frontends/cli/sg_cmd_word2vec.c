@@ -27,6 +27,8 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -91,6 +93,39 @@ static bool sg_w2v_save_checkpoint(const char *path, const sg_params *ps, const 
 
 /* ---- data-parallel training ---------------------------------------------------------- */
 
+/* A barrier for the T workers that spins before it sleeps: a step is a few
+ * hundred microseconds, and waking a thread from a futex (pthread_barrier)
+ * costs tens of them.  Sense-reversing: the last arrival resets the count
+ * and flips the phase; the others wait for the flip, spinning a while, then
+ * yielding the core (more workers than cores must not starve the one they
+ * wait for).  The atomics order every write before the barrier before every
+ * read after it, as pthread_barrier_wait does. */
+typedef struct sg_w2v_barrier {
+    atomic_size_t arrived;
+    atomic_uint phase;
+    size_t n;
+} sg_w2v_barrier;
+
+static void sg_w2v_barrier_init(sg_w2v_barrier *b, size_t n)
+{
+    atomic_init(&b->arrived, 0);
+    atomic_init(&b->phase, 0);
+    b->n = n;
+}
+
+static void sg_w2v_barrier_wait(sg_w2v_barrier *b)
+{
+    unsigned phase = atomic_load(&b->phase);
+    if (atomic_fetch_add(&b->arrived, 1) + 1 == b->n) {
+        atomic_store(&b->arrived, 0);
+        atomic_store(&b->phase, phase + 1);
+        return;
+    }
+    for (unsigned spins = 0; atomic_load(&b->phase) == phase; spins++)
+        if (spins >= 2000)
+            sched_yield();
+}
+
 /* One of --threads workers: its shard of the text (sg_w2v_batcher_shard),
  * its rng, its graph and its replica of the parameters (sg_params_replica:
  * the master's values, its own gradients). */
@@ -123,7 +158,7 @@ typedef struct sg_w2v_run {
     sg_params **replicas; /* (T) w[t].ps */
     double *lrs;          /* (T) this step's rate of each worker (0: no batch) */
     double lr0;
-    pthread_barrier_t barrier;
+    sg_w2v_barrier barrier;
     pthread_mutex_t gate_lock; /* the start gate: go is 1 to start, -1 to stop before any work */
     pthread_cond_t gate;
     int go;
@@ -212,7 +247,7 @@ static void *sg_w2v_worker_main(void *arg)
         return NULL;
     for (;;) {
         sg_w2v_worker_compute(w);
-        pthread_barrier_wait(&run->barrier);
+        sg_w2v_barrier_wait(&run->barrier);
         bool any = false, bad = false;
         for (size_t t = 0; t < run->T; t++) {
             any = any || run->w[t].has_batch;
@@ -225,7 +260,7 @@ static void *sg_w2v_worker_main(void *arg)
             snprintf(w->err, sizeof w->err, "thread %zu could not apply its part of the update", w->t);
         if (w->t == 0)
             sg_w2v_report(run);
-        pthread_barrier_wait(&run->barrier);
+        sg_w2v_barrier_wait(&run->barrier);
         bool failed = run->stop;
         for (size_t t = 0; t < run->T; t++)
             failed = failed || run->w[t].apply_failed;
@@ -367,12 +402,8 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
         w->m.in = sg_params_find(w->ps, "w2v.in");
         w->m.out = sg_params_find(w->ps, "w2v.out");
     }
-    if (pthread_barrier_init(&run.barrier, NULL, (unsigned)threads) != 0) {
-        sg_cli_error("cannot make the threads' barrier");
-        goto done;
-    }
+    sg_w2v_barrier_init(&run.barrier, threads);
     if (pthread_mutex_init(&run.gate_lock, NULL) != 0 || pthread_cond_init(&run.gate, NULL) != 0) {
-        pthread_barrier_destroy(&run.barrier);
         sg_cli_error("cannot make the threads' start gate");
         goto done;
     }
@@ -411,7 +442,6 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
     rc = SG_EXIT_OK;
 done:
     if (barrier_made) {
-        pthread_barrier_destroy(&run.barrier);
         pthread_cond_destroy(&run.gate);
         pthread_mutex_destroy(&run.gate_lock);
     }
