@@ -49,6 +49,30 @@ sg_param *sg_params_find(const sg_params *ps, const char *name)
     return NULL;
 }
 
+/* A parameter of numel elements with a zeroed gradient, and a zeroed value
+ * of its own or, for a replica, the borrowed buffer value; NULL when out of
+ * memory. */
+static sg_param *sg_param_new(const char *name, sg_shape shape, size_t numel, sg_dtype dtype, void *value)
+{
+    sg_param *p = sg_calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    size_t es = sg_dtype_size(dtype);
+    p->value_borrowed = value != NULL;
+    p->name = sg_malloc(strlen(name) + 1);
+    p->value = value ? value : sg_calloc(numel, es);
+    p->grad = sg_calloc(numel, es);
+    if (!p->name || !p->value || !p->grad) {
+        sg_param_free(p);
+        return NULL;
+    }
+    strcpy(p->name, name);
+    p->shape = shape;
+    p->numel = numel;
+    p->dtype = dtype;
+    return p;
+}
+
 sg_param *sg_params_add(sg_params *ps, const char *name, sg_shape shape)
 {
     if (!ps || !name || sg_params_find(ps, name) || shape.ndim < 0 || shape.ndim > SG_MAX_DIMS)
@@ -63,22 +87,9 @@ sg_param *sg_params_add(sg_params *ps, const char *name, sg_shape shape)
     if (!sg_array_reserve(&items, &ps->cap, ps->n + 1, sizeof *ps->items))
         return NULL;
     ps->items = items;
-    sg_param *p = sg_calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
-    size_t es = sg_dtype_size(ps->dtype);
-    p->name = sg_malloc(strlen(name) + 1);
-    p->value = sg_calloc(numel, es);
-    p->grad = sg_calloc(numel, es);
-    if (!p->name || !p->value || !p->grad) {
-        sg_param_free(p);
-        return NULL;
-    }
-    strcpy(p->name, name);
-    p->shape = shape;
-    p->numel = numel;
-    p->dtype = ps->dtype;
-    ps->items[ps->n++] = p;
+    sg_param *p = sg_param_new(name, shape, numel, ps->dtype, NULL);
+    if (p)
+        ps->items[ps->n++] = p;
     return p;
 }
 
@@ -93,25 +104,13 @@ sg_params *sg_params_replica(const sg_params *master)
     }
     r->cap = master->n ? master->n : 1;
     r->master = master;
-    size_t es = sg_dtype_size(master->dtype);
     for (size_t i = 0; i < master->n; i++) {
         const sg_param *m = master->items[i];
-        sg_param *p = sg_calloc(1, sizeof *p);
-        if (p) {
-            p->value_borrowed = true;
-            p->value = m->value;
-            p->name = sg_malloc(strlen(m->name) + 1);
-            p->grad = sg_calloc(m->numel, es);
-        }
-        if (!p || !p->name || !p->grad) {
-            sg_param_free(p);
+        sg_param *p = sg_param_new(m->name, m->shape, m->numel, m->dtype, m->value);
+        if (!p) {
             sg_params_free(r);
             return NULL;
         }
-        strcpy(p->name, m->name);
-        p->shape = m->shape;
-        p->numel = m->numel;
-        p->dtype = m->dtype;
         r->items[r->n++] = p;
     }
     return r;
