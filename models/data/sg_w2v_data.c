@@ -243,10 +243,7 @@ sg_status sg_w2v_batcher_init(sg_w2v_batcher *it, const sg_w2v_corpus *c, const 
     return SG_OK;
 }
 
-uint64_t sg_w2v_total_words(const sg_w2v_batcher *it)
-{
-    return (uint64_t)it->o.iters * (it->end - it->begin == it->c->n ? it->c->train_words : it->end - it->begin);
-}
+uint64_t sg_w2v_total_words(const sg_w2v_batcher *it) { return (uint64_t)it->o.iters * (it->end - it->begin); }
 
 /* The first sentence start at or after position p (the text's end at most). */
 static size_t sg_w2v_sentence_start(const sg_w2v_corpus *c, size_t p)
