@@ -47,6 +47,20 @@ int sg_cli_load_cell(const char *spec, sg_cellfile **out);
  * a checkpoint that lost its cell) is refused after a message naming from
  * (the checkpoint's path; NULL for the command line). */
 bool sg_cli_bind_cell(sg_cell_kind kind, sg_cellfile *cf, const char *from, sg_cell_make_fn *make, void **make_ctx);
+/* The command line's cell for a model of kind: sg_cli_load_cell(spec) into *cf
+ * (the caller's, sg_cellfile_free; NULL for a built-in cell), then
+ * sg_cli_bind_cell.  Returns an exit code after a message (SG_EXIT_USAGE for
+ * "--cell custom" with no file). */
+int sg_cli_cell_from_args(const char *spec, sg_cell_kind kind, sg_cellfile **cf, sg_cell_make_fn *make,
+                          void **make_ctx);
+/* Before a run's work, whether the file it will write at path can be written:
+ * a temporary file beside it (sg_file_tmp_open, what the atomic save will do)
+ * is made and removed; what names the file in the message.  false after a
+ * message ending "(checked before training)". */
+bool sg_cli_can_write(const char *path, const char *what);
+/* The same for a log the run appends to: path opens for appending (it is
+ * created empty when missing, as the first line would create it). */
+bool sg_cli_can_append(const char *path);
 /* Whether spec names a cell file or a plugin cell (not a built-in cell). */
 bool sg_cli_cell_is_file(const char *spec);
 

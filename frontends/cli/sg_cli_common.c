@@ -5,6 +5,7 @@
 
 #include "graph/core/sg_alloc.h"
 #include "graph/core/sg_rng.h"
+#include "graph/util/sg_file.h"
 
 #include <cjson/cJSON.h>
 
@@ -113,5 +114,35 @@ bool sg_cli_bind_cell(sg_cell_kind kind, sg_cellfile *cf, const char *from, sg_c
     }
     *make = cf ? sg_cellfile_make : NULL;
     *make_ctx = cf;
+    return true;
+}
+
+int sg_cli_cell_from_args(const char *spec, sg_cell_kind kind, sg_cellfile **cf, sg_cell_make_fn *make, void **make_ctx)
+{
+    int rc = sg_cli_load_cell(spec, cf);
+    if (rc != SG_EXIT_OK)
+        return rc;
+    return sg_cli_bind_cell(kind, *cf, NULL, make, make_ctx) ? SG_EXIT_OK : SG_EXIT_USAGE;
+}
+
+bool sg_cli_can_write(const char *path, const char *what)
+{
+    char err[4096];
+    sg_file_tmp t;
+    if (sg_file_tmp_open(&t, path, what, err, sizeof err) != SG_OK) {
+        sg_cli_error("%s (checked before training)", err);
+        return false;
+    }
+    sg_file_tmp_abort(&t);
+    return true;
+}
+
+bool sg_cli_can_append(const char *path)
+{
+    FILE *f = fopen(path, "a");
+    if (!f || fclose(f) != 0) {
+        sg_cli_error("cannot append to log '%s': %s (checked before training)", path, strerror(errno));
+        return false;
+    }
     return true;
 }

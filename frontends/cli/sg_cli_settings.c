@@ -216,3 +216,13 @@ int sg_cli_cell_resume(const sg_checkpoint *ck, const char *path, sg_cellfile **
     }
     return SG_EXIT_OK;
 }
+
+int sg_cli_cell_from_checkpoint(const sg_checkpoint *ck, const char *path, sg_cell_kind kind, sg_cellfile **cf,
+                                sg_cell_make_fn *make, void **make_ctx)
+{
+    *cf = NULL;
+    int rc = kind == SG_CELL_CUSTOM ? sg_cli_cell_restore(ck, path, cf) : SG_EXIT_OK;
+    if (rc == SG_EXIT_OK && !sg_cli_bind_cell(kind, *cf, path, make, make_ctx))
+        rc = SG_EXIT_INPUT;
+    return rc;
+}

@@ -79,4 +79,11 @@ int sg_cli_cell_restore(const sg_checkpoint *ck, const char *path, sg_cellfile *
  * refused.  Returns an exit code after a message. */
 int sg_cli_cell_resume(const sg_checkpoint *ck, const char *path, sg_cellfile **cell);
 
+/* The cell of a model of kind rebuilt from its checkpoint: for SG_CELL_CUSTOM
+ * the checkpoint's cell is restored into *cf (the caller's; NULL otherwise),
+ * then sg_cli_bind_cell.  Returns an exit code after a message naming path
+ * (SG_EXIT_INPUT for a custom kind whose checkpoint holds no cell). */
+int sg_cli_cell_from_checkpoint(const sg_checkpoint *ck, const char *path, sg_cell_kind kind, sg_cellfile **cf,
+                                sg_cell_make_fn *make, void **make_ctx);
+
 #endif

@@ -437,10 +437,8 @@ static int sg_hd_load(const char *path, sg_hred_kind kind, sg_hd_loaded *l)
                                   sg_hd_read_parse, &rc_ctx, NULL);
     if (rc == SG_EXIT_OK && !(l->vocab = sg_cli_settings_vocab(&ck, "hred", path)))
         rc = SG_EXIT_INPUT;
-    if (rc == SG_EXIT_OK && l->set.cfg.kind == SG_CELL_CUSTOM &&
-        (rc = sg_cli_cell_restore(&ck, path, &l->cell)) == SG_EXIT_OK &&
-        !sg_cli_bind_cell(l->set.cfg.kind, l->cell, path, &l->set.cfg.make, &l->set.cfg.make_ctx))
-        rc = SG_EXIT_INPUT;
+    if (rc == SG_EXIT_OK)
+        rc = sg_cli_cell_from_checkpoint(&ck, path, l->set.cfg.kind, &l->cell, &l->set.cfg.make, &l->set.cfg.make_ctx);
     sg_checkpoint_free(&ck);
     if (rc != SG_EXIT_OK) {
         sg_vocab_free(l->vocab);
@@ -489,11 +487,9 @@ static int sg_hd_train(sg_cli_args *a, sg_hred_kind kind)
         return SG_EXIT_USAGE;
     }
     sg_cellfile *cellfile = NULL; /* --cell FILE.cell or LIB.so:FUNCTION */
-    int lrc = sg_cli_load_cell(sg_cli_opt(a, "cell"), &cellfile);
+    int lrc = sg_cli_cell_from_args(sg_cli_opt(a, "cell"), set.cfg.kind, &cellfile, &set.cfg.make, &set.cfg.make_ctx);
     if (lrc != SG_EXIT_OK)
         return lrc;
-    if (!sg_cli_bind_cell(set.cfg.kind, cellfile, NULL, &set.cfg.make, &set.cfg.make_ctx))
-        return SG_EXIT_USAGE;
     openblas_set_num_threads((int)threads);
     char err[4096];
     sg_dialog_data d;
@@ -849,11 +845,9 @@ static int sg_hd_make_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_c
         !sg_cli_opt_size(a, "seed", 1, &seed))
         return SG_EXIT_USAGE;
     sg_cellfile *cellfile = NULL;
-    int lrc = sg_cli_load_cell(sg_cli_opt(a, "cell"), &cellfile);
+    int lrc = sg_cli_cell_from_args(sg_cli_opt(a, "cell"), cfg.kind, &cellfile, &cfg.make, &cfg.make_ctx);
     if (lrc != SG_EXIT_OK)
         return lrc;
-    if (!sg_cli_bind_cell(cfg.kind, cellfile, NULL, &cfg.make, &cfg.make_ctx))
-        return SG_EXIT_USAGE;
     static const char text[] = "hi , i am bob __eou__ hello there __eou__ what is my name ?\n"
                                "i like plums __eou__ me too __eou__ what do i like ?\n";
     const size_t n_dialogues = for_check ? 2 : 1;

@@ -14,7 +14,6 @@
 #include "graph/export/sg_dot.h"
 #include "graph/gradcheck/sg_gradcheck.h"
 #include "graph/optim/sg_optim.h"
-#include "graph/util/sg_file.h"
 #include "graph/util/sg_util.h"
 #include "graph/core/sg_rng.h"
 #include "models/lm/sg_lm.h"
@@ -26,7 +25,6 @@
 #include "frontends/cli/sg_cli_settings.h"
 
 #include <cblas.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,19 +133,31 @@ static bool sg_lm_parse(sg_cli_args *a, sg_lm_opts *o, bool training)
 
 /* ---- model from options or checkpoint ------------------------------------ */
 
-/* The training run's settings beside the model's (sg_lm_checkpoint_describe). */
-static bool sg_lm_ck_put(sg_checkpoint *ck, const sg_lm_opts *o, const sg_lm_config *cfg, const sg_vocab *v)
+/* The model (sg_lm_checkpoint_describe), its cell file or plugin and the
+ * training run's window into ck's strings.  err receives the reason, or ""
+ * when only the status tells it. */
+static sg_status sg_lm_ck_describe(sg_checkpoint *ck, const sg_lm_opts *o, const sg_lm_config *cfg, const sg_vocab *v,
+                                   char *err, size_t errcap)
 {
-    char err[4096] = "", buf[32];
-    sg_status st = sg_lm_checkpoint_describe(ck, cfg, v, err, sizeof err);
-    snprintf(buf, sizeof buf, "%zu", o->bptt);
+    char buf[32];
+    err[0] = '\0';
+    sg_status st = sg_lm_checkpoint_describe(ck, cfg, v, err, errcap);
     if (st == SG_OK && o->cellfile && (st = sg_cli_cell_store(ck, o->cellfile)) != SG_OK)
-        snprintf(err, sizeof err, "the cell file '%s' cannot be kept in it (its text must be UTF-8)",
+        snprintf(err, errcap, "the cell file '%s' cannot be kept in a checkpoint (its text must be UTF-8)",
                  sg_cellfile_name(o->cellfile));
+    snprintf(buf, sizeof buf, "%zu", o->bptt);
     if (st == SG_OK && (st = sg_checkpoint_set_string(ck, "lm.bptt", buf)) == SG_OK) {
         snprintf(buf, sizeof buf, "%zu", o->batch);
         st = sg_checkpoint_set_string(ck, "lm.batch", buf);
     }
+    return st;
+}
+
+/* The training run's settings beside the model's (sg_lm_ck_describe); false after a message. */
+static bool sg_lm_ck_put(sg_checkpoint *ck, const sg_lm_opts *o, const sg_lm_config *cfg, const sg_vocab *v)
+{
+    char err[4096];
+    sg_status st = sg_lm_ck_describe(ck, o, cfg, v, err, sizeof err);
     if (st)
         sg_cli_error("cannot describe the model in the checkpoint: %s", err[0] ? err : sg_status_str(st));
     return st == SG_OK;
@@ -304,29 +314,18 @@ static int sg_lm_preflight(const sg_lm_opts *o, const sg_text_corpus *c)
         sg_checkpoint_init(&probe);
         sg_lm_config cfg = o->model;
         cfg.vocab = sg_vocab_size(c->vocab);
-        sg_status st = sg_lm_checkpoint_describe(&probe, &cfg, c->vocab, err, sizeof err);
-        if (st == SG_OK && o->cellfile && (st = sg_cli_cell_store(&probe, o->cellfile)) != SG_OK)
-            snprintf(err, sizeof err, "the cell file '%s' cannot be kept in a checkpoint (its text must be UTF-8)",
-                     sg_cellfile_name(o->cellfile));
+        sg_status st = sg_lm_ck_describe(&probe, o, &cfg, c->vocab, err, sizeof err);
         sg_checkpoint_free(&probe);
         if (st != SG_OK) {
-            sg_cli_error("'%s': %s; --save is refused before training", c->path[SG_TEXT_TRAIN], err);
+            sg_cli_error("'%s': %s; --save is refused before training", c->path[SG_TEXT_TRAIN],
+                         err[0] ? err : sg_status_str(st));
             return sg_cli_exit_for(st);
         }
-        sg_file_tmp t;
-        if (sg_file_tmp_open(&t, o->save, "checkpoint", err, sizeof err) != SG_OK) {
-            sg_cli_error("%s (checked before training)", err);
+        if (!sg_cli_can_write(o->save, "checkpoint"))
             return SG_EXIT_FAIL;
-        }
-        sg_file_tmp_abort(&t);
     }
-    if (o->log) {
-        FILE *f = fopen(o->log, "a");
-        if (!f || fclose(f) != 0) {
-            sg_cli_error("cannot append to log '%s': %s (checked before training)", o->log, strerror(errno));
-            return SG_EXIT_FAIL;
-        }
-    }
+    if (o->log && !sg_cli_can_append(o->log))
+        return SG_EXIT_FAIL;
     static const char *const names[] = {"validation", "test"};
     for (int k = 0; k < 2; k++) {
         sg_text_batcher it;
@@ -356,21 +355,16 @@ static int sg_lm_resume_cell(sg_lm_opts *o)
     const char *kc = sg_checkpoint_get_string(&meta, "lm.cell");
     int rc = SG_EXIT_OK;
     if (kc && strcmp(kc, "custom") == 0) {
+        const char *name = sg_checkpoint_get_string(&meta, "cell.name");
         if (o->cell_given && !o->cellfile) {
             sg_cli_error("--cell %s contradicts the checkpoint '%s', which was trained with the cell %s: drop --cell "
                          "to resume",
-                         sg_cell_kind_name(o->model.kind), o->resume,
-                         sg_checkpoint_get_string(&meta, "cell.name") ? sg_checkpoint_get_string(&meta, "cell.name")
-                                                                      : "of its own");
+                         sg_cell_kind_name(o->model.kind), o->resume, name ? name : "of its own");
             rc = SG_EXIT_USAGE;
-        } else if ((rc = sg_cli_cell_resume(&meta, o->resume, &o->cellfile)) == SG_EXIT_OK && !o->cellfile) {
-            sg_cli_error("'%s' says its cell is custom but does not hold it (no \"cell.source\")", o->resume);
-            rc = SG_EXIT_INPUT;
-        }
-        if (rc == SG_EXIT_OK) {
+        } else if ((rc = sg_cli_cell_resume(&meta, o->resume, &o->cellfile)) == SG_EXIT_OK) {
             o->model.kind = SG_CELL_CUSTOM;
-            o->model.make = sg_cellfile_make;
-            o->model.make_ctx = o->cellfile;
+            if (!sg_cli_bind_cell(SG_CELL_CUSTOM, o->cellfile, o->resume, &o->model.make, &o->model.make_ctx))
+                rc = SG_EXIT_INPUT; /* the checkpoint says custom and holds no cell */
         }
     } else if (kc && o->cellfile) {
         rc = sg_cli_cell_resume(&meta, o->resume, &o->cellfile);

@@ -491,11 +491,9 @@ int sg_task_seq2seq_probe(sg_cli_args *a, sg_dtype dtype, bool for_check, sg_cli
     if (!sg_s2s_parse_model(a, &cfg, for_check ? 3 : 16, for_check ? 4 : 32) || !sg_cli_opt_size(a, "seed", 1, &seed))
         return SG_EXIT_USAGE;
     sg_cellfile *cellfile = NULL;
-    int lrc = sg_cli_load_cell(sg_cli_opt(a, "cell"), &cellfile);
+    int lrc = sg_cli_cell_from_args(sg_cli_opt(a, "cell"), cfg.kind, &cellfile, &cfg.make, &cfg.make_ctx);
     if (lrc != SG_EXIT_OK)
         return lrc;
-    if (!sg_cli_bind_cell(cfg.kind, cellfile, NULL, &cfg.make, &cfg.make_ctx))
-        return SG_EXIT_USAGE;
     static const char text[] = "abc_cba\nba_ab\ncabd_dbac\nd_d\n";
     sg_s2s_probe *p = sg_calloc(1, sizeof *p);
     sg_params *ps = sg_params_new(dtype);
@@ -570,10 +568,8 @@ static int sg_s2s_load(const char *path, sg_s2s_loaded *l)
     int rc = sg_s2s_settings_read(&ck, path, &l->set, NULL);
     if (rc == SG_EXIT_OK && !(l->vocab = sg_cli_settings_vocab(&ck, "seq2seq", path)))
         rc = SG_EXIT_INPUT;
-    if (rc == SG_EXIT_OK && l->set.cfg.kind == SG_CELL_CUSTOM &&
-        (rc = sg_cli_cell_restore(&ck, path, &l->cell)) == SG_EXIT_OK &&
-        !sg_cli_bind_cell(l->set.cfg.kind, l->cell, path, &l->set.cfg.make, &l->set.cfg.make_ctx))
-        rc = SG_EXIT_INPUT;
+    if (rc == SG_EXIT_OK)
+        rc = sg_cli_cell_from_checkpoint(&ck, path, l->set.cfg.kind, &l->cell, &l->set.cfg.make, &l->set.cfg.make_ctx);
     sg_checkpoint_free(&ck);
     if (rc != SG_EXIT_OK) {
         sg_vocab_free(l->vocab);

@@ -16,7 +16,6 @@
 #include "graph/core/sg_alloc.h"
 #include "graph/format/sg_checkpoint.h"
 #include "graph/optim/sg_optim.h"
-#include "graph/util/sg_file.h"
 #include "graph/util/sg_util.h"
 #include "models/word2vec/sg_w2v_vectors.h"
 #include "models/word2vec/sg_word2vec.h"
@@ -24,7 +23,6 @@
 #include <cjson/cJSON.h>
 #include <cblas.h>
 #include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -335,23 +333,9 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
     }
     char err[4096];
     /* the files the run will write can be written: checked before any work */
-    const char *outputs[] = {out, save};
-    for (size_t i = 0; i < 2; i++) {
-        sg_file_tmp t;
-        if (outputs[i] && sg_file_tmp_open(&t, outputs[i], i ? "checkpoint" : "vectors", err, sizeof err) != SG_OK) {
-            sg_cli_error("%s (checked before training)", err);
-            return SG_EXIT_FAIL;
-        }
-        if (outputs[i])
-            sg_file_tmp_abort(&t);
-    }
-    if (log) {
-        FILE *f = fopen(log, "a");
-        if (!f || fclose(f) != 0) {
-            sg_cli_error("cannot append to log '%s': %s (checked before training)", log, strerror(errno));
-            return SG_EXIT_FAIL;
-        }
-    }
+    if (!sg_cli_can_write(out, "vectors") || (save && !sg_cli_can_write(save, "checkpoint")) ||
+        (log && !sg_cli_can_append(log)))
+        return SG_EXIT_FAIL;
     openblas_set_num_threads(1); /* the workers are the parallelism; their products are small */
     sg_w2v_corpus c;
     sg_status st = sg_w2v_corpus_load(&c, data, min_count, err, sizeof err);
@@ -366,7 +350,7 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
     run.w = sg_calloc(threads, sizeof *run.w);
     run.replicas = sg_calloc(threads, sizeof *run.replicas);
     run.lrs = sg_calloc(threads, sizeof *run.lrs);
-    bool barrier_made = false;
+    bool lock_made = false, gate_made = false;
     sg_word2vec m;
     int rc = SG_EXIT_FAIL;
     if (!ps || !words || !run.w || !run.replicas || !run.lrs ||
@@ -403,11 +387,12 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
         w->m.out = sg_params_find(w->ps, "w2v.out");
     }
     sg_w2v_barrier_init(&run.barrier, threads);
-    if (pthread_mutex_init(&run.gate_lock, NULL) != 0 || pthread_cond_init(&run.gate, NULL) != 0) {
+    lock_made = pthread_mutex_init(&run.gate_lock, NULL) == 0;
+    gate_made = lock_made && pthread_cond_init(&run.gate, NULL) == 0;
+    if (!gate_made) {
         sg_cli_error("cannot make the threads' start gate");
         goto done;
     }
-    barrier_made = true;
     printf("word2vec: %s%s, %zu words (min count %zu) of %llu, dimension %zu, window %zu, %zu negatives, sample %g, "
            "%zu passes, lr %g, batch %zu, %zu thread%s\n",
            o.arch == SG_W2V_CBOW ? "CBOW" : "skip-gram",
@@ -441,10 +426,10 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
         printf("wrote %s (both tables, the settings and the vocabulary)\n", save);
     rc = SG_EXIT_OK;
 done:
-    if (barrier_made) {
+    if (gate_made)
         pthread_cond_destroy(&run.gate);
+    if (lock_made)
         pthread_mutex_destroy(&run.gate_lock);
-    }
     for (size_t t = 0; run.w && t < threads; t++) {
         sg_graph_free(run.w[t].g);
         sg_params_free(run.w[t].ps);
