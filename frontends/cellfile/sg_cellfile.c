@@ -97,8 +97,7 @@ struct sg_cellfile {
     char input_size[2], state_size[2]; /* 'I' or 'H' */
     size_t gates;                      /* G when the projection is the runner's */
     size_t proj_instr;                 /* the instruction replaced by the projected input (SIZE_MAX: none) */
-    /* a plugin cell (sg_cellfile_plugin): the declaration's call line */
-    bool plugin;
+    /* a plugin cell (sg_cellfile_plugin, spec set): the declaration's call line */
     void *dl;                           /* the dlopen handle (owned) */
     char call_name[SG_CF_MAX_NAME];     /* the function the call line names */
     size_t call_slots[SG_REG_MAX_ARGS]; /* its arguments after the graph, in order */
@@ -735,7 +734,6 @@ static sg_status sg_cf_parse(const char *text, size_t len, const char *name, boo
     cf->input_slot = SIZE_MAX;
     cf->new_state_slot[0] = cf->new_state_slot[1] = SIZE_MAX;
     cf->proj_instr = SIZE_MAX;
-    cf->plugin = plugin;
     sg_cf_parser p = {.cf = cf, .err = err, .errcap = errcap};
     bool code_started = false;
     for (size_t i = 0; p.st == SG_OK && i < len;) {
@@ -956,7 +954,7 @@ static bool sg_cf_plugin_step(sg_graph *g, const sg_cell *cell, sg_tensor *x_t, 
 static bool sg_cf_step(sg_graph *g, const sg_cell *cell, sg_tensor *x_t, const sg_cell_state *prev, sg_cell_state *next)
 {
     const sg_cellfile *cf = cell->user;
-    if (cf->plugin)
+    if (cf->spec) /* a plugin */
         return sg_cf_plugin_step(g, cell, x_t, prev, next);
     sg_tensor **val = sg_graph_alloc(g, cf->n_slots * sizeof *val);
 
