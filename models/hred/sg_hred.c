@@ -41,14 +41,6 @@ static sg_status sg_hred_mlp_init(sg_linear *l, sg_params *ps, const char *name,
     return st;
 }
 
-/* A cell of the config's kind, or made by its make. */
-static sg_status sg_hred_cell(sg_cell *c, sg_params *ps, const char *name, const sg_hred_config *cfg, size_t in,
-                              size_t hidden)
-{
-    return cfg->kind == SG_CELL_CUSTOM ? cfg->make(c, ps, name, in, hidden, cfg->make_ctx)
-                                       : sg_cell_init_kind(c, ps, name, cfg->kind, SG_ACT_TANH, in, hidden);
-}
-
 sg_status sg_hred_init(sg_hred *m, sg_params *ps, const sg_hred_config *cfg)
 {
     if (!m || !ps || !cfg)
@@ -74,7 +66,7 @@ sg_status sg_hred_init(sg_hred *m, sg_params *ps, const sg_hred_config *cfg)
     if (!st)
         st = sg_seq_layers_init(&m->enc, ps, "enc", &sc);
     if (!st && !prev)
-        st = sg_hred_cell(&m->ctx, ps, "ctx", cfg, m->F, C);
+        st = sg_cell_init_made(&m->ctx, ps, "ctx", cfg->kind, SG_ACT_TANH, cfg->make, cfg->make_ctx, m->F, C);
     if (!st && vh)
         st = sg_hred_mlp_init(m->prior, ps, "prior", C, cfg->mlp, cfg->latent);
     if (!st && vh)
@@ -82,7 +74,8 @@ sg_status sg_hred_init(sg_hred *m, sg_params *ps, const sg_hred_config *cfg)
     if (!st)
         st = sg_linear_init(&m->dec_init, ps, "dec_init", m->K, H, true);
     if (!st)
-        st = sg_hred_cell(&m->dec, ps, "dec", cfg, E + (cfg->context_input ? m->K : 0), H);
+        st = sg_cell_init_made(&m->dec, ps, "dec", cfg->kind, SG_ACT_TANH, cfg->make, cfg->make_ctx,
+                               E + (cfg->context_input ? m->K : 0), H);
     if (!st)
         st = sg_linear_init(&m->out, ps, "out", H, V, true);
     if (st)

@@ -255,9 +255,8 @@ sg_status sg_seq_layers_init(sg_seq_layers *s, sg_params *ps, const char *name, 
             size_t in = l == 0 ? cfg->input : D * cfg->hidden;
             sg_cell *c = &s->cells[l * D + d];
             sg_status st = !prefix ? SG_ERR_NOMEM
-                           : cfg->kind == SG_CELL_CUSTOM
-                               ? cfg->make(c, ps, prefix, in, cfg->hidden, cfg->make_ctx)
-                               : sg_cell_init_kind(c, ps, prefix, cfg->kind, cfg->act, in, cfg->hidden);
+                                   : sg_cell_init_made(c, ps, prefix, cfg->kind, cfg->act, cfg->make, cfg->make_ctx, in,
+                                                       cfg->hidden);
             sg_free(prefix);
             if (st == SG_OK && (c->input != in || c->hidden != cfg->hidden || !c->step))
                 st = SG_ERR_ARG; /* a custom maker that ignored the sizes */
@@ -381,4 +380,12 @@ sg_tensor *sg_seq_layers_forward(sg_graph *g, const sg_seq_layers *s, sg_tensor 
     if (!x && final)
         memset(final, 0, s->n_layers * s->n_dirs * sizeof *final);
     return x;
+}
+
+sg_status sg_cell_init_made(sg_cell *cell, sg_params *ps, const char *prefix, sg_cell_kind kind, sg_activation act,
+                            sg_cell_make_fn make, void *make_ctx, size_t input, size_t hidden)
+{
+    if (kind != SG_CELL_CUSTOM)
+        return sg_cell_init_kind(cell, ps, prefix, kind, act, input, hidden);
+    return make ? make(cell, ps, prefix, input, hidden, make_ctx) : SG_ERR_ARG;
 }

@@ -88,6 +88,12 @@ sg_tensor *sg_seq_mask_from_lengths(sg_graph *g, const size_t *lengths, size_t T
 typedef sg_status (*sg_cell_make_fn)(sg_cell *cell, sg_params *ps, const char *prefix, size_t input, size_t hidden,
                                      void *ctx);
 
+/* A cell of a built-in kind (sg_cell_init_kind, act for SG_CELL_RNN), or for
+ * SG_CELL_CUSTOM the one make(make_ctx) builds (SG_ERR_ARG when make is NULL). */
+SG_NODISCARD sg_status sg_cell_init_made(sg_cell *cell, sg_params *ps, const char *prefix, sg_cell_kind kind,
+                                         sg_activation act, sg_cell_make_fn make, void *make_ctx, size_t input,
+                                         size_t hidden);
+
 typedef struct sg_seq_config {
     sg_cell_kind kind;    /* a built-in kind, or SG_CELL_CUSTOM with `make` */
     sg_activation act;    /* SG_CELL_RNN only */

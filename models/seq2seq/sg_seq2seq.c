@@ -73,8 +73,7 @@ sg_status sg_seq2seq_init(sg_seq2seq *m, sg_params *ps, const sg_seq2seq_config 
     }
     if (!st) {
         const size_t in = E + (cfg->peeky ? H : 0) + (cfg->input_feeding ? H : 0);
-        st = cfg->kind == SG_CELL_CUSTOM ? cfg->make(&m->dec, ps, "dec", in, H, cfg->make_ctx)
-                                         : sg_cell_init_kind(&m->dec, ps, "dec", cfg->kind, cfg->act, in, H);
+        st = sg_cell_init_made(&m->dec, ps, "dec", cfg->kind, cfg->act, cfg->make, cfg->make_ctx, in, H);
     }
     if (!st && cfg->attention == SG_ATTN_GENERAL)
         st = sg_linear_init(&m->attn_W, ps, "attn.W", H, H, false);
