@@ -15,6 +15,8 @@
  */
 #include "ops/sg_kernel.h"
 #include "ops/sg_op_table.h"
+#include "graph/exec/sg_pool.h"
+#include "ops/sg_threads.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -150,10 +152,10 @@ enum { SG_GEMM_SMALL = 8192 };
 SG_GEMM_SMALL_FN(sg_gemm_small_f32, float)
 SG_GEMM_SMALL_FN(sg_gemm_small_f64, double)
 
-/* C (m, n) = alpha op(A) op(B) + beta C, row-major, in the node's dtype.
- * lda/ldb/ldc are the row lengths of A, B, C as stored. */
-static void sg_gemm(sg_dtype dt, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A, size_t lda,
-                    const void *B, size_t ldb, double beta, void *C, size_t ldc)
+/* C (m, n) = op(A) op(B) + beta C, row-major, in the node's dtype, in the
+ * calling thread.  lda/ldb/ldc are the row lengths of A, B, C as stored. */
+static void sg_gemm_serial(sg_dtype dt, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A, size_t lda,
+                           const void *B, size_t ldb, double beta, void *C, size_t ldc)
 {
     if (m <= SG_GEMM_SMALL && n <= SG_GEMM_SMALL && k <= SG_GEMM_SMALL && m * n * k <= SG_GEMM_SMALL) {
         if (dt == SG_F64)
@@ -168,6 +170,78 @@ static void sg_gemm(sg_dtype dt, bool ta, bool tb, size_t m, size_t n, size_t k,
     else
         cblas_sgemm(CblasRowMajor, opa, opb, (int)m, (int)n, (int)k, 1.0f, A, (int)lda, B, (int)ldb, (float)beta, C,
                     (int)ldc);
+}
+
+/* Products of at least this many multiply-adds are split over the pool
+ * (graph/exec/sg_pool.h): about 10 microseconds of one core's work, against
+ * about one for a job's hand-off. */
+enum { SG_GEMM_PARALLEL = 1 << 18 };
+
+/* One product cut into pool tasks: by rows of C when it has at least as many
+ * rows as columns, else by columns; each task is a product of its own rows or
+ * columns of C (pieces of 8 rows or 16 columns, so no two tasks write the same
+ * cache line of a row), with the same K, so every element of C is the same
+ * dot product as in the uncut product. */
+typedef struct sg_gemm_job {
+    sg_dtype dt;
+    bool ta, tb, by_rows;
+    size_t m, n, k, lda, ldb, ldc;
+    const char *A, *B;
+    char *C;
+    double beta;
+} sg_gemm_job;
+
+static void sg_gemm_task(void *ctx, size_t i, size_t n_tasks)
+{
+    const sg_gemm_job *j = ctx;
+    size_t esz = sg_dtype_size(j->dt), lo, hi;
+    if (j->by_rows) {
+        sg_pool_share(j->m, 8, i, n_tasks, &lo, &hi);
+        if (lo < hi)
+            sg_gemm_serial(j->dt, j->ta, j->tb, hi - lo, j->n, j->k, j->A + (j->ta ? lo : lo * j->lda) * esz, j->lda,
+                           j->B, j->ldb, j->beta, j->C + lo * j->ldc * esz, j->ldc);
+    } else {
+        sg_pool_share(j->n, 16, i, n_tasks, &lo, &hi);
+        if (lo < hi)
+            sg_gemm_serial(j->dt, j->ta, j->tb, j->m, hi - lo, j->k, j->A, j->lda,
+                           j->B + (j->tb ? lo * j->ldb : lo) * esz, j->ldb, j->beta, j->C + lo * esz, j->ldc);
+    }
+}
+
+/* C (m, n) = op(A) op(B) + beta C: sg_gemm_serial, or cut over the pool when
+ * the pool has threads and the product is large. */
+static void sg_gemm(sg_dtype dt, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A, size_t lda,
+                    const void *B, size_t ldb, double beta, void *C, size_t ldc)
+{
+    size_t threads = sg_pool_threads();
+    bool large = m >= 8 && n >= 16 && (double)m * (double)n * (double)k >= (double)SG_GEMM_PARALLEL;
+    if (threads <= 1 || !large) {
+        sg_gemm_serial(dt, ta, tb, m, n, k, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    sg_gemm_job job = {.dt = dt,
+                       .ta = ta,
+                       .tb = tb,
+                       .by_rows = m >= n,
+                       .m = m,
+                       .n = n,
+                       .k = k,
+                       .lda = lda,
+                       .ldb = ldb,
+                       .ldc = ldc,
+                       .A = A,
+                       .B = B,
+                       .C = C,
+                       .beta = beta};
+    sg_pool_run(sg_gemm_task, &job, threads);
+}
+
+sg_status sg_threads_set(size_t n)
+{
+    sg_status st = sg_pool_set_threads(n);
+    if (st == SG_OK)
+        openblas_set_num_threads(1);
+    return st;
 }
 
 /* Element i of buffer base (elements of esz bytes). */
@@ -315,35 +389,63 @@ static void sg_addmm_dims(const sg_tensor *node, size_t *M, size_t *K, size_t *N
     *M = node->src[0]->numel / (*K ? *K : 1);
 }
 
-/* clang-format off */
-SG_KERNEL(addmm_fill_bias,
-    size_t M, K, N;
-    bool tw;
-    sg_addmm_dims(node, &M, &K, &N, &tw);
-    const T *b = node->src[2]->data; /* (N) */
-    T *y = node->data;               /* (M, N) */
-    for (size_t i = 0; i < M; i++)
-        memcpy(y + i * N, b, N * sizeof(T));)
+/* Rows [i0, i1) of y = b (the forward's start) and columns [j0, j1) of
+ * db += the column sums of G (the bias's VJP, over the rows in order, as the
+ * add's broadcast VJP sums); cut over the pool when y is large. */
+#define SG_ADDMM_BIAS(SUFFIX, T)                                                                                       \
+    static void sg_addmm_fill_rows_##SUFFIX(const sg_tensor *node, size_t N, size_t i0, size_t i1)                     \
+    {                                                                                                                  \
+        const T *b = node->src[2]->data; /* (N) */                                                                     \
+        T *y = node->data;               /* (M, N) */                                                                  \
+        for (size_t i = i0; i < i1; i++)                                                                               \
+            memcpy(y + i * N, b, N * sizeof(T));                                                                       \
+    }                                                                                                                  \
+    static void sg_addmm_bias_cols_##SUFFIX(const sg_tensor *node, size_t M, size_t N, size_t j0, size_t j1)           \
+    {                                                                                                                  \
+        T *gb = node->src[2]->grad; /* (N) */                                                                          \
+        const T *g = node->grad;    /* (M, N) */                                                                       \
+        for (size_t i = 0; i < M; i++)                                                                                 \
+            for (size_t j = j0; j < j1; j++)                                                                           \
+                gb[j] += g[i * N + j];                                                                                 \
+    }
+SG_ADDMM_BIAS(f32, float)
+SG_ADDMM_BIAS(f64, double)
 
-SG_KERNEL(addmm_bias_vjp,
-    size_t M, K, N;
+static void sg_addmm_fill_task(void *ctx, size_t i, size_t n)
+{
+    const sg_tensor *node = ctx;
+    size_t M, K, N, i0, i1;
     bool tw;
     sg_addmm_dims(node, &M, &K, &N, &tw);
-    T *gb = node->src[2]->grad; /* (N) */
-    if (!gb)
-        return;
-    const T *g = node->grad;    /* (M, N) */
-    for (size_t i = 0; i < M; i++) /* rows in order: the add's broadcast VJP sums the same way */
-        for (size_t j = 0; j < N; j++)
-            gb[j] += g[i * N + j];)
-/* clang-format on */
+    sg_pool_share(M, 1, i, n, &i0, &i1);
+    if (node->dtype == SG_F64)
+        sg_addmm_fill_rows_f64(node, N, i0, i1);
+    else
+        sg_addmm_fill_rows_f32(node, N, i0, i1);
+}
+
+static void sg_addmm_bias_task(void *ctx, size_t i, size_t n)
+{
+    const sg_tensor *node = ctx;
+    size_t M, K, N, j0, j1;
+    bool tw;
+    sg_addmm_dims(node, &M, &K, &N, &tw);
+    sg_pool_share(N, 16, i, n, &j0, &j1);
+    if (node->dtype == SG_F64)
+        sg_addmm_bias_cols_f64(node, M, N, j0, j1);
+    else
+        sg_addmm_bias_cols_f32(node, M, N, j0, j1);
+}
+
+/* Tasks for a pass over y (M, N): the pool's threads when y is large. */
+static size_t sg_addmm_tasks(const sg_tensor *node) { return node->numel >= ((size_t)1 << 16) ? sg_pool_threads() : 1; }
 
 static void addmm_forward(sg_tensor *node)
 {
     size_t M, K, N;
     bool tw;
     sg_addmm_dims(node, &M, &K, &N, &tw);
-    addmm_fill_bias(node);
+    sg_pool_run(sg_addmm_fill_task, node, sg_addmm_tasks(node));
     sg_gemm(node->dtype, false, tw, M, N, K, node->src[0]->data, K, node->src[1]->data, tw ? K : N, 1.0, node->data, N);
 }
 
@@ -364,7 +466,8 @@ static void addmm_vjp(sg_tensor *node)
         else /* dW (N, K) += G^T (N, M) X (M, K) */
             sg_gemm(dt, true, false, N, K, M, g, N, x, K, 1.0, gw, K);
     }
-    addmm_bias_vjp(node);
+    if (node->src[2]->grad)
+        sg_pool_run(sg_addmm_bias_task, node, sg_addmm_tasks(node));
 }
 
 sg_tensor *sg_addmm(sg_graph *g, sg_tensor *x, sg_tensor *W, sg_tensor *b, bool trans_w)

@@ -82,6 +82,9 @@ typedef struct sg_cli_args {
 
 /* Prints "seqgrad: <message>" to stderr. */
 void sg_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Gives every op's kernels n threads (sg_threads_set): SG_EXIT_OK, or
+ * SG_EXIT_FAIL after a message when the threads cannot be started. */
+int sg_cli_set_threads(size_t n);
 
 /* Parses argv[0..argc-1] (the words after the command).  Returns 0, or 2 after
  * printing a usage error (unknown or abbreviated option, missing value), or 1

@@ -6,6 +6,7 @@
 #include "graph/core/sg_alloc.h"
 #include "graph/core/sg_rng.h"
 #include "graph/util/sg_file.h"
+#include "ops/sg_threads.h"
 
 #include <cjson/cJSON.h>
 
@@ -145,4 +146,14 @@ bool sg_cli_can_append(const char *path)
         return false;
     }
     return true;
+}
+
+int sg_cli_set_threads(size_t n)
+{
+    sg_status st = sg_threads_set(n);
+    if (st != SG_OK) {
+        sg_cli_error("cannot run on %zu threads: %s", n, sg_status_str(st));
+        return SG_EXIT_FAIL;
+    }
+    return SG_EXIT_OK;
 }

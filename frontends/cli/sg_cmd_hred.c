@@ -29,7 +29,6 @@
 #include "graph/util/sg_util.h"
 #include "models/hred/sg_hred.h"
 
-#include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -486,11 +485,13 @@ static int sg_hd_train(sg_cli_args *a, sg_hred_kind kind)
                      "(`seqgrad dialogues -o FILE` writes one)");
         return SG_EXIT_USAGE;
     }
+    int trc = sg_cli_set_threads(threads);
+    if (trc != SG_EXIT_OK)
+        return trc;
     sg_cellfile *cellfile = NULL; /* --cell FILE.cell or LIB.so:FUNCTION */
     int lrc = sg_cli_cell_from_args(sg_cli_opt(a, "cell"), set.cfg.kind, &cellfile, &set.cfg.make, &set.cfg.make_ctx);
     if (lrc != SG_EXIT_OK)
         return lrc;
-    openblas_set_num_threads((int)threads);
     char err[4096];
     sg_dialog_data d;
     sg_dialog_opts dopt = sg_hd_data_opts(&set);
@@ -668,7 +669,9 @@ static int sg_hd_eval(sg_cli_args *a, sg_hred_kind kind)
         return SG_EXIT_USAGE;
     }
     int which = split && strcmp(split, "valid") == 0 ? SG_PAIRS_VALID : SG_PAIRS_TEST;
-    openblas_set_num_threads((int)threads);
+    int trc = sg_cli_set_threads(threads);
+    if (trc != SG_EXIT_OK)
+        return trc;
     sg_hd_loaded l;
     int rc = sg_hd_load(load, kind, &l);
     if (rc != SG_EXIT_OK)

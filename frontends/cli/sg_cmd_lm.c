@@ -24,7 +24,6 @@
 #include "frontends/cellfile/sg_cellfile.h"
 #include "frontends/cli/sg_cli_settings.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -384,6 +383,11 @@ int sg_cmd_train_lm(sg_cli_args *a)
         sg_lm_opts_free(&o);
         return o.parse_rc ? o.parse_rc : SG_EXIT_USAGE;
     }
+    int trc = sg_cli_set_threads(o.threads);
+    if (trc != SG_EXIT_OK) {
+        sg_lm_opts_free(&o);
+        return trc;
+    }
     if (o.resume) {
         int crc = sg_lm_resume_cell(&o);
         if (crc != SG_EXIT_OK) {
@@ -391,7 +395,6 @@ int sg_cmd_train_lm(sg_cli_args *a)
             return crc;
         }
     }
-    openblas_set_num_threads((int)o.threads);
     char err[4096];
     sg_text_corpus corpus;
     if (sg_text_corpus_load(&corpus, o.data, o.min_count, err, sizeof err) != SG_OK) {
@@ -620,7 +623,9 @@ int sg_cmd_eval_lm(sg_cli_args *a)
         sg_cli_error("--split must be valid or test");
         return 2;
     }
-    openblas_set_num_threads((int)o.threads);
+    int trc = sg_cli_set_threads(o.threads);
+    if (trc != SG_EXIT_OK)
+        return trc;
     sg_vocab *vocab = NULL;
     sg_lm_session s = {0};
     int rc = 1;

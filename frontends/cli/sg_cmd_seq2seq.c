@@ -16,7 +16,6 @@
 #include "graph/util/sg_util.h"
 #include "models/seq2seq/sg_seq2seq.h"
 
-#include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -287,6 +286,9 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
         sg_cli_error("--data FILE is needed: one source_target pair per line (a tab or the first '_' separates them)");
         return SG_EXIT_USAGE;
     }
+    int trc = sg_cli_set_threads(threads);
+    if (trc != SG_EXIT_OK)
+        return trc;
     sg_cellfile *cellfile = NULL; /* --cell FILE.cell or LIB.so:FUNCTION */
     int lrc = sg_cli_load_cell(sg_cli_opt(a, "cell"), &cellfile);
     if (lrc != SG_EXIT_OK)
@@ -312,7 +314,6 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
         sg_vocab_free(saved_vocab);
         return SG_EXIT_USAGE;
     }
-    openblas_set_num_threads((int)threads);
     char err[4096];
     sg_pair_data d;
     sg_pair_opts po = sg_s2s_pair_opts(&set);
@@ -730,7 +731,9 @@ int sg_cmd_eval_seq2seq(sg_cli_args *a)
         return SG_EXIT_USAGE;
     }
     int which = split && strcmp(split, "valid") == 0 ? SG_PAIRS_VALID : SG_PAIRS_TEST;
-    openblas_set_num_threads((int)threads);
+    int trc = sg_cli_set_threads(threads);
+    if (trc != SG_EXIT_OK)
+        return trc;
     sg_s2s_loaded l;
     int rc = sg_s2s_load(load, &l);
     if (rc != SG_EXIT_OK)

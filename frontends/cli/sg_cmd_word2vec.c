@@ -21,7 +21,6 @@
 #include "models/word2vec/sg_word2vec.h"
 
 #include <cjson/cJSON.h>
-#include <cblas.h>
 #include <ctype.h>
 #include <math.h>
 #include <pthread.h>
@@ -336,7 +335,9 @@ int sg_cmd_train_word2vec(sg_cli_args *a)
     if (!sg_cli_can_write(out, "vectors") || (save && !sg_cli_can_write(save, "checkpoint")) ||
         (log && !sg_cli_can_append(log)))
         return SG_EXIT_FAIL;
-    openblas_set_num_threads(1); /* the workers are the parallelism; their products are small */
+    int trc = sg_cli_set_threads(1); /* the workers are the parallelism; their products are small */
+    if (trc != SG_EXIT_OK)
+        return trc;
     sg_w2v_corpus c;
     sg_status st = sg_w2v_corpus_load(&c, data, min_count, err, sizeof err);
     if (st != SG_OK) {

@@ -185,10 +185,37 @@ void sg_param_grad_note_rows(sg_param *p, const int32_t *rows, size_t n)
     }
 }
 
-static int sg_size_cmp(const void *a, const void *b)
+/* Moves a[i] down the max-heap a[0..n-1] until both children are smaller. */
+static void sg_heap_sift(size_t *a, size_t i, size_t n)
 {
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    return x < y ? -1 : x > y;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && a[c + 1] > a[c])
+            c++;
+        if (a[i] >= a[c])
+            return;
+        size_t t = a[i];
+        a[i] = a[c];
+        a[c] = t;
+        i = c;
+    }
+}
+
+/* Sorts a[0..n-1] ascending in place, in O(n log n), allocating nothing:
+ * glibc's qsort takes a heap buffer for arrays above 1 KiB, which a training
+ * step must not (tests/cli_heap.sh counts every allocation of the process). */
+static void sg_sort_sizes(size_t *a, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        sg_heap_sift(a, i, n);
+    for (size_t end = n; end > 1; end--) {
+        size_t t = a[0];
+        a[0] = a[end - 1];
+        a[end - 1] = t;
+        sg_heap_sift(a, 0, end - 1);
+    }
 }
 
 size_t sg_param_grad_ranges(sg_param *p)
@@ -196,7 +223,7 @@ size_t sg_param_grad_ranges(sg_param *p)
     if (p->grad_extent != SG_GRAD_ROWS)
         return 1;
     if (!p->grad_rows_sorted) {
-        qsort(p->grad_rows, p->n_grad_rows, sizeof *p->grad_rows, sg_size_cmp);
+        sg_sort_sizes(p->grad_rows, p->n_grad_rows);
         p->grad_rows_sorted = true;
     }
     return p->n_grad_rows;
