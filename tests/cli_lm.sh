@@ -3,7 +3,8 @@
 # object per epoch with the documented fields; checkpoint), eval (same test
 # perplexity as training printed), generate (greedy output is deterministic,
 # sampling with a seed too), graph lm (one node per cell per step collapsed),
-# gradcheck lm (passes), and clear errors for bad input.
+# gradcheck lm (passes), clear errors for bad input, and the same bytes from
+# two runs with --threads 2.
 set -u
 seqgrad=$1
 fail() { echo "FAIL: $*"; echo "0 passed, 1 failed"; exit 1; }
@@ -55,4 +56,10 @@ grep -q "train.txt" "$dir/err" || fail "the message should list the files looked
 "$seqgrad" train lm --data "$dir" --cell banana 2>/dev/null; [ $? -eq 2 ] || fail "a bad --cell should exit 2"
 "$seqgrad" eval --load "$dir/train.txt" --data "$dir" 2> "$dir/err"; [ $? -eq 3 ] || fail "a non-checkpoint should exit 3 (bad input)"
 echo "$(cat "$dir/err")"
+# the same seed and thread count give the same bytes, with the work cut over the engine's threads
+for run in a b; do
+  "$seqgrad" train lm --data "$dir" --hidden 64 --layers 2 --bptt 10 --batch 20 --epochs 1 --max-windows 8 \
+    --dropout 0.2 --threads 2 --save "$dir/t2$run.st" > /dev/null || fail "train --threads 2"
+done
+cmp -s "$dir/t2a.st" "$dir/t2b.st" || fail "two runs with --threads 2 saved different checkpoints"
 echo "1 passed, 0 failed"

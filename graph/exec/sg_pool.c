@@ -1,18 +1,23 @@
 /* sg_pool.c — the engine's worker pool (see sg_pool.h).
  *
- * A job is posted by bumping `generation` after writing fn, ctx and n_tasks;
- * workers (and the caller) take task indices from `next` until it passes
- * n_tasks, then each worker checks out by incrementing `finished`.  The
- * caller returns when all workers have checked out, so no worker can still
- * be reading a job's fields when the next job overwrites them.  Sequentially
- * consistent atomics throughout: a job is microseconds of work, the fences
- * cost nothing next to it, and the reasoning stays simple.
+ * A job is one 64-bit word, `claim` = (generation << 32) | next task index,
+ * beside its fields fn, ctx and n_tasks.  Posting a job: close the word
+ * (the new generation with index SG_POOL_CLOSED), write the fields, open it
+ * (index 0).  Anyone (workers and the caller) takes task i by a compare-and-
+ * swap of (g, i) to (g, i + 1) after reading the fields, and counts `done`
+ * when the task is finished; the caller returns when done == n_tasks.  So the
+ * caller never waits for a worker that has nothing to do (one asleep, or not
+ * scheduled because there are more threads than cores): if no worker comes,
+ * it runs every task itself.  A worker that read the fields of a newer job
+ * (the caller rewrites them only after closing the word) fails its swap,
+ * since the generation moved; sequentially consistent atomics throughout make
+ * that argument hold, and cost nothing next to a job's microseconds.
  *
  * Sleeping: a worker that has spun SG_POOL_SPINS times without a new job
- * registers in `sleepers` under the mutex and re-checks the generation before
- * it waits; the caller bumps the generation, then broadcasts if it sees a
- * sleeper.  Either the worker sees the new generation or the caller sees the
- * sleeper, so no wake-up is lost.
+ * registers in `sleepers` under the mutex and re-checks the word before it
+ * waits; the caller opens the word, then broadcasts if it sees a sleeper.
+ * Either the worker sees the new job or the caller sees the sleeper, so no
+ * wake-up is lost.
  */
 #include "graph/exec/sg_pool.h"
 
@@ -22,6 +27,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -30,21 +36,20 @@
 #define SG_POOL_RELAX() ((void)0)
 #endif
 
-enum { SG_POOL_SPINS = 1 << 17 }; /* ~ 1 ms of pause instructions */
+enum { SG_POOL_SPINS = 1 << 14 }; /* a few hundred microseconds of pause instructions */
+#define SG_POOL_CLOSED UINT32_MAX /* the task index of a job being written */
 
 typedef struct sg_pool {
-    size_t n_threads;   /* jobs run on this many threads, the caller included */
-    pthread_t *workers; /* (n_threads - 1) */
-    atomic_uint generation;
-    unsigned born;          /* the generation when the workers were made: each waits for the next */
-    atomic_size_t next;     /* next task index of the current job */
-    atomic_size_t finished; /* workers checked out of the current job */
+    size_t n_threads;       /* jobs run on this many threads, the caller included */
+    pthread_t *workers;     /* (n_threads - 1) */
+    _Atomic uint64_t claim; /* (generation << 32) | next task index */
+    _Atomic(sg_pool_task_fn) fn;
+    _Atomic(void *) ctx;
+    atomic_size_t n_tasks;
+    atomic_size_t done; /* tasks of the current job finished */
     atomic_int sleepers;
     atomic_bool stop;
     atomic_flag busy; /* a caller owns the pool */
-    sg_pool_task_fn fn;
-    void *ctx;
-    size_t n_tasks;
     pthread_mutex_t mu;
     pthread_cond_t cv;
 } sg_pool;
@@ -52,30 +57,50 @@ typedef struct sg_pool {
 static sg_pool sg_the_pool = {
     .n_threads = 1, .busy = ATOMIC_FLAG_INIT, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-/* Takes and runs tasks of the current job until none is left. */
-static void sg_pool_drain(sg_pool *p)
+static uint32_t sg_claim_gen(uint64_t c) { return (uint32_t)(c >> 32); }
+static uint32_t sg_claim_index(uint64_t c) { return (uint32_t)c; }
+
+/* Takes and runs tasks of job generation g until none is left or the job
+ * is no longer g. */
+static void sg_pool_drain(sg_pool *p, uint32_t g)
 {
     for (;;) {
-        size_t i = atomic_fetch_add(&p->next, 1);
-        if (i >= p->n_tasks)
+        uint64_t c = atomic_load(&p->claim);
+        if (sg_claim_gen(c) != g || sg_claim_index(c) == SG_POOL_CLOSED)
             return;
-        p->fn(p->ctx, i, p->n_tasks);
+        sg_pool_task_fn fn = atomic_load(&p->fn);
+        void *ctx = atomic_load(&p->ctx);
+        size_t n = atomic_load(&p->n_tasks);
+        size_t i = sg_claim_index(c);
+        if (i >= n)
+            return;
+        if (!atomic_compare_exchange_weak(&p->claim, &c, c + 1))
+            continue; /* another thread took task i, or the job changed */
+        fn(ctx, i, n);
+        atomic_fetch_add(&p->done, 1);
     }
 }
 
-/* Waits until the generation differs from seen (or stop); returns it. */
-static unsigned sg_pool_await(sg_pool *p, unsigned seen)
+/* Whether the word holds an open job other than generation seen. */
+static bool sg_pool_news(sg_pool *p, uint32_t seen, uint32_t *g)
 {
+    uint64_t c = atomic_load(&p->claim);
+    *g = sg_claim_gen(c);
+    return *g != seen && sg_claim_index(c) != SG_POOL_CLOSED;
+}
+
+/* Waits for an open job other than generation seen (or stop); returns it. */
+static uint32_t sg_pool_await(sg_pool *p, uint32_t seen)
+{
+    uint32_t g;
     for (unsigned spins = 0; spins < SG_POOL_SPINS; spins++) {
-        unsigned g = atomic_load(&p->generation);
-        if (g != seen || atomic_load(&p->stop))
+        if (sg_pool_news(p, seen, &g) || atomic_load(&p->stop))
             return g;
         SG_POOL_RELAX();
     }
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add(&p->sleepers, 1);
-    unsigned g;
-    while ((g = atomic_load(&p->generation)) == seen && !atomic_load(&p->stop))
+    while (!sg_pool_news(p, seen, &g) && !atomic_load(&p->stop))
         pthread_cond_wait(&p->cv, &p->mu);
     atomic_fetch_sub(&p->sleepers, 1);
     pthread_mutex_unlock(&p->mu);
@@ -85,13 +110,14 @@ static unsigned sg_pool_await(sg_pool *p, unsigned seen)
 static void *sg_pool_worker(void *arg)
 {
     sg_pool *p = arg;
-    unsigned seen = p->born; /* not the generation now: a job may already be waiting */
+    uint32_t seen = sg_claim_gen(atomic_load(&p->claim)); /* a job already open is drained below */
+    if (sg_claim_index(atomic_load(&p->claim)) != SG_POOL_CLOSED)
+        sg_pool_drain(p, seen);
     for (;;) {
         seen = sg_pool_await(p, seen);
         if (atomic_load(&p->stop))
             return NULL;
-        sg_pool_drain(p);
-        atomic_fetch_add(&p->finished, 1);
+        sg_pool_drain(p, seen);
     }
 }
 
@@ -124,7 +150,6 @@ sg_status sg_pool_set_threads(size_t n)
         return SG_ERR_NOMEM;
     sg_pool_join_all(p);
     p->workers = workers;
-    p->born = atomic_load(&p->generation); /* pthread_create publishes it to the worker */
     for (size_t w = 0; w + 1 < n; w++) {
         if (pthread_create(&workers[w], NULL, sg_pool_worker, p) != 0) {
             p->n_threads = w + 1; /* join the ones that started */
@@ -143,28 +168,28 @@ void sg_pool_run(sg_pool_task_fn fn, void *ctx, size_t n_tasks)
     sg_pool *p = &sg_the_pool;
     if (n_tasks == 0)
         return;
-    if (p->n_threads <= 1 || n_tasks == 1 || atomic_flag_test_and_set(&p->busy)) {
+    if (p->n_threads <= 1 || n_tasks == 1 || n_tasks >= SG_POOL_CLOSED || atomic_flag_test_and_set(&p->busy)) {
         for (size_t i = 0; i < n_tasks; i++)
             fn(ctx, i, n_tasks);
         return;
     }
-    p->fn = fn;
-    p->ctx = ctx;
-    p->n_tasks = n_tasks;
-    atomic_store(&p->next, 0);
-    atomic_store(&p->finished, 0);
-    atomic_fetch_add(&p->generation, 1);
+    uint32_t g = sg_claim_gen(atomic_load(&p->claim)) + 1;
+    atomic_store(&p->claim, ((uint64_t)g << 32) | SG_POOL_CLOSED);
+    atomic_store(&p->fn, fn);
+    atomic_store(&p->ctx, ctx);
+    atomic_store(&p->n_tasks, n_tasks);
+    atomic_store(&p->done, 0);
+    atomic_store(&p->claim, (uint64_t)g << 32); /* open: task 0 is next */
     if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
     }
-    sg_pool_drain(p);
-    size_t workers = p->n_threads - 1;
-    for (unsigned spins = 0; atomic_load(&p->finished) < workers; spins++) {
+    sg_pool_drain(p, g);
+    for (unsigned spins = 0; atomic_load(&p->done) < n_tasks; spins++) {
         SG_POOL_RELAX();
-        if (spins >= SG_POOL_SPINS)
-            sched_yield(); /* more threads than cores: let the late worker run */
+        if (spins >= 256)
+            sched_yield(); /* a worker holding a task may be waiting for this core */
     }
     atomic_flag_clear(&p->busy);
 }

@@ -32,13 +32,13 @@ sg_status sg_optim_init_adam(sg_optim *opt, const sg_adam_config *cfg)
 }
 
 /* Adam with bias corrections c1 = 1 - b1^t, c2 = 1 - b2^t */
-#define SG_ADAM(T, p, lr, b1, b2, eps, wd, c1, c2)                                                                     \
+#define SG_ADAM(T, p, lr, b1, b2, eps, wd, c1, c2, b, e)                                                               \
     do {                                                                                                               \
         T *w_ = (T *)(p)->value;            /* (numel) */                                                              \
         const T *g_ = (const T *)(p)->grad; /* (numel) */                                                              \
         T *m_ = (T *)(p)->m;                /* (numel) */                                                              \
         T *v_ = (T *)(p)->v;                /* (numel) */                                                              \
-        for (size_t i_ = 0; i_ < (p)->numel; i_++) {                                                                   \
+        for (size_t i_ = (b); i_ < (e); i_++) {                                                                        \
             double w = (double)w_[i_];                                                                                 \
             double g = (double)g_[i_] + (wd)*w;                                                                        \
             double m = (b1) * (double)m_[i_] + (1.0 - (b1)) * g;                                                       \
@@ -49,23 +49,37 @@ sg_status sg_optim_init_adam(sg_optim *opt, const sg_adam_config *cfg)
         }                                                                                                              \
     } while (0)
 
+typedef struct sg_adam_rates {
+    double lr, b1, b2, eps, wd, c1, c2;
+} sg_adam_rates;
+
+/* The update of [begin, end) of p (every element's is its own). */
+static void sg_adam_piece(void *ctx, size_t task, sg_param *p, size_t off, size_t begin, size_t end)
+{
+    (void)task;
+    (void)off;
+    const sg_adam_rates *r = ctx;
+    if (p->dtype == SG_F32)
+        SG_ADAM(float, p, r->lr, r->b1, r->b2, r->eps, r->wd, r->c1, r->c2, begin, end);
+    else
+        SG_ADAM(double, p, r->lr, r->b1, r->b2, r->eps, r->wd, r->c1, r->c2, begin, end);
+}
+
 static sg_status sg_adam_step(sg_optim *opt, sg_params *ps)
 {
     sg_status st = sg_optim_ensure_state(ps, true, true);
     if (st != SG_OK)
         return st;
     opt->t++;
-    const double lr = opt->lr, b1 = opt->adam.beta1, b2 = opt->adam.beta2, eps = opt->adam.eps,
-                 wd = opt->adam.weight_decay;
-    const double c1 = 1.0 - pow(b1, (double)opt->t); /* > 0 since b1 < 1, t >= 1 */
-    const double c2 = 1.0 - pow(b2, (double)opt->t);
-    for (size_t k = 0; k < ps->n; k++) {
-        sg_param *p = ps->items[k];
-        if (p->dtype == SG_F32)
-            SG_ADAM(float, p, lr, b1, b2, eps, wd, c1, c2);
-        else
-            SG_ADAM(double, p, lr, b1, b2, eps, wd, c1, c2);
-    }
+    const double b1 = opt->adam.beta1, b2 = opt->adam.beta2;
+    sg_adam_rates r = {.lr = opt->lr,
+                       .b1 = b1,
+                       .b2 = b2,
+                       .eps = opt->adam.eps,
+                       .wd = opt->adam.weight_decay,
+                       .c1 = 1.0 - pow(b1, (double)opt->t), /* > 0 since b1 < 1, t >= 1 */
+                       .c2 = 1.0 - pow(b2, (double)opt->t)};
+    sg_optim_walk(ps, true, sg_adam_piece, &r);
     return SG_OK;
 }
 

@@ -8,6 +8,7 @@
 #include "graph/optim/sg_optim_kind.h"
 
 #include "graph/core/sg_alloc.h"
+#include "graph/exec/sg_pool.h"
 #include "graph/util/sg_util.h"
 
 #include <math.h>
@@ -228,23 +229,110 @@ sg_status sg_optim_state_load(sg_optim *o, const sg_state_io *io)
 
 /* ---- clipping ------------------------------------------------------------ */
 
-/* Sum over all gradients of (g / scale)^2, in double; only the ranges that may
- * be nonzero (sg_param_grad_ranges), in ascending order, so the sum is the
- * dense loop's bit for bit. */
-static double sg_grad_sumsq(const sg_params *ps, double scale)
+/* ---- walking every gradient element over the pool ---------------------- */
+
+typedef struct sg_optim_walk_job {
+    const sg_params *ps;
+    bool dense;
+    size_t chunk, total;
+    sg_optim_piece_fn fn;
+    void *ctx;
+} sg_optim_walk_job;
+
+static void sg_optim_walk_task(void *c, size_t task, size_t n_tasks)
 {
-    double ss = 0.0;
-    for (size_t k = 0; k < ps->n; k++) {
-        sg_param *p = ps->items[k];
-        for (size_t r = 0, nr = sg_param_grad_ranges(p); r < nr; r++) {
-            size_t b, len;
-            sg_param_grad_range(p, r, &b, &len);
-            for (size_t i = b; i < b + len; i++) {
-                double g =
-                    (p->dtype == SG_F32 ? (double)((const float *)p->grad)[i] : ((const double *)p->grad)[i]) / scale;
-                ss += g * g;
+    (void)n_tasks;
+    const sg_optim_walk_job *w = c;
+    size_t lo = task * w->chunk, hi = lo + w->chunk < w->total ? lo + w->chunk : w->total;
+    size_t off = 0;
+    for (size_t k = 0; k < w->ps->n && off < hi; k++) {
+        sg_param *p = w->ps->items[k];
+        size_t end = off + p->numel;
+        if (end > lo) {
+            size_t a = lo > off ? lo - off : 0, b = (hi < end ? hi : end) - off; /* the chunk, in p's indices */
+            size_t nr = w->dense ? 1 : sg_param_grad_ranges_any(p);
+            for (size_t r = 0; r < nr; r++) {
+                size_t rb = 0, len = p->numel;
+                if (!w->dense)
+                    sg_param_grad_range(p, r, &rb, &len);
+                size_t s = rb > a ? rb : a, e = rb + len < b ? rb + len : b;
+                if (s < e)
+                    w->fn(w->ctx, task, p, off, s, e);
             }
         }
+        off = end;
+    }
+}
+
+size_t sg_optim_walk(const sg_params *ps, bool dense, sg_optim_piece_fn fn, void *ctx)
+{
+    size_t total = 0;
+    for (size_t k = 0; k < ps->n; k++) {
+        if (!dense)
+            (void)sg_param_grad_ranges(ps->items[k]); /* sorts the rows, before the tasks read them */
+        total += ps->items[k]->numel;
+    }
+    if (total == 0)
+        return 0;
+    size_t chunk = (size_t)1 << 16; /* elements: ~100 us of work, against ~1 us per hand-off */
+    if (total / chunk >= SG_OPTIM_MAX_TASKS)
+        chunk = (total / SG_OPTIM_MAX_TASKS + 8) & ~(size_t)7; /* a multiple of 8; (total / chunk) < MAX */
+    size_t n_tasks = (total + chunk - 1) / chunk;
+    sg_optim_walk_job job = {ps, dense, chunk, total, fn, ctx};
+    sg_pool_run(sg_optim_walk_task, &job, n_tasks);
+    return n_tasks;
+}
+
+/* ---- clipping ------------------------------------------------------------ */
+
+/* Sum over all gradients of (g / scale)^2, in double: element number j (of
+ * the whole array, sg_optim_walk) goes to lane j % 8 of its chunk; a chunk's
+ * lanes are added in a fixed order, the chunks in order.  Only the ranges that
+ * may be nonzero are read, and a skipped element would have added 0 to its
+ * lane, so the sum is the dense loop's bit for bit, at any thread count. */
+typedef struct sg_sumsq_ctx {
+    double scale;
+    _Alignas(64) double lanes[SG_OPTIM_MAX_TASKS][8]; /* one cache line per task */
+} sg_sumsq_ctx;
+
+#define SG_SUMSQ_PIECE(T)                                                                                              \
+    do {                                                                                                               \
+        const T *g = (const T *)p->grad; /* (numel) */                                                                 \
+        size_t i = begin;                                                                                              \
+        for (; i < end && (off + i) % 8 != 0; i++) {                                                                   \
+            double x = (double)g[i] / c->scale;                                                                        \
+            acc[(off + i) % 8] += x * x;                                                                               \
+        }                                                                                                              \
+        if (c->scale == 1.0)                                                                                           \
+            for (; i + 8 <= end; i += 8)                                                                               \
+                for (size_t l = 0; l < 8; l++)                                                                         \
+                    acc[l] += (double)g[i + l] * (double)g[i + l];                                                     \
+        for (; i < end; i++) {                                                                                         \
+            double x = (double)g[i] / c->scale;                                                                        \
+            acc[(off + i) % 8] += x * x;                                                                               \
+        }                                                                                                              \
+    } while (0)
+
+static void sg_sumsq_piece(void *ctx, size_t task, sg_param *p, size_t off, size_t begin, size_t end)
+{
+    sg_sumsq_ctx *c = ctx;
+    double *acc = c->lanes[task];
+    if (p->dtype == SG_F32)
+        SG_SUMSQ_PIECE(float);
+    else
+        SG_SUMSQ_PIECE(double);
+}
+
+static double sg_grad_sumsq(const sg_params *ps, double scale)
+{
+    static _Thread_local sg_sumsq_ctx c; /* 16 KiB: not on the stack of a caller's thread */
+    c.scale = scale;
+    memset(c.lanes, 0, sizeof c.lanes);
+    size_t n_tasks = sg_optim_walk(ps, false, sg_sumsq_piece, &c);
+    double ss = 0.0;
+    for (size_t t = 0; t < n_tasks; t++) {
+        const double *a = c.lanes[t];
+        ss += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
     }
     return ss;
 }
@@ -271,27 +359,29 @@ double sg_params_grad_norm(const sg_params *ps)
     return amax * sqrt(sg_grad_sumsq(ps, amax));
 }
 
+/* grad *= scale over [begin, end) of p */
+static void sg_scale_piece(void *ctx, size_t task, sg_param *p, size_t off, size_t begin, size_t end)
+{
+    (void)task;
+    (void)off;
+    const double scale = *(const double *)ctx;
+    if (p->dtype == SG_F32) {
+        float *g = (float *)p->grad; /* (numel) */
+        for (size_t i = begin; i < end; i++)
+            g[i] = (float)((double)g[i] * scale);
+    } else {
+        double *g = (double *)p->grad; /* (numel) */
+        for (size_t i = begin; i < end; i++)
+            g[i] *= scale;
+    }
+}
+
 double sg_params_clip_grad_norm(sg_params *ps, double max_norm)
 {
     double norm = sg_params_grad_norm(ps);
     if (!ps || !isfinite(norm) || !(max_norm > 0.0) || !(norm > max_norm))
         return norm;
-    const double scale = max_norm / norm;
-    for (size_t k = 0; k < ps->n; k++) {
-        sg_param *p = ps->items[k];
-        for (size_t r = 0, nr = sg_param_grad_ranges(p); r < nr; r++) {
-            size_t b, len;
-            sg_param_grad_range(p, r, &b, &len);
-            if (p->dtype == SG_F32) {
-                float *g = (float *)p->grad; /* (numel) */
-                for (size_t i = b; i < b + len; i++)
-                    g[i] = (float)((double)g[i] * scale);
-            } else {
-                double *g = (double *)p->grad; /* (numel) */
-                for (size_t i = b; i < b + len; i++)
-                    g[i] *= scale;
-            }
-        }
-    }
+    double scale = max_norm / norm;
+    sg_optim_walk(ps, false, sg_scale_piece, &scale);
     return norm;
 }

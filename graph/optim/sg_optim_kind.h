@@ -31,6 +31,18 @@ bool sg_optim_unit(double x);   /* in [0, 1) */
 /* Makes sure every parameter has the moments needed (zeroed); allocates only
  * when one is still NULL, i.e. on the first step. */
 SG_NODISCARD sg_status sg_optim_ensure_state(sg_params *ps, bool need_m, bool need_v);
+/* The gradient elements of ps as one array (parameter k's element i is number
+ * off + i, off the sizes of the parameters before it) cut into chunks that
+ * run as pool tasks (graph/exec/sg_pool.h): fn(ctx, task, p, off, begin, end)
+ * for every piece [begin, end) of p's gradient ranges (sg_param_grad_ranges,
+ * rows sorted; every element when dense) inside chunk `task`, in order.  The
+ * cut depends on the sizes alone, not on the thread count or on which ranges
+ * are sparse, so a per-task reduction summed in task order gives the same bytes
+ * at any thread count, sparse or dense.  Returns the number of tasks (at most
+ * SG_OPTIM_MAX_TASKS). */
+enum { SG_OPTIM_MAX_TASKS = 256 };
+typedef void (*sg_optim_piece_fn)(void *ctx, size_t task, sg_param *p, size_t off, size_t begin, size_t end);
+size_t sg_optim_walk(const sg_params *ps, bool dense, sg_optim_piece_fn fn, void *ctx);
 /* Stores "<key>" = v (exact decimal) through io. */
 SG_NODISCARD sg_status sg_optim_put_double(const sg_state_io *io, const char *key, double v);
 /* Reads the required finite number "<key>" through io. */

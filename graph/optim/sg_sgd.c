@@ -23,25 +23,25 @@ sg_status sg_optim_init_sgd(sg_optim *opt, const sg_sgd_config *cfg)
     return SG_OK;
 }
 
-/* w -= lr * (grad + wd * w) over elements [b, b + len); w, grad: (numel) of T */
-#define SG_SGD_PLAIN(T, p, lr, wd, b, len)                                                                             \
+/* w -= lr * (grad + wd * w) over elements [b, e); w, grad: (numel) of T */
+#define SG_SGD_PLAIN(T, p, lr, wd, b, e)                                                                               \
     do {                                                                                                               \
         T *w_ = (T *)(p)->value;            /* (numel) */                                                              \
         const T *g_ = (const T *)(p)->grad; /* (numel) */                                                              \
-        for (size_t i_ = (b); i_ < (b) + (len); i_++) {                                                                \
+        for (size_t i_ = (b); i_ < (e); i_++) {                                                                        \
             double w = (double)w_[i_];                                                                                 \
             double g = (double)g_[i_] + (wd)*w;                                                                        \
             w_[i_] = (T)(w - (lr)*g);                                                                                  \
         }                                                                                                              \
     } while (0)
 
-/* m = mu * m + (grad + wd * w); w -= lr * m */
-#define SG_SGD_MOMENTUM(T, p, lr, mu, wd)                                                                              \
+/* m = mu * m + (grad + wd * w); w -= lr * m over elements [b, e) */
+#define SG_SGD_MOMENTUM(T, p, lr, mu, wd, b, e)                                                                        \
     do {                                                                                                               \
         T *w_ = (T *)(p)->value;            /* (numel) */                                                              \
         const T *g_ = (const T *)(p)->grad; /* (numel) */                                                              \
         T *m_ = (T *)(p)->m;                /* (numel) */                                                              \
-        for (size_t i_ = 0; i_ < (p)->numel; i_++) {                                                                   \
+        for (size_t i_ = (b); i_ < (e); i_++) {                                                                        \
             double w = (double)w_[i_];                                                                                 \
             double g = (double)g_[i_] + (wd)*w;                                                                        \
             double m = (mu) * (double)m_[i_] + g;                                                                      \
@@ -50,37 +50,42 @@ sg_status sg_optim_init_sgd(sg_optim *opt, const sg_sgd_config *cfg)
         }                                                                                                              \
     } while (0)
 
+typedef struct sg_sgd_rates {
+    double lr, mu, wd;
+} sg_sgd_rates;
+
+/* The update of [begin, end) of p: each element's is its own, so the pool's
+ * cut (sg_optim_walk) cannot change it. */
+static void sg_sgd_piece(void *ctx, size_t task, sg_param *p, size_t off, size_t begin, size_t end)
+{
+    (void)task;
+    (void)off;
+    const sg_sgd_rates *r = ctx;
+    if (r->mu > 0.0) {
+        if (p->dtype == SG_F32)
+            SG_SGD_MOMENTUM(float, p, r->lr, r->mu, r->wd, begin, end);
+        else
+            SG_SGD_MOMENTUM(double, p, r->lr, r->mu, r->wd, begin, end);
+    } else {
+        if (p->dtype == SG_F32)
+            SG_SGD_PLAIN(float, p, r->lr, r->wd, begin, end);
+        else
+            SG_SGD_PLAIN(double, p, r->lr, r->wd, begin, end);
+    }
+}
+
 static sg_status sg_sgd_step(sg_optim *opt, sg_params *ps)
 {
-    const double lr = opt->lr, mu = opt->sgd.momentum, wd = opt->sgd.weight_decay;
-    if (mu > 0.0) {
+    sg_sgd_rates r = {opt->lr, opt->sgd.momentum, opt->sgd.weight_decay};
+    if (r.mu > 0.0) {
         sg_status st = sg_optim_ensure_state(ps, true, false);
         if (st != SG_OK)
             return st;
     }
-    for (size_t k = 0; k < ps->n; k++) {
-        sg_param *p = ps->items[k];
-        if (mu > 0.0) {
-            if (p->dtype == SG_F32)
-                SG_SGD_MOMENTUM(float, p, lr, mu, wd);
-            else
-                SG_SGD_MOMENTUM(double, p, lr, mu, wd);
-        } else {
-            /* without weight decay a zero gradient changes nothing: a row-sparse
-             * gradient updates only its rows (sg_param.h), in any order, since
-             * each element's update is its own */
-            size_t nr = wd == 0.0 ? sg_param_grad_ranges_any(p) : 1;
-            for (size_t r = 0; r < nr; r++) {
-                size_t b = 0, len = p->numel;
-                if (wd == 0.0)
-                    sg_param_grad_range(p, r, &b, &len);
-                if (p->dtype == SG_F32)
-                    SG_SGD_PLAIN(float, p, lr, wd, b, len);
-                else
-                    SG_SGD_PLAIN(double, p, lr, wd, b, len);
-            }
-        }
-    }
+    /* plain SGD without weight decay: a zero gradient changes nothing, so a
+     * row-sparse gradient updates only its rows (sg_param.h); momentum and
+     * weight decay move every element */
+    sg_optim_walk(ps, r.mu > 0.0 || r.wd != 0.0, sg_sgd_piece, &r);
     opt->t++;
     return SG_OK;
 }
