@@ -247,56 +247,99 @@ sg_status sg_threads_set(size_t n)
 /* Element i of buffer base (elements of esz bytes). */
 static inline void *sg_at(void *base, size_t i, size_t esz) { return (char *)base + i * esz; }
 
+/* Products [i0, i1) of a batched matmul's forward (the batch not folded). */
+static void sg_matmul_forward_batches(const sg_tensor *node, const sg_mm *mm, size_t i0, size_t i1)
+{
+    size_t esz = sg_dtype_size(node->dtype);
+    void *a = node->src[0]->data, *b = node->src[1]->data, *c = node->data;
+    size_t lda = mm->ta ? mm->m : mm->k, ldb = mm->tb ? mm->k : mm->n;
+    size_t sa = mm->m * mm->k, sb = mm->shared_b ? 0 : mm->k * mm->n, sc = mm->m * mm->n; /* per-batch strides */
+    for (size_t i = i0; i < i1; i++)
+        sg_gemm(node->dtype, mm->ta, mm->tb, mm->m, mm->n, mm->k, sg_at(a, i * sa, esz), lda, sg_at(b, i * sb, esz),
+                ldb, 0.0, sg_at(c, i * sc, esz), mm->n);
+}
+
+/* The VJP of products [i0, i1); m and batch as the caller folded them. */
+static void sg_matmul_vjp_batches(const sg_tensor *node, const sg_mm *mm, size_t m, size_t i0, size_t i1)
+{
+    sg_dtype dt = node->dtype;
+    size_t esz = sg_dtype_size(dt);
+    void *a = node->src[0]->data, *b = node->src[1]->data, *g = node->grad;
+    void *ga = node->src[0]->grad, *gb = node->src[1]->grad;
+    size_t lda = mm->ta ? mm->m : mm->k, ldb = mm->tb ? mm->k : mm->n, ldg = mm->n;
+    size_t sa = m * mm->k, sb = mm->shared_b ? 0 : mm->k * mm->n, sg = m * mm->n; /* per-batch strides */
+    for (size_t i = i0; i < i1; i++) {
+        void *ai = sg_at(a, i * sa, esz), *bi = sg_at(b, i * sb, esz), *gi = sg_at(g, i * sg, esz);
+        if (ga) {
+            if (!mm->ta) /* dA (m, k) += G (m, n) op(B)^T (n, k) */
+                sg_gemm(dt, false, !mm->tb, m, mm->k, mm->n, gi, ldg, bi, ldb, 1.0, sg_at(ga, i * sa, esz), mm->k);
+            else /* dA (k, m) += op(B) (k, n) G^T (n, m) */
+                sg_gemm(dt, mm->tb, true, mm->k, m, mm->n, bi, ldb, gi, ldg, 1.0, sg_at(ga, i * sa, esz), m);
+        }
+        if (gb) {
+            if (!mm->tb) /* dB (k, n) += op(A)^T (k, m) G (m, n) */
+                sg_gemm(dt, !mm->ta, false, mm->k, mm->n, m, ai, lda, gi, ldg, 1.0, sg_at(gb, i * sb, esz), mm->n);
+            else /* dB (n, k) += G^T (n, m) op(A) (m, k) */
+                sg_gemm(dt, true, mm->ta, mm->n, mm->k, m, gi, ldg, ai, lda, 1.0, sg_at(gb, i * sb, esz), mm->k);
+        }
+    }
+}
+
+/* A batch of products cut over the pool: each task takes whole products
+ * (the attention scores and contexts: 128 small products per step). */
+typedef struct sg_batch_job {
+    const sg_tensor *node;
+    sg_mm mm;
+    bool vjp;
+} sg_batch_job;
+
+static void sg_matmul_batch_task(void *ctx, size_t i, size_t n)
+{
+    const sg_batch_job *j = ctx;
+    size_t i0, i1;
+    sg_pool_share(j->mm.batch, 1, i, n, &i0, &i1);
+    if (j->vjp)
+        sg_matmul_vjp_batches(j->node, &j->mm, j->mm.m, i0, i1);
+    else
+        sg_matmul_forward_batches(j->node, &j->mm, i0, i1);
+}
+
+/* Tasks for a batch of products: the pool's threads when there are several
+ * products with enough work in all (about 2^16 multiply-adds). */
+static size_t sg_matmul_batch_tasks(const sg_mm *mm)
+{
+    double work = (double)mm->batch * (double)mm->m * (double)mm->n * (double)mm->k;
+    return mm->batch > 1 && work >= (double)(SG_GEMM_PARALLEL / 4) ? sg_pool_threads() : 1;
+}
+
 static void matmul_forward(sg_tensor *node)
 {
     sg_mm mm;
     sg_mm_dims(node, &mm);
-    size_t esz = sg_dtype_size(node->dtype);
-    void *a = node->src[0]->data, *b = node->src[1]->data, *c = node->data;
-    size_t lda = mm.ta ? mm.m : mm.k, ldb = mm.tb ? mm.k : mm.n;
     if (mm.shared_b && !mm.ta) {
         /* (batch*m, k) x (k, n): one gemm for the whole batch */
-        sg_gemm(node->dtype, false, mm.tb, mm.batch * mm.m, mm.n, mm.k, a, lda, b, ldb, 0.0, c, mm.n);
+        size_t lda = mm.k, ldb = mm.tb ? mm.k : mm.n;
+        sg_gemm(node->dtype, false, mm.tb, mm.batch * mm.m, mm.n, mm.k, node->src[0]->data, lda, node->src[1]->data,
+                ldb, 0.0, node->data, mm.n);
         return;
     }
-    size_t sa = mm.m * mm.k, sb = mm.shared_b ? 0 : mm.k * mm.n, sc = mm.m * mm.n; /* per-batch strides */
-    for (size_t i = 0; i < mm.batch; i++)
-        sg_gemm(node->dtype, mm.ta, mm.tb, mm.m, mm.n, mm.k, sg_at(a, i * sa, esz), lda, sg_at(b, i * sb, esz), ldb,
-                0.0, sg_at(c, i * sc, esz), mm.n);
+    sg_batch_job job = {node, mm, false};
+    sg_pool_run(sg_matmul_batch_task, &job, sg_matmul_batch_tasks(&mm));
 }
 
 static void matmul_vjp(sg_tensor *node)
 {
     sg_mm mm;
     sg_mm_dims(node, &mm);
-    sg_dtype dt = node->dtype;
-    size_t esz = sg_dtype_size(dt);
-    void *a = node->src[0]->data, *b = node->src[1]->data, *g = node->grad;
-    void *ga = node->src[0]->grad, *gb = node->src[1]->grad;
-    size_t lda = mm.ta ? mm.m : mm.k, ldb = mm.tb ? mm.k : mm.n, ldg = mm.n;
-
-    /* Shared b without trans_a: fold the batch into m, one gemm per gradient. */
-    size_t batch = mm.batch, m = mm.m;
-    if (mm.shared_b && !mm.ta) {
-        m = mm.batch * mm.m;
-        batch = 1;
+    if (mm.shared_b && !mm.ta) { /* shared b without trans_a: the batch folded into m, one gemm per gradient */
+        sg_matmul_vjp_batches(node, &mm, mm.batch * mm.m, 0, 1);
+        return;
     }
-    size_t sa = m * mm.k, sb = mm.shared_b ? 0 : mm.k * mm.n, sg = m * mm.n; /* per-batch strides */
-    for (size_t i = 0; i < batch; i++) {
-        void *ai = sg_at(a, i * sa, esz), *bi = sg_at(b, i * sb, esz), *gi = sg_at(g, i * sg, esz);
-        if (ga) {
-            if (!mm.ta) /* dA (m, k) += G (m, n) op(B)^T (n, k) */
-                sg_gemm(dt, false, !mm.tb, m, mm.k, mm.n, gi, ldg, bi, ldb, 1.0, sg_at(ga, i * sa, esz), mm.k);
-            else /* dA (k, m) += op(B) (k, n) G^T (n, m) */
-                sg_gemm(dt, mm.tb, true, mm.k, m, mm.n, bi, ldb, gi, ldg, 1.0, sg_at(ga, i * sa, esz), m);
-        }
-        if (gb) {
-            if (!mm.tb) /* dB (k, n) += op(A)^T (k, m) G (m, n) */
-                sg_gemm(dt, !mm.ta, false, mm.k, mm.n, m, ai, lda, gi, ldg, 1.0, sg_at(gb, i * sb, esz), mm.n);
-            else /* dB (n, k) += G^T (n, m) op(A) (m, k) */
-                sg_gemm(dt, true, mm.ta, mm.n, mm.k, m, gi, ldg, ai, lda, 1.0, sg_at(gb, i * sb, esz), mm.k);
-        }
-    }
+    /* products write their own slices of dA and dB, except a shared b's dB,
+     * which sums over the batch: that one stays in one thread, in order */
+    sg_batch_job job = {node, mm, true};
+    bool shared_sum = mm.shared_b && node->src[1]->grad;
+    sg_pool_run(sg_matmul_batch_task, &job, shared_sum ? 1 : sg_matmul_batch_tasks(&mm));
 }
 
 sg_tensor *sg_matmul_t(sg_graph *g, sg_tensor *a, sg_tensor *b, bool trans_a, bool trans_b)

@@ -1,7 +1,8 @@
 /* test_pool.c — the engine's worker pool (graph/exec/sg_pool.h) and the
  * kernels that cut their work over it: every task runs exactly once, a job
  * posted from inside a task or from a second thread runs in its caller, the
- * shares partition a range; the large matmul (cut by rows and by columns),
+ * shares partition a range; the large matmul (cut by rows and by columns), a
+ * batch of small products (cut by products),
  * addmm and cross-entropy give the same bytes twice at the same thread count
  * and agree to rounding with one thread; and an f64 gradient check passes with the work cut. */
 #include "sg_test.h"
@@ -101,11 +102,12 @@ static void test_run_every_task_once(void **s)
 }
 
 /* Shapes above the kernels' cutting thresholds (PTB-like, smaller). */
-enum { M = 120, K = 90, N = 700, R = 20, RK = 100, RN = 400 };
+enum { M = 120, K = 90, N = 700, R = 20, RK = 100, RN = 400, BB = 64, BK = 40, BN = 30 };
 
 typedef struct outputs {
-    float y[M * N], gx[M * K], gw[N * K], gb[N]; /* addmm + cross-entropy */
-    float z[R * RN], ga[R * RK], gm[RK * RN];    /* a wide matmul: cut by columns */
+    float y[M * N], gx[M * K], gw[N * K], gb[N];      /* addmm + cross-entropy */
+    float z[R * RN], ga[R * RK], gm[RK * RN];         /* a wide matmul: cut by columns */
+    float bz[BB * BN], gq[BB * BK], gk[BB * BK * BN]; /* a batch of small products: cut by products */
     float loss;
 } outputs;
 
@@ -136,7 +138,10 @@ static void run_once(size_t threads, outputs *o)
     sg_tensor *y = sg_addmm(g, x, w, b, true); /* (M, N) */
     sg_tensor *ce = sg_cross_entropy(g, y, sg_ids(g, "t", SG_SHAPE(M), t), SG_REDUCE_SUM);
     sg_tensor *z = sg_matmul(g, a, mm); /* (R, RN): more columns than rows */
-    sg_tensor *loss = sg_add(g, ce, sg_sum_all(g, sg_hadamard(g, z, z)));
+    sg_tensor *q = input(g, "q", SG_SHAPE(BB, 1, BK), 6, 1.0), *kk = input(g, "k", SG_SHAPE(BB, BK, BN), 7, 0.5);
+    sg_tensor *bz = sg_matmul(g, q, kk); /* (BB, 1, BN), as attention scores are */
+    sg_tensor *loss =
+        sg_add(g, sg_add(g, ce, sg_sum_all(g, sg_hadamard(g, z, z))), sg_sum_all(g, sg_hadamard(g, bz, bz)));
     SG_ASSERT_GRAPH_OK(g);
     assert_int_equal(sg_backward(g, loss), SG_OK);
     memcpy(o->y, y->data, sizeof o->y);
@@ -146,6 +151,9 @@ static void run_once(size_t threads, outputs *o)
     memcpy(o->z, z->data, sizeof o->z);
     memcpy(o->ga, a->grad, sizeof o->ga);
     memcpy(o->gm, mm->grad, sizeof o->gm);
+    memcpy(o->bz, bz->data, sizeof o->bz);
+    memcpy(o->gq, q->grad, sizeof o->gq);
+    memcpy(o->gk, kk->grad, sizeof o->gk);
     o->loss = *(float *)loss->data;
     sg_graph_free(g);
 }
@@ -166,9 +174,12 @@ static void test_same_bytes_at_any_thread_count(void **s)
         const struct {
             const float *p, *q;
             size_t n;
-        } arrays[] = {{one.y, other.y, M * N},     {one.gx, other.gx, M * K},  {one.gw, other.gw, N * K},
-                      {one.gb, other.gb, N},       {one.z, other.z, R * RN},   {one.ga, other.ga, R * RK},
-                      {one.gm, other.gm, RK * RN}, {&one.loss, &other.loss, 1}};
+        } arrays[] = {{one.y, other.y, M * N},     {one.gx, other.gx, M * K},
+                      {one.gw, other.gw, N * K},   {one.gb, other.gb, N},
+                      {one.z, other.z, R * RN},    {one.ga, other.ga, R * RK},
+                      {one.gm, other.gm, RK * RN}, {one.bz, other.bz, BB * BN},
+                      {one.gq, other.gq, BB * BK}, {one.gk, other.gk, BB * BK * BN},
+                      {&one.loss, &other.loss, 1}};
         for (size_t k = 0; k < sizeof arrays / sizeof *arrays; k++) {
             double big = 0, diff = 0;
             for (size_t i = 0; i < arrays[k].n; i++) {
