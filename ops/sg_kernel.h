@@ -11,6 +11,7 @@
 
 #include "graph/core/sg_graph.h"
 #include "graph/core/sg_rng.h"
+#include "graph/exec/sg_pool.h"
 #include "ops/sg_ops.h"
 
 #include <stdio.h>
@@ -37,6 +38,51 @@
         else                                                                                                           \
             name##_f32(node);                                                                                          \
     }
+
+/* SG_KERNEL_RANGED(name, count, align, body) is a kernel whose body works on a
+ * part [lo, hi) of `count` units (an expression of node: its elements, or its
+ * rows), so that name(node) can cut a large node over the worker pool
+ * (graph/exec/sg_pool.h) in parts that are multiples of `align` units.  The
+ * body must write, for the units of its part, what the whole pass would, and
+ * nothing outside them, so the result is the same bytes at any thread count.
+ * It makes name##_f32 and name##_f64 (node, lo, hi), and name(node), which
+ * runs one task per pool thread when the node has at least
+ * SG_KERNEL_PARALLEL_MIN elements and count is at least 2, else the whole
+ * range in the calling thread. */
+enum { SG_KERNEL_PARALLEL_MIN = 1 << 15 }; /* about 10 us of a pass: 10x a job's hand-off */
+
+static inline size_t sg_kernel_tasks(const sg_tensor *node, size_t count)
+{
+    return node->numel >= SG_KERNEL_PARALLEL_MIN && count >= 2 ? sg_pool_threads() : 1;
+}
+
+#define SG_KERNEL_RANGED(name, count, align, ...)                                                                      \
+    static void name##_f32(const sg_tensor *node, size_t lo, size_t hi)                                                \
+    {                                                                                                                  \
+        typedef float T;                                                                                               \
+        (void)sizeof(T);                                                                                               \
+        __VA_ARGS__                                                                                                    \
+    }                                                                                                                  \
+    static void name##_f64(const sg_tensor *node, size_t lo, size_t hi)                                                \
+    {                                                                                                                  \
+        typedef double T;                                                                                              \
+        (void)sizeof(T);                                                                                               \
+        __VA_ARGS__                                                                                                    \
+    }                                                                                                                  \
+    static size_t name##_count(const sg_tensor *node) { return (count); }                                              \
+    static void name##_task(void *ctx, size_t i, size_t n)                                                             \
+    {                                                                                                                  \
+        const sg_tensor *node = ctx;                                                                                   \
+        size_t lo, hi;                                                                                                 \
+        sg_pool_share(name##_count(node), (align), i, n, &lo, &hi);                                                    \
+        if (lo >= hi)                                                                                                  \
+            return;                                                                                                    \
+        if (node->dtype == SG_F64)                                                                                     \
+            name##_f64(node, lo, hi);                                                                                  \
+        else                                                                                                           \
+            name##_f32(node, lo, hi);                                                                                  \
+    }                                                                                                                  \
+    static void name(sg_tensor *node) { sg_pool_run(name##_task, node, sg_kernel_tasks(node, name##_count(node))); }
 
 /* exp for f32 softmax-like kernels, written so the compiler can vectorize it
  * (no calls, no branches): x = n ln2 + r with |r| <= ln2/2, exp(r) by its

@@ -129,9 +129,46 @@ static inline void sg_bplan_next_row(const sg_bplan *p, size_t idx[3], size_t *o
     }
 }
 
+/* Sets idx and the offsets oa/ob to row r (0 <= r < rows). */
+static inline void sg_bplan_seek(const sg_bplan *p, size_t r, size_t idx[3], size_t *oa, size_t *ob)
+{
+    *oa = *ob = 0;
+    for (int d = 2; d >= 0; d--) {
+        idx[d] = r % p->n[d];
+        r /= p->n[d];
+        *oa += idx[d] * p->sa[d];
+        *ob += idx[d] * p->sb[d];
+    }
+}
+
+/* The units a pass is cut in over the pool (sg_kernel.h): the rows, or the
+ * elements of the one row when there is a single row. */
+static size_t sg_binary_units(const sg_tensor *node)
+{
+    sg_bplan p;
+    sg_bplan_make(node, &p);
+    size_t rows = p.n[0] * p.n[1] * p.n[2];
+    return rows > 1 ? rows : p.n[3];
+}
+
+/* Parts of whole rows, or of 16 elements (a cache line of f32) in one row. */
+static size_t sg_binary_align(const sg_tensor *node) { return sg_binary_units(node) == node->numel ? 16 : 1; }
+
+/* The VJP is cut only when it is one flat pass (same shapes: each gradient
+ * element is written by one unit); with broadcasting, a repeated input's
+ * gradient sums over rows or over the row, so it stays one task. */
+static size_t sg_binary_vjp_units(const sg_tensor *node)
+{
+    sg_bplan p;
+    sg_bplan_make(node, &p);
+    bool flat = p.n[0] * p.n[1] * p.n[2] == 1 && p.sa[3] && p.sb[3];
+    return flat ? p.n[3] : 1;
+}
+
 /* ---- kernels -------------------------------------------------------------- */
 
-/* Forward: y = expr(va, vb) over rows x inner. */
+/* Forward: y = expr(va, vb) over the units [lo, hi) of sg_binary_units: rows
+ * lo..hi-1 whole, or elements lo..hi-1 of a single row. */
 #define SG_BINARY_FWD(expr)                                                                                            \
     sg_bplan p;                                                                                                        \
     sg_bplan_make(node, &p);                                                                                           \
@@ -139,25 +176,28 @@ static inline void sg_bplan_next_row(const sg_bplan *p, size_t idx[3], size_t *o
     const T *b = node->src[1]->data;                                                                                   \
     T *y = node->data;                                                                                                 \
     size_t inner = p.n[3], rows = p.n[0] * p.n[1] * p.n[2];                                                            \
-    size_t idx[3] = {0, 0, 0}, oa = 0, ob = 0;                                                                         \
-    for (size_t r = 0; r < rows; r++) {                                                                                \
+    size_t r0 = rows > 1 ? lo : 0, r1 = rows > 1 ? hi : 1;                                                             \
+    size_t j0 = rows > 1 ? 0 : lo, j1 = rows > 1 ? inner : hi;                                                         \
+    size_t idx[3], oa, ob;                                                                                             \
+    sg_bplan_seek(&p, r0, idx, &oa, &ob);                                                                              \
+    for (size_t r = r0; r < r1; r++) {                                                                                 \
         const T *ar = a + oa; /* (inner) or one repeated element */                                                    \
         const T *br = b + ob;                                                                                          \
         T *yr = y + r * inner; /* (inner) */                                                                           \
         if (p.sa[3] && p.sb[3]) {                                                                                      \
-            for (size_t j = 0; j < inner; j++) {                                                                       \
+            for (size_t j = j0; j < j1; j++) {                                                                         \
                 T va = ar[j], vb = br[j];                                                                              \
                 yr[j] = (expr);                                                                                        \
             }                                                                                                          \
         } else if (p.sa[3]) {                                                                                          \
             T vb = br[0];                                                                                              \
-            for (size_t j = 0; j < inner; j++) {                                                                       \
+            for (size_t j = j0; j < j1; j++) {                                                                         \
                 T va = ar[j];                                                                                          \
                 yr[j] = (expr);                                                                                        \
             }                                                                                                          \
         } else {                                                                                                       \
             T va = ar[0];                                                                                              \
-            for (size_t j = 0; j < inner; j++) {                                                                       \
+            for (size_t j = j0; j < j1; j++) {                                                                         \
                 T vb = br[j];                                                                                          \
                 yr[j] = (expr);                                                                                        \
             }                                                                                                          \
@@ -234,14 +274,16 @@ static inline void sg_bplan_next_row(const sg_bplan *p, size_t idx[3], size_t *o
     T *ga = node->src[0]->grad;                                                                                        \
     T *gb = node->src[1]->grad;                                                                                        \
     size_t inner = p.n[3], rows = p.n[0] * p.n[1] * p.n[2];                                                            \
-    if (ga && gb && rows == 1 && p.sa[3] && p.sb[3]) {                                                                 \
-        /* same shape, both gradients: one flat pass (ga may be gb: x op x) */                                         \
-        for (size_t j = 0; j < inner; j++) {                                                                           \
+    if (rows == 1 && p.sa[3] && p.sb[3]) {                                                                             \
+        /* same shape: one flat pass over the elements [lo, hi) (ga may be gb: x op x) */                              \
+        for (size_t j = lo; j < hi; j++) {                                                                             \
             T gv = gy[j], va = a[j], vb = b[j];                                                                        \
             (void)va;                                                                                                  \
             (void)vb;                                                                                                  \
-            ga[j] += (ga_expr);                                                                                        \
-            gb[j] += (gb_expr);                                                                                        \
+            if (ga)                                                                                                    \
+                ga[j] += (ga_expr);                                                                                    \
+            if (gb)                                                                                                    \
+                gb[j] += (gb_expr);                                                                                    \
         }                                                                                                              \
         return;                                                                                                        \
     }                                                                                                                  \
@@ -279,8 +321,8 @@ static sg_tensor *sg_binary_example(sg_graph *g, sg_rng *rng, int variant,
 /* ---- the ops -------------------------------------------------------------- */
 
 #define SG_BINARY_OP(op_name, fwd_expr, ga_expr, gb_expr)                                                              \
-    SG_KERNEL(op_name##_forward, SG_BINARY_FWD(fwd_expr))                                                              \
-    SG_KERNEL(op_name##_vjp, SG_BINARY_VJP(ga_expr, gb_expr))                                                          \
+    SG_KERNEL_RANGED(op_name##_forward, sg_binary_units(node), sg_binary_align(node), SG_BINARY_FWD(fwd_expr))         \
+    SG_KERNEL_RANGED(op_name##_vjp, sg_binary_vjp_units(node), 16, SG_BINARY_VJP(ga_expr, gb_expr))                    \
     sg_tensor *sg_##op_name(sg_graph *g, sg_tensor *a, sg_tensor *b)                                                   \
     {                                                                                                                  \
         sg_tensor *src[2] = {a, b};                                                                                    \

@@ -99,8 +99,9 @@ enum { SG_GEMM_SMALL = 8192 };
  * A(i, p) = A[i*sai + p*sap], B(p, j) = B[p*sbp + j*sbj], C(i, j) = C[i*ldc + j]
  * the loop is chosen so that the innermost one runs over contiguous memory
  * and vectorizes:
- *   n = 1, rows of A and the column of B contiguous: a dot product per row,
- *          in 8 partial sums added in a fixed order at the end;
+ *   rows of A and columns of B contiguous (n = 1, or a transposed B): a dot
+ *          product per element of C, in 8 partial sums added in a fixed
+ *          order at the end;
  *   n = 1, columns of A contiguous (a transposed A), C a column: C += b_p A_p
  *          over p, an axpy down the column;
  *   rows of B contiguous: C_i += A(i, p) B_p over p, an axpy along the row;
@@ -132,9 +133,10 @@ enum { SG_GEMM_SMALL = 8192 };
             for (size_t i = 0; i < m; i++)                                                                             \
                 for (size_t j = 0; j < n; j++)                                                                         \
                     C[i * ldc + j] = beta == 0.0 ? (T)0 : (T)(beta * C[i * ldc + j]);                                  \
-        if (n == 1 && sap == 1 && sbp == 1) {                                                                          \
+        if (sap == 1 && sbp == 1) {                                                                                    \
             for (size_t i = 0; i < m; i++)                                                                             \
-                C[i * ldc] += NAME##_dot(A + i * sai, B, k);                                                           \
+                for (size_t j = 0; j < n; j++)                                                                         \
+                    C[i * ldc + j] += NAME##_dot(A + i * sai, B + j * sbj, k);                                         \
         } else if (n == 1 && sai == 1 && ldc == 1) {                                                                   \
             for (size_t p = 0; p < k; p++)                                                                             \
                 NAME##_axpy(C, B[p * sbp], A + p * sap, m);                                                            \

@@ -21,11 +21,12 @@ static sg_status sg_shape_same(sg_tensor *node, char *msg, size_t cap)
     return sg_check_float_inputs(node, msg, cap);
 }
 
-/* Loop helpers: x, y, gy, gx as T pointers and n, inside a kernel body. */
+/* Loop helpers: x, y, gy, gx as T pointers, over the elements [lo, hi) of a
+ * ranged kernel (sg_kernel.h: large nodes are cut over the worker pool). */
 #define SG_UNARY_FWD(expr)                                                                                             \
     const T *x = node->src[0]->data;                                                                                   \
     T *y = node->data;                                                                                                 \
-    for (size_t i = 0, n = node->numel; i < n; i++) {                                                                  \
+    for (size_t i = lo; i < hi; i++) {                                                                                 \
         T xi = x[i];                                                                                                   \
         y[i] = (expr);                                                                                                 \
     }
@@ -36,7 +37,7 @@ static sg_status sg_shape_same(sg_tensor *node, char *msg, size_t cap)
     T *gx = node->src[0]->grad;                                                                                        \
     if (!gx)                                                                                                           \
         return;                                                                                                        \
-    for (size_t i = 0, n = node->numel; i < n; i++) {                                                                  \
+    for (size_t i = lo; i < hi; i++) {                                                                                 \
         T xi = x[i], yi = y[i];                                                                                        \
         (void)xi;                                                                                                      \
         (void)yi;                                                                                                      \
@@ -72,8 +73,8 @@ static sg_tensor *sg_unary_signed_example(sg_graph *g, sg_rng *rng, sg_tensor *(
 }
 
 #define SG_UNARY_OP(op_name, fwd_expr, vjp_expr, lo, hi)                                                               \
-    SG_KERNEL(op_name##_forward, SG_UNARY_FWD(fwd_expr))                                                               \
-    SG_KERNEL(op_name##_vjp, SG_UNARY_VJP(vjp_expr))                                                                   \
+    SG_KERNEL_RANGED(op_name##_forward, node->numel, 16, SG_UNARY_FWD(fwd_expr))                                       \
+    SG_KERNEL_RANGED(op_name##_vjp, node->numel, 16, SG_UNARY_VJP(vjp_expr))                                           \
     static sg_tensor *op_name##_example(sg_graph *g, sg_rng *rng, int variant)                                         \
     {                                                                                                                  \
         if (variant == 4)                                                                                              \
@@ -114,19 +115,19 @@ SG_UNARY_OP(log_sigmoid, -SG_SOFTPLUS(-xi),           SG_SIGMOID(-xi),          
 
 /* scale: the constant travels in args.f[0]. */
 /* clang-format off */
-SG_KERNEL(scale_forward,
+SG_KERNEL_RANGED(scale_forward, node->numel, 16,
     const T *x = node->src[0]->data;
     T *y = node->data;
     T c = (T)node->args.f[0];
-    for (size_t i = 0; i < node->numel; i++)
+    for (size_t i = lo; i < hi; i++)
         y[i] = c * x[i];)
-SG_KERNEL(scale_vjp,
+SG_KERNEL_RANGED(scale_vjp, node->numel, 16,
     const T *gy = node->grad;
     T *gx = node->src[0]->grad;
     T c = (T)node->args.f[0];
     if (!gx)
         return;
-    for (size_t i = 0; i < node->numel; i++)
+    for (size_t i = lo; i < hi; i++)
         gx[i] += c * gy[i];)
 /* clang-format on */
 

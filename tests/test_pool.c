@@ -20,7 +20,8 @@
 static void test_share_partitions(void **s)
 {
     (void)s;
-    const size_t counts[] = {0, 1, 7, 16, 17, 400, 10000};
+    /* the last two would overflow count * i */
+    const size_t counts[] = {0, 1, 7, 16, 17, 400, 10000, SIZE_MAX / 3 + 7, SIZE_MAX};
     const size_t aligns[] = {1, 8, 16};
     for (size_t c = 0; c < sizeof counts / sizeof *counts; c++)
         for (size_t a = 0; a < 3; a++)
@@ -33,6 +34,9 @@ static void test_share_partitions(void **s)
                     assert_true(hi >= lo);
                     if (i + 1 < n && hi < counts[c])
                         assert_int_equal(hi % aligns[a], 0);
+                    /* balanced: no share above ceil(blocks / n) blocks */
+                    size_t blocks = counts[c] / aligns[a] + (counts[c] % aligns[a] != 0);
+                    assert_true((hi - lo) / aligns[a] <= blocks / n + (blocks % n != 0));
                     expect = hi;
                 }
                 assert_int_equal(expect, counts[c]); /* covers the whole range */
@@ -195,6 +199,52 @@ static void test_same_bytes_at_any_thread_count(void **s)
     assert_int_equal(sg_threads_set(1), SG_OK);
 }
 
+/* Elementwise ops are cut by elements or rows (sg_kernel.h's ranged kernels):
+ * each element is computed as in one pass, so every thread count gives the
+ * one-thread bytes, values and gradients.  (EM, EN) is above the cutting
+ * threshold; the cases: unary, same-shape binary (forward and VJP cut), a
+ * bias row (forward cut by rows, VJP one task) and a scalar factor (forward
+ * cut within the single row, VJP one task). */
+enum { EM = 200, EN = 300 };
+
+typedef struct elementwise_out {
+    float y[EM * EN], gx[EM * EN], gh[EM * EN], gb[EN], gs, loss;
+} elementwise_out;
+
+static void run_elementwise(size_t threads, elementwise_out *o)
+{
+    assert_int_equal(sg_threads_set(threads), SG_OK);
+    sg_graph *g = sg_graph_new(SG_F32);
+    sg_tensor *x = input(g, "x", SG_SHAPE(EM, EN), 11, 3.0), *h = input(g, "h", SG_SHAPE(EM, EN), 12, 2.0);
+    sg_tensor *b = input(g, "b", SG_SHAPE(EN), 13, 1.0), *sc = input(g, "s", SG_SHAPE(1), 14, 1.0);
+    sg_tensor *w = sg_hadamard(g, sg_sigmoid(g, x), sg_tanh(g, h));
+    sg_tensor *q = sg_scale(g, sg_sub(g, sg_add(g, w, b), x), 0.5);
+    sg_tensor *y = sg_hadamard(g, sg_log_sigmoid(g, q), sc);
+    sg_tensor *loss = sg_sum_all(g, sg_hadamard(g, y, y));
+    SG_ASSERT_GRAPH_OK(g);
+    assert_int_equal(sg_backward(g, loss), SG_OK);
+    memcpy(o->y, y->data, sizeof o->y);
+    memcpy(o->gx, x->grad, sizeof o->gx);
+    memcpy(o->gh, h->grad, sizeof o->gh);
+    memcpy(o->gb, b->grad, sizeof o->gb);
+    o->gs = *(float *)sc->grad;
+    o->loss = *(float *)loss->data;
+    sg_graph_free(g);
+}
+
+static void test_elementwise_same_bytes(void **s)
+{
+    (void)s;
+    static elementwise_out one, other;
+    run_elementwise(1, &one);
+    for (size_t threads = 2; threads <= 4; threads++) {
+        run_elementwise(threads, &other);
+        assert_memory_equal(&one, &other, sizeof one);
+    }
+    assert_true(one.loss > 0 && one.gs != 0);
+    assert_int_equal(sg_threads_set(1), SG_OK);
+}
+
 typedef struct gc_ctx {
     sg_param *x, *w, *b;
     int32_t t[64];
@@ -246,6 +296,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_share_partitions), cmocka_unit_test(test_run_every_task_once),
-        cmocka_unit_test(test_same_bytes_at_any_thread_count), cmocka_unit_test(test_gradcheck_cut)};
+        cmocka_unit_test(test_same_bytes_at_any_thread_count), cmocka_unit_test(test_elementwise_same_bytes),
+        cmocka_unit_test(test_gradcheck_cut)};
     return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
 }

@@ -198,9 +198,11 @@ void sg_pool_share(size_t count, size_t align, size_t i, size_t n, size_t *begin
 {
     if (align == 0)
         align = 1;
-    size_t blocks = (count + align - 1) / align;
-    size_t b0 = blocks * i / n, b1 = blocks * (i + 1) / n;
-    size_t lo = b0 * align, hi = i + 1 == n ? count : b1 * align;
+    /* blocks of align items, q each and the first r tasks one more: no
+     * product here exceeds blocks, so nothing overflows for any count */
+    size_t blocks = count / align + (count % align != 0), q = blocks / n, r = blocks % n;
+    size_t b0 = q * i + (i < r ? i : r), b1 = b0 + q + (i < r);
+    size_t lo = b0 < blocks ? b0 * align : count, hi = i + 1 == n || b1 >= blocks ? count : b1 * align;
     *begin = lo < count ? lo : count;
     *end = hi < count ? hi : count;
 }
