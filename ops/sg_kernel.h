@@ -46,14 +46,17 @@
  * body must write, for the units of its part, what the whole pass would, and
  * nothing outside them, so the result is the same bytes at any thread count.
  * It makes name##_f32 and name##_f64 (node, lo, hi), and name(node), which
- * runs one task per pool thread when the node has at least
- * SG_KERNEL_PARALLEL_MIN elements and count is at least 2, else the whole
- * range in the calling thread. */
+ * runs one task per pool thread when the node or one of its inputs has at
+ * least SG_KERNEL_PARALLEL_MIN elements and count is at least 2, else the
+ * whole range in the calling thread. */
 enum { SG_KERNEL_PARALLEL_MIN = 1 << 15 }; /* about 10 us of a pass: 10x a job's hand-off */
 
 static inline size_t sg_kernel_tasks(const sg_tensor *node, size_t count)
 {
-    return node->numel >= SG_KERNEL_PARALLEL_MIN && count >= 2 ? sg_pool_threads() : 1;
+    size_t size = node->numel; /* the largest of the node and its inputs (a loss reads (N, C)) */
+    for (size_t k = 0; k < node->n_src; k++)
+        size = node->src[k]->numel > size ? node->src[k]->numel : size;
+    return size >= SG_KERNEL_PARALLEL_MIN && count >= 2 ? sg_pool_threads() : 1;
 }
 
 #define SG_KERNEL_RANGED(name, count, align, ...)                                                                      \

@@ -19,7 +19,6 @@
  */
 #include "ops/sg_kernel.h"
 #include "ops/sg_op_table.h"
-#include "graph/exec/sg_pool.h"
 
 #include <string.h>
 
@@ -246,92 +245,56 @@ static size_t sg_target_count(const sg_tensor *targets)
 /* Whether target tn is a valid class index for C classes (not ignored). */
 static bool sg_target_valid(int32_t tn, size_t C) { return tn >= 0 && (size_t)tn < C; }
 
-/* The rows [n0, n1) of the forward: p (softmax) and the row's loss ln into
- * aux; and of the VJP.  Rows are independent, so the pool cuts N among
- * its threads (sg_ce_parallel) and the result does not depend on the cut. */
-#define SG_CE_ROWS(SUFFIX, T)                                                                                          \
-    static void sg_ce_forward_rows_##SUFFIX(const sg_tensor *node, size_t n0, size_t n1)                               \
-    {                                                                                                                  \
-        const sg_tensor *lt = node->src[0];                                                                            \
-        size_t N = lt->shape.d[0], C = lt->shape.d[1];                                                                 \
-        const T *x = lt->data;                 /* (N, C) */                                                            \
-        const int32_t *t = node->src[1]->data; /* (N) */                                                               \
-        T *p = node->aux;                      /* (N, C) softmax probabilities */                                      \
-        T *loss = p + N * C;                   /* (N) each row's loss */                                               \
-        for (size_t n = n0; n < n1; n++) {                                                                             \
-            const T *xr = x + n * C;                                                                                   \
-            T *pr = p + n * C;                                                                                         \
-            T m = SG_ROW_MAX(xr, C);                                                                                   \
-            for (size_t c = 0; c < C; c++) /* vectorizable: no reduction here */                                       \
-                pr[c] = SG_EXP((T)(xr[c] - m));                                                                        \
-            double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}; /* 8 running sums in a fixed order */                            \
-            size_t c8 = C - C % 8;                                                                                     \
-            for (size_t c = 0; c < c8; c += 8)                                                                         \
-                for (size_t k = 0; k < 8; k++)                                                                         \
-                    acc[k] += (double)pr[c + k];                                                                       \
-            double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));              \
-            for (size_t c = c8; c < C; c++)                                                                            \
-                s += (double)pr[c];                                                                                    \
-            T inv = (T)(1.0 / s); /* s >= 1 */                                                                         \
-            for (size_t c = 0; c < C; c++)                                                                             \
-                pr[c] *= inv;                                                                                          \
-            loss[n] = sg_target_valid(t[n], C) ? (T)log(s) - (xr[t[n]] - m) : (T)0; /* lse - x[t] */                   \
-        }                                                                                                              \
-    }                                                                                                                  \
-    static void sg_ce_vjp_rows_##SUFFIX(const sg_tensor *node, size_t n0, size_t n1)                                   \
-    {                                                                                                                  \
-        const sg_tensor *lt = node->src[0], *tt = node->src[1];                                                        \
-        T *gx = lt->grad; /* (N, C) */                                                                                 \
-        size_t C = lt->shape.d[1];                                                                                     \
-        const int32_t *t = tt->data; /* (N) */                                                                         \
-        const T *p = node->aux;      /* (N, C) */                                                                      \
-        const T *gy = node->grad;    /* (N) for NONE, else () */                                                       \
-        long red = node->args.i[0];                                                                                    \
-        T scale = red == SG_REDUCE_MEAN ? (T)(1.0 / (double)sg_target_count(tt)) : (T)1;                               \
-        for (size_t n = n0; n < n1; n++) {                                                                             \
-            if (!sg_target_valid(t[n], C))                                                                             \
-                continue;                                                                                              \
-            T gn = (red == SG_REDUCE_NONE ? gy[n] : gy[0]) * scale;                                                    \
-            const T *pr = p + n * C;                                                                                   \
-            T *gr = gx + n * C;                                                                                        \
-            for (size_t c = 0; c < C; c++)                                                                             \
-                gr[c] += gn * pr[c];                                                                                   \
-            gr[t[n]] -= gn;                                                                                            \
-        }                                                                                                              \
-    }
-SG_CE_ROWS(f32, float)
-SG_CE_ROWS(f64, double)
-
-static void sg_ce_forward_task(void *ctx, size_t i, size_t n)
-{
-    const sg_tensor *node = ctx;
-    size_t n0, n1;
-    sg_pool_share(node->src[0]->shape.d[0], 1, i, n, &n0, &n1);
-    if (node->dtype == SG_F64)
-        sg_ce_forward_rows_f64(node, n0, n1);
-    else
-        sg_ce_forward_rows_f32(node, n0, n1);
-}
-
-static void sg_ce_vjp_task(void *ctx, size_t i, size_t n)
-{
-    const sg_tensor *node = ctx;
-    size_t n0, n1;
-    sg_pool_share(node->src[0]->shape.d[0], 1, i, n, &n0, &n1);
-    if (node->dtype == SG_F64)
-        sg_ce_vjp_rows_f64(node, n0, n1);
-    else
-        sg_ce_vjp_rows_f32(node, n0, n1);
-}
-
-/* Tasks for a pass over the (N, C) logits: the pool's threads when the pass
- * is large enough to pay for a hand-off (and there is more than one row). */
-static size_t sg_ce_tasks(const sg_tensor *node)
-{
+/* The rows [lo, hi) of the forward: p (softmax) and the row's loss into aux;
+ * and of the VJP.  Rows are independent, so a large (N, C) is cut by rows over
+ * the pool (sg_kernel.h) and the result does not depend on the cut. */
+/* clang-format off */
+SG_KERNEL_RANGED(sg_ce_forward_rows, node->src[0]->shape.d[0], 1,
     const sg_tensor *lt = node->src[0];
-    size_t threads = sg_pool_threads();
-    return lt->numel >= ((size_t)1 << 14) && lt->shape.d[0] > 1 ? threads : 1;
-}
+    size_t N = lt->shape.d[0], C = lt->shape.d[1];
+    const T *x = lt->data;                 /* (N, C) */
+    const int32_t *t = node->src[1]->data; /* (N) */
+    T *p = node->aux;                      /* (N, C) softmax probabilities */
+    T *loss = p + N * C;                   /* (N) each row's loss */
+    for (size_t n = lo; n < hi; n++) {
+        const T *xr = x + n * C;
+        T *pr = p + n * C;
+        T m = SG_ROW_MAX(xr, C);
+        for (size_t c = 0; c < C; c++) /* vectorizable: no reduction here */
+            pr[c] = SG_EXP((T)(xr[c] - m));
+        double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}; /* 8 running sums in a fixed order */
+        size_t c8 = C - C % 8;
+        for (size_t c = 0; c < c8; c += 8)
+            for (size_t k = 0; k < 8; k++)
+                acc[k] += (double)pr[c + k];
+        double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        for (size_t c = c8; c < C; c++)
+            s += (double)pr[c];
+        T inv = (T)(1.0 / s); /* s >= 1 */
+        for (size_t c = 0; c < C; c++)
+            pr[c] *= inv;
+        loss[n] = sg_target_valid(t[n], C) ? (T)log(s) - (xr[t[n]] - m) : (T)0; /* lse - x[t] */
+    })
+SG_KERNEL_RANGED(sg_ce_vjp_rows, node->src[0]->shape.d[0], 1,
+    const sg_tensor *lt = node->src[0], *tt = node->src[1];
+    T *gx = lt->grad; /* (N, C) */
+    size_t C = lt->shape.d[1];
+    const int32_t *t = tt->data; /* (N) */
+    const T *p = node->aux;      /* (N, C) */
+    const T *gy = node->grad;    /* (N) for NONE, else () */
+    long red = node->args.i[0];
+    T scale = red == SG_REDUCE_MEAN ? (T)(1.0 / (double)sg_target_count(tt)) : (T)1;
+    for (size_t n = lo; n < hi; n++) {
+        if (!sg_target_valid(t[n], C))
+            continue;
+        T gn = (red == SG_REDUCE_NONE ? gy[n] : gy[0]) * scale;
+        const T *pr = p + n * C;
+        T *gr = gx + n * C;
+        for (size_t c = 0; c < C; c++)
+            gr[c] += gn * pr[c];
+        gr[t[n]] -= gn;
+    })
+/* clang-format on */
 
 /* clang-format off */
 SG_KERNEL(cross_entropy_reduce,
@@ -353,14 +316,14 @@ SG_KERNEL(cross_entropy_reduce,
 
 static void cross_entropy_forward(sg_tensor *node)
 {
-    sg_pool_run(sg_ce_forward_task, node, sg_ce_tasks(node));
+    sg_ce_forward_rows(node);
     cross_entropy_reduce(node);
 }
 
 static void cross_entropy_vjp(sg_tensor *node)
 {
     if (node->src[0]->grad)
-        sg_pool_run(sg_ce_vjp_task, node, sg_ce_tasks(node));
+        sg_ce_vjp_rows(node);
 }
 
 sg_tensor *sg_cross_entropy(sg_graph *g, sg_tensor *logits, sg_tensor *targets, sg_reduction red)

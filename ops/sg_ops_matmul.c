@@ -434,63 +434,39 @@ static void sg_addmm_dims(const sg_tensor *node, size_t *M, size_t *K, size_t *N
     *M = node->src[0]->numel / (*K ? *K : 1);
 }
 
-/* Rows [i0, i1) of y = b (the forward's start) and columns [j0, j1) of
+static size_t sg_addmm_rows(const sg_tensor *node)
+{
+    size_t M, K, N;
+    bool tw;
+    sg_addmm_dims(node, &M, &K, &N, &tw);
+    return M;
+}
+
+/* Rows [lo, hi) of y = b (the forward's start) and columns [lo, hi) of
  * db += the column sums of G (the bias's VJP, over the rows in order, as the
- * add's broadcast VJP sums); cut over the pool when y is large. */
-#define SG_ADDMM_BIAS(SUFFIX, T)                                                                                       \
-    static void sg_addmm_fill_rows_##SUFFIX(const sg_tensor *node, size_t N, size_t i0, size_t i1)                     \
-    {                                                                                                                  \
-        const T *b = node->src[2]->data; /* (N) */                                                                     \
-        T *y = node->data;               /* (M, N) */                                                                  \
-        for (size_t i = i0; i < i1; i++)                                                                               \
-            memcpy(y + i * N, b, N * sizeof(T));                                                                       \
-    }                                                                                                                  \
-    static void sg_addmm_bias_cols_##SUFFIX(const sg_tensor *node, size_t M, size_t N, size_t j0, size_t j1)           \
-    {                                                                                                                  \
-        T *gb = node->src[2]->grad; /* (N) */                                                                          \
-        const T *g = node->grad;    /* (M, N) */                                                                       \
-        for (size_t i = 0; i < M; i++)                                                                                 \
-            for (size_t j = j0; j < j1; j++)                                                                           \
-                gb[j] += g[i * N + j];                                                                                 \
-    }
-SG_ADDMM_BIAS(f32, float)
-SG_ADDMM_BIAS(f64, double)
-
-static void sg_addmm_fill_task(void *ctx, size_t i, size_t n)
-{
-    const sg_tensor *node = ctx;
-    size_t M, K, N, i0, i1;
-    bool tw;
-    sg_addmm_dims(node, &M, &K, &N, &tw);
-    sg_pool_share(M, 1, i, n, &i0, &i1);
-    if (node->dtype == SG_F64)
-        sg_addmm_fill_rows_f64(node, N, i0, i1);
-    else
-        sg_addmm_fill_rows_f32(node, N, i0, i1);
-}
-
-static void sg_addmm_bias_task(void *ctx, size_t i, size_t n)
-{
-    const sg_tensor *node = ctx;
-    size_t M, K, N, j0, j1;
-    bool tw;
-    sg_addmm_dims(node, &M, &K, &N, &tw);
-    sg_pool_share(N, 16, i, n, &j0, &j1);
-    if (node->dtype == SG_F64)
-        sg_addmm_bias_cols_f64(node, M, N, j0, j1);
-    else
-        sg_addmm_bias_cols_f32(node, M, N, j0, j1);
-}
-
-/* Tasks for a pass over y (M, N): the pool's threads when y is large. */
-static size_t sg_addmm_tasks(const sg_tensor *node) { return node->numel >= ((size_t)1 << 16) ? sg_pool_threads() : 1; }
+ * add's broadcast VJP sums); cut over the pool when y is large (sg_kernel.h). */
+/* clang-format off */
+SG_KERNEL_RANGED(sg_addmm_fill_rows, sg_addmm_rows(node), 1,
+    const T *b = node->src[2]->data; /* (N) */
+    T *y = node->data;               /* (M, N) */
+    size_t N = node->src[2]->numel;
+    for (size_t i = lo; i < hi; i++)
+        memcpy(y + i * N, b, N * sizeof(T));)
+SG_KERNEL_RANGED(sg_addmm_bias_cols, node->src[2]->numel, 16,
+    T *gb = node->src[2]->grad; /* (N) */
+    const T *g = node->grad;    /* (M, N) */
+    size_t M = sg_addmm_rows(node), N = node->src[2]->numel;
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = lo; j < hi; j++)
+            gb[j] += g[i * N + j];)
+/* clang-format on */
 
 static void addmm_forward(sg_tensor *node)
 {
     size_t M, K, N;
     bool tw;
     sg_addmm_dims(node, &M, &K, &N, &tw);
-    sg_pool_run(sg_addmm_fill_task, node, sg_addmm_tasks(node));
+    sg_addmm_fill_rows(node);
     sg_gemm(node->dtype, false, tw, M, N, K, node->src[0]->data, K, node->src[1]->data, tw ? K : N, 1.0, node->data, N);
 }
 
@@ -512,7 +488,7 @@ static void addmm_vjp(sg_tensor *node)
             sg_gemm(dt, true, false, N, K, M, g, N, x, K, 1.0, gw, K);
     }
     if (node->src[2]->grad)
-        sg_pool_run(sg_addmm_bias_task, node, sg_addmm_tasks(node));
+        sg_addmm_bias_cols(node);
 }
 
 sg_tensor *sg_addmm(sg_graph *g, sg_tensor *x, sg_tensor *W, sg_tensor *b, bool trans_w)
