@@ -2,7 +2,8 @@
  *
  * SG_KERNEL(name, body) writes the body once and makes three functions:
  * name_f32 and name_f64, in which `T` is float or double, and `name`, which
- * dispatches on node->dtype.  With <tgmath.h>, exp/log/tanh in the body pick
+ * dispatches on node->dtype.  The f32 one is also compiled for AVX2 and picked
+ * at load time where the CPU has it (graph/exec/sg_clones.h).  With <tgmath.h>, exp/log/tanh in the body pick
  * the float or double version from the argument's type.  A kernel has the
  * signature void (sg_tensor *node).
  */
@@ -11,6 +12,7 @@
 
 #include "graph/core/sg_graph.h"
 #include "graph/core/sg_rng.h"
+#include "graph/exec/sg_clones.h"
 #include "graph/exec/sg_pool.h"
 #include "ops/sg_ops.h"
 
@@ -19,7 +21,7 @@
 #include <tgmath.h>
 
 #define SG_KERNEL(name, ...)                                                                                           \
-    static void name##_f32(sg_tensor *node)                                                                            \
+    SG_CLONES static void name##_f32(sg_tensor *node)                                                                  \
     {                                                                                                                  \
         typedef float T;                                                                                               \
         (void)sizeof(T);                                                                                               \
@@ -60,7 +62,7 @@ static inline size_t sg_kernel_tasks(const sg_tensor *node, size_t count)
 }
 
 #define SG_KERNEL_RANGED(name, count, align, ...)                                                                      \
-    static void name##_f32(const sg_tensor *node, size_t lo, size_t hi)                                                \
+    SG_CLONES static void name##_f32(const sg_tensor *node, size_t lo, size_t hi)                                      \
     {                                                                                                                  \
         typedef float T;                                                                                               \
         (void)sizeof(T);                                                                                               \

@@ -125,8 +125,8 @@ enum { SG_GEMM_SMALL = 8192 };
         for (size_t j = 0; j < n; j++)                                                                                 \
             c[j] += alpha * x[j];                                                                                      \
     }                                                                                                                  \
-    static void NAME(bool ta, bool tb, size_t m, size_t n, size_t k, const T *A, size_t lda, const T *B, size_t ldb,   \
-                     double beta, T *C, size_t ldc)                                                                    \
+    SG_CLONES static void NAME(bool ta, bool tb, size_t m, size_t n, size_t k, const T *A, size_t lda, const T *B,     \
+                               size_t ldb, double beta, T *C, size_t ldc)                                              \
     {                                                                                                                  \
         const size_t sai = ta ? 1 : lda, sap = ta ? lda : 1, sbp = tb ? 1 : ldb, sbj = tb ? ldb : 1;                   \
         if (beta != 1.0) /* 1: accumulate into C as it is */                                                           \

@@ -68,9 +68,46 @@ static void test_tanhf_sigmoidf_vec_accuracy(void **state)
     assert_true(isnan(sg_tanhf_vec(NAN)) && isnan(sg_sigmoidf_vec(NAN)));
 }
 
+/* The f32 kernels run as an AVX2 copy where the CPU has one
+ * (graph/exec/sg_clones.h), which must give the bytes of the baseline code:
+ * sg_tanh and sg_sigmoid over a million inputs of every magnitude against
+ * sg_tanhf_vec / sg_sigmoidf_vec compiled here for the baseline target. */
+static void test_clones_same_bytes(void **state)
+{
+    (void)state;
+    enum { N = 1 << 20 };
+    static float x[N], y[N];
+    sg_rng rng;
+    sg_rng_seed(&rng, 5);
+    for (size_t i = 0; i < N; i++) { /* sign, exponent 2^-30..2^7 and mantissa at random */
+        double mag = exp2(sg_rng_range(&rng, -30.0, 7.0));
+        x[i] = (float)(sg_rng_uniform(&rng) < 0.5 ? -mag : mag);
+    }
+    x[0] = 0.0f;
+    x[1] = -0.0f;
+    x[2] = INFINITY;
+    x[3] = NAN;
+    sg_graph *g = sg_graph_new(SG_F32);
+    sg_tensor *in = sg_input_f32(g, "x", SG_SHAPE(N), x, false);
+    sg_tensor *t = sg_tanh(g, in), *sg = sg_sigmoid(g, in);
+    SG_ASSERT_GRAPH_OK(g);
+    for (size_t i = 0; i < N; i++)
+        y[i] = sg_tanhf_vec(x[i]);
+    assert_memory_equal(t->data, y, sizeof y);
+    for (size_t i = 0; i < N; i++)
+        y[i] = sg_sigmoidf_vec(x[i]);
+    assert_memory_equal(sg->data, y, sizeof y);
+#if defined(__x86_64__)
+    print_message("  tanh and sigmoid kernels: the baseline bytes (this CPU %s AVX2)\n",
+                  __builtin_cpu_supports("avx2") ? "has" : "has no");
+#endif
+    sg_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_expf_vec_accuracy),
-                                       cmocka_unit_test(test_tanhf_sigmoidf_vec_accuracy)};
+                                       cmocka_unit_test(test_tanhf_sigmoidf_vec_accuracy),
+                                       cmocka_unit_test(test_clones_same_bytes)};
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
  * Saved keys: config.lr, config.weight_decay, config.beta1, config.beta2,
  * config.eps.
  */
+#include "graph/exec/sg_clones.h"
 #include "graph/optim/sg_optim_kind.h"
 
 #include <math.h>
@@ -54,7 +55,7 @@ typedef struct sg_adam_rates {
 } sg_adam_rates;
 
 /* The update of [begin, end) of p (every element's is its own). */
-static void sg_adam_piece(void *ctx, size_t task, sg_param *p, size_t off, size_t begin, size_t end)
+SG_CLONES static void sg_adam_piece(void *ctx, size_t task, sg_param *p, size_t off, size_t begin, size_t end)
 {
     (void)task;
     (void)off;

@@ -5,6 +5,7 @@
  *   schedule:  lr(e) = base * decay^max(0, e - start)
  *   clipping:  n = sqrt(sum of grad^2 over all params); if n > c: grad *= c / n
  */
+#include "graph/exec/sg_clones.h"
 #include "graph/optim/sg_optim_kind.h"
 
 #include "graph/core/sg_alloc.h"
@@ -313,7 +314,7 @@ typedef struct sg_sumsq_ctx {
         }                                                                                                              \
     } while (0)
 
-static void sg_sumsq_piece(void *ctx, size_t task, sg_param *p, size_t off, size_t begin, size_t end)
+SG_CLONES static void sg_sumsq_piece(void *ctx, size_t task, sg_param *p, size_t off, size_t begin, size_t end)
 {
     sg_sumsq_ctx *c = ctx;
     double *acc = c->lanes[task];
@@ -360,7 +361,7 @@ double sg_params_grad_norm(const sg_params *ps)
 }
 
 /* grad *= scale over [begin, end) of p */
-static void sg_scale_piece(void *ctx, size_t task, sg_param *p, size_t off, size_t begin, size_t end)
+SG_CLONES static void sg_scale_piece(void *ctx, size_t task, sg_param *p, size_t off, size_t begin, size_t end)
 {
     (void)task;
     (void)off;

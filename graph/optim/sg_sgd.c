@@ -5,6 +5,7 @@
  *   momentum mu:  m = mu * m + g;  w -= lr * m        (m starts at 0)
  * Saved keys: config.lr, config.weight_decay, config.momentum.
  */
+#include "graph/exec/sg_clones.h"
 #include "graph/optim/sg_optim_kind.h"
 
 sg_sgd_config sg_sgd_defaults(void) { return (sg_sgd_config){.lr = 1.0, .momentum = 0.0, .weight_decay = 0.0}; }
@@ -56,7 +57,7 @@ typedef struct sg_sgd_rates {
 
 /* The update of [begin, end) of p: each element's is its own, so the pool's
  * cut (sg_optim_walk) cannot change it. */
-static void sg_sgd_piece(void *ctx, size_t task, sg_param *p, size_t off, size_t begin, size_t end)
+SG_CLONES static void sg_sgd_piece(void *ctx, size_t task, sg_param *p, size_t off, size_t begin, size_t end)
 {
     (void)task;
     (void)off;
@@ -121,7 +122,7 @@ const sg_optim_kind_ops sg_optim_sgd_ops = {"sgd", sg_sgd_valid, sg_sgd_step, sg
 /* ---- data-parallel plain SGD over replicas ------------------------------------------------ */
 
 /* w -= lr * g for the elements [b, b + len) of one parameter. */
-static void sg_sgd_apply_range(sg_dtype dt, void *value, const void *grad, double lr, size_t b, size_t len)
+SG_CLONES static void sg_sgd_apply_range(sg_dtype dt, void *value, const void *grad, double lr, size_t b, size_t len)
 {
     if (dt == SG_F32) {
         float *w = value;

@@ -1,0 +1,23 @@
+/* sg_clones.h — SG_CLONES: compile a hot loop twice, for the baseline x86-64
+ * (SSE2) and for AVX2, and pick one when the program loads (GCC/clang
+ * target_clones, resolved by a glibc ifunc).  The AVX2 copy has twice the
+ * lanes, e.g. for the polynomial sigmoid and tanh of the f32 kernels.
+ *
+ * AVX2 without FMA: each element goes through the same operations in the same
+ * order on either path (and the build is C11, which contracts nothing into an
+ * FMA), so the same bytes come out whichever copy runs.  Off elsewhere, or when
+ * built with -DSG_NO_CLONES.
+ */
+#ifndef SG_CLONES_H
+#define SG_CLONES_H
+
+#if defined(__x86_64__) && defined(__has_attribute) && !defined(SG_NO_CLONES)
+#if __has_attribute(target_clones)
+#define SG_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef SG_CLONES
+#define SG_CLONES
+#endif
+
+#endif
