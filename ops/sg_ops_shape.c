@@ -69,35 +69,43 @@ static sg_status transpose_shape(sg_tensor *node, char *msg, size_t cap)
 
 enum { SG_TRANSPOSE_BLOCK = 32 };
 
-/* Inside a kernel: for every batch b and every (i, j) of the input's last two
- * axes (M, N), visited in square blocks so both sides stay in cache, runs STMT
- * with xi = flat index of x[b, i, j] and yi = flat index of y[b, j, i]. */
+/* Inside a ranged kernel (sg_kernel.h), whose units are the rows of x as
+ * (batch * M, N): for every row r = b*M + i in [lo, hi) and every j < N,
+ * visited in square blocks so both sides stay in cache, runs STMT with
+ * xi = flat index of x[b, i, j] and yi = flat index of y[b, j, i]. */
 #define SG_TRANSPOSE_LOOP(STMT)                                                                                        \
     sg_shape xs = node->src[0]->shape;                                                                                 \
     size_t M = xs.d[xs.ndim - 2], N = xs.d[xs.ndim - 1];                                                               \
-    size_t batch = node->numel / (M * N);                                                                              \
-    for (size_t b = 0; b < batch; b++) {                                                                               \
-        size_t base = b * M * N;                                                                                       \
-        for (size_t i0 = 0; i0 < M; i0 += SG_TRANSPOSE_BLOCK) {                                                        \
-            size_t i1 = i0 + SG_TRANSPOSE_BLOCK < M ? i0 + SG_TRANSPOSE_BLOCK : M;                                     \
-            for (size_t j0 = 0; j0 < N; j0 += SG_TRANSPOSE_BLOCK) {                                                    \
-                size_t j1 = j0 + SG_TRANSPOSE_BLOCK < N ? j0 + SG_TRANSPOSE_BLOCK : N;                                 \
-                for (size_t i = i0; i < i1; i++)                                                                       \
-                    for (size_t j = j0; j < j1; j++) {                                                                 \
-                        size_t xi = base + i * N + j, yi = base + j * M + i;                                           \
-                        STMT;                                                                                          \
-                    }                                                                                                  \
-            }                                                                                                          \
+    for (size_t r0 = lo; r0 < hi;) {                                                                                   \
+        size_t b = r0 / M, i0 = r0 % M, base = b * M * N;                                                              \
+        size_t i1 = i0 + SG_TRANSPOSE_BLOCK < M ? i0 + SG_TRANSPOSE_BLOCK : M;                                         \
+        i1 = i1 - i0 < hi - r0 ? i1 : i0 + (hi - r0);                                                                  \
+        for (size_t j0 = 0; j0 < N; j0 += SG_TRANSPOSE_BLOCK) {                                                        \
+            size_t j1 = j0 + SG_TRANSPOSE_BLOCK < N ? j0 + SG_TRANSPOSE_BLOCK : N;                                     \
+            for (size_t i = i0; i < i1; i++)                                                                           \
+                for (size_t j = j0; j < j1; j++) {                                                                     \
+                    size_t xi = base + i * N + j, yi = base + j * M + i;                                               \
+                    STMT;                                                                                              \
+                }                                                                                                      \
         }                                                                                                              \
+        r0 += i1 - i0;                                                                                                 \
     }
 
+/* The rows of x as (batch * M, N). */
+static size_t sg_transpose_rows(const sg_tensor *node)
+{
+    const sg_shape *xs = &node->src[0]->shape;
+    size_t N = xs->d[xs->ndim - 1];
+    return N ? node->numel / N : 0;
+}
+
 /* clang-format off */
-SG_KERNEL(transpose_forward,
+SG_KERNEL_RANGED(transpose_forward, sg_transpose_rows(node), SG_TRANSPOSE_BLOCK,
     const T *x = node->src[0]->data; /* (..., M, N) */
     T *y = node->data;               /* (..., N, M) */
     SG_TRANSPOSE_LOOP(y[yi] = x[xi]))
 
-SG_KERNEL(transpose_vjp,
+SG_KERNEL_RANGED(transpose_vjp, sg_transpose_rows(node), SG_TRANSPOSE_BLOCK,
     const T *gy = node->grad; /* (..., N, M) */
     T *gx = node->src[0]->grad; /* (..., M, N) */
     if (!gx)
@@ -164,15 +172,15 @@ static sg_status reshape_shape(sg_tensor *node, char *msg, size_t cap)
 }
 
 /* clang-format off */
-SG_KERNEL(reshape_forward,
-    memcpy(node->data, node->src[0]->data, node->numel * sizeof(T));)
+SG_KERNEL_RANGED(reshape_forward, node->numel, 16,
+    memcpy((T *)node->data + lo, (const T *)node->src[0]->data + lo, (hi - lo) * sizeof(T));)
 
-SG_KERNEL(reshape_vjp,
+SG_KERNEL_RANGED(reshape_vjp, node->numel, 16,
     const T *gy = node->grad;
     T *gx = node->src[0]->grad;
     if (!gx)
         return;
-    for (size_t i = 0, n = node->numel; i < n; i++)
+    for (size_t i = lo; i < hi; i++)
         gx[i] += gy[i];)
 /* clang-format on */
 
@@ -237,8 +245,9 @@ static sg_status slice_shape(sg_tensor *node, char *msg, size_t cap)
     return SG_OK;
 }
 
-/* Inside a kernel: for every outer block o, the run of len*inner elements that
- * starts at xo in x (at [o, start, 0]) and at yo in y; STMT handles the run. */
+/* Inside a ranged kernel whose units are the outer blocks: for every outer
+ * block o in [lo, hi), the run of len*inner elements that starts at xo in x
+ * (at [o, start, 0]) and at yo in y; STMT handles the run. */
 #define SG_SLICE_LOOP(STMT)                                                                                            \
     sg_shape xs = node->src[0]->shape;                                                                                 \
     int axis = sg_arg_axis(node->args.i[0], xs.ndim);                                                                  \
@@ -246,18 +255,26 @@ static sg_status slice_shape(sg_tensor *node, char *msg, size_t cap)
     size_t outer, inner;                                                                                               \
     sg_axis_blocks(xs, axis, &outer, &inner);                                                                          \
     size_t run = len * inner;                                                                                          \
-    for (size_t o = 0; o < outer; o++) {                                                                               \
+    for (size_t o = lo; o < hi; o++) {                                                                                 \
         size_t xo = (o * dim + start) * inner, yo = o * run;                                                           \
         STMT;                                                                                                          \
     }
 
 /* clang-format off */
-SG_KERNEL(slice_forward,
+/* The blocks before the axis of a slice's input or a concat's output. */
+static size_t sg_outer_blocks(sg_shape s, long axis_arg)
+{
+    size_t outer, inner;
+    sg_axis_blocks(s, sg_arg_axis(axis_arg, s.ndim), &outer, &inner);
+    return outer;
+}
+
+SG_KERNEL_RANGED(slice_forward, sg_outer_blocks(node->src[0]->shape, node->args.i[0]), 1,
     const T *x = node->src[0]->data; /* (outer, dim, inner) */
     T *y = node->data;               /* (outer, len, inner) */
     SG_SLICE_LOOP(memcpy(y + yo, x + xo, run * sizeof(T))))
 
-SG_KERNEL(slice_vjp,
+SG_KERNEL_RANGED(slice_vjp, sg_outer_blocks(node->src[0]->shape, node->args.i[0]), 1,
     const T *gy = node->grad;   /* (outer, len, inner) */
     T *gx = node->src[0]->grad; /* (outer, dim, inner) */
     if (!gx)
@@ -339,15 +356,15 @@ static sg_status concat_shape(sg_tensor *node, char *msg, size_t cap)
     return SG_OK;
 }
 
-/* Inside a kernel: for every outer block o and input k, the run of
- * d_k*inner elements at xo in input k and at yo in y; STMT handles it with
- * K = the input's index. */
+/* Inside a ranged kernel whose units are the outer blocks: for every outer
+ * block o in [lo, hi) and input k, the run of d_k*inner elements at xo in
+ * input k and at yo in y; STMT handles it with K = the input's index. */
 #define SG_CONCAT_LOOP(STMT)                                                                                           \
     int axis = sg_arg_axis(node->args.i[0], node->shape.ndim);                                                         \
     size_t outer, inner;                                                                                               \
     sg_axis_blocks(node->shape, axis, &outer, &inner);                                                                 \
-    size_t yo = 0;                                                                                                     \
-    for (size_t o = 0; o < outer; o++) {                                                                               \
+    size_t yo = lo * node->shape.d[axis] * inner;                                                                      \
+    for (size_t o = lo; o < hi; o++) {                                                                                 \
         for (size_t K = 0; K < node->n_src; K++) {                                                                     \
             size_t run = node->src[K]->shape.d[axis] * inner, xo = o * run;                                            \
             STMT;                                                                                                      \
@@ -356,11 +373,11 @@ static sg_status concat_shape(sg_tensor *node, char *msg, size_t cap)
     }
 
 /* clang-format off */
-SG_KERNEL(concat_forward,
+SG_KERNEL_RANGED(concat_forward, sg_outer_blocks(node->shape, node->args.i[0]), 1,
     T *y = node->data; /* (outer, sum_k d_k, inner) */
     SG_CONCAT_LOOP(memcpy(y + yo, (const T *)node->src[K]->data + xo, run * sizeof(T))))
 
-SG_KERNEL(concat_vjp,
+SG_KERNEL_RANGED(concat_vjp, sg_outer_blocks(node->shape, node->args.i[0]), 1,
     const T *gy = node->grad; /* (outer, sum_k d_k, inner) */
     SG_CONCAT_LOOP(
         T *gx = node->src[K]->grad; /* (outer, d_K, inner) */

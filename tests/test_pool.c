@@ -199,7 +199,7 @@ static void test_same_bytes_at_any_thread_count(void **s)
     assert_int_equal(sg_threads_set(1), SG_OK);
 }
 
-/* Elementwise ops are cut by elements or rows (sg_kernel.h's ranged kernels):
+/* Elementwise and shape ops are cut by elements or rows (sg_kernel.h's ranged kernels):
  * each element is computed as in one pass, so every thread count gives the
  * one-thread bytes, values and gradients.  (EM, EN) is above the cutting
  * threshold; the cases: unary, same-shape binary (forward and VJP cut), a
@@ -220,10 +220,16 @@ static void run_elementwise(size_t threads, elementwise_out *o)
     sg_tensor *w = sg_hadamard(g, sg_sigmoid(g, x), sg_tanh(g, h));
     sg_tensor *q = sg_scale(g, sg_sub(g, sg_add(g, w, b), x), 0.5);
     sg_tensor *y = sg_hadamard(g, sg_log_sigmoid(g, q), sc);
-    sg_tensor *loss = sg_sum_all(g, sg_hadamard(g, y, y));
+    /* shape ops: transpose (cut by rows of its input), split into slices and
+     * concat (by blocks before the axis), reshape (by elements) */
+    sg_tensor *halves[2], *tr = sg_transpose(g, y); /* (EN, EM) */
+    assert_int_equal(sg_split(g, tr, 1, 2, halves), SG_OK);
+    sg_tensor *swapped[2] = {halves[1], halves[0]};
+    sg_tensor *r = sg_reshape(g, sg_concat(g, swapped, 2, 1), SG_SHAPE(EM, EN));
+    sg_tensor *loss = sg_sum_all(g, sg_hadamard(g, r, y));
     SG_ASSERT_GRAPH_OK(g);
     assert_int_equal(sg_backward(g, loss), SG_OK);
-    memcpy(o->y, y->data, sizeof o->y);
+    memcpy(o->y, r->data, sizeof o->y);
     memcpy(o->gx, x->grad, sizeof o->gx);
     memcpy(o->gh, h->grad, sizeof o->gh);
     memcpy(o->gb, b->grad, sizeof o->gb);
