@@ -123,11 +123,23 @@ typedef struct sg_s2s_enc {
     sg_tensor *h0;       /* (B, H): the encoder's summary, fed everywhere when peeky */
 } sg_s2s_enc;
 
-/* (S, B, F) -> (B, F, S), by reshape and transpose (ops only). */
+/* (S, B, F) -> (B, F, S), by reshape and transpose (ops only); S = 1 is a
+ * reshape alone (the same memory order). */
 static sg_tensor *sg_s2s_batch_major_t(sg_graph *g, sg_tensor *x, size_t S, size_t B, size_t F)
 {
+    if (S == 1)
+        return sg_reshape(g, x, SG_SHAPE(B, F, 1));
     sg_tensor *flat = sg_reshape(g, x, SG_SHAPE(S, B * F));
     return sg_reshape(g, sg_transpose(g, flat), SG_SHAPE(B, F, S));
+}
+
+/* The inverse: (B, F, S) -> (S * B, F). */
+static sg_tensor *sg_s2s_time_major(sg_graph *g, sg_tensor *x, size_t S, size_t B, size_t F)
+{
+    if (S == 1)
+        return sg_reshape(g, x, SG_SHAPE(B, F));
+    sg_tensor *flat = sg_reshape(g, x, SG_SHAPE(B * F, S));
+    return sg_reshape(g, sg_transpose(g, flat), SG_SHAPE(S * B, F));
 }
 
 static bool sg_s2s_encode(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch *b, sg_s2s_enc *enc)
@@ -203,13 +215,12 @@ static bool sg_s2s_dec_start(sg_graph *g, const sg_seq2seq *m, const sg_s2s_enc 
     return d->feed != NULL;
 }
 
-/* Feeds the ids (B) to the decoder from *state; on return *state is the new
- * state, the logits (B, V) are returned and, with attention, *weights (B, S). */
-static sg_tensor *sg_s2s_step(sg_graph *g, const sg_seq2seq *m, const sg_s2s_enc *enc, const int32_t *ids,
-                              sg_s2s_dec *state, sg_tensor **weights)
+/* The decoder's cell on the ids (B) from *state: *state becomes the new
+ * state and its h (B, H) is returned. */
+static sg_tensor *sg_s2s_cell(sg_graph *g, const sg_seq2seq *m, const sg_s2s_enc *enc, const int32_t *ids,
+                              sg_s2s_dec *state)
 {
-    const size_t B = enc->B, S = enc->S, H = m->cfg.hidden;
-    sg_tensor *parts[3] = {sg_embedding_lookup(g, &m->embed, SG_SHAPE(B), ids)}; /* (B, E) */
+    sg_tensor *parts[3] = {sg_embedding_lookup(g, &m->embed, SG_SHAPE(enc->B), ids)}; /* (B, E) */
     size_t n_parts = 1;
     if (m->cfg.peeky)
         parts[n_parts++] = enc->h0;
@@ -220,32 +231,69 @@ static sg_tensor *sg_s2s_step(sg_graph *g, const sg_seq2seq *m, const sg_s2s_enc
     if (!u || !sg_cell_step(g, &m->dec, u, &state->cell, &next))
         return NULL;
     state->cell = (sg_cell_state){.h = next.h, .c = next.c};
-    sg_tensor *z = next.h;
+    return next.h;
+}
+
+/* Everything after the cell, for the decoder states z (T*B, H) of T steps
+ * at once (rows t*B + j): attention over the source, Luong's attentional
+ * state h~ = tanh(W_c [z; ctx]), the peeky join and the output layer; the
+ * logits (T*B, V) are returned, h~ in *feed and, with attention, the weights
+ * (B, S, T) in *weights.  Each row depends on its own step's z alone, so T
+ * steps at once are T single steps: scores (B, S, T) = values (B, S, H) x
+ * q^T (B, H, T) and contexts (B, H, T) = keys^T (B, H, S) x a (B, S, T), one
+ * batch of products instead of T.  Additive attention takes T = 1. */
+static sg_tensor *sg_s2s_head(sg_graph *g, const sg_seq2seq *m, const sg_s2s_enc *enc, sg_tensor *z, size_t T,
+                              sg_tensor **feed, sg_tensor **weights)
+{
+    const size_t B = enc->B, S = enc->S, H = m->cfg.hidden;
     if (m->cfg.attention != SG_ATTN_NONE) {
         sg_scope_push(g, "attn");
-        sg_tensor *s;
+        sg_tensor *s; /* (B, S, T) */
         if (m->cfg.attention == SG_ATTN_ADDITIVE) {
             sg_tensor *q = sg_reshape(g, sg_linear_forward(g, &m->attn_Wq, z), SG_SHAPE(B, 1, H));
             sg_tensor *e = sg_tanh(g, sg_add(g, enc->keys_add, q)); /* (B, S, A) */
-            s = sg_reshape(g, sg_linear_forward(g, &m->attn_v, e), SG_SHAPE(B, S));
+            s = sg_reshape(g, sg_linear_forward(g, &m->attn_v, e), SG_SHAPE(B, S, 1));
         } else {
             sg_tensor *q = m->cfg.attention == SG_ATTN_GENERAL ? sg_linear_forward(g, &m->attn_W, z) : z;
-            s = sg_reshape(g, sg_matmul(g, sg_reshape(g, q, SG_SHAPE(B, 1, H)), enc->keys_t), SG_SHAPE(B, S));
+            s = sg_matmul(g, enc->values, sg_s2s_batch_major_t(g, q, T, B, H));
         }
-        sg_tensor *a = sg_softmax(g, sg_add(g, s, enc->bias), -1); /* (B, S) */
-        sg_tensor *ctx = sg_reshape(g, sg_matmul(g, sg_reshape(g, a, SG_SHAPE(B, 1, S)), enc->values), SG_SHAPE(B, H));
+        sg_tensor *a = sg_softmax(g, sg_add(g, s, sg_reshape(g, enc->bias, SG_SHAPE(B, S, 1))), 1); /* over S */
+        sg_tensor *ctx = sg_s2s_time_major(g, sg_matmul(g, enc->keys_t, a), T, B, H);               /* (T*B, H) */
         sg_tensor *hc[2] = {z, ctx};
-        z = sg_tanh(g, sg_linear_forward(g, &m->combine, sg_concat(g, hc, 2, 1))); /* h~ (B, H) */
-        state->feed = z;
+        z = sg_tanh(g, sg_linear_forward(g, &m->combine, sg_concat(g, hc, 2, 1))); /* h~ (T*B, H) */
         if (weights)
             *weights = a;
         sg_scope_pop(g);
     }
+    if (feed)
+        *feed = z;
     if (m->cfg.peeky) {
-        sg_tensor *parts[2] = {z, enc->h0};
+        sg_tensor **parts = sg_graph_alloc(g, (T + 1) * sizeof *parts);
+        if (!parts)
+            return NULL;
+        for (size_t t = 0; t < T; t++) /* h0 beside every step's row */
+            parts[t] = enc->h0;
+        sg_tensor *h0s = T == 1 ? enc->h0 : sg_concat(g, parts, T, 0); /* (T*B, H) */
+        parts[0] = z;
+        parts[1] = h0s;
         z = sg_concat(g, parts, 2, 1);
     }
     return sg_linear_forward(g, &m->out, z);
+}
+
+/* One decoder step: feeds the ids (B) from *state; on return *state is the
+ * new state, the logits (B, V) are returned and, with attention, *weights
+ * (B, S). */
+static sg_tensor *sg_s2s_step(sg_graph *g, const sg_seq2seq *m, const sg_s2s_enc *enc, const int32_t *ids,
+                              sg_s2s_dec *state, sg_tensor **weights)
+{
+    sg_tensor *z = sg_s2s_cell(g, m, enc, ids, state), *w = NULL;
+    if (!z)
+        return NULL;
+    sg_tensor *logits = sg_s2s_head(g, m, enc, z, 1, m->cfg.input_feeding ? &state->feed : NULL, &w);
+    if (weights && w)
+        *weights = sg_reshape(g, w, SG_SHAPE(enc->B, enc->S));
+    return logits;
 }
 
 /* ---- training loss --------------------------------------------------------- */
@@ -256,27 +304,33 @@ sg_tensor *sg_seq2seq_loss(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch
     sg_s2s_enc enc;
     if (!sg_s2s_encode(g, m, b, &enc))
         return NULL;
-    sg_tensor **logits = sg_graph_alloc(g, T * sizeof *logits);
+    /* Without input feeding no step reads the step before it past the cell,
+     * so the cell runs step by step and the head once over all T steps. */
+    const bool at_once = !m->cfg.input_feeding && m->cfg.attention != SG_ATTN_ADDITIVE;
+    sg_tensor **outs = sg_graph_alloc(g, T * sizeof *outs); /* step t's h (B, H), or its logits (B, V) */
     int32_t *y = sg_graph_alloc(g, T * B * sizeof *y);
-    if (!logits || !y)
+    if (!outs || !y)
         return NULL;
     sg_s2s_dec state;
     if (!sg_s2s_dec_start(g, m, &enc, &state))
         return NULL;
+    for (size_t i = 0; i < T * B; i++) /* padding is no target */
+        y[i] = b->tgt_mask[i] > 0 ? b->dec_out[i] : -1;
     sg_scope_push(g, "dec");
     for (size_t t = 0; t < T; t++) {
         sg_scope_push(g, "t%zu", t);
-        logits[t] = sg_s2s_step(g, m, &enc, b->dec_in + t * B, &state, NULL);
+        outs[t] = at_once ? sg_s2s_cell(g, m, &enc, b->dec_in + t * B, &state)
+                          : sg_s2s_step(g, m, &enc, b->dec_in + t * B, &state, NULL);
         sg_scope_pop(g);
-        if (!logits[t]) {
+        if (!outs[t]) {
             sg_scope_pop(g);
             return NULL;
         }
-        for (size_t j = 0; j < B; j++) /* padding is no target */
-            y[t * B + j] = b->tgt_mask[t * B + j] > 0 ? b->dec_out[t * B + j] : -1;
     }
+    sg_tensor *all = sg_concat(g, outs, T, 0); /* (T*B, H) or (T*B, V) */
+    if (at_once)
+        all = sg_s2s_head(g, m, &enc, all, T, NULL, NULL); /* (T*B, V) */
     sg_scope_pop(g);
-    sg_tensor *all = sg_concat(g, logits, T, 0); /* (T*B, V) */
     return sg_loss_cross_entropy(g, all, sg_ids(g, "y", SG_SHAPE(T * B), y), NULL, SG_REDUCE_MEAN);
 }
 

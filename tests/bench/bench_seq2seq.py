@@ -15,7 +15,9 @@ seqgrad's figure is its epoch's tokens/s, first batch included; torch's leaves o
 batches.
 
 Usage: /usr/bin/python3 tests/bench/bench_seq2seq.py [--data FILE] [--batches N]
-       [--seqgrad build/seqgrad] [--threads 2] [--attention dot]
+       [--seqgrad build/seqgrad] [--threads 2] [--attention dot] [--repeat 3]
+Each program runs --repeat times per thread count, seqgrad and torch alternating, and the best
+run of each is reported (the machine's speed drifts by up to 30% within minutes).
 Benchmarks measure; they assert nothing.  Uses Debian's python3-torch.
 """
 import argparse
@@ -154,14 +156,21 @@ def main():
     ap.add_argument('--seqgrad', default=os.path.join(ROOT, 'build', 'seqgrad'))
     ap.add_argument('--threads', type=int, default=2, help='the most threads tried')
     ap.add_argument('--attention', default='dot', choices=['dot', 'general'])
+    ap.add_argument('--repeat', type=int, default=3, help='runs of each program per thread count, alternating; '
+                    'the best is reported')
     a = ap.parse_args()
     rows = []
     for t in range(1, a.threads + 1):
-        sg, sg_rss = seqgrad_run(a.seqgrad, a.data, a.batches, t, a.attention)
-        tr, tr_rss = torch_run(a.data, a.batches, t, a.attention)
+        sg = tr = sg_rss = tr_rss = 0
+        for _ in range(a.repeat):  # alternating, so a drift of the machine's speed hits both
+            s_tok, s_rss = seqgrad_run(a.seqgrad, a.data, a.batches, t, a.attention)
+            t_tok, t_rss = torch_run(a.data, a.batches, t, a.attention)
+            sg, tr = max(sg, s_tok), max(tr, t_tok)
+            sg_rss, tr_rss = max(sg_rss, s_rss), max(tr_rss, t_rss)
         rows.append((t, sg, sg_rss, tr, tr_rss))
     print(f'attention seq2seq ({a.attention}), E {E}, H {H}, batch {B}, reversed source, {a.batches} batches '
-          f'of {os.path.basename(a.data)}; target tokens/s of training (higher is better)')
+          f'of {os.path.basename(a.data)}; target tokens/s of training (higher is better), the best of '
+          f'{a.repeat} alternating runs each')
     print('| threads | seqgrad tok/s | seqgrad peak RSS | torch tok/s | torch peak RSS | seqgrad / torch |')
     print('| --- | --- | --- | --- | --- | --- |')
     for t, sg, sg_rss, tr, tr_rss in rows:

@@ -53,6 +53,7 @@ CONFIGS = [
     ('general-2layers-feeding', 'general', 0, 0, 1, 2),
     ('additive-reversed-peeky', 'additive', 1, 1, 0, 1),
     ('none-reversed-peeky-2layers', 'none', 1, 1, 0, 2),
+    ('general-reversed-peeky', 'general', 1, 1, 0, 1),
 ]
 
 
