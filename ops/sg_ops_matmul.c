@@ -109,7 +109,7 @@ enum { SG_GEMM_SMALL = 8192 };
  * The choice depends only on the shapes and flags, and every sum runs over p
  * in a fixed order, so the result depends only on the operands. */
 #define SG_GEMM_SMALL_FN(NAME, T)                                                                                      \
-    static T NAME##_dot(const T *restrict a, const T *restrict b, size_t k)                                            \
+    SG_ALWAYS_INLINE static inline T NAME##_dot(const T *restrict a, const T *restrict b, size_t k)                    \
     {                                                                                                                  \
         T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                                           \
         size_t p = 0;                                                                                                  \
@@ -120,7 +120,7 @@ enum { SG_GEMM_SMALL = 8192 };
             acc[p % 8] += a[p] * b[p];                                                                                 \
         return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));                      \
     }                                                                                                                  \
-    static void NAME##_axpy(T *restrict c, T alpha, const T *restrict x, size_t n)                                     \
+    SG_ALWAYS_INLINE static inline void NAME##_axpy(T *restrict c, T alpha, const T *restrict x, size_t n)             \
     {                                                                                                                  \
         for (size_t j = 0; j < n; j++)                                                                                 \
             c[j] += alpha * x[j];                                                                                      \

@@ -20,4 +20,12 @@
 #define SG_CLONES
 #endif
 
+/* For the small helpers of a cloned function: inlined into each copy, so the
+ * AVX2 copy runs them with AVX2 too (a call would reach the baseline code). */
+#if defined(__GNUC__)
+#define SG_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define SG_ALWAYS_INLINE
+#endif
+
 #endif
