@@ -5,13 +5,23 @@
  *
  * AVX2 without FMA: each element goes through the same operations in the same
  * order on either path (and the build is C11, which contracts nothing into an
- * FMA), so the same bytes come out whichever copy runs.  Off elsewhere, or when
- * built with -DSG_NO_CLONES.
+ * FMA), so the same bytes come out whichever copy runs.  Off elsewhere, under
+ * ThreadSanitizer, or when built with -DSG_NO_CLONES.
  */
 #ifndef SG_CLONES_H
 #define SG_CLONES_H
 
-#if defined(__x86_64__) && defined(__has_attribute) && !defined(SG_NO_CLONES)
+/* ThreadSanitizer's runtime is not up yet when the loader runs the ifunc
+ * resolvers, and crashes there: no clones under it. */
+#if defined(__SANITIZE_THREAD__)
+#define SG_NO_CLONES_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SG_NO_CLONES_TSAN 1
+#endif
+#endif
+
+#if defined(__x86_64__) && defined(__has_attribute) && !defined(SG_NO_CLONES) && !defined(SG_NO_CLONES_TSAN)
 #if __has_attribute(target_clones)
 #define SG_CLONES __attribute__((target_clones("avx2", "default")))
 #endif
