@@ -185,6 +185,7 @@ const sg_op sg_op_gather_rows = {.name = "gather_rows",
                                  .forward = gather_rows_forward,
                                  .vjp = gather_rows_vjp,
                                  .vjp_rows = gather_rows_vjp_rows,
+                                 .vjp_scatters_rows = true,
                                  .example = gather_rows_example,
                                  .n_variants = 5};
 

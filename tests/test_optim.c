@@ -666,6 +666,116 @@ static void test_replicas_apply(void **state)
     assert_memory_equal(got[0], got[1], sizeof got[0]);
 }
 
+/* A gathered table's gradient kept as a list (sg_param.h): backward leaves
+ * the table alone and lists the gathers, flushing gives the bytes of the
+ * ordinary backward, plain SGD applies the listed rows (the same values up to
+ * rounding: each row's updates are applied one by one instead of summed
+ * first), and replicas apply them in parts with the same bytes at any number
+ * of parts.  The graph stays alive until the list is used. */
+static sg_graph *listed_backward(sg_params *ps, sg_param *E, sg_param *W, bool dense_use)
+{
+    static const int32_t ids1[5] = {3, 1, 3, 8, 1}, ids2[3] = {8, 0, 3};
+    sg_graph *g = sg_graph_new(SG_F64);
+    sg_params_zero_grad(ps);
+    double r[9];
+    for (size_t i = 0; i < 9; i++)
+        r[i] = 0.3 * (double)i - 1.1;
+    sg_tensor *e = sg_param_use(g, E), *w = sg_param_use(g, W);
+    sg_tensor *y1 = sg_gather_rows(g, e, sg_ids(g, "ids1", SG_SHAPE(5), ids1));
+    sg_tensor *y2 = sg_gather_rows(g, e, sg_ids(g, "ids2", SG_SHAPE(3), ids2));
+    sg_tensor *loss = sg_add(g, sg_sum_all(g, sg_hadamard(g, y1, y1)),
+                             sg_sum_all(g, sg_hadamard(g, y2, sg_input_f64(g, "r", SG_SHAPE(3, 3), r, false))));
+    loss = sg_add(g, loss, sg_sum_all(g, sg_hadamard(g, w, w)));
+    if (dense_use)
+        loss = sg_add(g, loss, sg_sum_all(g, sg_hadamard(g, e, e)));
+    SG_ASSERT_GRAPH_OK(g);
+    assert_int_equal(sg_backward(g, loss), SG_OK);
+    return g;
+}
+
+static sg_params *listed_set(bool listed)
+{
+    sg_params *ps = sg_params_new(SG_F64);
+    sg_param *E = sg_params_add(ps, "E", SG_SHAPE(10, 3)), *W = sg_params_add(ps, "W", SG_SHAPE(3));
+    assert_true(E && W);
+    for (size_t i = 0; i < 30; i++)
+        sg_param_set(E, i, 0.1 * (double)i - 1.3);
+    for (size_t i = 0; i < 3; i++)
+        sg_param_set(W, i, 0.5 + (double)i);
+    sg_param_set_grad_listed(E, listed);
+    return ps;
+}
+
+static double max_abs_diff(const double *a, const double *b, size_t n)
+{
+    double d = 0;
+    for (size_t i = 0; i < n; i++)
+        d = fmax(d, fabs(a[i] - b[i]));
+    return d;
+}
+
+static void test_listed_gradients(void **state)
+{
+    (void)state;
+    for (int dense_use = 0; dense_use < 2; dense_use++) {
+        sg_params *a = listed_set(false), *b = listed_set(true);
+        sg_param *Ea = a->items[0], *Eb = b->items[0];
+        sg_graph *ga = listed_backward(a, Ea, a->items[1], dense_use),
+                 *gb = listed_backward(b, Eb, b->items[1], dense_use);
+        assert_non_null(Eb->grad_list);
+        assert_null(Ea->grad_list);
+        static const double zeros[30];
+        if (!dense_use) /* the table is not touched: the rows are in the list */
+            assert_memory_equal(Eb->grad, zeros, sizeof zeros);
+        else /* the dense use went to the table */
+            assert_true(max_abs_diff(Eb->grad, zeros, 30) > 0);
+        sg_params_grad_flush_lists(b);
+        assert_null(Eb->grad_list);
+        assert_memory_equal(Ea->grad, Eb->grad, 30 * sizeof(double)); /* the ordinary backward's bytes */
+        assert_memory_equal(a->items[1]->grad, b->items[1]->grad, 3 * sizeof(double));
+        sg_graph_free(ga);
+        sg_graph_free(gb);
+
+        /* plain SGD: the listed rows straight to the value */
+        ga = listed_backward(a, Ea, a->items[1], dense_use);
+        gb = listed_backward(b, Eb, b->items[1], dense_use);
+        double before[30];
+        memcpy(before, Eb->value, sizeof before);
+        sg_optim o;
+        assert_int_equal(sg_optim_init_sgd(&o, &(sg_sgd_config){.lr = 0.1}), SG_OK);
+        assert_int_equal(sg_optim_step(&o, a), SG_OK);
+        assert_int_equal(sg_optim_step(&o, b), SG_OK);
+        assert_null(Eb->grad_list);
+        double d = max_abs_diff(Ea->value, Eb->value, 30);
+        assert_true(d < 1e-14);
+        assert_true(max_abs_diff(before, Eb->value, 30) > 0.01); /* the step moved the gathered rows */
+        sg_graph_free(ga);
+        sg_graph_free(gb);
+
+        /* replicas: listed like their master; one part or two, the same bytes */
+        double got[2][30];
+        for (int parts = 1; parts <= 2; parts++) {
+            sg_params *m = listed_set(true);
+            sg_params *r[2] = {sg_params_replica(m), sg_params_replica(m)};
+            assert_true(r[0] && r[1] && r[0]->items[0]->grad_listed);
+            sg_graph *g0 = listed_backward(r[0], r[0]->items[0], r[0]->items[1], dense_use);
+            sg_graph *g1 = listed_backward(r[1], r[1]->items[0], r[1]->items[1], dense_use);
+            static const double lrs[2] = {0.1, 0.05};
+            for (int part = 0; part < parts; part++)
+                assert_int_equal(sg_sgd_apply_replicas(m, r, lrs, 2, (size_t)part, (size_t)parts), SG_OK);
+            memcpy(got[parts - 1], m->items[0]->value, sizeof got[0]);
+            sg_graph_free(g0);
+            sg_graph_free(g1);
+            sg_params_free(r[0]);
+            sg_params_free(r[1]);
+            sg_params_free(m);
+        }
+        assert_memory_equal(got[0], got[1], sizeof got[0]);
+        sg_params_free(a);
+        sg_params_free(b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -685,6 +795,7 @@ int main(void)
         cmocka_unit_test(test_init_deterministic),
         cmocka_unit_test(test_row_sparse_gradients),
         cmocka_unit_test(test_replicas_apply),
+        cmocka_unit_test(test_listed_gradients),
     };
     return cmocka_run_group_tests_name("optim", tests, NULL, NULL);
 }

@@ -219,13 +219,32 @@ static void test_gradcheck_both(void **state)
             fail_msg("%s: per-op mode, first wrong op %s", arch ? "cbow" : "skipgram", t.bad_op);
         print_message("  %-9s margin %5.0fx (model), tape %zu nodes\n", arch ? "cbow" : "skip-gram", 1 / r.max_ratio,
                       sg_graph_tape_len(g));
-        /* after a plain backward both tables hold row-sparse gradients */
+        /* after a plain backward both tables' gradients are lists of the
+         * gathered rows (the tables untouched); flushed, they are row-sparse
+         * and the bytes of the backward without lists */
         sg_params_zero_grad(ps);
         sg_graph_reset(g);
         assert_int_equal(sg_backward(g, sg_word2vec_loss(g, &m, &b)), SG_OK);
+        assert_true(m.in->grad_list && m.out->grad_list);
         assert_int_equal(m.in->grad_extent, SG_GRAD_ROWS);
         assert_int_equal(m.out->grad_extent, SG_GRAD_ROWS);
-        assert_true(m.out->n_grad_rows <= sg_vocab_size(c.vocab));
+        assert_int_equal(m.out->n_grad_rows, 0);
+        sg_params_grad_flush_lists(ps);
+        assert_true(m.out->n_grad_rows > 0 && m.out->n_grad_rows <= sg_vocab_size(c.vocab));
+        double *listed = malloc(2 * m.in->numel * sizeof *listed);
+        assert_non_null(listed);
+        memcpy(listed, m.in->grad, m.in->numel * sizeof *listed);
+        memcpy(listed + m.in->numel, m.out->grad, m.in->numel * sizeof *listed);
+        sg_param_set_grad_listed(m.in, false);
+        sg_param_set_grad_listed(m.out, false);
+        sg_params_zero_grad(ps);
+        sg_graph_reset(g);
+        assert_int_equal(sg_backward(g, sg_word2vec_loss(g, &m, &b)), SG_OK);
+        assert_null(m.in->grad_list);
+        assert_memory_equal(listed, m.in->grad, m.in->numel * sizeof *listed);
+        assert_memory_equal(listed + m.in->numel, m.out->grad, m.in->numel * sizeof *listed);
+        assert_true(m.out->n_grad_rows > 0 && m.out->n_grad_rows <= sg_vocab_size(c.vocab));
+        free(listed);
         sg_graph_free(g);
         sg_params_free(ps);
         sg_w2v_batcher_free(&it);

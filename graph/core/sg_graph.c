@@ -717,19 +717,40 @@ sg_status sg_backward_seed(sg_graph *g, sg_tensor *out, const void *seed)
                     return sg_graph_fail(g, SG_ERR_NOMEM, "out of memory for a gradient (%zu elements)", s->numel);
             }
         }
+        size_t n_diff = 0, n_listed = 0;
+        uint64_t listed = 0;                    /* bit k: input k's gradient goes to its parameter's list (k < 64) */
         for (size_t k = 0; k < t->n_src; k++) { /* what the VJP writes of a parameter's gradient */
             sg_tensor *s = t->src[k];
-            if (s->kind != SG_KIND_PARAM || !s->param || s->grad != s->param->grad || !s->requires_grad ||
-                !sg_op_input_differentiable(t->op, k))
+            if (!s->grad || !s->requires_grad || !sg_op_input_differentiable(t->op, k))
+                continue;
+            n_diff++;
+            if (s->kind != SG_KIND_PARAM || !s->param || s->grad != s->param->grad)
                 continue;
             size_t n_rows = 0;
             const int32_t *rows = t->op->vjp_rows ? t->op->vjp_rows(t, k, &n_rows) : NULL;
-            if (rows)
+            if (rows && t->op->vjp_scatters_rows && s->param->grad_listed && k < 64) {
+                sg_grad_list_entry *e = sg_arena_alloc(&g->arena, sizeof *e);
+                if (!e)
+                    return sg_graph_fail(g, SG_ERR_NOMEM, "out of memory for a gradient list entry");
+                *e = (sg_grad_list_entry){.rows = rows, .grad = t->grad, .n = n_rows};
+                sg_param_grad_list_append(s->param, e);
+                listed |= (uint64_t)1 << k;
+                n_listed++;
+            } else if (rows) {
                 sg_param_grad_note_rows(s->param, rows, n_rows);
-            else
+            } else {
                 sg_param_grad_note_dense(s->param);
+            }
         }
-        t->op->vjp(t);
+        if (n_listed < n_diff) { /* listed inputs are hidden from the VJP for the call */
+            for (size_t k = 0; k < t->n_src && k < 64; k++)
+                if (listed >> k & 1)
+                    t->src[k]->grad = NULL;
+            t->op->vjp(t);
+            for (size_t k = 0; k < t->n_src && k < 64; k++)
+                if (listed >> k & 1)
+                    t->src[k]->grad = t->src[k]->param->grad;
+        }
         if (g->anomaly) {
             for (size_t k = 0; k < t->n_src; k++) {
                 sg_tensor *s = t->src[k];

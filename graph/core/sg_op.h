@@ -47,6 +47,11 @@ struct sg_op {
      * (NULL when it writes all of input k).  Lets a parameter used only this
      * way keep a row-sparse gradient (sg_param.h). */
     const int32_t *(*vjp_rows)(const sg_tensor *node, size_t k, size_t *n);
+    /* With vjp_rows: the VJP of such an input adds row i of node->grad to
+     * row rows[i] of the input's gradient and does nothing else (a gather),
+     * so backward can list the node instead of running it for a parameter
+     * that keeps its gradient as a list (sg_param.h). */
+    bool vjp_scatters_rows;
     int n_variants; /* number of example variants (>= 1) */
     /* Per-op finite differences are unreliable near kinks (relu at 0); an op may
      * keep its examples away from them; nothing else is relaxed. */

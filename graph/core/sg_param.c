@@ -111,6 +111,7 @@ sg_params *sg_params_replica(const sg_params *master)
             sg_params_free(r);
             return NULL;
         }
+        p->grad_listed = m->grad_listed;
         r->items[r->n++] = p;
     }
     return r;
@@ -140,7 +141,63 @@ void sg_params_zero_grad(sg_params *ps)
         }
         p->n_grad_rows = 0;
         p->grad_extent = SG_GRAD_ZEROED;
+        p->grad_list = p->grad_list_tail = NULL;
     }
+}
+
+void sg_param_set_grad_listed(sg_param *p, bool on)
+{
+    if (!on)
+        sg_param_grad_flush_list(p);
+    p->grad_listed = on;
+}
+
+void sg_param_grad_list_append(sg_param *p, sg_grad_list_entry *e)
+{
+    e->next = NULL;
+    if (p->grad_list_tail)
+        p->grad_list_tail->next = e;
+    else
+        p->grad_list = e;
+    p->grad_list_tail = e;
+    if (p->grad_extent == SG_GRAD_ZEROED) { /* nothing in grad yet: zero rows of it to visit */
+        p->grad_extent = SG_GRAD_ROWS;
+        p->n_grad_rows = 0;
+        p->grad_rows_sorted = true;
+    }
+}
+
+#define SG_FLUSH_ROWS(T)                                                                                               \
+    do {                                                                                                               \
+        T *gt = p->grad;       /* (rows, row) */                                                                       \
+        const T *gy = e->grad; /* (n, row) */                                                                          \
+        for (size_t i = 0; i < e->n; i++) {                                                                            \
+            if (e->rows[i] < 0 || (size_t)e->rows[i] >= rows)                                                          \
+                continue;                                                                                              \
+            T *dst = gt + (size_t)e->rows[i] * row;                                                                    \
+            for (size_t d = 0; d < row; d++)                                                                           \
+                dst[d] += gy[i * row + d];                                                                             \
+        }                                                                                                              \
+    } while (0)
+
+void sg_param_grad_flush_list(sg_param *p)
+{
+    const size_t rows = p->shape.ndim ? p->shape.d[0] : 1, row = p->numel / rows;
+    for (const sg_grad_list_entry *e = p->grad_list; e; e = e->next) {
+        sg_param_grad_note_rows(p, e->rows, e->n);
+        if (p->dtype == SG_F64)
+            SG_FLUSH_ROWS(double);
+        else
+            SG_FLUSH_ROWS(float);
+    }
+    p->grad_list = p->grad_list_tail = NULL;
+}
+
+void sg_params_grad_flush_lists(sg_params *ps)
+{
+    for (size_t i = 0; i < ps->n; i++)
+        if (ps->items[i]->grad_list)
+            sg_param_grad_flush_list(ps->items[i]);
 }
 
 void sg_param_grad_note_dense(sg_param *p)

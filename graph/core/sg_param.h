@@ -34,6 +34,27 @@
 
 #include "graph/core/sg_tensor.h"
 
+/* Gradients kept as a list (sg_param_set_grad_listed): a parameter used
+ * through ops whose VJP adds rows of the node's own gradient into it (a row
+ * gather: sg_op.vjp_scatters_rows) can leave its gradient table alone:
+ * backward lists such nodes (their ids and gradient rows, both in the
+ * graph's arena) instead of running their VJP, and plain SGD without weight
+ * decay applies each listed row to the value directly (sg_sgd,
+ * sg_sgd_apply_replicas): one pass over a used row instead of three (the
+ * scatter-add into grad, the update, the zeroing).  Every other reader of the
+ * gradient (norms, clipping, momentum, Adam, gradient checks) first adds the
+ * list into grad (sg_params_grad_flush_lists), in the order backward would
+ * have: the same bytes as without the list.  Any other use of the parameter
+ * still goes to grad as before.  The entries live in the graph they were made
+ * on: valid until it is reset or freed; sg_params_zero_grad empties the list,
+ * and so does flushing it. */
+typedef struct sg_grad_list_entry {
+    const int32_t *rows; /* (n) rows of the parameter's first axis */
+    const void *grad;    /* (n, row) in the parameter's dtype: row i goes to rows[i] */
+    size_t n;
+    struct sg_grad_list_entry *next;
+} sg_grad_list_entry;
+
 /* SG_GRAD_ALL: any element may be nonzero (the default: hand-written grads are
  * safe); SG_GRAD_ZEROED: zeroed and not yet written by backward; SG_GRAD_ROWS:
  * only the rows in grad_rows may be nonzero. */
@@ -59,6 +80,9 @@ struct sg_param {
     bool grad_rows_sorted;
     unsigned char *grad_row_seen; /* (shape.d[0]) owned, 1 for a row in grad_rows; NULL until needed */
     bool value_borrowed;          /* a replica's: value is the master parameter's (sg_params_replica) */
+    /* the gradient as a list (see above): on, and the entries in backward's order */
+    bool grad_listed;
+    sg_grad_list_entry *grad_list, *grad_list_tail;
 };
 
 typedef struct sg_params {
@@ -107,6 +131,17 @@ double sg_param_grad_get(const sg_param *p, size_t i);
  * list cannot grow, or an id is out of range, the gradient becomes dense. */
 void sg_param_grad_note_rows(sg_param *p, const int32_t *rows, size_t n);
 void sg_param_grad_note_dense(sg_param *p);
+/* Turns the list form of p's gradient on or off (off flushes the list into
+ * grad first).  A replica made later copies the setting. */
+void sg_param_set_grad_listed(sg_param *p, bool on);
+/* Backward's: appends e (in the graph's arena) to p's list. */
+void sg_param_grad_list_append(sg_param *p, sg_grad_list_entry *e);
+/* Adds every listed row into grad, in list order, noting the rows (so grad
+ * becomes what backward would have written without the list), and empties
+ * the list.  The graph the entries were made on must not have been reset. */
+void sg_param_grad_flush_list(sg_param *p);
+void sg_params_grad_flush_lists(sg_params *ps);
+
 /* The element ranges of p->grad that may be nonzero, in ascending order: one
  * range [0, numel) when dense, else one per written row (none when zeroed
  * and unwritten counts as dense: SG_GRAD_ZEROED reads as SG_GRAD_ALL, since

@@ -294,6 +294,8 @@ sg_status sg_gradcheck_model(sg_graph *g, sg_params *ps, sg_loss_fn fn, void *ct
     sg_status st = sg_backward(g, loss);
     if (st)
         return st;
+    if (ps) /* a listed gradient into the tables, as backward would have written it */
+        sg_params_grad_flush_lists(ps);
 
     size_t n_inputs = 0;
     for (size_t i = 0; i < sg_graph_tape_len(g); i++) {
@@ -837,6 +839,8 @@ sg_status sg_gradcheck_f32_model(sg_params *ps, sg_loss_fn fn, void *ctx, const 
         sg_params_zero_grad(ps);
         loss = fn(b, ctx);
         st = loss ? sg_backward(b, loss) : sg_graph_status(b) ? sg_graph_status(b) : SG_ERR_ARG;
+        if (!st)
+            sg_params_grad_flush_lists(ps);
     }
     size_t off = 0;
     for (size_t p = 0; !st && p < ps->n; p++)
@@ -871,6 +875,8 @@ sg_status sg_gradcheck_f32_model(sg_params *ps, sg_loss_fn fn, void *ctx, const 
         sg_params_zero_grad(ps);
         loss = fn(a, ctx);
         st = loss ? sg_backward(a, loss) : sg_graph_status(a) ? sg_graph_status(a) : SG_ERR_ARG;
+        if (!st)
+            sg_params_grad_flush_lists(ps);
         size_t m = sg_graph_tape_len(a);
         /* norm-wise: each gradient is judged against the whole gradient's
          * largest entry, since one parameter's can be a sum that cancels */

@@ -144,8 +144,10 @@ double sg_params_grad_norm(const sg_params *ps);
  * nparts threads calling it at once with parts 0..nparts-1 write disjoint
  * elements, and the values do not depend on nparts (only on n and on the
  * replicas' gradients).  Nothing may run backward on a replica meanwhile.
- * An lr[r] of 0 skips replica r.  Reads the gradients, does not zero them;
- * allocates nothing.  SG_ERR_ARG for a replica of another set, or part >=
+ * An lr[r] of 0 skips replica r.  A replica's listed gradient rows
+ * (sg_param.h) are applied first, entry by entry in list order, then its
+ * gradient table.  Reads the gradients, does not zero them or empty the
+ * lists; allocates nothing.  SG_ERR_ARG for a replica of another set, or part >=
  * nparts. */
 SG_NODISCARD sg_status sg_sgd_apply_replicas(sg_params *master, sg_params *const *replicas, const double *lr, size_t n,
                                              size_t part, size_t nparts);

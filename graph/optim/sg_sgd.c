@@ -75,9 +75,49 @@ SG_CLONES static void sg_sgd_piece(void *ctx, size_t task, sg_param *p, size_t o
     }
 }
 
+/* w[rows[i]] -= lr * g_i for every row i of a list entry whose row is part
+ * `part` of `nparts` (row % nparts); e's rows index value's first axis. */
+SG_CLONES static void sg_sgd_apply_entry(sg_dtype dt, void *value, size_t rows, size_t row, const sg_grad_list_entry *e,
+                                         double lr, size_t part, size_t nparts)
+{
+    for (size_t i = 0; i < e->n; i++) {
+        if (e->rows[i] < 0 || (size_t)e->rows[i] >= rows || (size_t)e->rows[i] % nparts != part)
+            continue;
+        size_t b = (size_t)e->rows[i] * row;
+        if (dt == SG_F32) {
+            float *w = (float *)value + b;
+            const float *g = (const float *)e->grad + i * row;
+            for (size_t d = 0; d < row; d++)
+                w[d] = (float)((double)w[d] - lr * (double)g[d]);
+        } else {
+            double *w = (double *)value + b;
+            const double *g = (const double *)e->grad + i * row;
+            for (size_t d = 0; d < row; d++)
+                w[d] = w[d] - lr * g[d];
+        }
+    }
+}
+
+/* Plain SGD of p's listed gradient rows, part `part` of `nparts` of the rows,
+ * into value (p's, or its master's): every entry in list order. */
+static void sg_sgd_apply_list(const sg_param *p, void *value, double lr, size_t part, size_t nparts)
+{
+    const size_t rows = p->shape.ndim ? p->shape.d[0] : 1, row = p->numel / rows;
+    for (const sg_grad_list_entry *e = p->grad_list; e; e = e->next)
+        sg_sgd_apply_entry(p->dtype, value, rows, row, e, lr, part, nparts);
+}
+
 static sg_status sg_sgd_step(sg_optim *opt, sg_params *ps)
 {
     sg_sgd_rates r = {opt->lr, opt->sgd.momentum, opt->sgd.weight_decay};
+    if (r.mu == 0.0 && r.wd == 0.0) /* a listed gradient goes straight to the value */
+        for (size_t k = 0; k < ps->n; k++) {
+            sg_param *p = ps->items[k];
+            if (p->grad_list) {
+                sg_sgd_apply_list(p, p->value, r.lr, 0, 1);
+                p->grad_list = p->grad_list_tail = NULL;
+            }
+        }
     if (r.mu > 0.0) {
         sg_status st = sg_optim_ensure_state(ps, true, false);
         if (st != SG_OK)
@@ -152,6 +192,7 @@ sg_status sg_sgd_apply_replicas(sg_params *master, sg_params *const *replicas, c
             const sg_param *p = replicas[r]->items[k];
             if (lr[r] == 0.0)
                 continue;
+            sg_sgd_apply_list(p, mp->value, lr[r], part, nparts); /* the list is left for zero_grad */
             if (p->grad_extent == SG_GRAD_ROWS) {
                 for (size_t i = 0; i < p->n_grad_rows; i++)
                     if (p->grad_rows[i] % nparts == part)

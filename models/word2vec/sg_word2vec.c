@@ -15,7 +15,13 @@ sg_status sg_word2vec_init(sg_word2vec *m, sg_params *ps, sg_w2v_arch arch, size
     *m = (sg_word2vec){.arch = arch, .V = V, .D = D, .K = K, .window = window};
     m->in = sg_params_add(ps, "w2v.in", SG_SHAPE(V, D));
     m->out = m->in ? sg_params_add(ps, "w2v.out", SG_SHAPE(V, D)) : NULL;
-    return m->out ? SG_OK : SG_ERR_NOMEM;
+    if (!m->out)
+        return SG_ERR_NOMEM;
+    /* both tables are read only through row gathers: backward lists the
+     * gathered rows' gradients and plain SGD applies them to the rows */
+    sg_param_set_grad_listed(m->in, true);
+    sg_param_set_grad_listed(m->out, true);
+    return SG_OK;
 }
 
 void sg_word2vec_reset_parameters(sg_word2vec *m, sg_rng *rng)
