@@ -99,12 +99,13 @@ enum { SG_GEMM_SMALL = 8192 };
  * A(i, p) = A[i*sai + p*sap], B(p, j) = B[p*sbp + j*sbj], C(i, j) = C[i*ldc + j]
  * the loop is chosen so that the innermost one runs over contiguous memory
  * and vectorizes:
- *   rows of A and columns of B contiguous (n = 1, or a transposed B): a dot
- *          product per element of C, in 8 partial sums added in a fixed
- *          order at the end;
+ *   n = 1, rows of A and the column of B contiguous: a dot product per row,
+ *          in 8 partial sums added in a fixed order at the end;
  *   n = 1, columns of A contiguous (a transposed A), C a column: C += b_p A_p
  *          over p, an axpy down the column;
  *   rows of B contiguous: C_i += A(i, p) B_p over p, an axpy along the row;
+ *   rows of A and columns of B contiguous (a transposed B): a dot product
+ *          per element of C, as above;
  *   else one multiply-add at a time.
  * The choice depends only on the shapes and flags, and every sum runs over p
  * in a fixed order, so the result depends only on the operands. */
@@ -133,10 +134,9 @@ enum { SG_GEMM_SMALL = 8192 };
             for (size_t i = 0; i < m; i++)                                                                             \
                 for (size_t j = 0; j < n; j++)                                                                         \
                     C[i * ldc + j] = beta == 0.0 ? (T)0 : (T)(beta * C[i * ldc + j]);                                  \
-        if (sap == 1 && sbp == 1) {                                                                                    \
+        if (n == 1 && sap == 1 && sbp == 1) {                                                                          \
             for (size_t i = 0; i < m; i++)                                                                             \
-                for (size_t j = 0; j < n; j++)                                                                         \
-                    C[i * ldc + j] += NAME##_dot(A + i * sai, B + j * sbj, k);                                         \
+                C[i * ldc] += NAME##_dot(A + i * sai, B, k);                                                           \
         } else if (n == 1 && sai == 1 && ldc == 1) {                                                                   \
             for (size_t p = 0; p < k; p++)                                                                             \
                 NAME##_axpy(C, B[p * sbp], A + p * sap, m);                                                            \
@@ -144,6 +144,10 @@ enum { SG_GEMM_SMALL = 8192 };
             for (size_t i = 0; i < m; i++)                                                                             \
                 for (size_t p = 0; p < k; p++)                                                                         \
                     NAME##_axpy(C + i * ldc, A[i * sai + p * sap], B + p * sbp, n);                                    \
+        } else if (sap == 1 && sbp == 1) { /* a transposed B: a dot product per element */                             \
+            for (size_t i = 0; i < m; i++)                                                                             \
+                for (size_t j = 0; j < n; j++)                                                                         \
+                    C[i * ldc + j] += NAME##_dot(A + i * sai, B + j * sbj, k);                                         \
         } else {                                                                                                       \
             for (size_t i = 0; i < m; i++)                                                                             \
                 for (size_t p = 0; p < k; p++)                                                                         \
