@@ -38,7 +38,7 @@ e = h['w2v.in']; s, t = e['data_offsets']
 x = np.frombuffer(b[8 + n + s:8 + n + t], dtype='<f4').reshape(e['shape'])
 rows = [l.split() for l in open(sys.argv[2]).read().splitlines()[1:]]
 assert [r[0] for r in rows] == vocab and tuple(x.shape) == (17, 16) and 'w2v.out' in h
-assert all(float(v) == float(x[i, j]) for i, r in enumerate(rows) for j, v in enumerate(r[1:]))
+assert all(np.float32(v) == x[i, j] for i, r in enumerate(rows) for j, v in enumerate(r[1:]))  # read as float32: the same float
 PY
 cmp -s "$dir/skipgram.txt" "$dir/again.txt" || fail "the same seed gave other vectors"
 # data-parallel workers: a seed and a thread count give the same bytes, the

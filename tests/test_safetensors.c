@@ -246,6 +246,20 @@ static void test_util_numbers_and_utf8(void **state)
     }
     sg_fmt_double(buf, 0.9);
     assert_string_equal(buf, "0.9");
+    /* floats: 9 digits read back as the same float, over every exponent */
+    for (uint32_t bits = 0x00000001u; bits < 0x7f800000u; bits += 0x000a3d71u) {
+        float f, g;
+        memcpy(&f, &bits, sizeof f);
+        for (int sign = 0; sign < 2; sign++, f = -f) {
+            double back = 0;
+            sg_fmt_float(buf, f);
+            assert_true(sg_parse_double(buf, &back));
+            g = (float)back;
+            assert_memory_equal(&f, &g, sizeof f);
+        }
+    }
+    sg_fmt_float(buf, 0.5f);
+    assert_string_equal(buf, "0.5");
     if (setlocale(LC_NUMERIC, "de_DE.UTF-8")) { /* a comma radix, when the locale exists */
         sg_fmt_double(buf, 2.5);
         assert_string_equal(buf, "2.5");

@@ -125,6 +125,18 @@ void sg_fmt_double(char *buf, double v)
     }
 }
 
+void sg_fmt_float(char *buf, float v)
+{
+    if (!isfinite(v)) {
+        snprintf(buf, SG_FMT_DOUBLE_CAP, "%s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+        return;
+    }
+    snprintf(buf, SG_FMT_DOUBLE_CAP, "%.9g", (double)v);
+    for (char *c = buf; *c; c++) /* the locale's radix, whatever it is, becomes '.' */
+        if (!((*c >= '0' && *c <= '9') || *c == '-' || *c == '+' || *c == 'e' || *c == 'E'))
+            *c = '.';
+}
+
 bool sg_parse_double(const char *s, double *out)
 {
     char buf[64];

@@ -52,6 +52,10 @@ enum { SG_FMT_DOUBLE_CAP = 32 };
  * exactly ("0.9", not "0.90000000000000002"), with '.' as the radix whatever
  * the locale.  buf must hold SG_FMT_DOUBLE_CAP bytes. */
 void sg_fmt_double(char *buf, double v);
+/* A float in 9 significant digits (enough that reading it back as a float
+ * gives v exactly, FLT_DECIMAL_DIG), '.' as the radix whatever the locale:
+ * one snprintf, no trial parses.  buf must hold SG_FMT_DOUBLE_CAP bytes. */
+void sg_fmt_float(char *buf, float v);
 /* Parses the whole of s as a finite decimal number ('.' radix in any locale,
  * optional sign and exponent; no spaces, hex, inf or nan).  false otherwise. */
 bool sg_parse_double(const char *s, double *out);

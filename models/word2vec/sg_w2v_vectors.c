@@ -44,7 +44,7 @@ sg_status sg_w2v_vectors_save(const char *path, const char *const *words, const 
         } else {
             for (size_t d = 0; ok && d < D; d++) {
                 char num[SG_FMT_DOUBLE_CAP];
-                sg_fmt_double(num, (double)x[i * D + d]);
+                sg_fmt_float(num, x[i * D + d]);
                 ok = fputs(num, t.f) >= 0 && (d + 1 == D || fputc(' ', t.f) != EOF);
             }
         }
