@@ -193,7 +193,7 @@ void sg_param_grad_flush_list(sg_param *p)
     p->grad_list = p->grad_list_tail = NULL;
 }
 
-void sg_params_grad_flush_lists(sg_params *ps)
+void sg_params_grad_flush_lists(const sg_params *ps)
 {
     for (size_t i = 0; i < ps->n; i++)
         if (ps->items[i]->grad_list)

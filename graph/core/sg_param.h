@@ -140,7 +140,7 @@ void sg_param_grad_list_append(sg_param *p, sg_grad_list_entry *e);
  * becomes what backward would have written without the list), and empties
  * the list.  The graph the entries were made on must not have been reset. */
 void sg_param_grad_flush_list(sg_param *p);
-void sg_params_grad_flush_lists(sg_params *ps);
+void sg_params_grad_flush_lists(const sg_params *ps); /* the set is not changed, its parameters are */
 
 /* The element ranges of p->grad that may be nonzero, in ascending order: one
  * range [0, numel) when dense, else one per written row (none when zeroed

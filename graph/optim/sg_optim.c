@@ -268,9 +268,7 @@ static void sg_optim_walk_task(void *c, size_t task, size_t n_tasks)
 size_t sg_optim_walk(const sg_params *ps, bool dense, sg_optim_piece_fn fn, void *ctx)
 {
     size_t total = 0;
-    for (size_t k = 0; k < ps->n; k++) /* a listed gradient goes into grad first (sg_param.h) */
-        if (ps->items[k]->grad_list)
-            sg_param_grad_flush_list(ps->items[k]);
+    sg_params_grad_flush_lists(ps); /* a listed gradient goes into grad first (sg_param.h) */
     for (size_t k = 0; k < ps->n; k++) {
         if (!dense)
             (void)sg_param_grad_ranges(ps->items[k]); /* sorts the rows, before the tasks read them */

@@ -75,26 +75,34 @@ SG_CLONES static void sg_sgd_piece(void *ctx, size_t task, sg_param *p, size_t o
     }
 }
 
+/* w -= lr * g over len elements (w, g already at the row's start): the one
+ * plain-SGD row update of a list entry and of a replica's gradient table. */
+SG_CLONES static void sg_sgd_apply_row(sg_dtype dt, void *value, const void *grad, double lr, size_t len)
+{
+    if (dt == SG_F32) {
+        float *w = value;
+        const float *g = grad;
+        for (size_t i = 0; i < len; i++)
+            w[i] = (float)((double)w[i] - lr * (double)g[i]);
+    } else {
+        double *w = value;
+        const double *g = grad;
+        for (size_t i = 0; i < len; i++)
+            w[i] = w[i] - lr * g[i];
+    }
+}
+
 /* w[rows[i]] -= lr * g_i for every row i of a list entry whose row is part
  * `part` of `nparts` (row % nparts); e's rows index value's first axis. */
-SG_CLONES static void sg_sgd_apply_entry(sg_dtype dt, void *value, size_t rows, size_t row, const sg_grad_list_entry *e,
-                                         double lr, size_t part, size_t nparts)
+static void sg_sgd_apply_entry(sg_dtype dt, void *value, size_t rows, size_t row, const sg_grad_list_entry *e,
+                               double lr, size_t part, size_t nparts)
 {
+    const size_t es = sg_dtype_size(dt);
     for (size_t i = 0; i < e->n; i++) {
         if (e->rows[i] < 0 || (size_t)e->rows[i] >= rows || (size_t)e->rows[i] % nparts != part)
             continue;
-        size_t b = (size_t)e->rows[i] * row;
-        if (dt == SG_F32) {
-            float *w = (float *)value + b;
-            const float *g = (const float *)e->grad + i * row;
-            for (size_t d = 0; d < row; d++)
-                w[d] = (float)((double)w[d] - lr * (double)g[d]);
-        } else {
-            double *w = (double *)value + b;
-            const double *g = (const double *)e->grad + i * row;
-            for (size_t d = 0; d < row; d++)
-                w[d] = w[d] - lr * g[d];
-        }
+        sg_sgd_apply_row(dt, (char *)value + (size_t)e->rows[i] * row * es, (const char *)e->grad + i * row * es, lr,
+                         row);
     }
 }
 
@@ -161,22 +169,6 @@ const sg_optim_kind_ops sg_optim_sgd_ops = {"sgd", sg_sgd_valid, sg_sgd_step, sg
 
 /* ---- data-parallel plain SGD over replicas ------------------------------------------------ */
 
-/* w -= lr * g for the elements [b, b + len) of one parameter. */
-SG_CLONES static void sg_sgd_apply_range(sg_dtype dt, void *value, const void *grad, double lr, size_t b, size_t len)
-{
-    if (dt == SG_F32) {
-        float *w = value;
-        const float *g = grad;
-        for (size_t i = b; i < b + len; i++)
-            w[i] = (float)((double)w[i] - lr * (double)g[i]);
-    } else {
-        double *w = value;
-        const double *g = grad;
-        for (size_t i = b; i < b + len; i++)
-            w[i] = w[i] - lr * g[i];
-    }
-}
-
 sg_status sg_sgd_apply_replicas(sg_params *master, sg_params *const *replicas, const double *lr, size_t n, size_t part,
                                 size_t nparts)
 {
@@ -187,7 +179,7 @@ sg_status sg_sgd_apply_replicas(sg_params *master, sg_params *const *replicas, c
             return SG_ERR_ARG;
     for (size_t k = 0; k < master->n; k++) {
         sg_param *mp = master->items[k];
-        const size_t rows = mp->shape.ndim ? mp->shape.d[0] : 1, row = mp->numel / rows;
+        const size_t rows = mp->shape.ndim ? mp->shape.d[0] : 1, row = mp->numel / rows, es = sg_dtype_size(mp->dtype);
         for (size_t r = 0; r < n; r++) { /* replica order for every element: the result does not depend on nparts */
             const sg_param *p = replicas[r]->items[k];
             if (lr[r] == 0.0)
@@ -196,10 +188,12 @@ sg_status sg_sgd_apply_replicas(sg_params *master, sg_params *const *replicas, c
             if (p->grad_extent == SG_GRAD_ROWS) {
                 for (size_t i = 0; i < p->n_grad_rows; i++)
                     if (p->grad_rows[i] % nparts == part)
-                        sg_sgd_apply_range(mp->dtype, mp->value, p->grad, lr[r], p->grad_rows[i] * row, row);
+                        sg_sgd_apply_row(mp->dtype, (char *)mp->value + p->grad_rows[i] * row * es,
+                                         (const char *)p->grad + p->grad_rows[i] * row * es, lr[r], row);
             } else {
                 for (size_t i = part; i < rows; i += nparts)
-                    sg_sgd_apply_range(mp->dtype, mp->value, p->grad, lr[r], i * row, row);
+                    sg_sgd_apply_row(mp->dtype, (char *)mp->value + i * row * es, (const char *)p->grad + i * row * es,
+                                     lr[r], row);
             }
         }
     }
