@@ -85,6 +85,8 @@ void sg_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Gives every op's kernels n threads (sg_threads_set): SG_EXIT_OK, or
  * SG_EXIT_FAIL after a message when the threads cannot be started. */
 int sg_cli_set_threads(size_t n);
+/* Error messages from here on name the rank ("seqgrad: rank 1 of 2: ..."), when size > 1. */
+void sg_cli_error_set_rank(size_t rank, size_t size);
 
 /* Parses argv[0..argc-1] (the words after the command).  Returns 0, or 2 after
  * printing a usage error (unknown or abbreviated option, missing value), or 1

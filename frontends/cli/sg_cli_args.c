@@ -95,6 +95,13 @@ static const sg_cli_option sg_cli_options[] = {
     {"threads", "N", 0, "train:lm eval train:seq2seq train:word2vec " SG_HD_TRAIN,
      "threads: BLAS, or word2vec's data-parallel workers (default: all cores)"},
     {"seed", "N", 0, "*", "random seed"},
+    /* data-parallel training (mpirun -np N seqgrad train ...) */
+    {"bucket-mb", "X", 0, "train:lm",
+     "mpirun: MiB of gradients per allreduce bucket, reduced during backward (default 4)"},
+    {"no-overlap", NULL, 0, "train:lm", "mpirun: one allreduce after backward instead of buckets during it"},
+    {"sync-check", "K", 0, "train:lm",
+     "mpirun: compare a checksum of the parameters over the ranks every K steps (0: never; debug builds: 100)"},
+    {"reshard", NULL, 0, "train:lm", "--resume a checkpoint saved by another number of ranks"},
     /* checks and pictures */
     {"attention", "KIND", 0, SG_S2S_MODEL, "none, dot, general or additive"},
     {"reverse", NULL, 0, SG_S2S_MODEL, "read each source backwards"},
@@ -267,11 +274,22 @@ void sg_cli_help(FILE *f, const char *cmd, const char *task)
 
 /* ---- parsing ---------------------------------------------------------------- */
 
+static char sg_cli_error_who[64]; /* "rank 1 of 2: " in a data-parallel run */
+
+void sg_cli_error_set_rank(size_t rank, size_t size)
+{
+    if (size > 1)
+        snprintf(sg_cli_error_who, sizeof sg_cli_error_who, "rank %zu of %zu: ", rank, size);
+    else
+        sg_cli_error_who[0] = '\0';
+}
+
 void sg_cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     fputs("seqgrad: ", stderr);
+    fputs(sg_cli_error_who, stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);

@@ -5,7 +5,10 @@
  * halved each epoch after the 4th, 13 epochs, global-norm clip 5, no dropout;
  * the loss of a window is the cross-entropy averaged over the batch and summed
  * over the steps.  Checkpoints (safetensors) are written atomically at the end
- * of every epoch; --resume continues bit for bit (same thread count). */
+ * of every epoch; --resume continues bit for bit (same thread count).
+ * Under `mpirun -np N`, data-parallel: rank r trains on its rows of every
+ * window of the --batch streams (sg_cli_dist.h; docs/distributed.md). */
+#include "frontends/cli/sg_cli_dist.h"
 #include "frontends/cli/sg_cli_progress.h"
 #include "frontends/cli/sg_cli_task.h"
 
@@ -35,7 +38,7 @@ typedef struct sg_lm_opts {
     sg_lm_config model;
     size_t bptt, batch, epochs, seed, threads, min_count, max_windows, decay_start;
     double lr, clip, dropout, init, decay, forget_bias;
-    bool adam;
+    bool adam, reshard;
     bool lr_given, optim_given, bptt_given, batch_given, cell_given; /* for refusing what a resume would ignore */
     sg_cellfile *cellfile; /* owned: --cell FILE.cell (model.make_ctx points at it) */
     int parse_rc;          /* the exit code when parsing failed: usage, or a bad cell file (input) */
@@ -92,7 +95,7 @@ static bool sg_lm_parse(sg_cli_args *a, sg_lm_opts *o, bool training)
     o->resume = sg_cli_opt(a, "resume");
     o->log = sg_cli_opt(a, "log");
     o->load = sg_cli_opt(a, "load");
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    o->reshard = training && sg_cli_flag(a, "reshard");
     o->lr_given = sg_cli_given(a, "lr");
     o->optim_given = optim != NULL;
     o->bptt_given = sg_cli_given(a, "bptt");
@@ -101,7 +104,7 @@ static bool sg_lm_parse(sg_cli_args *a, sg_lm_opts *o, bool training)
     if (!sg_lm_parse_model(a, o) || !sg_cli_opt_size_in(a, "bptt", 20, 1, 1000000, &o->bptt) ||
         !sg_cli_opt_size_in(a, "batch", 20, 1, 1000000, &o->batch) ||
         !sg_cli_opt_size_in(a, "epochs", 13, 0, 1000000, &o->epochs) || !sg_cli_opt_size(a, "seed", 1, &o->seed) ||
-        !sg_cli_opt_size_in(a, "threads", ncpu > 0 ? (size_t)ncpu : 1, 1, 1024, &o->threads) ||
+        !sg_cli_opt_size_in(a, "threads", sg_cli_default_threads(), 1, 1024, &o->threads) ||
         !sg_cli_opt_size(a, "min-count", 1, &o->min_count) || !sg_cli_opt_size(a, "max-windows", 0, &o->max_windows) ||
         !sg_cli_opt_size_in(a, "decay-start", 4, 0, INT32_MAX, &o->decay_start) ||
         !sg_cli_opt_double_in(a, "lr", -1, 0, 1e4, true, &o->lr) ||
@@ -169,7 +172,9 @@ typedef struct sg_lm_session {
     bool m_ready;
     sg_lm_state st;
     sg_graph *g;
-    int32_t *x, *y; /* (T, B) window buffers */
+    int32_t *x, *y;   /* (T, b) window buffers: this rank's rows */
+    int32_t *gx, *gy; /* (T, B) the whole window, when the batch is shared by ranks; else NULL */
+    size_t lo, b, B;  /* this rank's rows [lo, lo + b) of the B rows */
 } sg_lm_session;
 
 static void sg_lm_session_free(sg_lm_session *s)
@@ -182,6 +187,8 @@ static void sg_lm_session_free(sg_lm_session *s)
     sg_params_free(s->ps);
     sg_free(s->x);
     sg_free(s->y);
+    sg_free(s->gx);
+    sg_free(s->gy);
     memset(s, 0, sizeof *s);
 }
 
@@ -200,7 +207,39 @@ static bool sg_lm_session_buffers(sg_lm_session *s, size_t batch, size_t bptt)
         sg_cli_error("out of memory");
         return false;
     }
+    s->lo = 0;
+    s->b = s->B = batch;
     return true;
+}
+
+/* A session whose rows are rows [lo, lo + b) of windows of B rows: the
+ * whole windows' buffers (the sizes fit: B x bptt was checked). */
+static bool sg_lm_session_share(sg_lm_session *s, size_t B, size_t lo, size_t b, size_t bptt)
+{
+    s->gx = sg_malloc(B * bptt * sizeof *s->gx);
+    s->gy = sg_malloc(B * bptt * sizeof *s->gy);
+    if (!s->gx || !s->gy) {
+        sg_cli_error("out of memory");
+        return false;
+    }
+    s->lo = lo;
+    s->b = b;
+    s->B = B;
+    return true;
+}
+
+/* The next window into s->x, s->y (this rank's rows of it); its length. */
+static size_t sg_lm_session_next(sg_lm_session *s, sg_text_batcher *it)
+{
+    if (!s->gx)
+        return sg_text_batcher_next(it, s->x, s->y);
+    size_t T = sg_text_batcher_next(it, s->gx, s->gy);
+    for (size_t t = 0; t < T; t++)
+        for (size_t j = 0; j < s->b; j++) {
+            s->x[t * s->b + j] = s->gx[t * s->B + s->lo + j];
+            s->y[t * s->b + j] = s->gy[t * s->B + s->lo + j];
+        }
+    return T;
 }
 
 static bool sg_lm_session_init(sg_lm_session *s, const sg_lm_opts *o, size_t vocab, size_t batch, size_t bptt)
@@ -217,8 +256,11 @@ static bool sg_lm_session_init(sg_lm_session *s, const sg_lm_opts *o, size_t voc
     return sg_lm_session_buffers(s, batch, bptt);
 }
 
-/* Perplexity of a token stream (no-grad, state carried, every window). */
-static bool sg_lm_evaluate(sg_lm_session *s, const sg_tokens *tok, size_t batch, size_t bptt, double *ppl)
+/* Perplexity of a token stream (no-grad, state carried, every window), in
+ * windows of batch rows; a shared session (d) reads its rows and sums
+ * over the ranks. */
+static bool sg_lm_evaluate(sg_lm_session *s, const sg_tokens *tok, size_t batch, size_t bptt, sg_cli_dist *d,
+                           double *ppl)
 {
     sg_text_batcher it;
     char err[4096];
@@ -230,19 +272,22 @@ static bool sg_lm_evaluate(sg_lm_session *s, const sg_tokens *tok, size_t batch,
     double total = 0;
     size_t count = 0, Tk;
     sg_graph_set_grad_enabled(s->g, false);
-    while ((Tk = sg_text_batcher_next(&it, s->x, s->y)) > 0) {
+    while ((Tk = sg_lm_session_next(s, &it)) > 0) {
         sg_graph_reset(s->g);
         double nll;
-        if (!sg_lm_forward(s->g, &s->m, s->x, s->y, Tk, batch, &s->st, NULL, &nll)) {
+        if (!sg_lm_forward(s->g, &s->m, s->x, s->y, Tk, s->b, &s->st, NULL, &nll)) {
             sg_cli_error("%s", sg_graph_error(s->g));
             sg_graph_set_grad_enabled(s->g, true);
             return false;
         }
         total += nll;
-        count += Tk * batch;
+        count += Tk * s->b;
     }
     sg_graph_set_grad_enabled(s->g, true);
-    *ppl = exp(total / (double)count);
+    double sums[2] = {total, (double)count};
+    if (d && d->size > 1 && sg_cli_dist_sum(d, sums, 2) != SG_EXIT_OK)
+        return false;
+    *ppl = exp(sums[0] / sums[1]);
     return true;
 }
 
@@ -376,75 +421,115 @@ static int sg_lm_resume_cell(sg_lm_opts *o)
     return rc;
 }
 
+/* The dropout stream of a step of a data-parallel run: per rank and step,
+ * from the run's generator (the same on every rank, and not drawn from
+ * while ranks share the batch, so a checkpoint's state is every rank's). */
+static void sg_lm_step_rng(sg_rng *out, const sg_rng *run, size_t rank, uint64_t step)
+{
+    sg_rng_seed(out, run->s[0] ^ (step + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(rank + 1) * 0xD1B54A32D192ED03ull);
+}
+
+/* --resume with the ranks the checkpoint was saved by, or --reshard: an
+ * exit code. */
+static int sg_lm_resume_ranks(const sg_lm_opts *o, const sg_checkpoint *ck, size_t ranks)
+{
+    const char *kr = sg_checkpoint_get_string(ck, "dist.ranks");
+    uint64_t saved = 1;
+    if (kr && !sg_parse_u64(kr, &saved)) {
+        sg_cli_error("the checkpoint '%s' has a bad dist.ranks '%s'", o->resume, kr);
+        return SG_EXIT_INPUT;
+    }
+    if (saved != ranks && !o->reshard) {
+        sg_cli_error("the checkpoint '%s' was saved by a run over %llu rank%s, and this run has %zu: resume with "
+                     "mpirun -np %llu, or give --reshard to go on over %zu (the same global batch, cut anew; "
+                     "sums over the ranks then round differently)",
+                     o->resume, (unsigned long long)saved, saved == 1 ? "" : "s", ranks, (unsigned long long)saved,
+                     ranks);
+        return SG_EXIT_USAGE;
+    }
+    if (saved != ranks)
+        printf("re-sharding: the checkpoint's %llu ranks become %zu\n", (unsigned long long)saved, ranks);
+    return SG_EXIT_OK;
+}
+
 int sg_cmd_train_lm(sg_cli_args *a)
 {
     sg_lm_opts o;
-    if (!sg_lm_parse(a, &o, true) || !sg_cli_check_all_used(a)) {
+    sg_cli_dist d;
+    if (!sg_lm_parse(a, &o, true)) {
         sg_lm_opts_free(&o);
         return o.parse_rc ? o.parse_rc : SG_EXIT_USAGE;
     }
-    int trc = sg_cli_set_threads(o.threads);
-    if (trc != SG_EXIT_OK) {
-        sg_lm_opts_free(&o);
-        return trc;
+    int rc = sg_cli_dist_open(a, &d);
+    if (rc == SG_EXIT_OK && !sg_cli_check_all_used(a))
+        rc = SG_EXIT_USAGE;
+    if (rc == SG_EXIT_OK && o.batch < d.size) {
+        sg_cli_error("--batch %zu cannot be shared by %zu ranks (each needs a row at least)", o.batch, d.size);
+        rc = SG_EXIT_USAGE;
     }
-    if (o.resume) {
-        int crc = sg_lm_resume_cell(&o);
-        if (crc != SG_EXIT_OK) {
-            sg_lm_opts_free(&o);
-            return crc;
-        }
-    }
+    if (rc == SG_EXIT_OK)
+        rc = sg_cli_set_threads(o.threads);
+    if (rc == SG_EXIT_OK && o.resume)
+        rc = sg_lm_resume_cell(&o);
+    if (d.rank != 0) /* rank 0 alone writes */
+        o.save = o.log = NULL;
     char err[4096];
     sg_text_corpus corpus;
-    if (sg_text_corpus_load(&corpus, o.data, o.min_count, err, sizeof err) != SG_OK) {
-        sg_cli_error("%s", err);
-        sg_lm_opts_free(&o);
-        return SG_EXIT_INPUT;
+    bool corpus_ready = false;
+    if (rc == SG_EXIT_OK) {
+        if (sg_text_corpus_load(&corpus, o.data, o.min_count, err, sizeof err) == SG_OK)
+            corpus_ready = true;
+        else {
+            sg_cli_error("%s", err);
+            rc = SG_EXIT_INPUT;
+        }
     }
-    size_t V = sg_vocab_size(corpus.vocab);
+    if (rc == SG_EXIT_OK)
+        rc = sg_lm_preflight(&o, &corpus);
     sg_lm_session s = {0};
     sg_checkpoint ck;
     sg_checkpoint_init(&ck);
-    int rc = sg_lm_preflight(&o, &corpus);
-    if (rc != SG_EXIT_OK)
+    if (!sg_cli_dist_agree(&d, &rc)) /* every rank read its data, or every rank stops */
         goto done;
+    size_t V = sg_vocab_size(corpus.vocab), lo, b;
+    sg_cli_dist_rows(&d, o.batch, &lo, &b);
     rc = SG_EXIT_FAIL;
     sg_optim opt;
-    sg_rng rng;
+    sg_rng rng, step_rng;
     size_t start_epoch = 1;
-    if (!sg_lm_session_init(&s, &o, V, o.batch, o.bptt))
-        goto done;
+    if (!sg_lm_session_init(&s, &o, V, b, o.bptt) || (d.size > 1 && !sg_lm_session_share(&s, o.batch, lo, b, o.bptt)))
+        goto agree;
     sg_rng_seed(&rng, o.seed);
     if (sg_lm_reset_parameters(&s.m, s.ps, &rng, o.init, o.forget_bias) != SG_OK) {
         sg_cli_error("bad --init range");
-        goto done;
+        goto agree;
     }
     sg_adam_config ac = sg_adam_defaults();
     sg_sgd_config sc = sg_sgd_defaults();
     ac.lr = sc.lr = o.lr;
     if ((o.adam ? sg_optim_init_adam(&opt, &ac) : sg_optim_init_sgd(&opt, &sc)) != SG_OK) {
         sg_cli_error("the optimizer refuses --lr %g", o.lr);
-        goto done;
+        goto agree;
     }
     if (sg_optim_set_schedule(&opt, o.decay, (int)o.decay_start) != SG_OK) {
         sg_cli_error("bad learning-rate schedule");
-        goto done;
+        goto agree;
     }
     if (o.resume) {
         sg_status lst = sg_checkpoint_load(o.resume, s.ps, &ck, err, sizeof err);
         if (lst != SG_OK) {
             sg_cli_error("cannot resume: %s", err);
             rc = sg_cli_exit_for(lst);
-            goto done;
+            goto agree;
         }
         if (!ck.has_optim || !ck.has_rng) {
             sg_cli_error("checkpoint '%s' has no optimizer or RNG state to resume from", o.resume);
             rc = SG_EXIT_INPUT;
-            goto done;
+            goto agree;
         }
-        if ((rc = sg_lm_resume_check(&o, &ck, corpus.vocab)) != SG_EXIT_OK)
-            goto done;
+        if ((rc = sg_lm_resume_check(&o, &ck, corpus.vocab)) != SG_EXIT_OK ||
+            (rc = sg_lm_resume_ranks(&o, &ck, d.size)) != SG_EXIT_OK)
+            goto agree;
         rc = SG_EXIT_FAIL;
         opt = ck.optim;
         rng = ck.rng;
@@ -454,11 +539,19 @@ int sg_cmd_train_lm(sg_cli_args *a)
         o.adam = opt.kind == SG_OPTIM_ADAM;
         o.lr = opt.base_lr;
     }
+    rc = SG_EXIT_OK;
+agree:
+    if (!sg_cli_dist_agree(&d, &rc) || (rc = sg_cli_dist_bind(&d, s.ps)) != SG_EXIT_OK)
+        goto done;
+    rc = SG_EXIT_FAIL;
     printf("language model: %s, %zu layers x %zu units, vocabulary %zu, %zu parameters\n", sg_lm_cell_label(&o),
            o.model.layers, o.model.hidden, V, sg_params_numel(s.ps));
     printf("data: %s (%zu / %zu / %zu tokens); batch %zu, bptt %zu, %s lr %g, clip %g, dropout %g, %zu threads\n",
            o.data, corpus.split[SG_TEXT_TRAIN].n, corpus.split[SG_TEXT_VALID].n, corpus.split[SG_TEXT_TEST].n, o.batch,
            o.bptt, o.adam ? "Adam" : "SGD", o.lr, o.clip, o.dropout, o.threads);
+    if (d.size > 1)
+        printf("data-parallel: %zu ranks, %zu rows each (at most), %zu gradient buckets%s\n", d.size, b,
+               sg_grad_sync_buckets(d.sync), d.cfg.overlap ? " reduced during backward" : ", one allreduce after it");
     fflush(stdout);
 
     sg_text_batcher it;
@@ -470,7 +563,7 @@ int sg_cmd_train_lm(sg_cli_args *a)
     size_t n_windows = it.n_windows;
     if (o.max_windows && o.max_windows < n_windows)
         n_windows = o.max_windows;
-    sg_lm_run run = {.training = true, .dropout = o.dropout, .rng = &rng};
+    sg_lm_run run = {.training = true, .dropout = o.dropout, .rng = d.size > 1 ? &step_rng : &rng};
     double valid_ppl = 0;
     for (size_t epoch = start_epoch; epoch <= o.epochs; epoch++) {
         if (sg_optim_set_epoch(&opt, (int)epoch) != SG_OK) {
@@ -486,21 +579,33 @@ int sg_cmd_train_lm(sg_cli_args *a)
         double total = 0;
         size_t count = 0;
         for (size_t w = 0; w < n_windows; w++) {
-            size_t Tk = sg_text_batcher_next(&it, s.x, s.y);
+            size_t Tk = sg_lm_session_next(&s, &it);
             sg_graph_reset(s.g);
             sg_params_zero_grad(s.ps);
-            double nll;
-            sg_tensor *loss = sg_lm_forward(s.g, &s.m, s.x, s.y, Tk, o.batch, &s.st, &run, &nll);
-            if (loss && !isfinite(nll)) {
-                sg_cli_progress_end(&bar);
-                sg_cli_error("epoch %zu window %zu: the loss is %g; training stops (the last checkpoint, if any, is "
-                             "kept; try a smaller --lr or --init)",
-                             epoch, w, nll);
+            if (d.size > 1)
+                sg_lm_step_rng(&step_rng, &rng, d.rank, (uint64_t)(epoch - 1) * n_windows + w);
+            if ((rc = sg_cli_dist_step_begin(&d, s.g, (double)b / (double)o.batch)) != SG_EXIT_OK)
                 goto done;
-            }
-            if (!loss || sg_backward(s.g, loss) != SG_OK) {
+            double nll = 0;
+            sg_tensor *loss = sg_lm_forward(s.g, &s.m, s.x, s.y, Tk, b, &s.st, &run, &nll);
+            bool failed = !loss || sg_backward(s.g, loss) != SG_OK;
+            if (failed) {
                 sg_cli_progress_end(&bar);
                 sg_cli_error("epoch %zu window %zu: %s", epoch, w, sg_graph_error(s.g));
+                sg_params_zero_grad(s.ps);
+            }
+            double sums[2] = {nll, failed ? 1.0 : 0.0}; /* the window's loss over all rows, and failures */
+            if ((rc = sg_cli_dist_step_end(&d, s.ps, sums, 2)) != SG_EXIT_OK)
+                goto done;
+            rc = SG_EXIT_FAIL;
+            nll = sums[0];
+            if (!isfinite(nll)) {
+                sg_cli_progress_end(&bar);
+                if (d.rank == 0)
+                    sg_cli_error("epoch %zu window %zu: the loss is %g; training stops (the last checkpoint, if any, "
+                                 "is kept; try a smaller --lr or --init)",
+                                 epoch, w, nll);
+                d.agreed = true; /* every rank saw the same sum */
                 goto done;
             }
             if (o.clip > 0)
@@ -518,16 +623,17 @@ int sg_cmd_train_lm(sg_cli_args *a)
         }
         double secs = sg_cli_now() - bar.t0, train_ppl = exp(total / (double)count), tps = (double)count / secs;
         sg_cli_progress_end(&bar);
-        if (!sg_lm_evaluate(&s, &corpus.split[SG_TEXT_VALID], o.batch, o.bptt, &valid_ppl))
+        if (!sg_lm_evaluate(&s, &corpus.split[SG_TEXT_VALID], o.batch, o.bptt, &d, &valid_ppl))
             goto done;
         printf("epoch %zu: lr %g  train ppl %.2f  valid ppl %.2f  %.0f tok/s  %.0f s\n", epoch, sg_optim_lr(&opt),
                train_ppl, valid_ppl, tps, secs);
         fflush(stdout);
         sg_cli_log_field row[] = {{"epoch", (double)epoch}, {"train_ppl", train_ppl},  {"valid_ppl", valid_ppl},
                                   {"tokens_per_s", tps},    {"lr", sg_optim_lr(&opt)}, {"seconds", secs}};
+        int wrc = SG_EXIT_OK;
         if (o.log && !sg_cli_log_append(o.log, row, sizeof row / sizeof row[0]))
-            goto done;
-        if (o.save) {
+            wrc = SG_EXIT_FAIL;
+        if (o.save && wrc == SG_EXIT_OK) {
             sg_checkpoint_free(&ck);
             sg_checkpoint_init(&ck);
             ck.has_optim = true;
@@ -536,16 +642,25 @@ int sg_cmd_train_lm(sg_cli_args *a)
             ck.rng = rng;
             ck.epoch = epoch;
             ck.step = epoch * n_windows;
+            char ranks[32];
+            snprintf(ranks, sizeof ranks, "%zu", d.size);
             if (!sg_lm_ck_put(&ck, &o, &s.m.cfg, corpus.vocab))
-                goto done;
-            if (sg_checkpoint_save(o.save, s.ps, &ck, err, sizeof err) != SG_OK) {
+                wrc = SG_EXIT_FAIL;
+            else if (sg_checkpoint_set_string(&ck, "dist.ranks", ranks) != SG_OK) {
+                sg_cli_error("out of memory");
+                wrc = SG_EXIT_FAIL;
+            } else if (sg_checkpoint_save(o.save, s.ps, &ck, err, sizeof err) != SG_OK) {
                 sg_cli_error("%s", err);
-                goto done;
+                wrc = SG_EXIT_FAIL;
             }
+        }
+        if (!sg_cli_dist_agree(&d, &wrc)) { /* rank 0's log and save */
+            rc = wrc;
+            goto done;
         }
     }
     double test_ppl;
-    if (!sg_lm_evaluate(&s, &corpus.split[SG_TEXT_TEST], o.batch, o.bptt, &test_ppl))
+    if (!sg_lm_evaluate(&s, &corpus.split[SG_TEXT_TEST], o.batch, o.bptt, &d, &test_ppl))
         goto done;
     if (start_epoch <= o.epochs)
         printf("test perplexity %.2f (valid %.2f)\n", test_ppl, valid_ppl);
@@ -557,9 +672,10 @@ int sg_cmd_train_lm(sg_cli_args *a)
 done:
     sg_checkpoint_free(&ck);
     sg_lm_session_free(&s);
-    sg_text_corpus_free(&corpus);
+    if (corpus_ready)
+        sg_text_corpus_free(&corpus);
     sg_lm_opts_free(&o);
-    return rc;
+    return sg_cli_dist_close(&d, rc);
 }
 
 /* Loads a checkpoint's model (settings, vocabulary, parameters) with
@@ -652,7 +768,7 @@ int sg_cmd_eval_lm(sg_cli_args *a)
         goto done;
     }
     double ppl;
-    if (!sg_lm_evaluate(&s, &corpus.split[which], o.batch, o.bptt, &ppl))
+    if (!sg_lm_evaluate(&s, &corpus.split[which], o.batch, o.bptt, NULL, &ppl))
         goto done;
     printf("%s perplexity %.2f (%zu tokens)\n", which == SG_TEXT_TEST ? "test" : "valid", ppl, corpus.split[which].n);
     rc = 0;

@@ -38,6 +38,9 @@ struct sg_graph {
     size_t perturb_elem;
     double perturb_delta;
     long n_grad_inputs;
+    /* sg_graph_set_grad_ready */
+    sg_grad_ready_fn grad_ready;
+    void *grad_ready_ctx;
 };
 
 static atomic_uint_fast64_t g_next_gen = 1;
@@ -680,6 +683,44 @@ sg_tensor *sg_op_apply(sg_graph *g, const sg_op *op, sg_tensor *const *src, size
 
 /* ---- backward ---------------------------------------------------------- */
 
+void sg_graph_set_grad_ready(sg_graph *g, sg_grad_ready_fn fn, void *ctx)
+{
+    if (!g)
+        return;
+    g->grad_ready = fn;
+    g->grad_ready_ctx = fn ? ctx : NULL;
+}
+
+/* For the grad-ready hook: each parameter leaf's first_use becomes the
+ * first tape index (up to last) that takes it as an input. */
+static void sg_tape_mark_first_uses(sg_graph *g, size_t last)
+{
+    for (size_t i = 0; i <= last; i++)
+        for (size_t k = 0; k < g->tape[i]->n_src; k++)
+            if (g->tape[i]->src[k]->kind == SG_KIND_PARAM)
+                g->tape[i]->src[k]->first_use = SIZE_MAX;
+    for (size_t i = 0; i <= last; i++)
+        for (size_t k = 0; k < g->tape[i]->n_src; k++) {
+            sg_tensor *s = g->tape[i]->src[k];
+            if (s->kind == SG_KIND_PARAM && s->first_use == SIZE_MAX)
+                s->first_use = i;
+        }
+}
+
+/* The hook after node t (tape index i) of the reverse pass: the parameters
+ * whose first use it is, each once, then the progress call. */
+static void sg_tape_report_ready(sg_graph *g, const sg_tensor *t, size_t i)
+{
+    for (size_t k = 0; k < t->n_src; k++) {
+        sg_tensor *s = t->src[k];
+        if (s->kind == SG_KIND_PARAM && s->param && s->first_use == i) {
+            s->first_use = SIZE_MAX - 1; /* reported: a node may take the same leaf twice */
+            g->grad_ready(g->grad_ready_ctx, s->param);
+        }
+    }
+    g->grad_ready(g->grad_ready_ctx, NULL);
+}
+
 sg_status sg_backward_seed(sg_graph *g, sg_tensor *out, const void *seed)
 {
     if (g->status)
@@ -704,9 +745,13 @@ sg_status sg_backward_seed(sg_graph *g, sg_tensor *out, const void *seed)
         return sg_graph_fail(g, SG_ERR_NOMEM, "out of memory for the seed gradient");
     memcpy(out->grad, seed, bytes);
 
+    if (g->grad_ready)
+        sg_tape_mark_first_uses(g, out->tape_index);
     char path[256];
     for (size_t i = out->tape_index + 1; i-- > 0;) {
         sg_tensor *t = g->tape[i];
+        if (g->grad_ready && i < out->tape_index)
+            sg_tape_report_ready(g, g->tape[i + 1], i + 1);
         if (t->kind != SG_KIND_OP || !t->grad || !t->requires_grad)
             continue;
         for (size_t k = 0; k < t->n_src; k++) {
@@ -766,6 +811,8 @@ sg_status sg_backward_seed(sg_graph *g, sg_tensor *out, const void *seed)
             }
         }
     }
+    if (g->grad_ready)
+        sg_tape_report_ready(g, g->tape[0], 0);
     return SG_OK;
 }
 

@@ -109,6 +109,7 @@ struct sg_tensor {
     const sg_scope *scope; /* scope the node was made in; NULL = root */
     const char *name;      /* leaves: the given name (arena copy); may be NULL */
     sg_param *param;       /* SG_KIND_PARAM: the parameter */
+    size_t first_use;      /* SG_KIND_PARAM, during a backward with a grad-ready hook: the first tape index using it */
     sg_graph *graph;       /* the graph that owns this tensor */
 };
 
