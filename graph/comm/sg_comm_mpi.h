@@ -19,8 +19,10 @@ bool sg_comm_mpi_available(void);
  * PMI/PMIx): its environment names a world size.  *size receives it (0
  * when not launched so, or unreadable). */
 bool sg_comm_mpi_launched(size_t *size);
-/* The communicator of every rank of the job (MPI_COMM_WORLD); NULL with
- * the reason in err when MPI is absent from the build or cannot start. */
+/* The communicator of every rank of the job (MPI_COMM_WORLD), the
+ * caller's to sg_comm_free (which finalises MPI when this call started
+ * it); NULL with the reason in err when MPI is absent from the build or
+ * cannot start. */
 SG_NODISCARD sg_comm *sg_comm_mpi_new(char *err, size_t errcap);
 
 #endif
