@@ -5,7 +5,7 @@ set -euo pipefail
 SG_PACKAGES=(gcc make cmake pkg-config
              libopenblas-dev libffi-dev libcmocka-dev libgraphviz-dev graphviz libplplot-dev plplot-driver-cairo
              libcjson-dev clang clang-format libclang-rt-14-dev python3-torch python3-numpy python3-gensim
-             help2man doxygen)
+             help2man doxygen libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${SG_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,6 +3,7 @@
  * (frontends/cli/sg_cli.h, docs/errors.md): 0 success, 1 a check failed or the
  * run could not finish, 2 usage, 3 a bad input file. */
 #include "frontends/cli/sg_cli.h"
+#include "graph/comm/sg_comm_mpi.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +18,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("seqgrad %s\n", SG_VERSION);
+        printf("data-parallel training over MPI (mpirun -np N seqgrad train lm): %s\n",
+               sg_comm_mpi_available() ? "yes" : "absent from this build");
         return SG_EXIT_OK;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

@@ -122,7 +122,7 @@ bool sg_cli_dist_agree(sg_cli_dist *d, int *rc)
         return false;
     }
     if (v[0] && d->rank == 0 && *rc == SG_EXIT_OK)
-        sg_cli_error("rank %llu of %zu failed (its message is above): every rank stops", (unsigned long long)v[1] - 1,
+        sg_cli_error("rank %llu failed (its message is above): all %zu ranks stop", (unsigned long long)v[1] - 1,
                      d->size);
     *rc = (int)v[0];
     d->agreed = *rc != SG_EXIT_OK;
