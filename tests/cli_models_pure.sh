@@ -23,6 +23,14 @@ if [ -n "$hooks" ]; then
   echo "0 passed, 1 failed"
   exit 1
 fi
+# MPI comes in through the communicator alone: one file includes mpi.h.
+mpi=$(grep -rlE '#include <mpi\.h>' "$root/graph" "$root/ops" "$root/models" "$root/frontends" --include='*.c' --include='*.h' \
+      | sed "s|$root/||")
+if [ "$mpi" != "graph/comm/sg_comm_mpi.c" ]; then
+  echo "mpi.h must be included by graph/comm/sg_comm_mpi.c alone; included by: ${mpi:-nothing}"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 n=$(find "$root/models" -name '*.c' | wc -l)
 [ "$n" -gt 0 ] || { echo "no sources found under models/"; echo "0 passed, 1 failed"; exit 1; }
 echo "models/ holds $n source files in $(find "$root/models" -mindepth 1 -type d | wc -l) folders, none with gradient code"

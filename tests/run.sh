@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs missing packages, builds (build/), runs every
-# test with ctest, then builds again with AddressSanitizer + UBSan
+# test with ctest, then builds without MPI (build-nompi/) for the tests of
+# the feature's absence, then with AddressSanitizer + UBSan
 # (build-asan/) and runs every test there, then with ThreadSanitizer
 # (build-tsan/) for the tests of the threaded word2vec trainer, then fuzzes;
 # any sanitizer report fails the run.
@@ -13,6 +14,11 @@ echo "== build (RelWithDebInfo) =="
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSG_WERROR=ON > /dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure)
+
+echo "== build without MPI (SG_MPI=OFF): data-parallel training absent, and saying so =="
+cmake -S . -B build-nompi -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSG_MPI=OFF -DSG_WERROR=ON > /dev/null
+cmake --build build-nompi -j"$jobs" --target seqgrad test_comm
+(cd build-nompi && ctest --output-on-failure -R '^(test_comm|cli_dist)$')
 
 echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer =="
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSG_SANITIZE=ON -DSG_WERROR=ON > /dev/null
