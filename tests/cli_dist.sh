@@ -8,6 +8,8 @@
 #   (3, 3, 2) too;
 # - overlap on, off and buckets of 1 KiB give the same bytes (a sum over
 #   two ranks is one addition per value, whatever the buckets);
+# - ranks that differ in parameters or in bucket settings are stopped by
+#   the checksum before the first step;
 # - one rank prints and logs; the checkpoint says 2 ranks; resuming it bit
 #   for bit with 2 ranks, refusing 1 rank (exit 2) unless --reshard;
 # - a rank that cannot read its data (an MPMD line with another --data),
@@ -114,7 +116,11 @@ grep -q "rank 0 of 2: rank 1 failed (its message is above): all 2 ranks stop" "$
 ok
 mpi -np 1 "$seqgrad" "${quick[@]}" : -np 1 "$seqgrad" "${quick[@]}" --seed 2 > /dev/null 2> "$dir/f2.err"; rc=$?
 [ $rc -eq 1 ] || fail "ranks with other parameters: exit $rc, expected 1"
-grep -q "parameters differ after 0 steps" "$dir/f2.err" || fail "the checksum does not catch it: $(cat "$dir/f2.err")"
+grep -q "parameters (or --bucket-mb, --no-overlap) differ after 0 steps" "$dir/f2.err" \
+  || fail "the checksum does not catch it: $(cat "$dir/f2.err")"
+mpi -np 1 "$seqgrad" "${quick[@]}" : -np 1 "$seqgrad" "${quick[@]}" --bucket-mb 1 > /dev/null 2> "$dir/f2b.err"; rc=$?
+[ $rc -eq 1 ] || fail "ranks with other buckets: exit $rc, expected 1"
+grep -q "differ after 0 steps" "$dir/f2b.err" || fail "other buckets are not caught: $(cat "$dir/f2b.err")"
 ok
 # a rank killed with SIGKILL mid-run
 mpi -np 2 "$seqgrad" "${args[@]}" --epochs 100000 --max-windows 4 --save "$dir/kill.st" > /dev/null 2> "$dir/f3.err" &

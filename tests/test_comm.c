@@ -45,7 +45,9 @@ static sg_status twin_iallreduce(sg_comm *c, size_t slot, void *buf, size_t n, s
 {
     twin *t = c->impl;
     t->started[t->n_started++] = slot;
-    return twin_allreduce(c, buf, n, type, op);
+    if (op == SG_COMM_SUM)
+        twin_double(buf, n, type);
+    return SG_OK;
 }
 
 static sg_status twin_test(sg_comm *c, size_t slot, bool *done)
@@ -92,6 +94,8 @@ static void model_init(model *m)
     sg_param_set_grad_listed(m->E, true);
 }
 
+static size_t g_gather_index; /* the gather's tape index: the reverse pass's last work */
+
 /* loss = sum(tanh(E[ids] W1) W2 * r); tape: gather, matmul W1, tanh, matmul W2, hadamard, sum. */
 static sg_tensor *model_loss(sg_graph *g, model *m)
 {
@@ -100,6 +104,7 @@ static sg_tensor *model_loss(sg_graph *g, model *m)
     for (int i = 0; i < 10; i++)
         r[i] = 0.1 * (i - 4);
     sg_tensor *x = sg_gather_rows(g, sg_param_use(g, m->E), sg_ids(g, "ids", SG_SHAPE(5), ids));
+    g_gather_index = x ? x->tape_index : 0;
     sg_tensor *h = sg_tanh(g, sg_matmul(g, x, sg_param_use(g, m->W1)));
     sg_tensor *y = sg_matmul(g, h, sg_param_use(g, m->W2));
     return sg_sum_all(g, sg_hadamard(g, y, sg_input_f64(g, "r", SG_SHAPE(5, 2), r, false)));
@@ -126,13 +131,14 @@ static void model_grads(model *m, double *out)
 typedef struct ready_log {
     sg_param *order[8];
     double first[8]; /* each one's grad element 0 (listed: the list flushed) when reported */
-    size_t n, nodes;
+    size_t n, nodes, left_expected;
 } ready_log;
 
-static void on_ready(void *ctx, sg_param *p)
+static void on_ready(void *ctx, sg_param *p, size_t left)
 {
     ready_log *l = ctx;
     if (!p) {
+        assert_int_equal(left, l->left_expected > 0 ? l->left_expected-- : 0); /* counts down to 0 */
         l->nodes++;
         return;
     }
@@ -154,6 +160,7 @@ static void test_grad_ready_hook(void **state)
     sg_graph_set_grad_ready(g, on_ready, &log);
     sg_params_zero_grad(m.ps);
     sg_tensor *loss = model_loss(g, &m);
+    log.left_expected = loss->tape_index - g_gather_index;
     assert_int_equal(sg_backward(g, loss), SG_OK);
     /* the reverse order of first uses, each once; U (unused) never */
     assert_int_equal(log.n, 3);
@@ -197,11 +204,13 @@ static void run_sync(bool overlap, size_t bucket_elems, size_t *n_buckets, size_
         memset(t, 0, sizeof *t);
         sg_graph_reset(g);
         sg_params_zero_grad(m.ps);
-        assert_int_equal(sg_grad_sync_begin(s, g, 0.5), SG_OK);
-        assert_int_equal(sg_grad_sync_begin(s, g, 0.5), SG_ERR_STATE); /* not twice */
+        assert_int_equal(sg_grad_sync_begin(s, g), SG_OK);
+        assert_int_equal(sg_grad_sync_begin(s, g), SG_ERR_STATE); /* not twice */
         sg_tensor *loss = model_loss(g, &m);
-        assert_int_equal(sg_backward(g, loss), SG_OK);
+        double half = 0.5; /* this rank's share of the loss */
+        assert_int_equal(sg_backward_seed(g, loss, &half), SG_OK);
         *overlapped = t->n_started; /* started during backward */
+        assert_int_equal(t->n_blocking, 0);
         assert_int_equal(*overlapped, sg_grad_sync_overlapped(s));
         assert_int_equal(sg_grad_sync_end(s), SG_OK);
         /* 0.5 g + 0.5 g (the twin) is g exactly */
@@ -210,9 +219,9 @@ static void run_sync(bool overlap, size_t bucket_elems, size_t *n_buckets, size_
             for (size_t i = 0; i < m.ps->items[k]->numel; i++)
                 got[at++] = sg_param_grad_get(m.ps->items[k], i);
         assert_memory_equal(got, want, at * sizeof *got);
-        /* every bucket once, in bucket order */
+        /* every bucket once: the first ones started in bucket order, the rest blocking */
         *n_buckets = sg_grad_sync_buckets(s);
-        assert_int_equal(t->n_started, *n_buckets);
+        assert_int_equal(t->n_started + t->n_blocking, *n_buckets);
         for (size_t b = 0; b < t->n_started; b++)
             assert_int_equal(t->started[b], b);
     }
@@ -227,19 +236,23 @@ static void test_sync_buckets_overlap(void **state)
     (void)state;
     twin t;
     size_t nb, ov;
-    /* flat: W2 (8) W1 (12) E (30) U (2) = 52 values in buckets of 8: the
-     * bucket holding U can start only at the end, all others during backward */
+    /* in reverse order W2 (8) W1 (12) E (30) U (2), in pieces of at most 8:
+     * 1 + 2 + 4 + 1 buckets; W2's and W1's start during backward; E's is
+     * done with the gather, the pass's last work, so nothing is left to
+     * overlap: blocking at the end, as U's (unused) */
     run_sync(true, 8, &nb, &ov, &t);
-    assert_int_equal(nb, 7);
-    assert_int_equal(ov, 6);
-    /* overlap off: one bucket, after backward */
+    assert_int_equal(nb, 8);
+    assert_int_equal(ov, 3);
+    assert_int_equal(t.n_blocking, 5);
+    /* overlap off: every bucket after backward, blocking */
     run_sync(false, 8, &nb, &ov, &t);
-    assert_int_equal(nb, 1);
+    assert_int_equal(nb, 8);
     assert_int_equal(ov, 0);
-    /* buckets of one value: every parameter's own buckets start as it is done */
+    assert_int_equal(t.n_blocking, 8);
+    /* pieces of one value */
     run_sync(true, 1, &nb, &ov, &t);
     assert_int_equal(nb, 52);
-    assert_int_equal(ov, 50);
+    assert_int_equal(ov, 20);
 }
 
 static void test_sync_refuses(void **state)
@@ -258,15 +271,15 @@ static void test_sync_refuses(void **state)
     sg_params *rep = sg_params_replica(empty);
     assert_null(sg_grad_sync_new(c, rep, NULL, err, sizeof err));
     sg_params_free(rep);
-    /* one rank: the weight is applied, nothing else changes */
+    /* one rank: the sum of one is the gradient */
     sg_grad_sync *s = sg_grad_sync_new(c, empty, NULL, err, sizeof err);
     assert_non_null(s);
     sg_graph *g = sg_graph_new(SG_F32);
-    assert_int_equal(sg_grad_sync_begin(s, g, 0.25), SG_OK);
+    assert_int_equal(sg_grad_sync_begin(s, g), SG_OK);
     float *gr = p->grad;
     gr[0] = 4, gr[1] = -8, gr[2] = 1;
-    assert_int_equal(sg_grad_sync_end(s), SG_OK); /* p unused on the tape: taken at the end */
-    assert_true(gr[0] == 1 && gr[1] == -2 && gr[2] == 0.25f);
+    assert_int_equal(sg_grad_sync_end(s), SG_OK); /* p unused on the tape: reduced at the end */
+    assert_true(gr[0] == 4 && gr[1] == -8 && gr[2] == 1);
     /* the agreement is the largest code */
     assert_int_equal(sg_comm_agree(c, 3, 1), 3);
     sg_grad_sync_free(s);

@@ -77,18 +77,23 @@ static uint64_t sg_cli_params_hash(const sg_params *ps)
     return h;
 }
 
-/* Every rank has the same parameter bytes; an exit code, agreed on. */
+/* Every rank has the same parameter bytes and sync settings (ranks that
+ * bucket differently would pair reductions of different pieces); an exit
+ * code, agreed on. */
 static int sg_cli_dist_check_params(sg_cli_dist *d, const sg_params *ps)
 {
-    uint64_t h = sg_cli_params_hash(ps), v[2] = {h, ~h};
+    uint64_t h = sg_cli_params_hash(ps) ^ (d->cfg.bucket_bytes * 0x9E3779B97F4A7C15ull) ^ (uint64_t)d->cfg.overlap;
+    uint64_t v[2] = {h, ~h};
     if (sg_comm_allreduce(d->comm, v, 2, SG_COMM_U64, SG_COMM_MAX) != SG_OK) {
         sg_cli_error("%s", sg_comm_error(d->comm));
         return SG_EXIT_FAIL;
     }
     if (v[0] != ~v[1]) { /* max(h) != min(h) */
         if (d->rank == 0)
-            sg_cli_error("the ranks' parameters differ after %zu steps (checksums %016llx .. %016llx): the job stops",
-                         d->step, (unsigned long long)~v[1], (unsigned long long)v[0]);
+            sg_cli_error(
+                "the ranks' parameters (or --bucket-mb, --no-overlap) differ after %zu steps (checksums %016llx "
+                ".. %016llx): the job stops",
+                d->step, (unsigned long long)~v[1], (unsigned long long)v[0]);
         d->agreed = true;
         return SG_EXIT_FAIL;
     }
@@ -136,11 +141,11 @@ void sg_cli_dist_rows(const sg_cli_dist *d, size_t B, size_t *lo, size_t *n)
     *n = q + (d->rank < r);
 }
 
-int sg_cli_dist_step_begin(sg_cli_dist *d, sg_graph *g, double weight)
+int sg_cli_dist_step_begin(sg_cli_dist *d, sg_graph *g)
 {
     if (!d->sync)
         return SG_EXIT_OK;
-    if (sg_grad_sync_begin(d->sync, g, weight) != SG_OK) {
+    if (sg_grad_sync_begin(d->sync, g) != SG_OK) {
         sg_cli_error("data-parallel gradients: a step began inside a step");
         return SG_EXIT_FAIL;
     }
@@ -160,22 +165,14 @@ int sg_cli_dist_sum(sg_cli_dist *d, double *v, size_t n)
 int sg_cli_dist_step_end(sg_cli_dist *d, sg_params *ps, double *v, size_t n)
 {
     if (!d->sync)
-        return n && v[n - 1] > 0 ? SG_EXIT_FAIL : SG_EXIT_OK;
+        return SG_EXIT_OK;
     if (sg_grad_sync_end(d->sync) != SG_OK) {
         sg_cli_error("data-parallel gradients: %s", sg_grad_sync_error(d->sync));
         return SG_EXIT_FAIL;
     }
-    bool mine = n && v[n - 1] > 0;
     int rc = sg_cli_dist_sum(d, v, n);
     if (rc != SG_EXIT_OK)
         return rc;
-    if (n && v[n - 1] > 0) { /* a rank failed this step: every rank stops */
-        if (d->rank == 0 && !mine)
-            sg_cli_error("%.0f of %zu ranks failed in step %zu (their messages are above): every rank stops", v[n - 1],
-                         d->size, d->step + 1);
-        d->agreed = true;
-        return SG_EXIT_FAIL;
-    }
     d->step++;
     if (d->sync_check && d->step % d->sync_check == 0)
         return sg_cli_dist_check_params(d, ps);

@@ -50,15 +50,14 @@ bool sg_cli_dist_agree(sg_cli_dist *d, int *rc);
 /* This rank's rows [*lo, *lo + *n) of a global batch of B (B >= size). */
 void sg_cli_dist_rows(const sg_cli_dist *d, size_t B, size_t *lo, size_t *n);
 
-/* A step's data-parallel part, around backward: begin hooks g (weight:
- * this rank's share of the global loss); end reduces the gradients, then
- * sums v (n >= 1 values: loss sums, counts, ..., and last a failure flag,
- * 1 on a rank whose forward or backward failed, after its message: that
- * rank calls end too, since every rank takes part in every reduction), and
- * checks the parameters every sync_check steps.  end returns SG_EXIT_FAIL,
- * agreed, when any rank set the flag.  Both return an exit code after a
- * message. */
-int sg_cli_dist_step_begin(sg_cli_dist *d, sg_graph *g, double weight);
+/* A step's data-parallel part, around backward: begin hooks g (seed the
+ * backward with this rank's share of the global loss, sg_backward_seed);
+ * end reduces the gradients, then sums v (n values: loss sums, counts),
+ * and checks the parameters every sync_check steps.  A rank whose forward
+ * or backward failed does not call end: it returns its failure, and
+ * sg_cli_dist_close ends the job, since the other ranks are inside the
+ * step's reductions.  Both return an exit code after a message. */
+int sg_cli_dist_step_begin(sg_cli_dist *d, sg_graph *g);
 int sg_cli_dist_step_end(sg_cli_dist *d, sg_params *ps, double *v, size_t n);
 
 /* v (n values) summed over the ranks; an exit code after a message. */

@@ -584,18 +584,19 @@ agree:
             sg_params_zero_grad(s.ps);
             if (d.size > 1)
                 sg_lm_step_rng(&step_rng, &rng, d.rank, (uint64_t)(epoch - 1) * n_windows + w);
-            if ((rc = sg_cli_dist_step_begin(&d, s.g, (double)b / (double)o.batch)) != SG_EXIT_OK)
+            if ((rc = sg_cli_dist_step_begin(&d, s.g)) != SG_EXIT_OK)
                 goto done;
+            rc = SG_EXIT_FAIL;
             double nll = 0;
+            float share = (float)((double)b / (double)o.batch); /* this rank's part of the global batch's loss */
             sg_tensor *loss = sg_lm_forward(s.g, &s.m, s.x, s.y, Tk, b, &s.st, &run, &nll);
-            bool failed = !loss || sg_backward(s.g, loss) != SG_OK;
-            if (failed) {
+            if (!loss || sg_backward_seed(s.g, loss, &share) != SG_OK) {
                 sg_cli_progress_end(&bar);
                 sg_cli_error("epoch %zu window %zu: %s", epoch, w, sg_graph_error(s.g));
-                sg_params_zero_grad(s.ps);
+                goto done;
             }
-            double sums[2] = {nll, failed ? 1.0 : 0.0}; /* the window's loss over all rows, and failures */
-            if ((rc = sg_cli_dist_step_end(&d, s.ps, sums, 2)) != SG_EXIT_OK)
+            double sums[1] = {nll}; /* the window's loss over all rows */
+            if ((rc = sg_cli_dist_step_end(&d, s.ps, sums, 1)) != SG_EXIT_OK)
                 goto done;
             rc = SG_EXIT_FAIL;
             nll = sums[0];
@@ -627,6 +628,14 @@ agree:
             goto done;
         printf("epoch %zu: lr %g  train ppl %.2f  valid ppl %.2f  %.0f tok/s  %.0f s\n", epoch, sg_optim_lr(&opt),
                train_ppl, valid_ppl, tps, secs);
+        if (d.sync) {
+            double th, te;
+            sg_grad_sync_seconds(d.sync, &th, &te);
+            printf("data-parallel: %zu of %zu gradient buckets reduced during backward; per step %.2f ms in the "
+                   "backward hook, %.2f ms after backward (rank 0, averaged over the run)\n",
+                   sg_grad_sync_overlapped(d.sync), sg_grad_sync_buckets(d.sync), 1e3 * th / (double)d.step,
+                   1e3 * te / (double)d.step);
+        }
         fflush(stdout);
         sg_cli_log_field row[] = {{"epoch", (double)epoch}, {"train_ppl", train_ppl},  {"valid_ppl", valid_ppl},
                                   {"tokens_per_s", tps},    {"lr", sg_optim_lr(&opt)}, {"seconds", secs}};

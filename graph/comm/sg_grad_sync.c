@@ -1,48 +1,59 @@
-/* sg_grad_sync.c — bucketed gradient reduction over a communicator.
+/* sg_grad_sync.c — bucketed gradient reduction over a communicator, in
+ * place in the parameters' gradients.
  *
- * Dimensions: P parameters, N = their total elements, E = elements per
- * bucket, K = ceil(N / E) buckets. */
+ * Dimensions: P parameters; K buckets (pieces of at most E elements of one
+ * parameter each), in reverse parameter order. */
 #include "graph/comm/sg_grad_sync.h"
 
 #include "graph/core/sg_alloc.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-/* One MPI call takes at most INT_MAX values; a bucket stays below 2^30. */
+/* One MPI call takes at most INT_MAX values; a piece stays below 2^30. */
 #define SG_SYNC_MAX_BUCKET ((size_t)1 << 30)
 
 typedef struct sg_sync_slot {
-    sg_param *p; /* the parameter */
-    size_t off;  /* its first element in flat */
-    bool ready;  /* copied in this step */
+    sg_param *p;
+    size_t first_bucket; /* its pieces are buckets [first_bucket, first_bucket + n_buckets) */
+    size_t n_buckets;
+    bool ready; /* its gradient is final this step */
 } sg_sync_slot;
+
+typedef struct sg_sync_bucket {
+    size_t slot;  /* the parameter's slot */
+    size_t begin; /* its elements [begin, begin + n) of the gradient */
+    size_t n;
+} sg_sync_bucket;
 
 struct sg_grad_sync {
     sg_comm *comm;
     sg_params *ps;
     sg_comm_type type;
     size_t esize;
-    sg_sync_slot *slots;   /* (P) in flat order: reverse parameter order */
+    sg_sync_slot *slots;   /* (P) reverse parameter order */
     sg_sync_slot **by_ptr; /* (P) the slots sorted by parameter address, for the hook */
     size_t n_slots;
-    void *flat;        /* (N) the gradients in bucket layout */
-    size_t numel;      /* N */
-    size_t per_bucket; /* E */
-    size_t n_buckets;  /* K */
-    size_t *pending;   /* (K) parameters not yet in, per bucket, this step */
-    size_t *pending0;  /* (K) the same at the start of a step */
+    sg_sync_bucket *buckets; /* (K) */
+    size_t n_buckets;
     size_t next_start; /* the first bucket not started */
-    size_t next_done;  /* the first bucket not known finished */
+    size_t next_done;  /* the first started bucket not known finished */
     size_t overlapped; /* buckets started inside backward, this step */
-    bool overlap, active, in_backward;
-    double weight;
+    bool overlap, active;
     sg_graph *g;
-    sg_status status; /* the first error of the step */
+    double t_hook, t_end; /* seconds in the hook and in end, over all steps */
+    sg_status status;     /* the first error of the step */
     char err[512];
 };
+
+static double sg_sync_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 sg_grad_sync_config sg_grad_sync_defaults(void)
 {
@@ -61,22 +72,13 @@ void sg_grad_sync_free(sg_grad_sync *s)
         return;
     if (s->g)
         sg_graph_set_grad_ready(s->g, NULL, NULL);
-    for (size_t b = 0; b < s->n_buckets; b++)
-        if (sg_comm_wait(s->comm, b) != SG_OK) /* the buffer is never left to the communicator */
+    for (size_t b = 0; b < s->next_start; b++)
+        if (sg_comm_wait(s->comm, b) != SG_OK) /* a gradient is never left to the communicator */
             continue;
     sg_free(s->slots);
     sg_free(s->by_ptr);
-    sg_free(s->flat);
-    sg_free(s->pending);
-    sg_free(s->pending0);
+    sg_free(s->buckets);
     sg_free(s);
-}
-
-/* The buckets [first, last] that elements [off, off + n) of flat fall in. */
-static void sg_sync_bucket_span(const sg_grad_sync *s, size_t off, size_t n, size_t *first, size_t *last)
-{
-    *first = off / s->per_bucket;
-    *last = (off + n - 1) / s->per_bucket;
 }
 
 sg_grad_sync *sg_grad_sync_new(sg_comm *c, sg_params *ps, const sg_grad_sync_config *cfg, char *err, size_t errcap)
@@ -101,6 +103,11 @@ sg_grad_sync *sg_grad_sync_new(sg_comm *c, sg_params *ps, const sg_grad_sync_con
     s->esize = ps->dtype == SG_F64 ? 8 : 4;
     s->overlap = cfg->overlap;
     s->n_slots = ps->n;
+    size_t e = cfg->bucket_bytes / s->esize;
+    if (e < 1)
+        e = 1;
+    if (e > SG_SYNC_MAX_BUCKET)
+        e = SG_SYNC_MAX_BUCKET;
     s->slots = sg_calloc(ps->n, sizeof *s->slots);
     s->by_ptr = sg_calloc(ps->n, sizeof *s->by_ptr);
     if (!s->slots || !s->by_ptr)
@@ -108,33 +115,21 @@ sg_grad_sync *sg_grad_sync_new(sg_comm *c, sg_params *ps, const sg_grad_sync_con
     for (size_t k = 0; k < ps->n; k++) {
         sg_sync_slot *sl = &s->slots[k];
         sl->p = ps->items[ps->n - 1 - k];
-        sl->off = s->numel;
-        if (sl->p->numel > SIZE_MAX / s->esize - s->numel)
-            goto nomem;
-        s->numel += sl->p->numel;
+        sl->first_bucket = s->n_buckets;
+        sl->n_buckets = sl->p->numel / e + (sl->p->numel % e != 0);
+        s->n_buckets += sl->n_buckets;
         s->by_ptr[k] = sl;
     }
     qsort(s->by_ptr, s->n_slots, sizeof *s->by_ptr, sg_slot_ptr_cmp);
-    size_t e = cfg->bucket_bytes / s->esize;
-    if (!cfg->overlap || e > s->numel)
-        e = s->numel; /* one bucket, cut only below */
-    if (e < 1)
-        e = 1;
-    if (e > SG_SYNC_MAX_BUCKET)
-        e = SG_SYNC_MAX_BUCKET;
-    s->per_bucket = e;
-    s->n_buckets = (s->numel + e - 1) / e;
-    s->flat = sg_malloc(s->numel * s->esize);
-    s->pending = sg_calloc(s->n_buckets, sizeof *s->pending);
-    s->pending0 = sg_calloc(s->n_buckets, sizeof *s->pending0);
-    if (!s->flat || !s->pending || !s->pending0)
+    s->buckets = sg_calloc(s->n_buckets, sizeof *s->buckets);
+    if (!s->buckets)
         goto nomem;
-    for (size_t k = 0; k < s->n_slots; k++) {
-        size_t b0, b1;
-        sg_sync_bucket_span(s, s->slots[k].off, s->slots[k].p->numel, &b0, &b1);
-        for (size_t b = b0; b <= b1; b++)
-            s->pending0[b]++;
-    }
+    for (size_t k = 0; k < s->n_slots; k++)
+        for (size_t j = 0; j < s->slots[k].n_buckets; j++) {
+            size_t begin = j * e, numel = s->slots[k].p->numel;
+            s->buckets[s->slots[k].first_bucket + j] =
+                (sg_sync_bucket){.slot = k, .begin = begin, .n = numel - begin < e ? numel - begin : e};
+        }
     if (sg_comm_reserve(c, s->n_buckets) != SG_OK) {
         snprintf(err, errcap, "%s", sg_comm_error(c));
         sg_grad_sync_free(s);
@@ -155,54 +150,45 @@ static void sg_sync_fail(sg_grad_sync *s, sg_status st)
     }
 }
 
-/* Starts every bucket from next_start on whose parameters are all in. */
+static void *sg_sync_bucket_data(const sg_grad_sync *s, const sg_sync_bucket *b)
+{
+    return (char *)s->slots[b->slot].p->grad + b->begin * s->esize;
+}
+
+/* Starts every bucket from next_start on whose parameter is ready. */
 static void sg_sync_start_ready(sg_grad_sync *s)
 {
-    while (s->status == SG_OK && s->next_start < s->n_buckets && s->pending[s->next_start] == 0) {
-        size_t b = s->next_start, off = b * s->per_bucket;
-        size_t n = s->numel - off < s->per_bucket ? s->numel - off : s->per_bucket;
-        sg_status st = sg_comm_iallreduce(s->comm, b, (char *)s->flat + off * s->esize, n, s->type, SG_COMM_SUM);
+    while (s->status == SG_OK && s->next_start < s->n_buckets && s->slots[s->buckets[s->next_start].slot].ready) {
+        const sg_sync_bucket *b = &s->buckets[s->next_start];
+        sg_status st =
+            sg_comm_iallreduce(s->comm, s->next_start, sg_sync_bucket_data(s, b), b->n, s->type, SG_COMM_SUM);
         if (st != SG_OK) {
             sg_sync_fail(s, st);
             return;
         }
-        if (s->in_backward)
-            s->overlapped++;
+        s->overlapped++;
         s->next_start++;
     }
 }
 
-/* Copies slot sl's gradient (times the weight) into flat and counts it in. */
-static void sg_sync_take(sg_grad_sync *s, sg_sync_slot *sl)
+/* A parameter's gradient is final: its list into the table, then it is ready. */
+static void sg_sync_take(sg_sync_slot *sl)
 {
-    sg_param *p = sl->p;
-    if (p->grad_listed)
-        sg_param_grad_flush_list(p);
-    if (s->type == SG_COMM_F32) {
-        float *dst = (float *)s->flat + sl->off, w = (float)s->weight;
-        const float *g = p->grad;
-        for (size_t i = 0; i < p->numel; i++)
-            dst[i] = w * g[i];
-    } else {
-        double *dst = (double *)s->flat + sl->off, w = s->weight;
-        const double *g = p->grad;
-        for (size_t i = 0; i < p->numel; i++)
-            dst[i] = w * g[i];
-    }
+    if (sl->p->grad_listed)
+        sg_param_grad_flush_list(sl->p);
     sl->ready = true;
-    size_t b0, b1;
-    sg_sync_bucket_span(s, sl->off, p->numel, &b0, &b1);
-    for (size_t b = b0; b <= b1; b++)
-        s->pending[b]--;
 }
 
 /* The reverse pass's hook: p's gradient is final (or, for NULL, a node
- * went by: let the communicator progress on the oldest started bucket). */
-static void sg_sync_hook(void *ctx, sg_param *p)
+ * went by: let the communicator progress on the oldest started bucket).
+ * With no node left, nothing can overlap: the buckets are left for the
+ * blocking reductions of sg_grad_sync_end. */
+static void sg_sync_hook(void *ctx, sg_param *p, size_t left)
 {
     sg_grad_sync *s = ctx;
     if (s->status != SG_OK)
         return;
+    double t0 = sg_sync_now();
     if (!p) {
         if (s->next_done < s->next_start) {
             bool done = false;
@@ -212,30 +198,29 @@ static void sg_sync_hook(void *ctx, sg_param *p)
             else if (done)
                 s->next_done++;
         }
-        return;
+    } else {
+        sg_sync_slot key = {.p = p}, *kp = &key;
+        sg_sync_slot **hit = bsearch(&kp, s->by_ptr, s->n_slots, sizeof *s->by_ptr, sg_slot_ptr_cmp);
+        if (hit && !(*hit)->ready) { /* else a parameter of another set, or reported twice */
+            sg_sync_take(*hit);
+            if (s->overlap && left > 0)
+                sg_sync_start_ready(s);
+        }
     }
-    sg_sync_slot key = {.p = p}, *kp = &key;
-    sg_sync_slot **hit = bsearch(&kp, s->by_ptr, s->n_slots, sizeof *s->by_ptr, sg_slot_ptr_cmp);
-    if (!hit || (*hit)->ready)
-        return; /* a parameter of another set, or reported twice */
-    sg_sync_take(s, *hit);
-    if (s->overlap)
-        sg_sync_start_ready(s);
+    s->t_hook += sg_sync_now() - t0;
 }
 
-sg_status sg_grad_sync_begin(sg_grad_sync *s, sg_graph *g, double weight)
+sg_status sg_grad_sync_begin(sg_grad_sync *s, sg_graph *g)
 {
     if (!s || !g || s->active)
         return SG_ERR_STATE;
-    memcpy(s->pending, s->pending0, s->n_buckets * sizeof *s->pending);
     for (size_t k = 0; k < s->n_slots; k++)
         s->slots[k].ready = false;
     s->next_start = s->next_done = s->overlapped = 0;
-    s->weight = weight;
     s->status = SG_OK;
     s->err[0] = '\0';
     s->g = g;
-    s->active = s->in_backward = true;
+    s->active = true;
     sg_graph_set_grad_ready(g, sg_sync_hook, s);
     return SG_OK;
 }
@@ -244,28 +229,30 @@ sg_status sg_grad_sync_end(sg_grad_sync *s)
 {
     if (!s || !s->active)
         return SG_ERR_STATE;
+    double t0 = sg_sync_now();
     sg_graph_set_grad_ready(s->g, NULL, NULL);
     s->g = NULL;
-    s->in_backward = false;
-    for (size_t k = 0; k < s->n_slots && s->status == SG_OK; k++)
-        if (!s->slots[k].ready)
-            sg_sync_take(s, &s->slots[k]);
-    if (s->status == SG_OK)
-        sg_sync_start_ready(s);
-    for (size_t b = 0; b < s->next_start; b++) { /* every started bucket is waited for, even after an error */
+    for (size_t b = s->next_done; b < s->next_start; b++) { /* every started bucket, even after an error */
         sg_status st = sg_comm_wait(s->comm, b);
         if (st != SG_OK)
             sg_sync_fail(s, st);
     }
-    s->active = false;
-    if (s->status != SG_OK)
-        return s->status;
-    for (size_t k = 0; k < s->n_slots; k++) {
-        sg_param *p = s->slots[k].p;
-        sg_param_grad_note_dense(p);
-        memcpy(p->grad, (char *)s->flat + s->slots[k].off * s->esize, p->numel * s->esize);
+    /* the rest, blocking (faster than a non-blocking call and its wait) */
+    for (size_t k = 0; k < s->n_slots; k++)
+        if (!s->slots[k].ready)
+            sg_sync_take(&s->slots[k]);
+    for (size_t b = s->next_start; b < s->n_buckets && s->status == SG_OK; b++) {
+        const sg_sync_bucket *bk = &s->buckets[b];
+        sg_status st = sg_comm_allreduce(s->comm, sg_sync_bucket_data(s, bk), bk->n, s->type, SG_COMM_SUM);
+        if (st != SG_OK)
+            sg_sync_fail(s, st);
     }
-    return SG_OK;
+    s->next_start = s->next_done = 0;
+    s->active = false;
+    for (size_t k = 0; k < s->n_slots; k++)
+        sg_param_grad_note_dense(s->slots[k].p);
+    s->t_end += sg_sync_now() - t0;
+    return s->status;
 }
 
 const char *sg_grad_sync_error(const sg_grad_sync *s) { return s && s->err[0] ? s->err : "no error"; }
@@ -273,3 +260,9 @@ const char *sg_grad_sync_error(const sg_grad_sync *s) { return s && s->err[0] ? 
 size_t sg_grad_sync_buckets(const sg_grad_sync *s) { return s ? s->n_buckets : 0; }
 
 size_t sg_grad_sync_overlapped(const sg_grad_sync *s) { return s ? s->overlapped : 0; }
+
+void sg_grad_sync_seconds(const sg_grad_sync *s, double *in_hook, double *in_end)
+{
+    *in_hook = s ? s->t_hook : 0;
+    *in_end = s ? s->t_end : 0;
+}

@@ -1,28 +1,32 @@
 /* sg_grad_sync.h — data-parallel gradients: every rank's parameter
- * gradients summed over the ranks (each scaled by the rank's weight first),
- * with the reductions overlapping the reverse pass, as PyTorch's DDP does.
+ * gradients summed over the ranks, the reductions overlapping the reverse
+ * pass, as PyTorch's DDP does.
  *
- * Layout: the gradients of the set, in reverse order of the parameters
- * (the order a reverse pass finishes them in for a model that registers its
- * parameters from input to output), are one flat buffer, cut into buckets
- * of bucket_bytes.  During backward (sg_graph_set_grad_ready) each
- * parameter's gradient, once final, is copied into its place (times the
- * weight); a bucket whose parameters are all in is reduced at once
- * (sg_comm_iallreduce), in bucket order, so every rank starts the same
- * reductions in the same order.  sg_grad_sync_end starts what is left (the
- * buckets of parameters the tape did not use, whose gradients are zero or
- * what zero_grad left), waits for all, and writes the sums back into the
- * gradients (dense: the other ranks touched other rows).  With overlap off,
- * nothing starts before sg_grad_sync_end, and the whole buffer is one
- * bucket (cut only where one MPI call cannot take more).
+ * Buckets: the parameters in reverse order (the order a reverse pass
+ * finishes them in for a model that registers its parameters from input to
+ * output), each cut into pieces of at most bucket_bytes.  During backward
+ * (sg_graph_set_grad_ready) a parameter whose gradient is final has its
+ * pieces reduced at once, in place in its gradient (MPI_Iallreduce), in
+ * bucket order, so every rank starts the same reductions in the same
+ * order.  sg_grad_sync_end waits for them and reduces what is left (the
+ * parameters the reverse pass reports as it ends, or never: those the tape
+ * did not use, whose gradients are what zero_grad left) with blocking
+ * reductions, which are faster than a non-blocking call and its wait.  With overlap off, every piece is reduced after backward,
+ * blocking.  Every rank must use the same bucket size and overlap setting.
  *
- * The result on every rank is the same bytes (the communicator's sum; for
+ * A sum, not a mean: for an average over ranks (or over examples when
+ * shards differ in size) each rank seeds its backward with its weight,
+ * sg_backward_seed(g, loss, &w), which scales its gradients at no cost.
+ * The result is the same bytes on every rank (the communicator's sum; for
  * two ranks a + b).  Listed gradients (sg_param_set_grad_listed) are added
- * into the gradient table first.  Allocates only in sg_grad_sync_new.
+ * into the gradient table first, and every gradient is dense afterwards
+ * (the other ranks touched other rows).  Allocates only in
+ * sg_grad_sync_new.
  *
  * Ownership: the caller's (sg_grad_sync_free), borrowing c and ps, which
  * must outlive it; a graph given to sg_grad_sync_begin is hooked until
- * sg_grad_sync_end. */
+ * sg_grad_sync_end, and the gradients belong to the communicator between
+ * the two (nothing but backward may touch them). */
 #ifndef SG_GRAD_SYNC_H
 #define SG_GRAD_SYNC_H
 
@@ -31,8 +35,8 @@
 #include "graph/core/sg_param.h"
 
 typedef struct sg_grad_sync_config {
-    size_t bucket_bytes; /* > 0; 4 MiB by default */
-    bool overlap;        /* reduce buckets during backward (true by default) */
+    size_t bucket_bytes; /* > 0: the largest piece reduced in one call; 4 MiB by default */
+    bool overlap;        /* reduce during backward (true by default) */
 } sg_grad_sync_config;
 
 sg_grad_sync_config sg_grad_sync_defaults(void);
@@ -45,20 +49,22 @@ SG_NODISCARD sg_grad_sync *sg_grad_sync_new(sg_comm *c, sg_params *ps, const sg_
                                             size_t errcap);
 void sg_grad_sync_free(sg_grad_sync *s);
 
-/* Starts a step whose backward runs on g: this rank's gradients will be
- * added in times weight (1/size for a plain average; local examples over
- * global examples for shards of unequal size).  Call before sg_backward. */
-SG_NODISCARD sg_status sg_grad_sync_begin(sg_grad_sync *s, sg_graph *g, double weight);
-/* Ends the step: after backward, or in place of it when this rank's
- * forward failed (its gradients then count as they are: call
- * sg_params_zero_grad first to send zeros), since every rank must take part
- * in every reduction.  Unhooks g.  SG_OK, or the communicator's error
- * (message in sg_grad_sync_error). */
+/* Starts a step whose backward runs on g (hooks it).  Call before the
+ * backward, after zero_grad. */
+SG_NODISCARD sg_status sg_grad_sync_begin(sg_grad_sync *s, sg_graph *g);
+/* Ends the step after backward: every gradient is its sum over the ranks.
+ * Unhooks g.  SG_OK, or the communicator's error (message in
+ * sg_grad_sync_error).  A rank whose backward failed cannot take part
+ * (the others started reductions it cannot match): it ends the job. */
 SG_NODISCARD sg_status sg_grad_sync_end(sg_grad_sync *s);
 const char *sg_grad_sync_error(const sg_grad_sync *s);
 
 /* The buckets, and how many the last step started before backward ended. */
 size_t sg_grad_sync_buckets(const sg_grad_sync *s);
 size_t sg_grad_sync_overlapped(const sg_grad_sync *s);
+/* Wall seconds, summed over all steps so far: in the backward hook
+ * (copies in, starting buckets, polling) and in sg_grad_sync_end (the rest
+ * started, waiting, copies out): the time communication adds to a step. */
+void sg_grad_sync_seconds(const sg_grad_sync *s, double *in_hook, double *in_end);
 
 #endif

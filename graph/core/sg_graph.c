@@ -692,33 +692,41 @@ void sg_graph_set_grad_ready(sg_graph *g, sg_grad_ready_fn fn, void *ctx)
 }
 
 /* For the grad-ready hook: each parameter leaf's first_use becomes the
- * first tape index (up to last) that takes it as an input. */
-static void sg_tape_mark_first_uses(sg_graph *g, size_t last)
+ * first tape index (up to last) that takes it as an input; returns the
+ * first index whose node has a VJP to run (the reverse pass's last work). */
+static size_t sg_tape_mark_first_uses(sg_graph *g, size_t last)
 {
-    for (size_t i = 0; i <= last; i++)
+    size_t first_work = last;
+    for (size_t i = 0; i <= last; i++) {
+        if (g->tape[i]->kind == SG_KIND_OP && g->tape[i]->requires_grad && first_work == last)
+            first_work = i;
         for (size_t k = 0; k < g->tape[i]->n_src; k++)
             if (g->tape[i]->src[k]->kind == SG_KIND_PARAM)
                 g->tape[i]->src[k]->first_use = SIZE_MAX;
+    }
     for (size_t i = 0; i <= last; i++)
         for (size_t k = 0; k < g->tape[i]->n_src; k++) {
             sg_tensor *s = g->tape[i]->src[k];
             if (s->kind == SG_KIND_PARAM && s->first_use == SIZE_MAX)
                 s->first_use = i;
         }
+    return first_work;
 }
 
 /* The hook after node t (tape index i) of the reverse pass: the parameters
- * whose first use it is, each once, then the progress call. */
-static void sg_tape_report_ready(sg_graph *g, const sg_tensor *t, size_t i)
+ * whose first use it is, each once, then the progress call; left counts
+ * the nodes down to the last one with work (first_work). */
+static void sg_tape_report_ready(sg_graph *g, const sg_tensor *t, size_t i, size_t first_work)
 {
+    size_t left = i > first_work ? i - first_work : 0;
     for (size_t k = 0; k < t->n_src; k++) {
         sg_tensor *s = t->src[k];
         if (s->kind == SG_KIND_PARAM && s->param && s->first_use == i) {
             s->first_use = SIZE_MAX - 1; /* reported: a node may take the same leaf twice */
-            g->grad_ready(g->grad_ready_ctx, s->param);
+            g->grad_ready(g->grad_ready_ctx, s->param, left);
         }
     }
-    g->grad_ready(g->grad_ready_ctx, NULL);
+    g->grad_ready(g->grad_ready_ctx, NULL, left);
 }
 
 sg_status sg_backward_seed(sg_graph *g, sg_tensor *out, const void *seed)
@@ -745,13 +753,12 @@ sg_status sg_backward_seed(sg_graph *g, sg_tensor *out, const void *seed)
         return sg_graph_fail(g, SG_ERR_NOMEM, "out of memory for the seed gradient");
     memcpy(out->grad, seed, bytes);
 
-    if (g->grad_ready)
-        sg_tape_mark_first_uses(g, out->tape_index);
+    size_t first_work = g->grad_ready ? sg_tape_mark_first_uses(g, out->tape_index) : 0;
     char path[256];
     for (size_t i = out->tape_index + 1; i-- > 0;) {
         sg_tensor *t = g->tape[i];
         if (g->grad_ready && i < out->tape_index)
-            sg_tape_report_ready(g, g->tape[i + 1], i + 1);
+            sg_tape_report_ready(g, g->tape[i + 1], i + 1, first_work);
         if (t->kind != SG_KIND_OP || !t->grad || !t->requires_grad)
             continue;
         for (size_t k = 0; k < t->n_src; k++) {
@@ -812,7 +819,7 @@ sg_status sg_backward_seed(sg_graph *g, sg_tensor *out, const void *seed)
         }
     }
     if (g->grad_ready)
-        sg_tape_report_ready(g, g->tape[0], 0);
+        sg_tape_report_ready(g, g->tape[0], 0, first_work);
     return SG_OK;
 }
 

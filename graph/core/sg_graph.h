@@ -103,15 +103,17 @@ SG_NODISCARD sg_status sg_backward_seed(sg_graph *g, sg_tensor *out, const void 
 
 /* A hook into the reverse pass, for work that can start before it ends (a
  * data-parallel gradient reduction, graph/comm/sg_grad_sync.h).  While set,
- * sg_backward and sg_backward_seed call fn(ctx, p) for every parameter p
- * used on the tape, right after the VJP of its first use on the tape (the
- * last one the reverse pass visits): from then on p->grad holds its whole
- * gradient of this pass (and its list, when listed).  After every node of
- * the reverse pass they also call fn(ctx, NULL), so the hook can make
- * progress on work it started.  fn must not touch the graph.  Parameters
- * that the tape does not use are never reported.  NULL fn clears it; a
- * reset keeps it. */
-typedef void (*sg_grad_ready_fn)(void *ctx, sg_param *p);
+ * sg_backward and sg_backward_seed call fn(ctx, p, left) for every
+ * parameter p used on the tape, right after the VJP of its first use on
+ * the tape (the last one the reverse pass visits): from then on p->grad
+ * holds its whole gradient of this pass (and its list, when listed); left
+ * is the number of nodes the pass has still to visit down to the last one
+ * with a VJP to run (0: no work is left).  After every node they also call
+ * fn(ctx, NULL, left), so the hook
+ * can make progress on work it started.  fn must not touch the graph.
+ * Parameters that the tape does not use are never reported.  NULL fn
+ * clears it; a reset keeps it. */
+typedef void (*sg_grad_ready_fn)(void *ctx, sg_param *p, size_t left);
 void sg_graph_set_grad_ready(sg_graph *g, sg_grad_ready_fn fn, void *ctx);
 
 #endif
