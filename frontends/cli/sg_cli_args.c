@@ -96,10 +96,11 @@ static const sg_cli_option sg_cli_options[] = {
      "threads: BLAS, or word2vec's data-parallel workers (default: all cores)"},
     {"seed", "N", 0, "*", "random seed"},
     /* data-parallel training (mpirun -np N seqgrad train ...) */
-    {"bucket-mb", "X", 0, "train:lm",
+    {"bucket-mb", "X", 0, "train:lm train:seq2seq",
      "mpirun: MiB of gradients per allreduce bucket, reduced during backward (default 4)"},
-    {"no-overlap", NULL, 0, "train:lm", "mpirun: one allreduce after backward instead of buckets during it"},
-    {"sync-check", "K", 0, "train:lm",
+    {"no-overlap", NULL, 0, "train:lm train:seq2seq",
+     "mpirun: one allreduce after backward instead of buckets during it"},
+    {"sync-check", "K", 0, "train:lm train:seq2seq",
      "mpirun: compare a checksum of the parameters over the ranks every K steps (0: never; debug builds: 100)"},
     {"reshard", NULL, 0, "train:lm", "--resume a checkpoint saved by another number of ranks"},
     /* checks and pictures */

@@ -4,6 +4,7 @@
  * length-bucketed batches, gradient-norm clip; after every epoch the
  * validation exact-match accuracy (greedy decoding of the whole target);
  * at the end the test accuracy.  Also the task's probe for gradcheck/graph. */
+#include "frontends/cli/sg_cli_dist.h"
 #include "frontends/cli/sg_cli_progress.h"
 #include "frontends/cellfile/sg_cellfile.h"
 #include "frontends/cli/sg_cli_settings.h"
@@ -153,8 +154,10 @@ static sg_pair_opts sg_s2s_pair_opts(const sg_s2s_settings *s)
 #define SG_S2S_LENGTH_ALPHA 0.6
 
 /* Exact matches over a split: greedy decodes in batches of B, or (beam > 1)
- * beam search one example at a time. */
-static bool sg_s2s_accuracy(sg_graph *g, const sg_seq2seq *m, const sg_pair_set *s, size_t B, size_t beam, double *acc)
+ * beam search one example at a time.  With d (more than one rank), rank r
+ * decodes the batches k with k mod ranks = r and the counts are summed. */
+static bool sg_s2s_accuracy(sg_graph *g, const sg_seq2seq *m, const sg_pair_set *s, size_t B, size_t beam,
+                            sg_cli_dist *d, double *acc)
 {
     *acc = 0;
     if (!s->n)
@@ -172,10 +175,12 @@ static bool sg_s2s_accuracy(sg_graph *g, const sg_seq2seq *m, const sg_pair_set 
         sg_cli_error("out of memory for the evaluation");
         return false;
     }
-    size_t right = 0;
+    size_t right = 0, k = 0;
     sg_pair_batch b;
     bool ok = true;
     while (ok && sg_pair_batcher_next(&it, &b)) {
+        if (d && k++ % d->size != d->rank)
+            continue;
         double score;
         sg_status st = beam > 1 ? sg_seq2seq_beam(g, m, &b, beam, SG_S2S_LENGTH_ALPHA, max_len, out, lens, &score)
                                 : sg_seq2seq_decode(g, m, &b, max_len, 0.0, NULL, out, lens, NULL);
@@ -195,8 +200,74 @@ static bool sg_s2s_accuracy(sg_graph *g, const sg_seq2seq *m, const sg_pair_set 
     sg_pair_batcher_free(&it);
     sg_free(out);
     sg_free(lens);
-    *acc = (double)right / (double)s->n;
+    double sum = (double)right;
+    if (ok && d && d->size > 1 && sg_cli_dist_sum(d, &sum, 1) != SG_EXIT_OK)
+        ok = false;
+    *acc = sum / (double)s->n;
     return ok;
+}
+
+/* A rank's share of a global batch: its columns [lo, lo + n) of every
+ * (steps, B) array, in buffers of the batcher's largest batch. */
+typedef struct sg_s2s_shard {
+    int32_t *src, *dec_in, *dec_out; /* (S, n), (T, n) */
+    double *src_mask, *tgt_mask;
+} sg_s2s_shard;
+
+static void sg_s2s_shard_free(sg_s2s_shard *sh)
+{
+    sg_free(sh->src);
+    sg_free(sh->dec_in);
+    sg_free(sh->dec_out);
+    sg_free(sh->src_mask);
+    sg_free(sh->tgt_mask);
+    memset(sh, 0, sizeof *sh);
+}
+
+static bool sg_s2s_shard_init(sg_s2s_shard *sh, const sg_pair_set *set, size_t B)
+{
+    size_t S = set->max_src * B, T = (set->max_tgt + 1) * B; /* the sizes the batcher checked */
+    sh->src = sg_malloc(S * sizeof *sh->src);
+    sh->src_mask = sg_malloc(S * sizeof *sh->src_mask);
+    sh->dec_in = sg_malloc(T * sizeof *sh->dec_in);
+    sh->dec_out = sg_malloc(T * sizeof *sh->dec_out);
+    sh->tgt_mask = sg_malloc(T * sizeof *sh->tgt_mask);
+    return sh->src && sh->src_mask && sh->dec_in && sh->dec_out && sh->tgt_mask;
+}
+
+/* out: columns [lo, lo + n) of b (n >= 1). */
+static void sg_s2s_shard_take(sg_s2s_shard *sh, const sg_pair_batch *b, size_t lo, size_t n, sg_pair_batch *out)
+{
+    for (size_t t = 0; t < b->src_steps; t++)
+        for (size_t j = 0; j < n; j++) {
+            sh->src[t * n + j] = b->src[t * b->batch + lo + j];
+            sh->src_mask[t * n + j] = b->src_mask[t * b->batch + lo + j];
+        }
+    for (size_t t = 0; t < b->tgt_steps; t++)
+        for (size_t j = 0; j < n; j++) {
+            sh->dec_in[t * n + j] = b->dec_in[t * b->batch + lo + j];
+            sh->dec_out[t * n + j] = b->dec_out[t * b->batch + lo + j];
+            sh->tgt_mask[t * n + j] = b->tgt_mask[t * b->batch + lo + j];
+        }
+    *out = (sg_pair_batch){.batch = n,
+                           .src_steps = b->src_steps,
+                           .tgt_steps = b->tgt_steps,
+                           .example = b->example + lo,
+                           .src = sh->src,
+                           .src_mask = sh->src_mask,
+                           .dec_in = sh->dec_in,
+                           .dec_out = sh->dec_out,
+                           .tgt_mask = sh->tgt_mask};
+}
+
+/* The sum of a mask's values over columns [lo, lo + n) of (steps, B). */
+static double sg_s2s_mask_sum(const double *mask, size_t steps, size_t B, size_t lo, size_t n)
+{
+    double sum = 0;
+    for (size_t t = 0; t < steps; t++)
+        for (size_t j = lo; j < lo + n; j++)
+            sum += mask[t * B + j];
+    return sum;
 }
 
 static bool sg_s2s_save(const char *path, const sg_params *ps, const sg_s2s_settings *s, const sg_vocab *v,
@@ -273,26 +344,35 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
     const char *resume = sg_cli_opt(a, "resume");
     size_t epochs, threads, max_batches, beam, decay_start;
     double lr, decay;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (!sg_s2s_parse_settings(a, &set) || !sg_cli_opt_size_in(a, "epochs", 10, 1, 100000, &epochs) ||
         !sg_cli_opt_size_in(a, "beam", 1, 1, 256, &beam) ||
         !sg_cli_opt_double_in(a, "decay", 1.0, 0, 1, true, &decay) ||
         !sg_cli_opt_size_in(a, "decay-start", 0, 0, 100000, &decay_start) ||
         !sg_cli_opt_size(a, "max-batches", 0, &max_batches) ||
-        !sg_cli_opt_size_in(a, "threads", ncpu > 0 ? (size_t)ncpu : 1, 1, 1024, &threads) ||
-        !sg_cli_opt_double_in(a, "lr", 0.001, 0, 1e4, true, &lr) || !sg_cli_check_all_used(a))
+        !sg_cli_opt_size_in(a, "threads", sg_cli_default_threads(), 1, 1024, &threads) ||
+        !sg_cli_opt_double_in(a, "lr", 0.001, 0, 1e4, true, &lr))
         return SG_EXIT_USAGE;
-    if (!data) {
+    sg_cli_dist dd; /* data-parallel under mpirun: rank r trains on its columns of every batch */
+    int orc = sg_cli_dist_open(a, &dd);
+    if (orc == SG_EXIT_OK && !sg_cli_check_all_used(a))
+        orc = SG_EXIT_USAGE;
+    if (orc == SG_EXIT_OK && !data) {
         sg_cli_error("--data FILE is needed: one source_target pair per line (a tab or the first '_' separates them)");
-        return SG_EXIT_USAGE;
+        orc = SG_EXIT_USAGE;
     }
-    int trc = sg_cli_set_threads(threads);
-    if (trc != SG_EXIT_OK)
-        return trc;
+    if (orc == SG_EXIT_OK && set.batch < dd.size) {
+        sg_cli_error("--batch %zu cannot be shared by %zu ranks (each needs an example at least)", set.batch, dd.size);
+        orc = SG_EXIT_USAGE;
+    }
+    if (orc == SG_EXIT_OK)
+        orc = sg_cli_set_threads(threads);
     sg_cellfile *cellfile = NULL; /* --cell FILE.cell or LIB.so:FUNCTION */
-    int lrc = sg_cli_load_cell(sg_cli_opt(a, "cell"), &cellfile);
-    if (lrc != SG_EXIT_OK)
-        return lrc;
+    if (orc == SG_EXIT_OK)
+        orc = sg_cli_load_cell(sg_cli_opt(a, "cell"), &cellfile);
+    if (!sg_cli_dist_agree(&dd, &orc))
+        return sg_cli_dist_close(&dd, orc);
+    if (dd.rank != 0) /* rank 0 alone writes */
+        save = log = NULL;
     sg_checkpoint ck;
     sg_checkpoint_init(&ck);
     sg_vocab *saved_vocab = NULL;
@@ -302,28 +382,33 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
             rrc = sg_cli_cell_resume(&ck, resume, &cellfile);
         if (rrc == SG_EXIT_OK && !(saved_vocab = sg_cli_settings_vocab(&ck, "seq2seq", resume)))
             rrc = SG_EXIT_INPUT;
-        if (rrc != SG_EXIT_OK) {
+        if (!sg_cli_dist_agree(&dd, &rrc)) {
             sg_checkpoint_free(&ck);
             sg_cellfile_free(cellfile);
-            return rrc;
+            return sg_cli_dist_close(&dd, rrc);
         }
         lr = ck.optim.base_lr;
-    }
-    if (!sg_cli_bind_cell(set.cfg.kind, cellfile, resume, &set.cfg.make, &set.cfg.make_ctx)) {
-        sg_checkpoint_free(&ck);
-        sg_vocab_free(saved_vocab);
-        return SG_EXIT_USAGE;
     }
     char err[4096];
     sg_pair_data d;
     sg_pair_opts po = sg_s2s_pair_opts(&set);
-    sg_status st = sg_pair_data_load(&d, data, &po, err, sizeof err);
-    if (st != SG_OK) {
+    int drc = SG_EXIT_OK;
+    sg_status st = SG_OK;
+    bool d_ready = false;
+    if (!sg_cli_bind_cell(set.cfg.kind, cellfile, resume, &set.cfg.make, &set.cfg.make_ctx))
+        drc = SG_EXIT_USAGE;
+    else if ((st = sg_pair_data_load(&d, data, &po, err, sizeof err)) != SG_OK) {
         sg_cli_error("%s", err);
+        drc = st == SG_ERR_ARG ? SG_EXIT_USAGE : st == SG_ERR_NOMEM ? SG_EXIT_FAIL : SG_EXIT_INPUT;
+    } else
+        d_ready = true;
+    if (!sg_cli_dist_agree(&dd, &drc)) { /* every rank read its data, or every rank stops */
+        if (d_ready)
+            sg_pair_data_free(&d); /* this rank read it; another did not */
         sg_vocab_free(saved_vocab);
         sg_checkpoint_free(&ck);
         sg_cellfile_free(cellfile);
-        return st == SG_ERR_ARG ? SG_EXIT_USAGE : st == SG_ERR_NOMEM ? SG_EXIT_FAIL : SG_EXIT_INPUT;
+        return sg_cli_dist_close(&dd, drc);
     }
     sg_seq2seq_config cfg = set.cfg;
     cfg.vocab = sg_vocab_size(d.vocab);
@@ -332,6 +417,7 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
     sg_seq2seq m = {0};
     bool m_ready = false;
     sg_pair_batcher it = {0};
+    sg_s2s_shard shard = {0};
     int rc = SG_EXIT_FAIL;
     size_t start_epoch = 1;
     sg_rng rng;
@@ -373,6 +459,13 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
         start_epoch = (size_t)ck.epoch + 1;
         printf("resumed from %s after epoch %zu (its settings, Adam state and RNG)\n", resume, (size_t)ck.epoch);
     }
+    if (dd.size > 1 && !sg_s2s_shard_init(&shard, &d.split[SG_PAIRS_TRAIN], set.batch)) {
+        sg_cli_error("out of memory");
+        goto done;
+    }
+    if ((rc = sg_cli_dist_bind(&dd, ps)) != SG_EXIT_OK)
+        goto done;
+    rc = SG_EXIT_FAIL;
     printf("seq2seq: %s, %s attention%s%s%s%s, E %zu, H %zu, %zu encoder layers, vocabulary %zu, %zu parameters\n",
            sg_s2s_cell_label(&cfg), sg_attention_name(cfg.attention), cfg.input_feeding ? ", input feeding" : "",
            cfg.reverse_source ? ", reversed source" : "", cfg.peeky ? ", peeky" : "",
@@ -383,6 +476,9 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
     if (opt.decay != 1.0)
         printf(", lr x %g per epoch after epoch %d", opt.decay, opt.decay_start);
     printf("\n");
+    if (dd.size > 1)
+        printf("data-parallel: %zu ranks, each its columns of every batch, %zu gradient buckets%s\n", dd.size,
+               sg_grad_sync_buckets(dd.sync), dd.cfg.overlap ? " reduced during backward" : ", reduced after it");
     fflush(stdout);
     for (size_t epoch = start_epoch; epoch <= epochs; epoch++) {
         char label[64];
@@ -401,12 +497,37 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
         while (n < n_batches && sg_pair_batcher_next(&it, &b)) {
             sg_graph_reset(g);
             sg_params_zero_grad(ps);
-            sg_tensor *loss = sg_seq2seq_loss(g, &m, &b);
+            sg_pair_batch mine = b;
+            float share = 1.0f; /* this rank's part of the batch's mean loss: its target tokens over all */
+            if (dd.size > 1) {
+                size_t lo, cols;
+                sg_cli_dist_rows(&dd, b.batch, &lo, &cols);
+                double all = sg_s2s_mask_sum(b.tgt_mask, b.tgt_steps, b.batch, 0, b.batch);
+                /* a last batch smaller than the ranks: a rank without a column runs column 0 with share 0, so
+                 * that every rank records the same tape and starts the same reductions */
+                share = cols ? (float)(sg_s2s_mask_sum(b.tgt_mask, b.tgt_steps, b.batch, lo, cols) / all) : 0.0f;
+                sg_s2s_shard_take(&shard, &b, cols ? lo : 0, cols ? cols : 1, &mine);
+            }
+            if ((rc = sg_cli_dist_step_begin(&dd, g)) != SG_EXIT_OK)
+                goto done;
+            rc = SG_EXIT_FAIL;
+            sg_tensor *loss = sg_seq2seq_loss(g, &m, &mine);
             double l = loss ? sg_tensor_get(loss, 0) : NAN;
-            if (!loss || !isfinite(l) || sg_backward(g, loss) != SG_OK) {
+            if (!loss || sg_backward_seed(g, loss, &share) != SG_OK) {
                 sg_cli_progress_end(&bar);
-                sg_cli_error("epoch %zu batch %zu: %s", epoch, n + 1,
-                             loss && !isfinite(l) ? "the loss is not finite; training stops" : sg_graph_error(g));
+                sg_cli_error("epoch %zu batch %zu: %s", epoch, n + 1, sg_graph_error(g));
+                goto done;
+            }
+            double sums[1] = {share * l}; /* the batch's mean loss */
+            if ((rc = sg_cli_dist_step_end(&dd, ps, sums, 1)) != SG_EXIT_OK)
+                goto done;
+            rc = SG_EXIT_FAIL;
+            l = sums[0];
+            if (!isfinite(l)) {
+                sg_cli_progress_end(&bar);
+                if (dd.rank == 0)
+                    sg_cli_error("epoch %zu batch %zu: the loss is not finite; training stops", epoch, n + 1);
+                dd.agreed = true; /* every rank saw the same sum */
                 goto done;
             }
             if (set.clip > 0)
@@ -426,7 +547,7 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
         double secs = sg_cli_now() - bar.t0;
         sg_cli_progress_end(&bar);
         double acc;
-        if (!sg_s2s_accuracy(g, &m, &d.split[SG_PAIRS_VALID], 256, beam, &acc))
+        if (!sg_s2s_accuracy(g, &m, &d.split[SG_PAIRS_VALID], 256, beam, &dd, &acc))
             goto done;
         printf("epoch %zu: loss %.4f  valid exact match %.2f%%  %.0f target tok/s  %.1f s\n", epoch,
                total / (double)(n ? n : 1), 100 * acc, (double)tokens_seen / secs, secs);
@@ -434,18 +555,23 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
         sg_cli_log_field row[] = {{"epoch", (double)epoch},  {"loss", total / (double)(n ? n : 1)},
                                   {"valid_accuracy", acc},   {"tokens_per_s", (double)tokens_seen / secs},
                                   {"lr", sg_optim_lr(&opt)}, {"seconds", secs}};
-        if (log && !sg_cli_log_append(log, row, sizeof row / sizeof row[0]))
+        int wrc = SG_EXIT_OK;
+        if ((log && !sg_cli_log_append(log, row, sizeof row / sizeof row[0])) ||
+            (save && !sg_s2s_save(save, ps, &set, d.vocab, &opt, &rng, epoch)))
+            wrc = SG_EXIT_FAIL;
+        if (!sg_cli_dist_agree(&dd, &wrc)) { /* rank 0's log and save */
+            rc = wrc;
             goto done;
-        if (save && !sg_s2s_save(save, ps, &set, d.vocab, &opt, &rng, epoch))
-            goto done;
+        }
     }
     double test_acc;
-    if (!sg_s2s_accuracy(g, &m, &d.split[SG_PAIRS_TEST], 256, beam, &test_acc))
+    if (!sg_s2s_accuracy(g, &m, &d.split[SG_PAIRS_TEST], 256, beam, &dd, &test_acc))
         goto done;
     printf("test exact match %.2f%% (%zu pairs%s)\n", 100 * test_acc, d.split[SG_PAIRS_TEST].n,
            beam > 1 ? ", beam search" : "");
     rc = SG_EXIT_OK;
 done:
+    sg_s2s_shard_free(&shard);
     sg_pair_batcher_free(&it);
     if (m_ready)
         sg_seq2seq_free(&m);
@@ -455,7 +581,7 @@ done:
     sg_vocab_free(saved_vocab);
     sg_checkpoint_free(&ck);
     sg_cellfile_free(cellfile);
-    return rc;
+    return sg_cli_dist_close(&dd, rc);
 }
 
 /* ---- the probe: a tiny reversal batch ------------------------------------ */
@@ -754,7 +880,7 @@ int sg_cmd_eval_seq2seq(sg_cli_args *a)
         rc = SG_EXIT_FAIL;
         if (!g)
             sg_cli_error("out of memory");
-        else if (sg_s2s_accuracy(g, &l.m, &d.split[which], 256, beam, &acc)) {
+        else if (sg_s2s_accuracy(g, &l.m, &d.split[which], 256, beam, NULL, &acc)) {
             printf("%s exact match %.2f%% (%zu pairs, split with seed %zu; %s)\n",
                    which == SG_PAIRS_VALID ? "valid" : "test", 100 * acc, d.split[which].n, l.set.seed,
                    beam > 1 ? "beam search" : "greedy");
