@@ -77,14 +77,21 @@ typedef struct model {
     sg_param *U, *E, *W1, *W2; /* U (2) is never used; E (10, 3) is listed */
 } model;
 
-static void model_init(model *m)
+/* Registered U, E, W1, W2 (input to output), or with output_first W2, W1, E, U. */
+static void model_init_order(model *m, bool output_first)
 {
     m->ps = sg_params_new(SG_F64);
     assert_non_null(m->ps);
+    if (output_first) {
+        m->W2 = sg_params_add(m->ps, "W2", SG_SHAPE(4, 2));
+        m->W1 = sg_params_add(m->ps, "W1", SG_SHAPE(3, 4));
+    }
     m->U = sg_params_add(m->ps, "U", SG_SHAPE(2));
     m->E = sg_params_add(m->ps, "E", SG_SHAPE(10, 3));
-    m->W1 = sg_params_add(m->ps, "W1", SG_SHAPE(3, 4));
-    m->W2 = sg_params_add(m->ps, "W2", SG_SHAPE(4, 2));
+    if (!output_first) {
+        m->W1 = sg_params_add(m->ps, "W1", SG_SHAPE(3, 4));
+        m->W2 = sg_params_add(m->ps, "W2", SG_SHAPE(4, 2));
+    }
     assert_true(m->U && m->E && m->W1 && m->W2);
     sg_rng r;
     sg_rng_seed(&r, 7);
@@ -93,6 +100,8 @@ static void model_init(model *m)
             sg_param_set(m->ps->items[k], i, sg_rng_range(&r, -1, 1));
     sg_param_set_grad_listed(m->E, true);
 }
+
+static void model_init(model *m) { model_init_order(m, false); }
 
 static size_t g_gather_index; /* the gather's tape index: the reverse pass's last work */
 
@@ -221,7 +230,7 @@ static void run_sync(bool overlap, size_t bucket_elems, size_t *n_buckets, size_
         assert_memory_equal(got, want, at * sizeof *got);
         /* every bucket once: the first ones started in bucket order, the rest blocking */
         *n_buckets = sg_grad_sync_buckets(s);
-        assert_int_equal(t->n_started + t->n_blocking, *n_buckets);
+        assert_int_equal(t->n_started + t->n_blocking, *n_buckets + (step == 0)); /* + the order, after step 1 */
         for (size_t b = 0; b < t->n_started; b++)
             assert_int_equal(t->started[b], b);
     }
@@ -253,6 +262,48 @@ static void test_sync_buckets_overlap(void **state)
     run_sync(true, 1, &nb, &ov, &t);
     assert_int_equal(nb, 52);
     assert_int_equal(ov, 20);
+}
+
+/* Registered output first, the buckets start in the wrong order: nothing
+ * can start during the first backward (its first bucket is U's, never
+ * ready); from the second step on, they follow the first step's order of
+ * readiness (W2, W1, E, then U), and the sums are right at every step. */
+static void test_sync_first_step_order(void **state)
+{
+    (void)state;
+    model m;
+    model_init_order(&m, true);
+    double want[64], got[64];
+    model_grads(&m, want);
+    twin t;
+    sg_comm c = {.ops = &twin_ops, .impl = &t, .rank = 0, .size = 2, .local_size = 2};
+    sg_grad_sync_config cfg = {.bucket_bytes = 8 * sizeof(double), .overlap = true};
+    char err[256];
+    sg_grad_sync *s = sg_grad_sync_new(&c, m.ps, &cfg, err, sizeof err);
+    assert_non_null(s);
+    sg_graph *g = sg_graph_new(SG_F64);
+    for (int step = 0; step < 3; step++) {
+        memset(&t, 0, sizeof t);
+        sg_graph_reset(g);
+        sg_params_zero_grad(m.ps);
+        assert_int_equal(sg_grad_sync_begin(s, g), SG_OK);
+        sg_tensor *loss = model_loss(g, &m);
+        double half = 0.5;
+        assert_int_equal(sg_backward_seed(g, loss, &half), SG_OK);
+        size_t during = t.n_started;
+        assert_int_equal(sg_grad_sync_end(s), SG_OK);
+        assert_int_equal(during, step == 0 ? 0 : 3);
+        /* the order, sent from rank 0, is one blocking reduction more after the first step */
+        assert_int_equal(t.n_started + t.n_blocking, 8 + (step == 0));
+        size_t at = 0;
+        for (size_t k = 0; k < m.ps->n; k++)
+            for (size_t i = 0; i < m.ps->items[k]->numel; i++)
+                got[at++] = sg_param_grad_get(m.ps->items[k], i);
+        assert_memory_equal(got, want, at * sizeof *got);
+    }
+    sg_grad_sync_free(s);
+    sg_graph_free(g);
+    sg_params_free(m.ps);
 }
 
 static void test_sync_refuses(void **state)
@@ -293,6 +344,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grad_ready_hook),
         cmocka_unit_test(test_sync_buckets_overlap),
+        cmocka_unit_test(test_sync_first_step_order),
         cmocka_unit_test(test_sync_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

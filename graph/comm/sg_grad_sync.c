@@ -38,6 +38,12 @@ struct sg_grad_sync {
     size_t n_slots;
     sg_sync_bucket *buckets; /* (K) */
     size_t n_buckets;
+    size_t per_bucket; /* E */
+    /* the first step's order of readiness, from which the buckets are laid out again */
+    sg_sync_slot *scratch; /* (P) */
+    uint64_t *seen;        /* (P) slot indices in the order the first reverse pass reported them */
+    unsigned char *used;   /* (P) */
+    size_t n_seen, steps;
     size_t next_start; /* the first bucket not started */
     size_t next_done;  /* the first started bucket not known finished */
     size_t overlapped; /* buckets started inside backward, this step */
@@ -78,7 +84,29 @@ void sg_grad_sync_free(sg_grad_sync *s)
     sg_free(s->slots);
     sg_free(s->by_ptr);
     sg_free(s->buckets);
+    sg_free(s->scratch);
+    sg_free(s->seen);
+    sg_free(s->used);
     sg_free(s);
+}
+
+/* Numbers the buckets of the slots in their order, each slot's pieces of
+ * at most per_bucket elements, and indexes the slots by address. */
+static void sg_sync_layout(sg_grad_sync *s)
+{
+    size_t nb = 0;
+    for (size_t k = 0; k < s->n_slots; k++) {
+        sg_sync_slot *sl = &s->slots[k];
+        size_t numel = sl->p->numel, e = s->per_bucket;
+        sl->first_bucket = nb;
+        sl->n_buckets = numel / e + (numel % e != 0);
+        for (size_t j = 0; j < sl->n_buckets; j++)
+            s->buckets[nb + j] =
+                (sg_sync_bucket){.slot = k, .begin = j * e, .n = numel - j * e < e ? numel - j * e : e};
+        nb += sl->n_buckets;
+        s->by_ptr[k] = sl;
+    }
+    qsort(s->by_ptr, s->n_slots, sizeof *s->by_ptr, sg_slot_ptr_cmp);
 }
 
 sg_grad_sync *sg_grad_sync_new(sg_comm *c, sg_params *ps, const sg_grad_sync_config *cfg, char *err, size_t errcap)
@@ -108,28 +136,22 @@ sg_grad_sync *sg_grad_sync_new(sg_comm *c, sg_params *ps, const sg_grad_sync_con
         e = 1;
     if (e > SG_SYNC_MAX_BUCKET)
         e = SG_SYNC_MAX_BUCKET;
+    s->per_bucket = e;
     s->slots = sg_calloc(ps->n, sizeof *s->slots);
     s->by_ptr = sg_calloc(ps->n, sizeof *s->by_ptr);
-    if (!s->slots || !s->by_ptr)
+    s->scratch = sg_calloc(ps->n, sizeof *s->scratch);
+    s->seen = sg_calloc(ps->n, sizeof *s->seen);
+    s->used = sg_calloc(ps->n, sizeof *s->used);
+    if (!s->slots || !s->by_ptr || !s->scratch || !s->seen || !s->used)
         goto nomem;
     for (size_t k = 0; k < ps->n; k++) {
-        sg_sync_slot *sl = &s->slots[k];
-        sl->p = ps->items[ps->n - 1 - k];
-        sl->first_bucket = s->n_buckets;
-        sl->n_buckets = sl->p->numel / e + (sl->p->numel % e != 0);
-        s->n_buckets += sl->n_buckets;
-        s->by_ptr[k] = sl;
+        s->slots[k].p = ps->items[ps->n - 1 - k]; /* until the first step tells the order */
+        s->n_buckets += ps->items[k]->numel / e + (ps->items[k]->numel % e != 0);
     }
-    qsort(s->by_ptr, s->n_slots, sizeof *s->by_ptr, sg_slot_ptr_cmp);
     s->buckets = sg_calloc(s->n_buckets, sizeof *s->buckets);
     if (!s->buckets)
         goto nomem;
-    for (size_t k = 0; k < s->n_slots; k++)
-        for (size_t j = 0; j < s->slots[k].n_buckets; j++) {
-            size_t begin = j * e, numel = s->slots[k].p->numel;
-            s->buckets[s->slots[k].first_bucket + j] =
-                (sg_sync_bucket){.slot = k, .begin = begin, .n = numel - begin < e ? numel - begin : e};
-        }
+    sg_sync_layout(s);
     if (sg_comm_reserve(c, s->n_buckets) != SG_OK) {
         snprintf(err, errcap, "%s", sg_comm_error(c));
         sg_grad_sync_free(s);
@@ -202,6 +224,8 @@ static void sg_sync_hook(void *ctx, sg_param *p, size_t left)
         sg_sync_slot key = {.p = p}, *kp = &key;
         sg_sync_slot **hit = bsearch(&kp, s->by_ptr, s->n_slots, sizeof *s->by_ptr, sg_slot_ptr_cmp);
         if (hit && !(*hit)->ready) { /* else a parameter of another set, or reported twice */
+            if (s->steps == 0)
+                s->seen[s->n_seen++] = (uint64_t)(*hit - s->slots);
             sg_sync_take(*hit);
             if (s->overlap && left > 0)
                 sg_sync_start_ready(s);
@@ -217,12 +241,58 @@ sg_status sg_grad_sync_begin(sg_grad_sync *s, sg_graph *g)
     for (size_t k = 0; k < s->n_slots; k++)
         s->slots[k].ready = false;
     s->next_start = s->next_done = s->overlapped = 0;
+    if (s->steps == 0)
+        s->n_seen = 0;
     s->status = SG_OK;
     s->err[0] = '\0';
     s->g = g;
     s->active = true;
     sg_graph_set_grad_ready(g, sg_sync_hook, s);
     return SG_OK;
+}
+
+/* After the first step: the slots in the order its reverse pass reported
+ * them (rank 0's, sent to every rank, so that all lay out the same
+ * buckets even if a tape differed), then the unreported in their order;
+ * the buckets laid out again.  As DDP rebuilds its buckets after the first
+ * iteration.  Allocates nothing. */
+static void sg_sync_reorder(sg_grad_sync *s)
+{
+    size_t P = s->n_slots;
+    for (size_t k = 0; k < P; k++)
+        s->scratch[k] = s->slots[k];
+    unsigned char *used = s->used;
+    memset(used, 0, P * sizeof *used);
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_seen; i++)
+        if (!used[s->seen[i]]) {
+            used[s->seen[i]] = 1;
+            s->seen[n++] = s->seen[i];
+        }
+    for (size_t k = 0; k < P; k++)
+        if (!used[k])
+            s->seen[n++] = k;
+    /* rank 0's order: the others send zeros, the sum is rank 0's */
+    if (s->comm->rank != 0)
+        memset(s->seen, 0, P * sizeof *s->seen);
+    sg_status st = sg_comm_allreduce(s->comm, s->seen, P, SG_COMM_U64, SG_COMM_SUM);
+    if (st != SG_OK) {
+        sg_sync_fail(s, st);
+        return;
+    }
+    memset(used, 0, P * sizeof *used);
+    for (size_t k = 0; k < P; k++) { /* a permutation, or the order is kept */
+        if (s->seen[k] >= P || used[s->seen[k]]) {
+            for (size_t j = 0; j < P; j++)
+                s->slots[j] = s->scratch[j];
+            sg_sync_layout(s);
+            return;
+        }
+        used[s->seen[k]] = 1;
+    }
+    for (size_t k = 0; k < P; k++)
+        s->slots[k] = s->scratch[s->seen[k]];
+    sg_sync_layout(s);
 }
 
 sg_status sg_grad_sync_end(sg_grad_sync *s)
@@ -251,6 +321,8 @@ sg_status sg_grad_sync_end(sg_grad_sync *s)
     s->active = false;
     for (size_t k = 0; k < s->n_slots; k++)
         sg_param_grad_note_dense(s->slots[k].p);
+    if (s->status == SG_OK && s->steps++ == 0)
+        sg_sync_reorder(s);
     s->t_end += sg_sync_now() - t0;
     return s->status;
 }

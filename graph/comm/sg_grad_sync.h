@@ -2,9 +2,11 @@
  * gradients summed over the ranks, the reductions overlapping the reverse
  * pass, as PyTorch's DDP does.
  *
- * Buckets: the parameters in reverse order (the order a reverse pass
- * finishes them in for a model that registers its parameters from input to
- * output), each cut into pieces of at most bucket_bytes.  During backward
+ * Buckets: the parameters in the order the first step's reverse pass
+ * finished them (rank 0's, sent to every rank; the first step itself uses
+ * reverse registration order, the order a model that registers its layers
+ * from input to output finishes them in), each cut into pieces of at most
+ * bucket_bytes: as DDP rebuilds its buckets after the first iteration.  During backward
  * (sg_graph_set_grad_ready) a parameter whose gradient is final has its
  * pieces reduced at once, in place in its gradient (MPI_Iallreduce), in
  * bucket order, so every rank starts the same reductions in the same
