@@ -7,6 +7,7 @@
 
 #include "graph/comm/sg_comm.h"
 #include "graph/comm/sg_grad_sync.h"
+#include "graph/core/sg_alloc.h"
 
 /* ---- the twin communicator ------------------------------------------------ */
 
@@ -282,7 +283,10 @@ static void test_sync_first_step_order(void **state)
     sg_grad_sync *s = sg_grad_sync_new(&c, m.ps, &cfg, err, sizeof err);
     assert_non_null(s);
     sg_graph *g = sg_graph_new(SG_F64);
+    size_t allocs = 0;
     for (int step = 0; step < 3; step++) {
+        if (step == 1)
+            allocs = sg_alloc_count();
         memset(&t, 0, sizeof t);
         sg_graph_reset(g);
         sg_params_zero_grad(m.ps);
@@ -301,6 +305,7 @@ static void test_sync_first_step_order(void **state)
                 got[at++] = sg_param_grad_get(m.ps->items[k], i);
         assert_memory_equal(got, want, at * sizeof *got);
     }
+    assert_int_equal(sg_alloc_count(), allocs); /* steps 2 and 3, reordering included, allocated nothing */
     sg_grad_sync_free(s);
     sg_graph_free(g);
     sg_params_free(m.ps);
