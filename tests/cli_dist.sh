@@ -115,6 +115,11 @@ grep -q "data-parallel: 2 ranks" "$dir/s2.out" || fail "seq2seq does not say it 
 $compare "$dir/s1.st" "$dir/s2.st" --bound 1e-5 || fail "seq2seq: 2 ranks differ from 1 rank"
 [ "$(grep -o 'test exact match [0-9.]*%' "$dir/s1.out")" = "$(grep -o 'test exact match [0-9.]*%' "$dir/s2.out")" ] \
   || fail "seq2seq: the summed test accuracy differs from one rank's"
+out=$("$seqgrad" "${s2s[@]}" --epochs 3 --resume "$dir/s2.st" 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$out" | grep -q "saved by a run over 2 ranks" || fail "seq2seq: 1 rank resumes 2 ranks' run: $rc $out"
+mpi -np 2 "$seqgrad" "${s2s[@]}" --epochs 3 --resume "$dir/s2.st" > /dev/null 2>&1 || fail "seq2seq: resume with 2 ranks"
+"$seqgrad" "${s2s[@]}" --epochs 3 --resume "$dir/s2.st" --reshard 2>&1 | grep -q "re-sharding" \
+  || fail "seq2seq: --reshard does not re-shard"
 ok
 
 # -- faults: one message, a non-zero exit, the checkpoint intact ----------------------

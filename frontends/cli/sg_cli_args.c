@@ -102,7 +102,7 @@ static const sg_cli_option sg_cli_options[] = {
      "mpirun: one allreduce after backward instead of buckets during it"},
     {"sync-check", "K", 0, "train:lm train:seq2seq",
      "mpirun: compare a checksum of the parameters over the ranks every K steps (0: never; debug builds: 100)"},
-    {"reshard", NULL, 0, "train:lm", "--resume a checkpoint saved by another number of ranks"},
+    {"reshard", NULL, 0, "train:lm train:seq2seq", "--resume a checkpoint saved by another number of ranks"},
     /* checks and pictures */
     {"attention", "KIND", 0, SG_S2S_MODEL, "none, dot, general or additive"},
     {"reverse", NULL, 0, SG_S2S_MODEL, "read each source backwards"},

@@ -179,6 +179,28 @@ int sg_cli_dist_step_end(sg_cli_dist *d, sg_params *ps, double *v, size_t n)
     return SG_EXIT_OK;
 }
 
+int sg_cli_dist_resume_ranks(const sg_cli_dist *d, const sg_checkpoint *ck, const char *path, bool reshard)
+{
+    const char *kr = sg_checkpoint_get_string(ck, "dist.ranks");
+    uint64_t saved = 1;
+    if (kr && (!sg_parse_u64(kr, &saved) || saved == 0)) {
+        sg_cli_error("the checkpoint '%s' has a bad dist.ranks '%s'", path, kr);
+        return SG_EXIT_INPUT;
+    }
+    if (saved != d->size && !reshard) {
+        sg_cli_error("the checkpoint '%s' was saved by a run over %llu rank%s, and this run has %zu: resume with "
+                     "mpirun -np %llu, or give --reshard to go on over %zu (the same global batch, cut anew; "
+                     "sums over the ranks then round differently)",
+                     path, (unsigned long long)saved, saved == 1 ? "" : "s", d->size, (unsigned long long)saved,
+                     d->size);
+        return SG_EXIT_USAGE;
+    }
+    if (saved != d->size)
+        printf("re-sharding: the checkpoint's %llu rank%s become %zu\n", (unsigned long long)saved,
+               saved == 1 ? "" : "s", d->size);
+    return SG_EXIT_OK;
+}
+
 int sg_cli_dist_close(sg_cli_dist *d, int rc)
 {
     if (!d->comm)

@@ -15,6 +15,7 @@
 
 #include "frontends/cli/sg_cli.h"
 #include "graph/comm/sg_grad_sync.h"
+#include "graph/format/sg_checkpoint.h"
 
 typedef struct sg_cli_dist {
     sg_comm *comm;      /* owned */
@@ -59,6 +60,12 @@ void sg_cli_dist_rows(const sg_cli_dist *d, size_t B, size_t *lo, size_t *n);
  * step's reductions.  Both return an exit code after a message. */
 int sg_cli_dist_step_begin(sg_cli_dist *d, sg_graph *g);
 int sg_cli_dist_step_end(sg_cli_dist *d, sg_params *ps, double *v, size_t n);
+
+/* --resume of a checkpoint saved by a run over ck's "dist.ranks" ranks (1
+ * when it has none): an exit code, SG_EXIT_USAGE after a message naming
+ * both counts when they differ and reshard (--reshard) is false; with
+ * reshard it says that the run re-shards. */
+int sg_cli_dist_resume_ranks(const sg_cli_dist *d, const sg_checkpoint *ck, const char *path, bool reshard);
 
 /* v (n values) summed over the ranks; an exit code after a message. */
 int sg_cli_dist_sum(sg_cli_dist *d, double *v, size_t n);

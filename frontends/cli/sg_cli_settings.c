@@ -83,7 +83,7 @@ int sg_cli_settings_read(const sg_checkpoint *ck, const char *path, const char *
 
 bool sg_cli_settings_save(const char *path, const sg_params *ps, const char *task, const char *prefix,
                           const sg_cli_setting *list, size_t n, const sg_cli_setting_value *values, const sg_vocab *v,
-                          const sg_cellfile *cell, const sg_optim *opt, const sg_rng *rng, size_t epoch)
+                          const sg_cellfile *cell, const sg_optim *opt, const sg_rng *rng, size_t epoch, size_t ranks)
 {
     sg_checkpoint ck;
     sg_checkpoint_init(&ck);
@@ -101,6 +101,10 @@ bool sg_cli_settings_save(const char *path, const sg_params *ps, const char *tas
         st = sg_cli_settings_store(&ck, prefix, list, n, values);
     if (st == SG_OK && cell)
         st = sg_cli_cell_store(&ck, cell);
+    char nr[32];
+    snprintf(nr, sizeof nr, "%zu", ranks);
+    if (st == SG_OK)
+        st = sg_checkpoint_set_string(&ck, "dist.ranks", nr);
     if (st == SG_OK)
         st = sg_checkpoint_save(path, ps, &ck, err, sizeof err);
     else

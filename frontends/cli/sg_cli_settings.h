@@ -40,10 +40,12 @@ int sg_cli_settings_read(const sg_checkpoint *ck, const char *path, const char *
  * the RNG's state, the epoch, the string "task", the settings (values, as
  * sg_cli_settings_store under prefix) and the vocabulary v as
  * "<prefix>.vocab" (sg_cli_vocab_json), and the model's cell file or
- * plugin when cell is not NULL (sg_cli_cell_store).  false after a message. */
+ * plugin when cell is not NULL (sg_cli_cell_store), and the ranks that
+ * trained it as "dist.ranks" (sg_cli_dist_resume_ranks).  false after a
+ * message. */
 bool sg_cli_settings_save(const char *path, const sg_params *ps, const char *task, const char *prefix,
                           const sg_cli_setting *list, size_t n, const sg_cli_setting_value *values, const sg_vocab *v,
-                          const sg_cellfile *cell, const sg_optim *opt, const sg_rng *rng, size_t epoch);
+                          const sg_cellfile *cell, const sg_optim *opt, const sg_rng *rng, size_t epoch, size_t ranks);
 
 /* The vocabulary a checkpoint keeps as "<prefix>.vocab" (a JSON array of
  * strings, the four specials of sg_pairs.h first), new and the caller's, or

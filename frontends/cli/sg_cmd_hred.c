@@ -387,7 +387,7 @@ static bool sg_hd_save(const char *path, const sg_params *ps, const sg_hd_settin
     sg_cli_setting_value vals[SG_HD_N_SETTINGS];
     sg_hd_settings_format(s, vals);
     return sg_cli_settings_save(path, ps, sg_hd_task(s->cfg.model), "hred", sg_hd_setting_list, SG_HD_N_SETTINGS, vals,
-                                v, s->cfg.make_ctx, opt, rng, epoch);
+                                v, s->cfg.make_ctx, opt, rng, epoch, 1);
 }
 
 /* A trained model, rebuilt from its checkpoint. */

@@ -429,29 +429,6 @@ static void sg_lm_step_rng(sg_rng *out, const sg_rng *run, size_t rank, uint64_t
     sg_rng_seed(out, run->s[0] ^ (step + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(rank + 1) * 0xD1B54A32D192ED03ull);
 }
 
-/* --resume with the ranks the checkpoint was saved by, or --reshard: an
- * exit code. */
-static int sg_lm_resume_ranks(const sg_lm_opts *o, const sg_checkpoint *ck, size_t ranks)
-{
-    const char *kr = sg_checkpoint_get_string(ck, "dist.ranks");
-    uint64_t saved = 1;
-    if (kr && !sg_parse_u64(kr, &saved)) {
-        sg_cli_error("the checkpoint '%s' has a bad dist.ranks '%s'", o->resume, kr);
-        return SG_EXIT_INPUT;
-    }
-    if (saved != ranks && !o->reshard) {
-        sg_cli_error("the checkpoint '%s' was saved by a run over %llu rank%s, and this run has %zu: resume with "
-                     "mpirun -np %llu, or give --reshard to go on over %zu (the same global batch, cut anew; "
-                     "sums over the ranks then round differently)",
-                     o->resume, (unsigned long long)saved, saved == 1 ? "" : "s", ranks, (unsigned long long)saved,
-                     ranks);
-        return SG_EXIT_USAGE;
-    }
-    if (saved != ranks)
-        printf("re-sharding: the checkpoint's %llu ranks become %zu\n", (unsigned long long)saved, ranks);
-    return SG_EXIT_OK;
-}
-
 int sg_cmd_train_lm(sg_cli_args *a)
 {
     sg_lm_opts o;
@@ -528,7 +505,7 @@ int sg_cmd_train_lm(sg_cli_args *a)
             goto agree;
         }
         if ((rc = sg_lm_resume_check(&o, &ck, corpus.vocab)) != SG_EXIT_OK ||
-            (rc = sg_lm_resume_ranks(&o, &ck, d.size)) != SG_EXIT_OK)
+            (rc = sg_cli_dist_resume_ranks(&d, &ck, o.resume, o.reshard)) != SG_EXIT_OK)
             goto agree;
         rc = SG_EXIT_FAIL;
         opt = ck.optim;

@@ -271,12 +271,12 @@ static double sg_s2s_mask_sum(const double *mask, size_t steps, size_t B, size_t
 }
 
 static bool sg_s2s_save(const char *path, const sg_params *ps, const sg_s2s_settings *s, const sg_vocab *v,
-                        const sg_optim *opt, const sg_rng *rng, size_t epoch)
+                        const sg_optim *opt, const sg_rng *rng, size_t epoch, size_t ranks)
 {
     sg_s2s_strings vals;
     sg_s2s_settings_format(s, vals);
     return sg_cli_settings_save(path, ps, "seq2seq", "seq2seq", sg_s2s_setting_list, SG_S2S_N_SETTINGS, vals, v,
-                                s->cfg.make_ctx, opt, rng, epoch);
+                                s->cfg.make_ctx, opt, rng, epoch, ranks);
 }
 
 /* --resume: the run's settings become the checkpoint's.  A setting given on
@@ -352,6 +352,7 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
         !sg_cli_opt_size_in(a, "threads", sg_cli_default_threads(), 1, 1024, &threads) ||
         !sg_cli_opt_double_in(a, "lr", 0.001, 0, 1e4, true, &lr))
         return SG_EXIT_USAGE;
+    bool reshard = sg_cli_flag(a, "reshard");
     sg_cli_dist dd; /* data-parallel under mpirun: rank r trains on its columns of every batch */
     int orc = sg_cli_dist_open(a, &dd);
     if (orc == SG_EXIT_OK && !sg_cli_check_all_used(a))
@@ -382,6 +383,8 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
             rrc = sg_cli_cell_resume(&ck, resume, &cellfile);
         if (rrc == SG_EXIT_OK && !(saved_vocab = sg_cli_settings_vocab(&ck, "seq2seq", resume)))
             rrc = SG_EXIT_INPUT;
+        if (rrc == SG_EXIT_OK)
+            rrc = sg_cli_dist_resume_ranks(&dd, &ck, resume, reshard);
         if (!sg_cli_dist_agree(&dd, &rrc)) {
             sg_checkpoint_free(&ck);
             sg_cellfile_free(cellfile);
@@ -557,7 +560,7 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
                                   {"lr", sg_optim_lr(&opt)}, {"seconds", secs}};
         int wrc = SG_EXIT_OK;
         if ((log && !sg_cli_log_append(log, row, sizeof row / sizeof row[0])) ||
-            (save && !sg_s2s_save(save, ps, &set, d.vocab, &opt, &rng, epoch)))
+            (save && !sg_s2s_save(save, ps, &set, d.vocab, &opt, &rng, epoch, dd.size)))
             wrc = SG_EXIT_FAIL;
         if (!sg_cli_dist_agree(&dd, &wrc)) { /* rank 0's log and save */
             rc = wrc;
