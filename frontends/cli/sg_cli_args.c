@@ -99,7 +99,7 @@ static const sg_cli_option sg_cli_options[] = {
     {"bucket-mb", "X", 0, "train:lm train:seq2seq",
      "mpirun: MiB of gradients per allreduce bucket, reduced during backward (default 4)"},
     {"no-overlap", NULL, 0, "train:lm train:seq2seq",
-     "mpirun: one allreduce after backward instead of buckets during it"},
+     "mpirun: reduce every bucket after backward (blocking) instead of during it"},
     {"sync-check", "K", 0, "train:lm train:seq2seq",
      "mpirun: compare a checksum of the parameters over the ranks every K steps (0: never; debug builds: 100)"},
     {"reshard", NULL, 0, "train:lm train:seq2seq", "--resume a checkpoint saved by another number of ranks"},
