@@ -18,7 +18,8 @@
 #   ranks that start from other parameters (another --seed), and a rank
 #   killed mid-run each end the job with a non-zero exit and one message,
 #   and the last checkpoint stays intact.
-# In a build without MPI: refusing to run under a launcher, and saying so.
+# Other commands under a launcher are refused.  In a build without MPI:
+# refusing to train under a launcher, and saying so.
 set -u
 seqgrad=$1
 compare="/usr/bin/python3 $(dirname "$0")/dist/compare_checkpoints.py"
@@ -31,6 +32,13 @@ for split in train:6000 valid:600 test:600; do
     > "$dir/${split%%:*}.txt"
 done
 args=(train lm --data "$dir" --hidden 16 --layers 2 --bptt 5 --batch 8 --threads 1 --clip 5 --dropout 0)
+
+# Other commands under a launcher are refused: N copies would race for the same files.
+out=$(OMPI_COMM_WORLD_SIZE=2 "$seqgrad" train word2vec --data "$dir/train.txt" -o "$dir/v.txt" 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$out" | grep -q "only 'train lm' and 'train seq2seq' train data-parallel" \
+  || fail "train word2vec under a launcher: exit $rc: $out"
+[ ! -e "$dir/v.txt" ] || fail "train word2vec under a launcher wrote its output"
+ok
 
 if ! "$seqgrad" --version | grep -q "MPI.*: yes"; then
   # A build without MPI refuses a launcher's ranks instead of training alone twice.

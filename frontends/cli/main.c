@@ -39,9 +39,18 @@ int main(int argc, char **argv)
     int rc = sg_cli_args_init(&a, cmd, argc - 2, argv + 2);
     if (rc != 0)
         return rc;
+    size_t ranks = 0;
+    const char *task = sg_cli_positional_peek(&a);
     if (a.help) {
         sg_cli_help(stdout, cmd, sg_cli_positional(&a));
         rc = SG_EXIT_OK;
+    } else if (sg_comm_mpi_launched(&ranks) && ranks > 1 &&
+               !(strcmp(cmd, "train") == 0 && task && (strcmp(task, "lm") == 0 || strcmp(task, "seq2seq") == 0))) {
+        /* N copies of the same run would only race for the same files */
+        sg_cli_error("started by an MPI launcher with %zu ranks: only 'train lm' and 'train seq2seq' train "
+                     "data-parallel; run 'seqgrad %s%s%s' without mpirun",
+                     ranks, cmd, task ? " " : "", task ? task : "");
+        rc = SG_EXIT_USAGE;
     } else {
         rc = run(&a);
     }

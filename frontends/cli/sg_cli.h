@@ -118,6 +118,8 @@ bool sg_cli_opt_double_in(sg_cli_args *a, const char *name, double def, double l
 bool sg_cli_given(sg_cli_args *a, const char *name);
 /* The next positional argument not yet taken, or NULL. */
 const char *sg_cli_positional(sg_cli_args *a);
+/* The same without taking it. */
+const char *sg_cli_positional_peek(const sg_cli_args *a);
 /* False (and a message naming it) if an option or positional was not taken. */
 bool sg_cli_check_all_used(sg_cli_args *a);
 

@@ -506,6 +506,14 @@ const char *sg_cli_positional(sg_cli_args *a)
     return NULL;
 }
 
+const char *sg_cli_positional_peek(const sg_cli_args *a)
+{
+    for (size_t i = 0; i < a->n_items; i++)
+        if (a->items[i].option < 0 && !a->items[i].used)
+            return a->items[i].value;
+    return NULL;
+}
+
 bool sg_cli_check_all_used(sg_cli_args *a)
 {
     for (size_t i = 0; i < a->n_items; i++) {
