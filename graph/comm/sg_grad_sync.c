@@ -307,7 +307,7 @@ sg_status sg_grad_sync_end(sg_grad_sync *s)
         if (st != SG_OK)
             sg_sync_fail(s, st);
     }
-    /* the rest, blocking (faster than a non-blocking call and its wait) */
+    /* the rest, blocking: nothing is left to overlap them with */
     for (size_t k = 0; k < s->n_slots; k++)
         if (!s->slots[k].ready)
             sg_sync_take(&s->slots[k]);

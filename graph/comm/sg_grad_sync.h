@@ -13,7 +13,8 @@
  * order.  sg_grad_sync_end waits for them and reduces what is left (the
  * parameters the reverse pass reports as it ends, or never: those the tape
  * did not use, whose gradients are what zero_grad left) with blocking
- * reductions, which are faster than a non-blocking call and its wait.  With overlap off, every piece is reduced after backward,
+ * reductions (nothing is left to overlap them with, and they need no
+ * polling).  With overlap off, every piece is reduced after backward,
  * blocking.  Every rank must use the same bucket size and overlap setting.
  *
  * A sum, not a mean: for an average over ranks (or over examples when
