@@ -61,19 +61,10 @@ int sg_cli_dist_open(sg_cli_args *a, sg_cli_dist *d)
 /* A hash of every parameter's bytes, the same on every rank iff the values are. */
 static uint64_t sg_cli_params_hash(const sg_params *ps)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t k = 0; k < ps->n; k++) {
-        const unsigned char *b = ps->items[k]->value;
-        size_t n = ps->items[k]->numel * sg_dtype_size(ps->items[k]->dtype), i = 0;
-        for (; i + 8 <= n; i += 8) {
-            uint64_t w;
-            memcpy(&w, b + i, 8);
-            h = (h ^ w) * 1099511628211ull;
-            h ^= h >> 29;
-        }
-        for (; i < n; i++)
-            h = (h ^ b[i]) * 1099511628211ull;
-    }
+    uint64_t h = 0;
+    for (size_t k = 0; k < ps->n; k++)
+        h = h * 0x100000001b3ull ^
+            sg_hash_bytes(ps->items[k]->value, ps->items[k]->numel * sg_dtype_size(ps->items[k]->dtype));
     return h;
 }
 
@@ -132,6 +123,26 @@ bool sg_cli_dist_agree(sg_cli_dist *d, int *rc)
     *rc = (int)v[0];
     d->agreed = *rc != SG_EXIT_OK;
     return *rc == SG_EXIT_OK;
+}
+
+void sg_cli_dist_columns(void *dst, const void *src, size_t steps, size_t B, size_t lo, size_t n, size_t esize)
+{
+    for (size_t t = 0; t < steps; t++)
+        memcpy((char *)dst + t * n * esize, (const char *)src + (t * B + lo) * esize, n * esize);
+}
+
+sg_status sg_cli_dist_ranks_store(sg_checkpoint *ck, size_t ranks)
+{
+    char nr[32];
+    snprintf(nr, sizeof nr, "%zu", ranks);
+    return sg_checkpoint_set_string(ck, "dist.ranks", nr);
+}
+
+void sg_cli_dist_print_setup(const sg_cli_dist *d, const char *share)
+{
+    if (d->size > 1)
+        printf("data-parallel: %zu ranks, %s, %zu gradient buckets%s\n", d->size, share, sg_grad_sync_buckets(d->sync),
+               d->cfg.overlap ? " reduced during backward" : " reduced after it");
 }
 
 void sg_cli_dist_rows(const sg_cli_dist *d, size_t B, size_t *lo, size_t *n)

@@ -48,6 +48,16 @@ int sg_cli_dist_close(sg_cli_dist *d, int rc);
  * it was not itself.  True when every rank is OK. */
 bool sg_cli_dist_agree(sg_cli_dist *d, int *rc);
 
+/* dst (steps, n) receives columns [lo, lo + n) of src (steps, B), elements
+ * of esize bytes: a rank's share of a batch laid out time-major. */
+void sg_cli_dist_columns(void *dst, const void *src, size_t steps, size_t B, size_t lo, size_t n, size_t esize);
+/* The ranks that trained a checkpoint, as "dist.ranks" (what
+ * sg_cli_dist_resume_ranks reads). */
+SG_NODISCARD sg_status sg_cli_dist_ranks_store(sg_checkpoint *ck, size_t ranks);
+/* With more than one rank, prints the run's data-parallel setup (share:
+ * what each rank takes of a batch). */
+void sg_cli_dist_print_setup(const sg_cli_dist *d, const char *share);
+
 /* This rank's rows [*lo, *lo + *n) of a global batch of B (B >= size). */
 void sg_cli_dist_rows(const sg_cli_dist *d, size_t B, size_t *lo, size_t *n);
 

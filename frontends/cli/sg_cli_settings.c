@@ -1,6 +1,7 @@
 /* sg_cli_settings.c — settings stored as option strings, read back as a
  * command line (see sg_cli_settings.h). */
 #include "frontends/cli/sg_cli_settings.h"
+#include "frontends/cli/sg_cli_dist.h"
 
 #include "frontends/cellfile/sg_cellfile.h"
 #include "graph/core/sg_alloc.h"
@@ -101,10 +102,8 @@ bool sg_cli_settings_save(const char *path, const sg_params *ps, const char *tas
         st = sg_cli_settings_store(&ck, prefix, list, n, values);
     if (st == SG_OK && cell)
         st = sg_cli_cell_store(&ck, cell);
-    char nr[32];
-    snprintf(nr, sizeof nr, "%zu", ranks);
     if (st == SG_OK)
-        st = sg_checkpoint_set_string(&ck, "dist.ranks", nr);
+        st = sg_cli_dist_ranks_store(&ck, ranks);
     if (st == SG_OK)
         st = sg_checkpoint_save(path, ps, &ck, err, sizeof err);
     else

@@ -234,11 +234,8 @@ static size_t sg_lm_session_next(sg_lm_session *s, sg_text_batcher *it)
     if (!s->gx)
         return sg_text_batcher_next(it, s->x, s->y);
     size_t T = sg_text_batcher_next(it, s->gx, s->gy);
-    for (size_t t = 0; t < T; t++)
-        for (size_t j = 0; j < s->b; j++) {
-            s->x[t * s->b + j] = s->gx[t * s->B + s->lo + j];
-            s->y[t * s->b + j] = s->gy[t * s->B + s->lo + j];
-        }
+    sg_cli_dist_columns(s->x, s->gx, T, s->B, s->lo, s->b, sizeof *s->x);
+    sg_cli_dist_columns(s->y, s->gy, T, s->B, s->lo, s->b, sizeof *s->y);
     return T;
 }
 
@@ -526,9 +523,9 @@ agree:
     printf("data: %s (%zu / %zu / %zu tokens); batch %zu, bptt %zu, %s lr %g, clip %g, dropout %g, %zu threads\n",
            o.data, corpus.split[SG_TEXT_TRAIN].n, corpus.split[SG_TEXT_VALID].n, corpus.split[SG_TEXT_TEST].n, o.batch,
            o.bptt, o.adam ? "Adam" : "SGD", o.lr, o.clip, o.dropout, o.threads);
-    if (d.size > 1)
-        printf("data-parallel: %zu ranks, %zu rows each (at most), %zu gradient buckets%s\n", d.size, b,
-               sg_grad_sync_buckets(d.sync), d.cfg.overlap ? " reduced during backward" : ", one allreduce after it");
+    char share_text[64];
+    snprintf(share_text, sizeof share_text, "%zu rows each (at most)", b);
+    sg_cli_dist_print_setup(&d, share_text);
     fflush(stdout);
 
     sg_text_batcher it;
@@ -541,6 +538,7 @@ agree:
     if (o.max_windows && o.max_windows < n_windows)
         n_windows = o.max_windows;
     sg_lm_run run = {.training = true, .dropout = o.dropout, .rng = d.size > 1 ? &step_rng : &rng};
+    float share = (float)((double)b / (double)o.batch); /* this rank's part of the global batch's loss */
     double valid_ppl = 0;
     for (size_t epoch = start_epoch; epoch <= o.epochs; epoch++) {
         if (sg_optim_set_epoch(&opt, (int)epoch) != SG_OK) {
@@ -565,7 +563,6 @@ agree:
                 goto done;
             rc = SG_EXIT_FAIL;
             double nll = 0;
-            float share = (float)((double)b / (double)o.batch); /* this rank's part of the global batch's loss */
             sg_tensor *loss = sg_lm_forward(s.g, &s.m, s.x, s.y, Tk, b, &s.st, &run, &nll);
             if (!loss || sg_backward_seed(s.g, loss, &share) != SG_OK) {
                 sg_cli_progress_end(&bar);
@@ -628,11 +625,9 @@ agree:
             ck.rng = rng;
             ck.epoch = epoch;
             ck.step = epoch * n_windows;
-            char ranks[32];
-            snprintf(ranks, sizeof ranks, "%zu", d.size);
             if (!sg_lm_ck_put(&ck, &o, &s.m.cfg, corpus.vocab))
                 wrc = SG_EXIT_FAIL;
-            else if (sg_checkpoint_set_string(&ck, "dist.ranks", ranks) != SG_OK) {
+            else if (sg_cli_dist_ranks_store(&ck, d.size) != SG_OK) {
                 sg_cli_error("out of memory");
                 wrc = SG_EXIT_FAIL;
             } else if (sg_checkpoint_save(o.save, s.ps, &ck, err, sizeof err) != SG_OK) {

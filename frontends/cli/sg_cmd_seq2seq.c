@@ -238,17 +238,11 @@ static bool sg_s2s_shard_init(sg_s2s_shard *sh, const sg_pair_set *set, size_t B
 /* out: columns [lo, lo + n) of b (n >= 1). */
 static void sg_s2s_shard_take(sg_s2s_shard *sh, const sg_pair_batch *b, size_t lo, size_t n, sg_pair_batch *out)
 {
-    for (size_t t = 0; t < b->src_steps; t++)
-        for (size_t j = 0; j < n; j++) {
-            sh->src[t * n + j] = b->src[t * b->batch + lo + j];
-            sh->src_mask[t * n + j] = b->src_mask[t * b->batch + lo + j];
-        }
-    for (size_t t = 0; t < b->tgt_steps; t++)
-        for (size_t j = 0; j < n; j++) {
-            sh->dec_in[t * n + j] = b->dec_in[t * b->batch + lo + j];
-            sh->dec_out[t * n + j] = b->dec_out[t * b->batch + lo + j];
-            sh->tgt_mask[t * n + j] = b->tgt_mask[t * b->batch + lo + j];
-        }
+    sg_cli_dist_columns(sh->src, b->src, b->src_steps, b->batch, lo, n, sizeof *sh->src);
+    sg_cli_dist_columns(sh->src_mask, b->src_mask, b->src_steps, b->batch, lo, n, sizeof *sh->src_mask);
+    sg_cli_dist_columns(sh->dec_in, b->dec_in, b->tgt_steps, b->batch, lo, n, sizeof *sh->dec_in);
+    sg_cli_dist_columns(sh->dec_out, b->dec_out, b->tgt_steps, b->batch, lo, n, sizeof *sh->dec_out);
+    sg_cli_dist_columns(sh->tgt_mask, b->tgt_mask, b->tgt_steps, b->batch, lo, n, sizeof *sh->tgt_mask);
     *out = (sg_pair_batch){.batch = n,
                            .src_steps = b->src_steps,
                            .tgt_steps = b->tgt_steps,
@@ -479,9 +473,7 @@ int sg_cmd_train_seq2seq(sg_cli_args *a)
     if (opt.decay != 1.0)
         printf(", lr x %g per epoch after epoch %d", opt.decay, opt.decay_start);
     printf("\n");
-    if (dd.size > 1)
-        printf("data-parallel: %zu ranks, each its columns of every batch, %zu gradient buckets%s\n", dd.size,
-               sg_grad_sync_buckets(dd.sync), dd.cfg.overlap ? " reduced during backward" : ", reduced after it");
+    sg_cli_dist_print_setup(&dd, "each its columns of every batch");
     fflush(stdout);
     for (size_t epoch = start_epoch; epoch <= epochs; epoch++) {
         char label[64];
