@@ -7,28 +7,17 @@ little-endian header length, JSON header, data).  Prints the largest absolute
 difference relative to the largest magnitude over all parameters, and exits 1
 when it is above --bound (default 1e-5), or, with --exact, when any byte
 differs.  Used by tests/cli_dist.sh."""
-import json
-import struct
+import os
 import sys
 
 import numpy as np
 
-DTYPES = {"F32": np.float32, "F64": np.float64, "I32": np.int32, "U8": np.uint8, "I64": np.int64, "U64": np.uint64}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "parity"))
+from safetensors_np import st_load  # noqa: E402 (tests/parity/safetensors_np.py)
 
 
 def read(path):
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
-    base = 8 + n
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        lo, hi = info["data_offsets"]
-        out[name] = np.frombuffer(blob[base + lo:base + hi], dtype=DTYPES[info["dtype"]]).reshape(info["shape"])
-    return out
+    return st_load(path)[0]
 
 
 def main():

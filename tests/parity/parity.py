@@ -21,9 +21,7 @@ Dimension legend: T time steps, B batch, I input features, H hidden units,
 N layers, D directions, G gates.
 """
 import argparse
-import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -42,37 +40,7 @@ TOL = 1e-10
 KINDS = ['rnn_tanh', 'rnn_relu', 'lstm', 'gru']
 SHAPES = [(1, 1, '1layer'), (2, 1, '2layers'), (1, 2, 'bi'), (2, 2, 'bi-2layers')]  # (N, D, suffix)
 
-NP = {'F32': '<f4', 'F64': '<f8', 'U64': '<u8', 'I64': '<i8', 'I32': '<i4', 'U8': 'u1'}
-
-
-def st_load(path):
-    """Reads a safetensors file: ({name: ndarray}, metadata)."""
-    with open(path, 'rb') as f:
-        b = f.read()
-    n, = struct.unpack('<Q', b[:8])
-    header = json.loads(b[8:8 + n].decode('utf-8'))
-    meta = header.pop('__metadata__', {})
-    data = memoryview(b)[8 + n:]
-    out = {}
-    for name, e in header.items():
-        begin, end = e['data_offsets']
-        out[name] = np.frombuffer(data[begin:end], dtype=NP[e['dtype']]).reshape(e['shape'])
-    return out, meta
-
-
-def st_save(path, tensors, meta):
-    """Writes {name: ndarray (float64)} and string metadata as safetensors."""
-    header, blobs, off = {'__metadata__': meta}, [], 0
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name], dtype='<f8')
-        raw = a.tobytes()
-        header[name] = {'dtype': 'F64', 'shape': list(a.shape), 'data_offsets': [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    h = json.dumps(header, separators=(',', ':')).encode('utf-8')
-    h += b' ' * (-len(h) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
+from safetensors_np import NP, st_load, st_save  # noqa: E402,F401 (same directory; parity_seq2seq imports them from here)
 
 
 def sg_layer_name(kind):
