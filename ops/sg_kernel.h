@@ -183,6 +183,26 @@ SG_ROW_MAX_FN(sg_row_max_f32_, float)
 SG_ROW_MAX_FN(sg_row_max_f64_, double)
 #define SG_ROW_MAX(x, n) _Generic((x), const float * : sg_row_max_f32_, default : sg_row_max_f64_)((x), (n))
 
+/* The dot product of a[0..k-1] and b[0..k-1] (contiguous) in 8 partial sums
+ * that the compiler vectorizes, added in a fixed order at the end: the same
+ * bytes for the same operands wherever it is called. */
+#define SG_DOT_FN(NAME, T)                                                                                             \
+    SG_ALWAYS_INLINE static inline T NAME(const T *restrict a, const T *restrict b, size_t k)                          \
+    {                                                                                                                  \
+        T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                                           \
+        size_t p = 0;                                                                                                  \
+        for (; p + 8 <= k; p += 8)                                                                                     \
+            for (size_t l = 0; l < 8; l++)                                                                             \
+                acc[l] += a[p + l] * b[p + l];                                                                         \
+        for (; p < k; p++)                                                                                             \
+            acc[p % 8] += a[p] * b[p];                                                                                 \
+        return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));                      \
+    }
+SG_DOT_FN(sg_dot_f32_, float)
+SG_DOT_FN(sg_dot_f64_, double)
+#define SG_DOT(a, b, k)                                                                                                \
+    _Generic((a), const float * : sg_dot_f32_, float * : sg_dot_f32_, default : sg_dot_f64_)((a), (b), (k))
+
 /* Normalizes a possibly negative axis against ndim; returns -1 if out of range. */
 static inline int sg_axis_norm(int axis, int ndim)
 {

@@ -5,10 +5,12 @@
 #include <string.h>
 
 const sg_op *const sg_op_table[] = {
-    &sg_op_sigmoid,     &sg_op_tanh,    &sg_op_relu,    &sg_op_exp,         &sg_op_log,         &sg_op_softplus,
-    &sg_op_log_sigmoid, &sg_op_scale,   &sg_op_add,     &sg_op_sub,         &sg_op_hadamard,    &sg_op_matmul,
-    &sg_op_sum,         &sg_op_mean,    &sg_op_softmax, &sg_op_log_softmax, &sg_op_gather_rows, &sg_op_cross_entropy,
-    &sg_op_transpose,   &sg_op_reshape, &sg_op_slice,   &sg_op_concat,      &sg_op_split,       &sg_op_addmm,
+    &sg_op_sigmoid,     &sg_op_tanh,        &sg_op_relu,       &sg_op_exp,        &sg_op_log,
+    &sg_op_softplus,    &sg_op_log_sigmoid, &sg_op_scale,      &sg_op_add,        &sg_op_sub,
+    &sg_op_hadamard,    &sg_op_matmul,      &sg_op_sum,        &sg_op_mean,       &sg_op_softmax,
+    &sg_op_log_softmax, &sg_op_gather_rows, &sg_op_gather_sum, &sg_op_gather_dot, &sg_op_cross_entropy,
+    &sg_op_transpose,   &sg_op_reshape,     &sg_op_slice,      &sg_op_concat,     &sg_op_split,
+    &sg_op_addmm,
 };
 
 const size_t sg_op_table_len = sizeof sg_op_table / sizeof sg_op_table[0];

@@ -21,7 +21,7 @@ extern const sg_op sg_op_sigmoid, sg_op_tanh, sg_op_relu, sg_op_exp, sg_op_log, 
 extern const sg_op sg_op_add, sg_op_sub, sg_op_hadamard;
 extern const sg_op sg_op_matmul, sg_op_addmm;
 extern const sg_op sg_op_sum, sg_op_mean, sg_op_softmax, sg_op_log_softmax;
-extern const sg_op sg_op_gather_rows, sg_op_cross_entropy;
+extern const sg_op sg_op_gather_rows, sg_op_gather_sum, sg_op_gather_dot, sg_op_cross_entropy;
 extern const sg_op sg_op_transpose, sg_op_reshape, sg_op_slice, sg_op_concat, sg_op_split;
 
 #endif

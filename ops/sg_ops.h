@@ -66,6 +66,15 @@ sg_tensor *sg_log_softmax(sg_graph *g, sg_tensor *x, int axis);
 /* Rows of table (V, D) picked by ids (any shape S, int32 in [0, V)): -> (S..., D).
  * Repeated ids accumulate in the table's gradient. */
 sg_tensor *sg_gather_rows(sg_graph *g, sg_tensor *table, sg_tensor *ids);
+/* Weighted sums of gathered rows (an embedding bag): table (V, D), ids (N, C)
+ * int32 in [0, V), weights (N, C) of the graph's dtype, not differentiated:
+ * -> (N, D), row n = sum_c weights[n, c] table[ids[n, c]]; a slot of weight 0
+ * is skipped (a padding slot), so 0 x an infinite row is not NaN. */
+sg_tensor *sg_gather_sum(sg_graph *g, sg_tensor *table, sg_tensor *ids, sg_tensor *weights);
+/* Dot products of gathered rows with one vector per row: table (V, D), ids
+ * (N, J) int32 in [0, V), v (N, D) -> (N, J), element (n, j) =
+ * table[ids[n, j]] . v[n] (word2vec's scores of a target and its negatives). */
+sg_tensor *sg_gather_dot(sg_graph *g, sg_tensor *table, sg_tensor *ids, sg_tensor *v);
 
 typedef enum sg_reduction { SG_REDUCE_MEAN = 0, SG_REDUCE_SUM = 1, SG_REDUCE_NONE = 2 } sg_reduction;
 enum { SG_IGNORE_TARGET = -1 };

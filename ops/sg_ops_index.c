@@ -7,6 +7,21 @@
  *                  y[k, :] = table[ids[k], :]
  *                  gtable[ids[k], :] += gy[k, :]     (repeated ids accumulate)
  *
+ *   gather_sum     table (V, D), ids (N, C) in [0, V), w (N, C)  ->  y (N, D)
+ *                  y[n, :] = sum_c w[n, c] table[ids[n, c], :]   (slots with w = 0 are skipped)
+ *                  gtable[ids[n, c], :] += w[n, c] gy[n, :]      (w is not differentiated)
+ *                  (an embedding bag: CBOW's context sum without the (N, C, D) copy)
+ *
+ *   gather_dot     table (V, D), ids (N, J) in [0, V), v (N, D)  ->  y (N, J)
+ *                  y[n, j] = table[ids[n, j], :] . v[n, :]
+ *                  gv[n, :] += sum_j gy[n, j] table[ids[n, j], :]
+ *                  gtable[ids[n, j], :] += gy[n, j] v[n, :]
+ *                  (word2vec's scores of a target and its negatives without the (N, J, D) copy)
+ *
+ * All three may keep a parameter table's gradient as a list (vjp_list,
+ * graph/core/sg_param.h): gather_rows lists gy's rows, gather_sum gy's rows
+ * weighted by w, gather_dot v's rows weighted by gy.
+ *
  *   cross_entropy  logits (N, C), targets (N) in [0, C) or -1 (ignored)
  *                  m_n = max_c x[n, c],  lse_n = m_n + log(sum_c e^(x[n, c] - m_n))
  *                  p[n, c] = e^(x[n, c] - lse_n)      (saved in aux for the VJP)
@@ -17,6 +32,7 @@
  *                  g_n = gy[n] (NONE), gy (SUM), gy / max(count, 1) (MEAN).
  *                  reduction in args.i[0] (sg_reduction).
  */
+#include "graph/core/sg_param.h"
 #include "ops/sg_kernel.h"
 #include "ops/sg_op_table.h"
 
@@ -64,6 +80,25 @@ static sg_status sg_check_float_input(const sg_tensor *node, size_t k, const cha
     return SG_OK;
 }
 
+/* Checks that every id of input k of node is in [0, V). */
+static sg_status sg_check_id_range(const sg_tensor *node, size_t k, size_t V, char *msg, size_t cap)
+{
+    const sg_tensor *ids = node->src[k];
+    const int32_t *id = ids->data;
+    for (size_t i = 0; i < ids->numel; i++) {
+        if (id[i] < 0 || (size_t)id[i] >= V) {
+            char pos[96], sbuf[96];
+            sg_index_str(ids->shape, i, pos, sizeof pos);
+            snprintf(msg, cap,
+                     "id %ld at position %zu (index %s of ids %s) is out of range: the table has V = %zu "
+                     "rows (ids must be in [0, %zu))",
+                     (long)id[i], i, pos, sg_shape_str(ids->shape, sbuf, sizeof sbuf), V, V);
+            return SG_ERR_INDEX;
+        }
+    }
+    return SG_OK;
+}
+
 /* ---- gather_rows -------------------------------------------------------- */
 
 static sg_status gather_rows_shape(sg_tensor *node, char *msg, size_t cap)
@@ -84,19 +119,9 @@ static sg_status gather_rows_shape(sg_tensor *node, char *msg, size_t cap)
                  ids->shape.ndim);
         return SG_ERR_SHAPE;
     }
-    size_t V = table->shape.d[0];
-    const int32_t *id = ids->data;
-    for (size_t k = 0; k < ids->numel; k++) {
-        if (id[k] < 0 || (size_t)id[k] >= V) {
-            char pos[96], sbuf[96];
-            sg_index_str(ids->shape, k, pos, sizeof pos);
-            snprintf(msg, cap,
-                     "id %ld at position %zu (index %s of ids %s) is out of range: the table has V = %zu "
-                     "rows (ids must be in [0, %zu))",
-                     (long)id[k], k, pos, sg_shape_str(ids->shape, sbuf, sizeof sbuf), V, V);
-            return SG_ERR_INDEX;
-        }
-    }
+    st = sg_check_id_range(node, 1, table->shape.d[0], msg, cap);
+    if (st != SG_OK)
+        return st;
     sg_shape out = ids->shape;
     out.d[out.ndim++] = table->shape.d[1];
     node->shape = out;
@@ -147,6 +172,13 @@ static const int32_t *gather_rows_vjp_rows(const sg_tensor *node, size_t k, size
     return node->src[1]->data;
 }
 
+/* List row i is gy's row i (the defaults of the entry: group 1, no weight). */
+static void gather_rows_vjp_list(const sg_tensor *node, size_t k, sg_grad_list_entry *e)
+{
+    (void)k;
+    e->grad = node->grad;
+}
+
 sg_tensor *sg_gather_rows(sg_graph *g, sg_tensor *table, sg_tensor *ids)
 {
     sg_tensor *src[2] = {table, ids};
@@ -185,9 +217,256 @@ const sg_op sg_op_gather_rows = {.name = "gather_rows",
                                  .forward = gather_rows_forward,
                                  .vjp = gather_rows_vjp,
                                  .vjp_rows = gather_rows_vjp_rows,
-                                 .vjp_scatters_rows = true,
+                                 .vjp_list = gather_rows_vjp_list,
                                  .example = gather_rows_example,
                                  .n_variants = 5};
+
+/* ---- gather_sum and gather_dot: gathers fused with what reads them -------- */
+
+/* The checks both share: table (V, D) of the graph's float dtype, ids (N, C)
+ * i32 in [0, V), and input 2 (what) of the float dtype with rows rows_of
+ * long (C for gather_sum's weights, D for gather_dot's v) and N rows. */
+static sg_status sg_gather2_shape(sg_tensor *node, const char *what, bool per_slot, char *msg, size_t cap)
+{
+    const sg_tensor *table = node->src[0], *ids = node->src[1], *x = node->src[2];
+    sg_status st = sg_check_float_input(node, 0, "the table", msg, cap);
+    if (st == SG_OK)
+        st = sg_check_ids(node, 1, "ids", msg, cap);
+    if (st == SG_OK)
+        st = sg_check_float_input(node, 2, what, msg, cap);
+    if (st != SG_OK)
+        return st;
+    char a[96], b[96];
+    if (table->shape.ndim != 2 || ids->shape.ndim != 2) {
+        snprintf(msg, cap, "the table must be 2-D (V, D) and ids 2-D (N, C), not %s and %s",
+                 sg_shape_str(table->shape, a, sizeof a), sg_shape_str(ids->shape, b, sizeof b));
+        return SG_ERR_SHAPE;
+    }
+    size_t N = ids->shape.d[0], cols = per_slot ? ids->shape.d[1] : table->shape.d[1];
+    if (x->shape.ndim != 2 || x->shape.d[0] != N || x->shape.d[1] != cols) {
+        snprintf(msg, cap, "%s must be (%zu, %zu) (%s), not %s", what, N, cols,
+                 per_slot ? "one per id" : "N rows of the table's D", sg_shape_str(x->shape, a, sizeof a));
+        return SG_ERR_SHAPE;
+    }
+    return sg_check_id_range(node, 1, table->shape.d[0], msg, cap);
+}
+
+static sg_status gather_sum_shape(sg_tensor *node, char *msg, size_t cap)
+{
+    sg_status st = sg_gather2_shape(node, "the weights", true, msg, cap);
+    if (st == SG_OK)
+        node->shape = SG_SHAPE(node->src[1]->shape.d[0], node->src[0]->shape.d[1]);
+    return st;
+}
+
+/* clang-format off */
+/* y[n] = sum_c w[n, c] table[ids[n, c]], rows [lo, hi) of y. */
+SG_KERNEL_RANGED(gather_sum_forward, node->shape.d[0], 1,
+    size_t D = node->src[0]->shape.d[1], C = node->src[1]->shape.d[1];
+    const T *table = node->src[0]->data; /* (V, D) */
+    const int32_t *id = node->src[1]->data; /* (N, C) */
+    const T *w = node->src[2]->data;     /* (N, C) */
+    T *y = node->data;                   /* (N, D) */
+    for (size_t n = lo; n < hi; n++) {
+        T *yn = y + n * D;
+        for (size_t d = 0; d < D; d++)
+            yn[d] = 0;
+        for (size_t c = 0; c < C; c++) {
+            T wc = w[n * C + c];
+            if (wc == 0)
+                continue;
+            const T *row = table + (size_t)id[n * C + c] * D;
+            for (size_t d = 0; d < D; d++)
+                yn[d] += wc * row[d];
+        }
+    })
+
+/* gtable[ids[n, c]] += w[n, c] gy[n]: ids may repeat, so one pass in order. */
+SG_KERNEL(gather_sum_vjp,
+    T *gt = node->src[0]->grad; /* (V, D) */
+    if (!gt)
+        return;
+    size_t N = node->shape.d[0], D = node->shape.d[1], C = node->src[1]->shape.d[1];
+    const int32_t *id = node->src[1]->data;
+    const T *w = node->src[2]->data, *gy = node->grad;
+    for (size_t i = 0; i < N * C; i++) {
+        if (w[i] == 0)
+            continue;
+        T *row = gt + (size_t)id[i] * D;
+        const T *src = gy + i / C * D;
+        for (size_t d = 0; d < D; d++)
+            row[d] += w[i] * src[d];
+    })
+/* clang-format on */
+
+/* List row i (slot c of row n) is w[i] times gy's row n. */
+static void gather_sum_vjp_list(const sg_tensor *node, size_t k, sg_grad_list_entry *e)
+{
+    (void)k;
+    e->grad = node->grad;
+    e->group = node->src[1]->shape.d[1];
+    e->weight = node->src[2]->data;
+}
+
+sg_tensor *sg_gather_sum(sg_graph *g, sg_tensor *table, sg_tensor *ids, sg_tensor *weights)
+{
+    sg_tensor *src[3] = {table, ids, weights};
+    return sg_op_apply(g, &sg_op_gather_sum, src, 3, NULL);
+}
+
+/* Examples: repeated ids (one twice in a row), zero weights, C = 1, N = 1. */
+static sg_tensor *gather_sum_example(sg_graph *g, sg_rng *rng, int variant)
+{
+    size_t V, D, N, C;
+    /* clang-format off */
+    switch (variant) {
+    case 0: V = 5; D = 3; N = 3; C = 4; break;
+    case 1: V = 4; D = 2; N = 2; C = 1; break;
+    default: V = 3; D = 4; N = 1; C = 3; break;
+    }
+    /* clang-format on */
+    int32_t id[12];
+    double w[12];
+    for (size_t k = 0; k < N * C; k++) {
+        id[k] = (int32_t)sg_rng_below(rng, V);
+        w[k] = sg_rng_range(rng, -1.5, 1.5);
+    }
+    if (variant == 0) {
+        id[1] = id[0]; /* the same row twice for one n */
+        id[5] = id[0]; /* and again for another */
+        w[3] = 0;      /* a skipped slot */
+    }
+    sg_tensor *table = sg_example_input(g, rng, "table", SG_SHAPE(V, D), -2.0, 2.0);
+    return sg_gather_sum(g, table, sg_ids(g, "ids", SG_SHAPE(N, C), id),
+                         sg_input_f64(g, "weights", SG_SHAPE(N, C), w, false));
+}
+
+const sg_op sg_op_gather_sum = {.name = "gather_sum",
+                                .arity = 3,
+                                .nondiff_inputs = 1u << 1 | 1u << 2,
+                                .shape = gather_sum_shape,
+                                .forward = gather_sum_forward,
+                                .vjp = gather_sum_vjp,
+                                .vjp_rows = gather_rows_vjp_rows,
+                                .vjp_list = gather_sum_vjp_list,
+                                .example = gather_sum_example,
+                                .n_variants = 3};
+
+static sg_status gather_dot_shape(sg_tensor *node, char *msg, size_t cap)
+{
+    sg_status st = sg_gather2_shape(node, "v", false, msg, cap);
+    if (st == SG_OK)
+        node->shape = node->src[1]->shape;
+    return st;
+}
+
+/* clang-format off */
+/* y[n, j] = table[ids[n, j]] . v[n], rows [lo, hi) of y. */
+SG_KERNEL_RANGED(gather_dot_forward, node->shape.d[0], 1,
+    size_t D = node->src[0]->shape.d[1], J = node->shape.d[1];
+    const T *table = node->src[0]->data; /* (V, D) */
+    const int32_t *id = node->src[1]->data; /* (N, J) */
+    const T *v = node->src[2]->data;     /* (N, D) */
+    T *y = node->data;                   /* (N, J) */
+    for (size_t n = lo; n < hi; n++)
+        for (size_t j = 0; j < J; j++)
+            y[n * J + j] = SG_DOT(table + (size_t)id[n * J + j] * D, v + n * D, D);)
+
+/* gv[n] += sum_j gy[n, j] table[ids[n, j]], rows [lo, hi) of v. */
+SG_KERNEL_RANGED(gather_dot_vjp_v, node->shape.d[0], 1,
+    size_t D = node->src[0]->shape.d[1], J = node->shape.d[1];
+    const T *table = node->src[0]->data;
+    const int32_t *id = node->src[1]->data;
+    const T *gy = node->grad; /* (N, J) */
+    T *gv = node->src[2]->grad; /* (N, D) */
+    for (size_t n = lo; n < hi; n++)
+        for (size_t j = 0; j < J; j++) {
+            T s = gy[n * J + j];
+            const T *row = table + (size_t)id[n * J + j] * D;
+            for (size_t d = 0; d < D; d++)
+                gv[n * D + d] += s * row[d];
+        })
+
+/* gtable[ids[n, j]] += gy[n, j] v[n]: ids may repeat, so one pass in order. */
+SG_KERNEL(gather_dot_vjp_table,
+    size_t D = node->src[0]->shape.d[1], J = node->shape.d[1], NJ = node->numel;
+    const int32_t *id = node->src[1]->data;
+    const T *gy = node->grad, *v = node->src[2]->data;
+    T *gt = node->src[0]->grad; /* (V, D) */
+    for (size_t i = 0; i < NJ; i++) {
+        T s = gy[i];
+        T *row = gt + (size_t)id[i] * D;
+        const T *vn = v + i / J * D;
+        for (size_t d = 0; d < D; d++)
+            row[d] += s * vn[d];
+    })
+/* clang-format on */
+
+/* v's part first, then the table's: with v gathered from the same table
+ * the two write different buffers (v's gradient is its node's). */
+static void gather_dot_vjp(sg_tensor *node)
+{
+    if (node->src[2]->grad)
+        gather_dot_vjp_v(node);
+    if (node->src[0]->grad)
+        gather_dot_vjp_table(node);
+}
+
+/* List row i (target j of row n) is gy[n, j] times v's row n. */
+static void gather_dot_vjp_list(const sg_tensor *node, size_t k, sg_grad_list_entry *e)
+{
+    (void)k;
+    e->grad = node->src[2]->data;
+    e->group = node->shape.d[1];
+    e->weight = node->grad;
+}
+
+sg_tensor *sg_gather_dot(sg_graph *g, sg_tensor *table, sg_tensor *ids, sg_tensor *v)
+{
+    sg_tensor *src[3] = {table, ids, v};
+    return sg_op_apply(g, &sg_op_gather_dot, src, 3, NULL);
+}
+
+/* Examples: repeated ids, J = 1, N = 1, and v gathered from the table itself
+ * (word2vec with one table), where both gradients land in one table. */
+static sg_tensor *gather_dot_example(sg_graph *g, sg_rng *rng, int variant)
+{
+    size_t V, D, N, J;
+    /* clang-format off */
+    switch (variant) {
+    case 0: V = 5; D = 3; N = 3; J = 4; break;
+    case 1: V = 4; D = 9; N = 2; J = 1; break;
+    case 2: V = 3; D = 4; N = 1; J = 3; break;
+    default: V = 4; D = 3; N = 2; J = 3; break;
+    }
+    /* clang-format on */
+    int32_t id[12], center[2];
+    for (size_t k = 0; k < N * J; k++)
+        id[k] = (int32_t)sg_rng_below(rng, V);
+    if (variant == 0)
+        id[4] = id[0];
+    sg_tensor *table = sg_example_input(g, rng, "table", SG_SHAPE(V, D), -1.5, 1.5);
+    sg_tensor *v;
+    if (variant == 3) {
+        center[0] = id[0];
+        center[1] = (int32_t)sg_rng_below(rng, V);
+        v = sg_gather_rows(g, table, sg_ids(g, "center", SG_SHAPE(N), center));
+    } else {
+        v = sg_example_input(g, rng, "v", SG_SHAPE(N, D), -1.5, 1.5);
+    }
+    return sg_gather_dot(g, table, sg_ids(g, "ids", SG_SHAPE(N, J), id), v);
+}
+
+const sg_op sg_op_gather_dot = {.name = "gather_dot",
+                                .arity = 3,
+                                .nondiff_inputs = 1u << 1,
+                                .shape = gather_dot_shape,
+                                .forward = gather_dot_forward,
+                                .vjp = gather_dot_vjp,
+                                .vjp_rows = gather_rows_vjp_rows,
+                                .vjp_list = gather_dot_vjp_list,
+                                .example = gather_dot_example,
+                                .n_variants = 4};
 
 /* ---- cross_entropy ------------------------------------------------------ */
 

@@ -99,8 +99,8 @@ enum { SG_GEMM_SMALL = 8192 };
  * A(i, p) = A[i*sai + p*sap], B(p, j) = B[p*sbp + j*sbj], C(i, j) = C[i*ldc + j]
  * the loop is chosen so that the innermost one runs over contiguous memory
  * and vectorizes:
- *   n = 1, rows of A and the column of B contiguous: a dot product per row,
- *          in 8 partial sums added in a fixed order at the end;
+ *   n = 1, rows of A and the column of B contiguous: a dot product per row
+ *          (SG_DOT, sg_kernel.h);
  *   n = 1, columns of A contiguous (a transposed A), C a column: C += b_p A_p
  *          over p, an axpy down the column;
  *   rows of B contiguous: C_i += A(i, p) B_p over p, an axpy along the row;
@@ -110,17 +110,6 @@ enum { SG_GEMM_SMALL = 8192 };
  * The choice depends only on the shapes and flags, and every sum runs over p
  * in a fixed order, so the result depends only on the operands. */
 #define SG_GEMM_SMALL_FN(NAME, T)                                                                                      \
-    SG_ALWAYS_INLINE static inline T NAME##_dot(const T *restrict a, const T *restrict b, size_t k)                    \
-    {                                                                                                                  \
-        T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                                           \
-        size_t p = 0;                                                                                                  \
-        for (; p + 8 <= k; p += 8)                                                                                     \
-            for (size_t l = 0; l < 8; l++)                                                                             \
-                acc[l] += a[p + l] * b[p + l];                                                                         \
-        for (; p < k; p++)                                                                                             \
-            acc[p % 8] += a[p] * b[p];                                                                                 \
-        return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));                      \
-    }                                                                                                                  \
     SG_ALWAYS_INLINE static inline void NAME##_axpy(T *restrict c, T alpha, const T *restrict x, size_t n)             \
     {                                                                                                                  \
         for (size_t j = 0; j < n; j++)                                                                                 \
@@ -136,7 +125,7 @@ enum { SG_GEMM_SMALL = 8192 };
                     C[i * ldc + j] = beta == 0.0 ? (T)0 : (T)(beta * C[i * ldc + j]);                                  \
         if (n == 1 && sap == 1 && sbp == 1) {                                                                          \
             for (size_t i = 0; i < m; i++)                                                                             \
-                C[i * ldc] += NAME##_dot(A + i * sai, B, k);                                                           \
+                C[i * ldc] += SG_DOT(A + i * sai, B, k);                                                               \
         } else if (n == 1 && sai == 1 && ldc == 1) {                                                                   \
             for (size_t p = 0; p < k; p++)                                                                             \
                 NAME##_axpy(C, B[p * sbp], A + p * sap, m);                                                            \
@@ -147,7 +136,7 @@ enum { SG_GEMM_SMALL = 8192 };
         } else if (sap == 1 && sbp == 1) { /* a transposed B: a dot product per element */                             \
             for (size_t i = 0; i < m; i++)                                                                             \
                 for (size_t j = 0; j < n; j++)                                                                         \
-                    C[i * ldc + j] += NAME##_dot(A + i * sai, B + j * sbj, k);                                         \
+                    C[i * ldc + j] += SG_DOT(A + i * sai, B + j * sbj, k);                                             \
         } else {                                                                                                       \
             for (size_t i = 0; i < m; i++)                                                                             \
                 for (size_t p = 0; p < k; p++)                                                                         \

@@ -667,7 +667,7 @@ static void test_replicas_apply(void **state)
 }
 
 /* A gathered table's gradient kept as a list (sg_param.h): backward leaves
- * the table alone and lists the gathers, flushing gives the bytes of the
+ * the table alone and lists the gathers (plain, weighted sums, dots), flushing gives the bytes of the
  * ordinary backward, plain SGD applies the listed rows (the same values up to
  * rounding: each row's updates are applied one by one instead of summed
  * first), and replicas apply them in parts with the same bytes at any number
@@ -686,6 +686,13 @@ static sg_graph *listed_backward(sg_params *ps, sg_param *E, sg_param *W, bool d
     sg_tensor *loss = sg_add(g, sg_sum_all(g, sg_hadamard(g, y1, y1)),
                              sg_sum_all(g, sg_hadamard(g, y2, sg_input_f64(g, "r", SG_SHAPE(3, 3), r, false))));
     loss = sg_add(g, loss, sg_sum_all(g, sg_hadamard(g, w, w)));
+    /* the weighted gathers: repeated ids, a weight-0 slot, v made from the table itself */
+    static const int32_t ids3[6] = {1, 3, 1, 5, 0, 3}, ids4[4] = {3, 6, 6, 1};
+    static const double wts[6] = {0.5, -1.0, 0.0, 2.0, 0.25, 1.0};
+    sg_tensor *y3 = sg_gather_sum(g, e, sg_ids(g, "ids3", SG_SHAPE(2, 3), ids3),
+                                  sg_input_f64(g, "wts", SG_SHAPE(2, 3), wts, false)); /* (2, 3) */
+    sg_tensor *y4 = sg_gather_dot(g, e, sg_ids(g, "ids4", SG_SHAPE(2, 2), ids4), y3);  /* (2, 2) */
+    loss = sg_add(g, loss, sg_add(g, sg_sum_all(g, sg_hadamard(g, y3, y3)), sg_sum_all(g, sg_hadamard(g, y4, y4))));
     if (dense_use)
         loss = sg_add(g, loss, sg_sum_all(g, sg_hadamard(g, e, e)));
     SG_ASSERT_GRAPH_OK(g);

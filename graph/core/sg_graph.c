@@ -780,11 +780,12 @@ sg_status sg_backward_seed(sg_graph *g, sg_tensor *out, const void *seed)
                 continue;
             size_t n_rows = 0;
             const int32_t *rows = t->op->vjp_rows ? t->op->vjp_rows(t, k, &n_rows) : NULL;
-            if (rows && t->op->vjp_scatters_rows && s->param->grad_listed && k < 64) {
+            if (rows && t->op->vjp_list && s->param->grad_listed && k < 64) {
                 sg_grad_list_entry *e = sg_arena_alloc(&g->arena, sizeof *e);
                 if (!e)
                     return sg_graph_fail(g, SG_ERR_NOMEM, "out of memory for a gradient list entry");
-                *e = (sg_grad_list_entry){.rows = rows, .grad = t->grad, .n = n_rows};
+                *e = (sg_grad_list_entry){.rows = rows, .n = n_rows, .group = 1};
+                t->op->vjp_list(t, k, e);
                 sg_param_grad_list_append(s->param, e);
                 listed |= (uint64_t)1 << k;
                 n_listed++;

@@ -27,6 +27,7 @@
 #include "graph/core/sg_tensor.h"
 
 typedef struct sg_rng sg_rng;
+typedef struct sg_grad_list_entry sg_grad_list_entry; /* graph/core/sg_param.h */
 
 typedef sg_status (*sg_op_shape_fn)(sg_tensor *node, char *msg, size_t cap);
 typedef void (*sg_op_kernel_fn)(sg_tensor *node);
@@ -47,11 +48,14 @@ struct sg_op {
      * (NULL when it writes all of input k).  Lets a parameter used only this
      * way keep a row-sparse gradient (sg_param.h). */
     const int32_t *(*vjp_rows)(const sg_tensor *node, size_t k, size_t *n);
-    /* With vjp_rows: the VJP of such an input adds row i of node->grad to
-     * row rows[i] of the input's gradient and does nothing else (a gather),
-     * so backward can list the node instead of running it for a parameter
-     * that keeps its gradient as a list (sg_param.h). */
-    bool vjp_scatters_rows;
+    /* NULL, or (with vjp_rows): the VJP of input k adds to each of the rows
+     * only a multiple of a row that already exists (row i of node->grad for
+     * a gather; weight x a row of the other input or of node->grad for the
+     * weighted gathers) and does nothing else, so backward can, for a
+     * parameter that keeps its gradient as a list (sg_param.h), fill *e
+     * (rows, grad, n, group, weight; everything in the graph's arena or the
+     * inputs) instead of running the VJP for that input. */
+    void (*vjp_list)(const sg_tensor *node, size_t k, sg_grad_list_entry *e);
     int n_variants; /* number of example variants (>= 1) */
     /* Per-op finite differences are unreliable near kinks (relu at 0); an op may
      * keep its examples away from them; nothing else is relaxed. */

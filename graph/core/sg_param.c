@@ -169,14 +169,21 @@ void sg_param_grad_list_append(sg_param *p, sg_grad_list_entry *e)
 
 #define SG_FLUSH_ROWS(T)                                                                                               \
     do {                                                                                                               \
-        T *gt = p->grad;       /* (rows, row) */                                                                       \
-        const T *gy = e->grad; /* (n, row) */                                                                          \
+        T *gt = p->grad;         /* (rows, row) */                                                                     \
+        const T *gy = e->grad;   /* (n / group, row) */                                                                \
+        const T *wt = e->weight; /* NULL or (n) */                                                                     \
+        size_t group = e->group ? e->group : 1;                                                                        \
         for (size_t i = 0; i < e->n; i++) {                                                                            \
-            if (e->rows[i] < 0 || (size_t)e->rows[i] >= rows)                                                          \
+            if (e->rows[i] < 0 || (size_t)e->rows[i] >= rows || (wt && wt[i] == 0))                                    \
                 continue;                                                                                              \
             T *dst = gt + (size_t)e->rows[i] * row;                                                                    \
-            for (size_t d = 0; d < row; d++)                                                                           \
-                dst[d] += gy[i * row + d];                                                                             \
+            const T *src = gy + i / group * row;                                                                       \
+            if (wt)                                                                                                    \
+                for (size_t d = 0; d < row; d++)                                                                       \
+                    dst[d] += wt[i] * src[d];                                                                          \
+            else                                                                                                       \
+                for (size_t d = 0; d < row; d++)                                                                       \
+                    dst[d] += src[d];                                                                                  \
         }                                                                                                              \
     } while (0)
 

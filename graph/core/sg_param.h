@@ -35,8 +35,8 @@
 #include "graph/core/sg_tensor.h"
 
 /* Gradients kept as a list (sg_param_set_grad_listed): a parameter used
- * through ops whose VJP adds rows of the node's own gradient into it (a row
- * gather: sg_op.vjp_scatters_rows) can leave its gradient table alone:
+ * through ops whose VJP adds multiples of existing rows into it (a row
+ * gather, a weighted row sum, a gathered dot: sg_op.vjp_list) can leave its gradient table alone:
  * backward lists such nodes (their ids and gradient rows, both in the
  * graph's arena) instead of running their VJP, and plain SGD without weight
  * decay applies each listed row to the value directly (sg_sgd,
@@ -48,12 +48,18 @@
  * still goes to grad as before.  The entries live in the graph they were made
  * on: valid until it is reset or freed; sg_params_zero_grad empties the list,
  * and so does flushing it. */
-typedef struct sg_grad_list_entry {
+typedef struct sg_grad_list_entry sg_grad_list_entry;
+struct sg_grad_list_entry {
     const int32_t *rows; /* (n) rows of the parameter's first axis */
-    const void *grad;    /* (n, row) in the parameter's dtype: row i goes to rows[i] */
+    const void *grad;    /* (n / group, row) in the parameter's dtype */
     size_t n;
+    /* list row i gets weight[i] x grad row i / group: group 1 and weight NULL
+     * (a weight of 1) for a gather; a row whose weight is 0 adds nothing and
+     * is skipped */
+    size_t group;
+    const void *weight; /* NULL or (n) in the parameter's dtype */
     struct sg_grad_list_entry *next;
-} sg_grad_list_entry;
+};
 
 /* SG_GRAD_ALL: any element may be nonzero (the default: hand-written grads are
  * safe); SG_GRAD_ZEROED: zeroed and not yet written by backward; SG_GRAD_ROWS:

@@ -92,17 +92,43 @@ SG_CLONES static void sg_sgd_apply_row(sg_dtype dt, void *value, const void *gra
     }
 }
 
+/* w -= lr * (c * g) over len elements: a weighted row of a list entry. */
+SG_CLONES static void sg_sgd_apply_row_scaled(sg_dtype dt, void *value, const void *grad, double lr, double c,
+                                              size_t len)
+{
+    if (dt == SG_F32) {
+        float *w = value;
+        const float *g = grad;
+        const float cf = (float)c; /* the row's gradient as the f32 table would hold it: (float)(c * g) */
+        for (size_t i = 0; i < len; i++)
+            w[i] = (float)((double)w[i] - lr * (double)(cf * g[i]));
+    } else {
+        double *w = value;
+        const double *g = grad;
+        for (size_t i = 0; i < len; i++)
+            w[i] = w[i] - lr * (c * g[i]);
+    }
+}
+
 /* w[rows[i]] -= lr * g_i for every row i of a list entry whose row is part
- * `part` of `nparts` (row % nparts); e's rows index value's first axis. */
+ * `part` of `nparts` (row % nparts); e's rows index value's first axis; g_i
+ * is weight[i] times grad row i / group (sg_param.h), weight-0 rows skipped. */
 static void sg_sgd_apply_entry(sg_dtype dt, void *value, size_t rows, size_t row, const sg_grad_list_entry *e,
                                double lr, size_t part, size_t nparts)
 {
-    const size_t es = sg_dtype_size(dt);
+    const size_t es = sg_dtype_size(dt), group = e->group ? e->group : 1;
     for (size_t i = 0; i < e->n; i++) {
         if (e->rows[i] < 0 || (size_t)e->rows[i] >= rows || (size_t)e->rows[i] % nparts != part)
             continue;
-        sg_sgd_apply_row(dt, (char *)value + (size_t)e->rows[i] * row * es, (const char *)e->grad + i * row * es, lr,
-                         row);
+        void *w = (char *)value + (size_t)e->rows[i] * row * es;
+        const void *g = (const char *)e->grad + i / group * row * es;
+        if (!e->weight) {
+            sg_sgd_apply_row(dt, w, g, lr, row);
+            continue;
+        }
+        double c = dt == SG_F32 ? (double)((const float *)e->weight)[i] : ((const double *)e->weight)[i];
+        if (c != 0.0)
+            sg_sgd_apply_row_scaled(dt, w, g, lr, c, row);
     }
 }
 

@@ -35,29 +35,29 @@ void sg_word2vec_reset_parameters(sg_word2vec *m, sg_rng *rng)
 
 sg_tensor *sg_word2vec_loss(sg_graph *g, const sg_word2vec *m, const sg_w2v_batch *b)
 {
-    const size_t N = b->n, K = m->K, D = m->D, C = 2 * m->window;
+    const size_t N = b->n, K = m->K, C = 2 * m->window;
     double *sign = sg_graph_alloc(g, (K + 1) * sizeof *sign); /* +1 for the positive, -1 for negatives */
     if (!sign || !N)
         return NULL;
     for (size_t k = 0; k <= K; k++)
         sign[k] = k ? -1.0 : 1.0;
     sg_tensor *W_in = sg_param_use(g, m->in), *W_out = sg_param_use(g, m->out);
-    sg_tensor *v; /* (N, 1, D) */
+    sg_tensor *v; /* (N, D) */
     if (m->arch == SG_W2V_SKIPGRAM) {
         v = sg_gather_rows(g, W_in, sg_ids(g, "center", SG_SHAPE(N), b->center));
     } else {
-        sg_tensor *ctx = sg_gather_rows(g, W_in, sg_ids(g, "context", SG_SHAPE(N, C), b->context)); /* (N, C, D) */
-        sg_tensor *mask = sg_input_f64(g, "ctx_mask", SG_SHAPE(N, C, 1), b->ctx_mask, false);       /* copied */
-        sg_tensor *S = sg_sum(g, sg_hadamard(g, ctx, mask), 1); /* (N, D) the sum of the real slots */
+        sg_tensor *ctx = sg_ids(g, "context", SG_SHAPE(N, C), b->context);                    /* padded with 0 */
+        sg_tensor *mask = sg_input_f64(g, "ctx_mask", SG_SHAPE(N, C), b->ctx_mask, false);    /* copied */
         sg_tensor *scale = sg_input_f64(g, "ctx_scale", SG_SHAPE(N, 1), b->ctx_scale, false); /* 1 / real slots */
-        v = sg_hadamard(g, S, scale);                                                         /* (N, D) their mean */
-        if (m->cbow_word2vec_update) { /* the mean's value, the sum's gradient */
-            v = sg_add(g, S, sg_detach(g, sg_sub(g, v, S)));
+        if (m->cbow_word2vec_update) {                        /* the mean's value, the sum's gradient */
+            sg_tensor *S = sg_gather_sum(g, W_in, ctx, mask); /* (N, D) the sum of the real slots */
+            v = sg_add(g, S, sg_detach(g, sg_sub(g, sg_hadamard(g, S, scale), S)));
+        } else {
+            v = sg_gather_sum(g, W_in, ctx, sg_hadamard(g, mask, scale)); /* (N, D) their mean */
         }
     }
-    v = sg_reshape(g, v, SG_SHAPE(N, D, 1));
-    sg_tensor *u = sg_gather_rows(g, W_out, sg_ids(g, "target", SG_SHAPE(N, K + 1), b->target)); /* (N, K+1, D) */
-    sg_tensor *s = sg_reshape(g, sg_matmul(g, u, v), SG_SHAPE(N, K + 1)); /* batched dot products (N, K+1) */
+    sg_tensor *tgt = sg_ids(g, "target", SG_SHAPE(N, K + 1), b->target);
+    sg_tensor *s = sg_gather_dot(g, W_out, tgt, v); /* (N, K+1) the scores */
     s = sg_hadamard(g, s, sg_input_f64(g, "sign", SG_SHAPE(1, K + 1), sign, false));
     return sg_scale(g, sg_sum_all(g, sg_log_sigmoid(g, s)), -1.0);
 }

@@ -1,6 +1,7 @@
 /* sg_word2vec.h — word2vec with negative sampling (Mikolov et al. 2013),
- * skip-gram and CBOW, from op calls only: row gathers, a batched matmul for
- * the dot products, hadamard, sum, log-sigmoid.  The gradients come from the
+ * skip-gram and CBOW, from op calls only: a row gather (skip-gram's center),
+ * a weighted sum of gathered rows (CBOW's context: gather_sum), dot products
+ * of gathered rows (the scores: gather_dot), hadamard, sum, log-sigmoid.  The gradients come from the
  * tape; the embedding tables get row-sparse gradients (graph/core/sg_param.h),
  * so a step costs the rows it touches, not the vocabulary.
  *
