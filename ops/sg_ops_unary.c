@@ -3,7 +3,7 @@
  *
  *   sigmoid     y = 1/(1+e^-x)          gx += gy * y * (1 - y)
  *   tanh        y = tanh x              gx += gy * (1 - y^2)
- *   (sigmoid and tanh: vectorizable f32 versions from sg_kernel.h, libm in f64)
+ *   (sigmoid, tanh and softplus: vectorizable f32 versions from sg_kernel.h, libm in f64)
  *   relu        y = max(x, 0)           gx += gy * [x > 0]
  *   exp         y = e^x                 gx += gy * y
  *   log         y = log x               gx += gy / x
@@ -43,10 +43,6 @@ static sg_status sg_shape_same(sg_tensor *node, char *msg, size_t cap)
         (void)yi;                                                                                                      \
         gx[i] += gy[i] * (expr);                                                                                       \
     }
-
-/* Stable pieces shared by the kernels below. */
-#define SG_SIGMOID(v) ((v) >= 0 ? (T)1 / ((T)1 + exp(-(v))) : exp(v) / ((T)1 + exp(v)))
-#define SG_SOFTPLUS(v) ((v) > 0 ? (v) + log1p(exp(-(v))) : log1p(exp(v)))
 
 /* Examples: inputs in a safe range (away from relu's kink and log's pole). */
 static sg_shape sg_unary_example_shape(int variant)
@@ -109,8 +105,8 @@ SG_UNARY_OP(tanh,        SG_TANH_T(xi),               (T)1 - yi * yi,           
 SG_UNARY_OP(relu,        xi > 0 ? xi : (T)0,          xi > 0 ? (T)1 : (T)0,       0.1, 1.0)
 SG_UNARY_OP(exp,         exp(xi),                     yi,                         -2.0, 2.0)
 SG_UNARY_OP(log,         log(xi),                     (T)1 / xi,                  0.2, 3.0)
-SG_UNARY_OP(softplus,    SG_SOFTPLUS(xi),             SG_SIGMOID(xi),             -5.0, 5.0)
-SG_UNARY_OP(log_sigmoid, -SG_SOFTPLUS(-xi),           SG_SIGMOID(-xi),            -5.0, 5.0)
+SG_UNARY_OP(softplus,    SG_SOFTPLUS_T(xi),           SG_SIGMOID_T(xi),           -5.0, 5.0)
+SG_UNARY_OP(log_sigmoid, -SG_SOFTPLUS_T(-xi),         SG_SIGMOID_T(-xi),          -5.0, 5.0)
 /* clang-format on */
 
 /* scale: the constant travels in args.f[0]. */

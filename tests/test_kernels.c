@@ -68,6 +68,40 @@ static void test_tanhf_sigmoidf_vec_accuracy(void **state)
     assert_true(isnan(sg_tanhf_vec(NAN)) && isnan(sg_sigmoidf_vec(NAN)));
 }
 
+/* softplus against log1p(exp(x)) in double: every float from -30 to 30 at
+ * steps of 2^-12, +-2^-40 .. 2^6 on a geometric grid, and values down to
+ * -69 (where the result is about 1e-30); the ends and specials. */
+static void test_softplusf_vec_accuracy(void **state)
+{
+    (void)state;
+    double worst = 0;
+    float at = 0;
+    for (int pass = 0; pass < 3; pass++)
+        for (double u = pass == 1 ? -40
+                        : pass    ? -69
+                                  : -30;
+             u <= (pass == 1 ? 6
+                   : pass    ? -30
+                             : 30);
+             u += pass == 1 ? 1.0 / 64 : 1.0 / 4096) {
+            float x = pass == 1 ? (float)exp2(u) : (float)u;
+            for (int sign = 0; sign < (pass == 1 ? 2 : 1); sign++, x = -x) {
+                double xd = (double)x, t = xd > 0 ? xd + log1p(exp(-xd)) : log1p(exp(xd));
+                double e = t > 1e-30 ? ulps(sg_softplusf_vec(x), t) : 0;
+                if (e > worst) {
+                    worst = e;
+                    at = x;
+                }
+            }
+        }
+    print_message("  sg_softplusf_vec: max %.2f ulp (at %g)\n", worst, at);
+    assert_true(worst <= 4.0);
+    assert_true(sg_softplusf_vec(100.0f) == 100.0f && sg_softplusf_vec(INFINITY) == INFINITY);
+    assert_true(sg_softplusf_vec(-1000.0f) >= 0.0f && sg_softplusf_vec(-1000.0f) < 1e-37f);
+    assert_true(isnan(sg_softplusf_vec(NAN)));
+    assert_true(fabs((double)sg_softplusf_vec(0.0f) - log(2.0)) < 1e-7);
+}
+
 /* The f32 kernels run as an AVX2 copy where the CPU has one
  * (graph/exec/sg_clones.h), which must give the bytes of the baseline code:
  * sg_tanh and sg_sigmoid over a million inputs of every magnitude against
@@ -106,8 +140,8 @@ static void test_clones_same_bytes(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_expf_vec_accuracy),
-                                       cmocka_unit_test(test_tanhf_sigmoidf_vec_accuracy),
-                                       cmocka_unit_test(test_clones_same_bytes)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_expf_vec_accuracy), cmocka_unit_test(test_tanhf_sigmoidf_vec_accuracy),
+        cmocka_unit_test(test_softplusf_vec_accuracy), cmocka_unit_test(test_clones_same_bytes)};
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }

@@ -92,16 +92,18 @@ SG_CLONES static void sg_sgd_apply_row(sg_dtype dt, void *value, const void *gra
     }
 }
 
-/* w -= lr * (c * g) over len elements: a weighted row of a list entry. */
+/* w -= lr * (c * g) over len elements: a weighted row of a list entry (in f32,
+ * w -= (float)(lr * c) * g: rounded differently from the table's (float)(c * g)
+ * then the f64 update, by an ulp or so; f64 is exact to the dense step's form). */
 SG_CLONES static void sg_sgd_apply_row_scaled(sg_dtype dt, void *value, const void *grad, double lr, double c,
                                               size_t len)
 {
     if (dt == SG_F32) {
         float *w = value;
         const float *g = grad;
-        const float cf = (float)c; /* the row's gradient as the f32 table would hold it: (float)(c * g) */
+        const float s = (float)(lr * c); /* in f32 throughout: twice the lanes of the f64 form */
         for (size_t i = 0; i < len; i++)
-            w[i] = (float)((double)w[i] - lr * (double)(cf * g[i]));
+            w[i] -= s * g[i];
     } else {
         double *w = value;
         const double *g = grad;
