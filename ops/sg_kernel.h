@@ -232,6 +232,12 @@ SG_DOT_FN(sg_dot_f64_, double)
 #define SG_DOT(a, b, k)                                                                                                \
     _Generic((a), const float * : sg_dot_f32_, float * : sg_dot_f32_, default : sg_dot_f64_)((a), (b), (k))
 
+/* A VJP's write into a gradient: dst += v, or, for a gradient the engine
+ * left unzeroed for the call (fresh: sg_op.vjp_assigns), dst = 0 + v, the
+ * bytes of the add into zeros it replaces.  fresh is loop-invariant, so the
+ * compiler makes a copy of the loop for each case (-O3 unswitching). */
+#define SG_GRAD_ACC(dst, fresh, v) ((dst) = ((fresh) ? (T)0 : (dst)) + (v))
+
 /* Normalizes a possibly negative axis against ndim; returns -1 if out of range. */
 static inline int sg_axis_norm(int axis, int ndim)
 {

@@ -275,18 +275,24 @@ static size_t sg_binary_vjp_units(const sg_tensor *node)
     T *gb = node->src[1]->grad;                                                                                        \
     size_t inner = p.n[3], rows = p.n[0] * p.n[1] * p.n[2];                                                            \
     if (rows == 1 && p.sa[3] && p.sb[3]) {                                                                             \
-        /* same shape: one flat pass over the elements [lo, hi) (ga may be gb: x op x) */                              \
+        /* same shape: one flat pass over the elements [lo, hi) (ga may be gb: x op x, never fresh) */                 \
+        const bool fa = node->src[0]->grad_fresh, fb = node->src[1]->grad_fresh;                                       \
         for (size_t j = lo; j < hi; j++) {                                                                             \
             T gv = gy[j], va = a[j], vb = b[j];                                                                        \
             (void)va;                                                                                                  \
             (void)vb;                                                                                                  \
             if (ga)                                                                                                    \
-                ga[j] += (ga_expr);                                                                                    \
+                SG_GRAD_ACC(ga[j], fa, (ga_expr));                                                                     \
             if (gb)                                                                                                    \
-                gb[j] += (gb_expr);                                                                                    \
+                SG_GRAD_ACC(gb[j], fb, (gb_expr));                                                                     \
         }                                                                                                              \
         return;                                                                                                        \
     }                                                                                                                  \
+    /* broadcasting (one task): a fresh gradient is zeroed, then summed into */                                        \
+    if (ga && node->src[0]->grad_fresh)                                                                                \
+        memset(ga, 0, node->src[0]->numel * sizeof(T));                                                                \
+    if (gb && node->src[1]->grad_fresh)                                                                                \
+        memset(gb, 0, node->src[1]->numel * sizeof(T));                                                                \
     SG_BINARY_VJP_INTO(ga, oa, p.sa[3], ga_expr)                                                                       \
     SG_BINARY_VJP_INTO(gb, ob, p.sb[3], gb_expr)
 
@@ -338,6 +344,7 @@ static sg_tensor *sg_binary_example(sg_graph *g, sg_rng *rng, int variant,
                                    .forward = op_name##_forward,                                                       \
                                    .vjp = op_name##_vjp,                                                               \
                                    .example = op_name##_example,                                                       \
+                                   .vjp_assigns = true,                                                                \
                                    .n_variants = SG_BINARY_VARIANTS};
 
 /*           name      forward   ga term   gb term */

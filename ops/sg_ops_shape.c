@@ -180,8 +180,9 @@ SG_KERNEL_RANGED(reshape_vjp, node->numel, 16,
     T *gx = node->src[0]->grad;
     if (!gx)
         return;
+    const bool fresh = node->src[0]->grad_fresh;
     for (size_t i = lo; i < hi; i++)
-        gx[i] += gy[i];)
+        SG_GRAD_ACC(gx[i], fresh, gy[i]);)
 /* clang-format on */
 
 sg_tensor *sg_reshape(sg_graph *g, sg_tensor *x, sg_shape shape)
@@ -216,6 +217,7 @@ const sg_op sg_op_reshape = {.name = "reshape",
                              .forward = reshape_forward,
                              .vjp = reshape_vjp,
                              .example = reshape_example,
+                             .vjp_assigns = true,
                              .n_variants = 5};
 
 /* ---- slice (and split, whose nodes are slices) ---------------------------- */
@@ -381,9 +383,10 @@ SG_KERNEL_RANGED(concat_vjp, sg_outer_blocks(node->shape, node->args.i[0]), 1,
     const T *gy = node->grad; /* (outer, sum_k d_k, inner) */
     SG_CONCAT_LOOP(
         T *gx = node->src[K]->grad; /* (outer, d_K, inner) */
+        const bool fresh = node->src[K]->grad_fresh;
         if (gx)
             for (size_t r = 0; r < run; r++)
-                gx[xo + r] += gy[yo + r];))
+                SG_GRAD_ACC(gx[xo + r], fresh, gy[yo + r]);))
 /* clang-format on */
 
 sg_tensor *sg_concat(sg_graph *g, sg_tensor *const *xs, size_t n, int axis)
@@ -442,6 +445,7 @@ const sg_op sg_op_concat = {.name = "concat",
                             .forward = concat_forward,
                             .vjp = concat_vjp,
                             .example = concat_example,
+                            .vjp_assigns = true,
                             .n_variants = 5};
 
 /* ---- split --------------------------------------------------------------- */

@@ -37,11 +37,12 @@ static sg_status sg_shape_same(sg_tensor *node, char *msg, size_t cap)
     T *gx = node->src[0]->grad;                                                                                        \
     if (!gx)                                                                                                           \
         return;                                                                                                        \
+    const bool fresh = node->src[0]->grad_fresh;                                                                       \
     for (size_t i = lo; i < hi; i++) {                                                                                 \
         T xi = x[i], yi = y[i];                                                                                        \
         (void)xi;                                                                                                      \
         (void)yi;                                                                                                      \
-        gx[i] += gy[i] * (expr);                                                                                       \
+        SG_GRAD_ACC(gx[i], fresh, gy[i] * (expr));                                                                     \
     }
 
 /* Examples: inputs in a safe range (away from relu's kink and log's pole). */
@@ -83,6 +84,7 @@ static sg_tensor *sg_unary_signed_example(sg_graph *g, sg_rng *rng, sg_tensor *(
                                    .forward = op_name##_forward,                                                       \
                                    .vjp = op_name##_vjp,                                                               \
                                    .example = op_name##_example,                                                       \
+                                   .vjp_assigns = true,                                                                \
                                    .n_variants = 5};                                                                   \
     sg_tensor *sg_##op_name(sg_graph *g, sg_tensor *x) { return sg_op_apply(g, &sg_op_##op_name, &x, 1, NULL); }
 

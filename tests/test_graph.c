@@ -6,12 +6,78 @@
 
 #include "graph/core/sg_alloc.h"
 #include "graph/core/sg_alloc_testing.h"
+#include "graph/core/sg_graph_hooks.h"
 
 static sg_graph *g_new(sg_dtype t)
 {
     sg_graph *g = sg_graph_new(t);
     assert_non_null(g);
     return g;
+}
+
+/* Two steps of an LSTM-like recurrence in f32 through every assigning op
+ * (unary, binary with and without broadcasting, x op x, reshape, concat)
+ * and the ones that accumulate (addmm, split, matmul): the inputs' and the
+ * weights' gradients with fresh (unzeroed, assigned) gradients are the bytes
+ * of the run that zeroes every gradient first. */
+static void fresh_grads_run(bool zeroed, float *out, size_t n_out)
+{
+    enum { B = 3, H = 5, D = 4 };
+    sg_graph *g = g_new(SG_F32);
+    sg_graph_set_zeroed_grads(g, zeroed);
+    /* a first step fills the arena with values, so that the measured step's
+     * unzeroed gradients start as garbage, not as the fresh pages' zeros */
+    static double big[4096];
+    for (size_t e = 0; e < 4096; e++)
+        big[e] = 1e30 * (double)(e % 7 + 1);
+    sg_tensor *junk = sg_input_f64(g, "junk", SG_SHAPE(4096), big, true);
+    assert_int_equal(sg_backward(g, sg_sum_all(g, sg_tanh(g, sg_scale(g, junk, 3.0)))), SG_OK);
+    sg_graph_reset(g);
+    sg_rng rng;
+    sg_rng_seed(&rng, 11);
+    double v[4 * H * (D + H)];
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        v[i] = sg_rng_range(&rng, -1.0, 1.0);
+    sg_tensor *W = sg_input_f64(g, "W", SG_SHAPE(D + H, 4 * H), v, true);
+    sg_tensor *bias = sg_input_f64(g, "b", SG_SHAPE(4 * H), v + 7, true);
+    sg_tensor *x = sg_input_f64(g, "x", SG_SHAPE(2, B, D), v + 3, true);
+    sg_tensor *h = sg_scale(g, sg_input_f64(g, "h0", SG_SHAPE(B, H), v + 11, true), 0.5);
+    sg_tensor *c = sg_tanh(g, sg_input_f64(g, "c0", SG_SHAPE(B, H), v + 5, true));
+    for (size_t t = 0; t < 2; t++) {
+        sg_tensor *xt = sg_reshape(g, sg_slice(g, x, 0, t, 1), SG_SHAPE(B, D));
+        sg_tensor *in[2] = {xt, h}, *gate[4];
+        sg_tensor *z = sg_addmm(g, sg_concat(g, in, 2, 1), W, bias, false); /* (B, 4H) */
+        assert_int_equal(sg_split(g, z, 1, 4, gate), SG_OK);
+        sg_tensor *i = sg_sigmoid(g, gate[0]), *f = sg_sigmoid(g, gate[1]), *o = sg_log_sigmoid(g, gate[2]);
+        c = sg_add(g, sg_hadamard(g, f, c), sg_hadamard(g, i, sg_tanh(g, gate[3])));
+        h = sg_hadamard(g, sg_exp(g, o), sg_softplus(g, c));
+        h = sg_sub(g, h, sg_hadamard(g, h, h));                                      /* x op x */
+        h = sg_add(g, h, sg_reshape(g, sg_slice(g, bias, 0, 0, H), SG_SHAPE(1, H))); /* broadcast */
+    }
+    sg_tensor *loss = sg_sum_all(g, sg_matmul_t(g, h, h, false, true));
+    SG_ASSERT_GRAPH_OK(g);
+    assert_int_equal(sg_backward(g, loss), SG_OK);
+    sg_tensor *leaves[5] = {W, bias, x};
+    size_t at = 0;
+    for (size_t k = 0; k < 3; k++)
+        for (size_t e = 0; e < leaves[k]->numel && at < n_out; e++)
+            out[at++] = (float)sg_tensor_grad_get(leaves[k], e);
+    assert_int_equal(at, n_out);
+    sg_graph_free(g);
+}
+
+static void test_fresh_grads_same_bytes(void **state)
+{
+    (void)state;
+    enum { N = 9 * 20 + 20 + 2 * 3 * 4 };
+    float fresh[N], zeroed[N];
+    fresh_grads_run(false, fresh, N);
+    fresh_grads_run(true, zeroed, N);
+    assert_memory_equal(fresh, zeroed, sizeof fresh);
+    float sum = 0;
+    for (size_t i = 0; i < N; i++)
+        sum += fabsf(fresh[i]);
+    assert_true(sum > 0.1f); /* gradients reached every leaf */
 }
 
 /* d/dx tanh(sigmoid(x)) = (1 - tanh^2(s)) s (1 - s), s = sigmoid(x). */
@@ -352,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_no_grad),
         cmocka_unit_test(test_seed),
         cmocka_unit_test(test_sticky_error),
+        cmocka_unit_test(test_fresh_grads_same_bytes),
         cmocka_unit_test(test_anomaly),
         cmocka_unit_test(test_scopes),
         cmocka_unit_test(test_out_of_memory),

@@ -31,6 +31,7 @@ struct sg_graph {
     uint64_t gen;    /* unique per step of every graph (param leaf cache) */
     bool grad_enabled;
     bool anomaly;
+    bool zeroed_grads; /* sg_graph_hooks.h: no fresh gradients */
     sg_status status;
     char errmsg[SG_ERRMSG_CAP];
     /* gradient-check perturbation of the k-th requires-grad input */
@@ -543,6 +544,8 @@ void sg_graph_set_input_perturbation(sg_graph *g, long k, size_t elem, double de
     g->perturb_delta = delta;
 }
 
+void sg_graph_set_zeroed_grads(sg_graph *g, bool on) { g->zeroed_grads = on; }
+
 /* ---- applying ops ------------------------------------------------------ */
 
 bool sg_op_input_differentiable(const sg_op *op, size_t k)
@@ -729,6 +732,16 @@ static void sg_tape_report_ready(sg_graph *g, const sg_tensor *t, size_t i, size
     g->grad_ready(g->grad_ready_ctx, NULL, left);
 }
 
+/* Whether s is only once among t's inputs (then a VJP's writes of its
+ * gradient are one writer's: hadamard(x, x) adds twice). */
+static bool sg_src_once(const sg_tensor *t, const sg_tensor *s)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < t->n_src; k++)
+        n += t->src[k] == s;
+    return n == 1;
+}
+
 sg_status sg_backward_seed(sg_graph *g, sg_tensor *out, const void *seed)
 {
     if (g->status)
@@ -764,7 +777,10 @@ sg_status sg_backward_seed(sg_graph *g, sg_tensor *out, const void *seed)
         for (size_t k = 0; k < t->n_src; k++) {
             sg_tensor *s = t->src[k];
             if (s->requires_grad && !s->grad && sg_op_input_differentiable(t->op, k)) {
-                s->grad = sg_arena_calloc(&g->arena, s->numel * sg_dtype_size(s->dtype));
+                bool fresh = t->op->vjp_assigns && s->kind == SG_KIND_OP && !g->zeroed_grads && sg_src_once(t, s);
+                size_t bytes = s->numel * sg_dtype_size(s->dtype);
+                s->grad = fresh ? sg_arena_alloc(&g->arena, bytes) : sg_arena_calloc(&g->arena, bytes);
+                s->grad_fresh = fresh && s->grad;
                 if (!s->grad)
                     return sg_graph_fail(g, SG_ERR_NOMEM, "out of memory for a gradient (%zu elements)", s->numel);
             }
@@ -804,6 +820,8 @@ sg_status sg_backward_seed(sg_graph *g, sg_tensor *out, const void *seed)
                 if (listed >> k & 1)
                     t->src[k]->grad = t->src[k]->param->grad;
         }
+        for (size_t k = 0; k < t->n_src; k++) /* written now: later VJPs add to it */
+            t->src[k]->grad_fresh = false;
         if (g->anomaly) {
             for (size_t k = 0; k < t->n_src; k++) {
                 sg_tensor *s = t->src[k];

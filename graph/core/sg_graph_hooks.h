@@ -13,4 +13,9 @@
  * its inputs itself on every forward pass. */
 void sg_graph_set_input_perturbation(sg_graph *g, long k, size_t elem, double delta);
 
+/* While on, backward zeroes every gradient it makes, the assigning VJPs'
+ * too (sg_op.vjp_assigns): the reference tests/test_graph.c compares them
+ * against, byte for byte.  Off after sg_graph_new. */
+void sg_graph_set_zeroed_grads(sg_graph *g, bool on);
+
 #endif

@@ -12,7 +12,10 @@
  *      that it can be re-run (per-op gradient check).
  *   3. On backward, `vjp` is called with node->grad set; for every input k that
  *      requires grad, src[k]->grad exists (zeroed or holding earlier sums) and
- *      the VJP ADDS its contribution (+=).  It must leave node->data unchanged.
+ *      the VJP ADDS its contribution (+=); for an op with vjp_assigns, a
+ *      gradient just made for the call is instead left unzeroed and marked
+ *      grad_fresh, and the VJP writes all of it (= value + 0).  It must leave
+ *      node->data unchanged.
  *
  * Inputs marked in nondiff_inputs (bit k = input k; bit 31 = all inputs from
  * the 32nd on) are never differentiated: integer ids, targets.
@@ -56,6 +59,12 @@ struct sg_op {
      * (rows, grad, n, group, weight; everything in the graph's arena or the
      * inputs) instead of running the VJP for that input. */
     void (*vjp_list)(const sg_tensor *node, size_t k, sg_grad_list_entry *e);
+    /* The VJP honours src[k]->grad_fresh for every input: a gradient marked
+     * fresh (allocated for this call, not zeroed) gets every element written
+     * as value + 0, the bytes an accumulation into zeros gives, so backward
+     * need not zero it first.  An input that appears twice among the inputs
+     * is never marked. */
+    bool vjp_assigns;
     int n_variants; /* number of example variants (>= 1) */
     /* Per-op finite differences are unreliable near kinks (relu at 0); an op may
      * keep its examples away from them; nothing else is relaxed. */

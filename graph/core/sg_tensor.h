@@ -95,6 +95,9 @@ struct sg_tensor {
     size_t numel;
     void *data; /* numel elements of dtype */
     void *grad; /* numel elements of dtype; NULL until backward reaches it */
+    /* during one VJP call only: grad was just allocated and not zeroed, for
+     * an op whose VJP assigns (sg_op.vjp_assigns) */
+    bool grad_fresh;
     bool requires_grad;
     sg_kind kind;
 
