@@ -99,6 +99,20 @@ static sg_status sg_check_id_range(const sg_tensor *node, size_t k, size_t V, ch
     return SG_OK;
 }
 
+/* The table's part of the dense VJP of an op that can list it (vjp_list):
+ * the entry backward would list, added into the table's gradient by the
+ * scatter a flushed list uses (sg_grad_list_entry_add), so the dense and the
+ * listed gradient are the same bytes.  Ids may repeat: one pass, in order. */
+static void sg_table_vjp(const sg_tensor *node, void (*list)(const sg_tensor *, size_t, sg_grad_list_entry *))
+{
+    const sg_tensor *table = node->src[0]; /* (V, D) */
+    if (!table->grad)
+        return;
+    sg_grad_list_entry e = {.rows = node->src[1]->data, .n = node->src[1]->numel, .group = 1};
+    list(node, 0, &e);
+    sg_grad_list_entry_add(&e, node->dtype, table->grad, table->shape.d[0], table->shape.d[1]);
+}
+
 /* ---- gather_rows -------------------------------------------------------- */
 
 static sg_status gather_rows_shape(sg_tensor *node, char *msg, size_t cap)
@@ -142,24 +156,6 @@ SG_KERNEL(gather_rows_forward,
         else
             memset(y + k * D, 0, D * sizeof(T));
     })
-
-SG_KERNEL(gather_rows_vjp,
-    const sg_tensor *tt = node->src[0];
-    const sg_tensor *it = node->src[1];
-    T *gt = tt->grad; /* (V, D) */
-    if (!gt)
-        return;
-    size_t V = tt->shape.d[0], D = tt->shape.d[1];
-    const int32_t *id = it->data; /* (S) */
-    const T *gy = node->grad;     /* (S, D) */
-    for (size_t k = 0; k < it->numel; k++) {
-        if (id[k] < 0 || (size_t)id[k] >= V)
-            continue;
-        T *row = gt + (size_t)id[k] * D;
-        const T *src = gy + k * D;
-        for (size_t d = 0; d < D; d++)
-            row[d] += src[d];
-    })
 /* clang-format on */
 
 /* The VJP writes only the gathered rows of the table: a parameter used only
@@ -178,6 +174,9 @@ static void gather_rows_vjp_list(const sg_tensor *node, size_t k, sg_grad_list_e
     (void)k;
     e->grad = node->grad;
 }
+
+/* gtable[ids[k]] += gy[k] */
+static void gather_rows_vjp(sg_tensor *node) { sg_table_vjp(node, gather_rows_vjp_list); }
 
 sg_tensor *sg_gather_rows(sg_graph *g, sg_tensor *table, sg_tensor *ids)
 {
@@ -224,8 +223,8 @@ const sg_op sg_op_gather_rows = {.name = "gather_rows",
 /* ---- gather_sum and gather_dot: gathers fused with what reads them -------- */
 
 /* The checks both share: table (V, D) of the graph's float dtype, ids (N, C)
- * i32 in [0, V), and input 2 (what) of the float dtype with rows rows_of
- * long (C for gather_sum's weights, D for gather_dot's v) and N rows. */
+ * i32 in [0, V), and input 2 (what) of the float dtype, (N, C) when
+ * per_slot (gather_sum's weights), else (N, D) (gather_dot's v). */
 static sg_status sg_gather2_shape(sg_tensor *node, const char *what, bool per_slot, char *msg, size_t cap)
 {
     const sg_tensor *table = node->src[0], *ids = node->src[1], *x = node->src[2];
@@ -280,23 +279,6 @@ SG_KERNEL_RANGED(gather_sum_forward, node->shape.d[0], 1,
                 yn[d] += wc * row[d];
         }
     })
-
-/* gtable[ids[n, c]] += w[n, c] gy[n]: ids may repeat, so one pass in order. */
-SG_KERNEL(gather_sum_vjp,
-    T *gt = node->src[0]->grad; /* (V, D) */
-    if (!gt)
-        return;
-    size_t N = node->shape.d[0], D = node->shape.d[1], C = node->src[1]->shape.d[1];
-    const int32_t *id = node->src[1]->data;
-    const T *w = node->src[2]->data, *gy = node->grad;
-    for (size_t i = 0; i < N * C; i++) {
-        if (w[i] == 0)
-            continue;
-        T *row = gt + (size_t)id[i] * D;
-        const T *src = gy + i / C * D;
-        for (size_t d = 0; d < D; d++)
-            row[d] += w[i] * src[d];
-    })
 /* clang-format on */
 
 /* List row i (slot c of row n) is w[i] times gy's row n. */
@@ -307,6 +289,9 @@ static void gather_sum_vjp_list(const sg_tensor *node, size_t k, sg_grad_list_en
     e->group = node->src[1]->shape.d[1];
     e->weight = node->src[2]->data;
 }
+
+/* gtable[ids[n, c]] += w[n, c] gy[n] */
+static void gather_sum_vjp(sg_tensor *node) { sg_table_vjp(node, gather_sum_vjp_list); }
 
 sg_tensor *sg_gather_sum(sg_graph *g, sg_tensor *table, sg_tensor *ids, sg_tensor *weights)
 {
@@ -386,31 +371,7 @@ SG_KERNEL_RANGED(gather_dot_vjp_v, node->shape.d[0], 1,
             for (size_t d = 0; d < D; d++)
                 gv[n * D + d] += s * row[d];
         })
-
-/* gtable[ids[n, j]] += gy[n, j] v[n]: ids may repeat, so one pass in order. */
-SG_KERNEL(gather_dot_vjp_table,
-    size_t D = node->src[0]->shape.d[1], J = node->shape.d[1], NJ = node->numel;
-    const int32_t *id = node->src[1]->data;
-    const T *gy = node->grad, *v = node->src[2]->data;
-    T *gt = node->src[0]->grad; /* (V, D) */
-    for (size_t i = 0; i < NJ; i++) {
-        T s = gy[i];
-        T *row = gt + (size_t)id[i] * D;
-        const T *vn = v + i / J * D;
-        for (size_t d = 0; d < D; d++)
-            row[d] += s * vn[d];
-    })
 /* clang-format on */
-
-/* v's part first, then the table's: with v gathered from the same table
- * the two write different buffers (v's gradient is its node's). */
-static void gather_dot_vjp(sg_tensor *node)
-{
-    if (node->src[2]->grad)
-        gather_dot_vjp_v(node);
-    if (node->src[0]->grad)
-        gather_dot_vjp_table(node);
-}
 
 /* List row i (target j of row n) is gy[n, j] times v's row n. */
 static void gather_dot_vjp_list(const sg_tensor *node, size_t k, sg_grad_list_entry *e)
@@ -419,6 +380,15 @@ static void gather_dot_vjp_list(const sg_tensor *node, size_t k, sg_grad_list_en
     e->grad = node->src[2]->data;
     e->group = node->shape.d[1];
     e->weight = node->grad;
+}
+
+/* v's part first, then the table's: with v gathered from the same table
+ * the two write different buffers (v's gradient is its node's). */
+static void gather_dot_vjp(sg_tensor *node)
+{
+    if (node->src[2]->grad)
+        gather_dot_vjp_v(node);
+    sg_table_vjp(node, gather_dot_vjp_list); /* gtable[ids[n, j]] += gy[n, j] v[n] */
 }
 
 sg_tensor *sg_gather_dot(sg_graph *g, sg_tensor *table, sg_tensor *ids, sg_tensor *v)

@@ -167,9 +167,9 @@ void sg_param_grad_list_append(sg_param *p, sg_grad_list_entry *e)
     }
 }
 
-#define SG_FLUSH_ROWS(T)                                                                                               \
+#define SG_ENTRY_ADD(T)                                                                                                \
     do {                                                                                                               \
-        T *gt = p->grad;         /* (rows, row) */                                                                     \
+        T *gt = table;           /* (rows, row) */                                                                     \
         const T *gy = e->grad;   /* (n / group, row) */                                                                \
         const T *wt = e->weight; /* NULL or (n) */                                                                     \
         size_t group = e->group ? e->group : 1;                                                                        \
@@ -187,15 +187,20 @@ void sg_param_grad_list_append(sg_param *p, sg_grad_list_entry *e)
         }                                                                                                              \
     } while (0)
 
+void sg_grad_list_entry_add(const sg_grad_list_entry *e, sg_dtype dt, void *table, size_t rows, size_t row)
+{
+    if (dt == SG_F64)
+        SG_ENTRY_ADD(double);
+    else
+        SG_ENTRY_ADD(float);
+}
+
 void sg_param_grad_flush_list(sg_param *p)
 {
     const size_t rows = p->shape.ndim ? p->shape.d[0] : 1, row = p->numel / rows;
     for (const sg_grad_list_entry *e = p->grad_list; e; e = e->next) {
         sg_param_grad_note_rows(p, e->rows, e->n);
-        if (p->dtype == SG_F64)
-            SG_FLUSH_ROWS(double);
-        else
-            SG_FLUSH_ROWS(float);
+        sg_grad_list_entry_add(e, p->dtype, p->grad, rows, row);
     }
     p->grad_list = p->grad_list_tail = NULL;
 }

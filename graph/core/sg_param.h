@@ -142,6 +142,12 @@ void sg_param_grad_note_dense(sg_param *p);
 void sg_param_set_grad_listed(sg_param *p, bool on);
 /* Backward's: appends e (in the graph's arena) to p's list. */
 void sg_param_grad_list_append(sg_param *p, sg_grad_list_entry *e);
+/* Adds e's rows into table (rows x row elements of dtype dt), in order:
+ * row rows[i] += weight[i] x grad row i / group, rows out of range and
+ * weight-0 rows skipped.  The one scatter behind a flushed list and the
+ * dense VJPs of the ops that list (ops/sg_ops_index.c), so both give the
+ * same bytes. */
+void sg_grad_list_entry_add(const sg_grad_list_entry *e, sg_dtype dt, void *table, size_t rows, size_t row);
 /* Adds every listed row into grad, in list order, noting the rows (so grad
  * becomes what backward would have written without the list), and empties
  * the list.  The graph the entries were made on must not have been reset. */
