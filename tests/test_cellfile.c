@@ -258,6 +258,41 @@ static void test_runtime_shape_error(void **state)
     sg_cellfile_free(cf);
 }
 
+/* A cell with no parameters is a cell: h' = tanh(x) runs and its gradient
+ * reaches x (the fuzzer found memcpy(NULL, ..., 0) here). */
+static void test_no_parameters(void **state)
+{
+    (void)state;
+    const char *text = "input x I\nstate h H\nh' = tanh(x)\n";
+    sg_cellfile *cf;
+    char err[512];
+    assert_int_equal(sg_cellfile_parse(text, strlen(text), "none.cell", &cf, err, sizeof err), SG_OK);
+    sg_params *ps = sg_params_new(SG_F64);
+    sg_cell c;
+    assert_int_equal(sg_cellfile_make(&c, ps, "none", H, H, cf), SG_OK);
+    assert_int_equal(c.n_params, 0);
+    assert_int_equal(ps->n, 0);
+    sg_graph *g = sg_graph_new(SG_F64);
+    double xs[T * B * H], y[T * B * H], gx[T * B * H];
+    for (size_t i = 0; i < T * B * H; i++)
+        xs[i] = sin(0.37 * (double)i + 0.2);
+    sg_tensor *x = sg_input_f64(g, "x", SG_SHAPE(T, B, H), xs, true);
+    sg_tensor *out = sg_seq_run(g, "none", &c, x, NULL, NULL);
+    if (!out)
+        fail_msg("run: %s", sg_graph_error(g));
+    assert_int_equal(sg_backward(g, sg_sum_all(g, out)), SG_OK);
+    sg_tensor_copy_out_f64(out, y);
+    for (size_t i = 0; i < T * B * H; i++) {
+        gx[i] = sg_tensor_grad_get(x, i);
+        assert_true(y[i] == tanh(xs[i]));
+        assert_true(fabs(gx[i] - (1 - y[i] * y[i])) < 1e-15);
+    }
+    sg_graph_free(g);
+    sg_cell_free(&c);
+    sg_params_free(ps);
+    sg_cellfile_free(cf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_source_kept),
         cmocka_unit_test(test_runtime_shape_error),
+        cmocka_unit_test(test_no_parameters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1073,9 +1073,12 @@ sg_status sg_cellfile_make(sg_cell *cell, sg_params *ps, const char *prefix, siz
         if (!made[i])
             st = SG_ERR_ARG;
     }
-    if (!st && cell->n_params == cf->n_params)
-        memcpy(cell->params, made, cf->n_params * sizeof *made);
-    else if (!st)
+    /* a cell may have no parameters (h' = tanh(x)): then cell->params is
+     * NULL and there is nothing to copy */
+    if (!st && cell->n_params == cf->n_params) {
+        if (cf->n_params)
+            memcpy(cell->params, made, cf->n_params * sizeof *made);
+    } else if (!st)
         st = SG_ERR_ARG;
     sg_free(made);
     if (st)
