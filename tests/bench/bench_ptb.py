@@ -1,15 +1,17 @@
 #!/usr/bin/python3
-"""PTB "small" training throughput: seqgrad against the same model in PyTorch.
+"""PTB training throughput: seqgrad against the same model in PyTorch.
 
 Measures, in one run on this machine: tokens/s of training (forward, backward,
-clip 5, SGD) for the Zaremba et al. small configuration (2-layer LSTM, 200
-units, bptt 20, batch 20, vocabulary 10k), for seqgrad and for PyTorch, each
+clip 5, SGD) for a Zaremba et al. configuration (--config small: 2-layer LSTM,
+200 units, bptt 20, batch 20, no dropout; --config medium: 650 units, bptt 35,
+dropout 0.5 on the embedding, between the layers and before the output layer;
+vocabulary 10k), for seqgrad and for PyTorch, each
 with 1 and with 2 threads; the ratio best seqgrad / best PyTorch; FLOPs per token and the
 fraction of this machine's sgemm peak (measured here with numpy/OpenBLAS) that
 training reaches; peak resident memory of each process.
 
-Usage: /usr/bin/python3 tests/bench/bench_ptb.py [--data DIR] [--windows N]
-       [--seqgrad build/seqgrad] [--threads 2]
+Usage: /usr/bin/python3 tests/bench/bench_ptb.py [--config small|medium] [--data DIR]
+       [--windows N] [--seqgrad build/seqgrad] [--threads 2]
 Benchmarks measure; they assert nothing.  Uses Debian's python3-torch.
 """
 import argparse
@@ -23,9 +25,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+CONFIGS = {"small": (200, 20, 0.0), "medium": (650, 35, 0.5)}  # hidden, bptt, dropout; batch 20
 
 
-def torch_worker(data, windows, threads):
+def torch_worker(data, windows, threads, config):
     """Runs in a child process: trains the PyTorch model, prints JSON."""
     import torch
     torch.set_num_threads(threads)
@@ -36,20 +39,21 @@ def torch_worker(data, windows, threads):
         for line in f:
             for w in line.split() + ["<eos>"]:
                 ids.append(words.setdefault(w, len(words)))
-    V, H, T, B = len(words), 200, 20, 20
+    (H, T, drop_p), B, V = CONFIGS[config], 20, len(words)
 
     class LM(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.embed = torch.nn.Embedding(V, H)
-            self.rnn = torch.nn.LSTM(H, H, 2)
+            self.rnn = torch.nn.LSTM(H, H, 2, dropout=drop_p)
+            self.drop = torch.nn.Dropout(drop_p)
             self.out = torch.nn.Linear(H, V)
             for p in self.parameters():
                 torch.nn.init.uniform_(p, -0.1, 0.1)
 
         def forward(self, x, state):
-            h, state = self.rnn(self.embed(x), state)
-            return self.out(h.reshape(-1, H)), state
+            h, state = self.rnn(self.drop(self.embed(x)), state)
+            return self.out(self.drop(h).reshape(-1, H)), state
 
     model = LM()
     opt = torch.optim.SGD(model.parameters(), lr=1.0)
@@ -86,11 +90,13 @@ def sgemm_peak(threads):
     return float(subprocess.check_output(["/usr/bin/python3", "-c", code], env=env).decode())
 
 
-def run_seqgrad(exe, data, windows, threads):
+def run_seqgrad(exe, data, windows, threads, config):
     t0 = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out = subprocess.run([exe, "train", "lm", "--data", data, "--epochs", "1", "--max-windows", str(windows),
-                          "--threads", str(threads)], capture_output=True, text=True)
+                          "--threads", str(threads), "--hidden", str(CONFIGS[config][0]), "--bptt",
+                          str(CONFIGS[config][1]), "--dropout", str(CONFIGS[config][2])],
+                         capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit("seqgrad failed:\n" + out.stdout + out.stderr)
     m = re.search(r"epoch 1: .* ([0-9.]+) tok/s", out.stdout)
@@ -105,28 +111,30 @@ def main():
     ap.add_argument("--windows", type=int, default=200)
     ap.add_argument("--seqgrad", default=os.path.join(ROOT, "build", "seqgrad"))
     ap.add_argument("--threads", type=int, default=2, help="threads for the sgemm peak measurement")
+    ap.add_argument("--config", choices=sorted(CONFIGS), default="small")
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
-        torch_worker(a.data, int(a.worker[0]), int(a.worker[1]))
+        torch_worker(a.data, int(a.worker[0]), int(a.worker[1]), a.config)
         return
-    V, H, T, B = 10000, 200, 20, 20
+    (H, T, _), B, V = CONFIGS[a.config], 20, 10000
     # FLOPs per token (multiply-add = 2), forward + backward (~3x forward):
     lstm = 2 * (2 * (H + H) * 4 * H)        # two layers, [x, h] x (2H, 4H)
     proj = 2 * H * V
     flops_token = 3 * (lstm + proj)
     res = {}
     for th in (1, 2):
-        tps, rss, _ = run_seqgrad(a.seqgrad, a.data, a.windows, th)
+        tps, rss, _ = run_seqgrad(a.seqgrad, a.data, a.windows, th, a.config)
         res["seqgrad_%d" % th] = {"tokens_per_s": tps, "peak_rss_mb": rss, "threads": th}
     sg_tps = max(res["seqgrad_1"]["tokens_per_s"], res["seqgrad_2"]["tokens_per_s"])
     for th in (1, 2):
-        out = subprocess.check_output(["/usr/bin/python3", __file__, "--data", a.data, "--worker", str(a.windows),
-                                       str(th)]).decode()
+        out = subprocess.check_output(["/usr/bin/python3", __file__, "--data", a.data, "--config", a.config,
+                                       "--worker", str(a.windows), str(th)]).decode()
         res["torch_%d" % th] = json.loads(out.strip().splitlines()[-1])
     best = max(res["torch_1"]["tokens_per_s"], res["torch_2"]["tokens_per_s"])
     peak = sgemm_peak(a.threads)
-    print("PTB small (2x200 LSTM, bptt 20, batch 20, V 10k), %d windows after 5 warm-up" % a.windows)
+    print("PTB %s (2x%d LSTM, bptt %d, batch %d, dropout %g, V 10k), %d windows after 5 warm-up" % (
+        a.config, H, T, B, CONFIGS[a.config][2], a.windows))
     for k in ("seqgrad_1", "seqgrad_2", "torch_1", "torch_2"):
         r = res[k]
         print("  %-9s %d thread(s): %8.0f tokens/s   peak RSS %6.0f MB   %5.1f GFLOP/s" % (
