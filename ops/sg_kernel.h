@@ -186,30 +186,42 @@ static inline double sg_tanh_f64_(double x) { return tanh(x); }
 static inline double sg_softplus_f64_(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
 #define SG_SOFTPLUS_T(x) _Generic((x), float : sg_softplusf_vec, default : sg_softplus_f64_)(x)
 
-/* The maximum of x[0..n-1] (n >= 1, contiguous), in 8 lanes that the
- * compiler vectorizes.  A max does not depend on the order it is taken in,
- * so this is the plain loop's value, NaN included (a NaN never wins a >, and
- * x[0] starts every lane), up to the sign of a zero maximum, which x - m
- * does not see. */
-#define SG_ROW_MAX_FN(NAME, T)                                                                                         \
-    static inline T NAME(const T *x, size_t n)                                                                         \
+/* The maximum of x[0..n-1] (n >= 1, contiguous), in two vectors of 32
+ * bytes (GCC/clang vector types: a compare and a bitwise select per vector,
+ * which the plain `?:` loop did not become; it ran one element at a time).
+ * A max does not depend on the order it is taken in, so this is the plain
+ * loop's value, NaN included (a NaN never wins a >, and x[0] starts every
+ * lane), up to the sign of a zero maximum, which x - m does not see. */
+#define SG_ROW_MAX_FN(NAME, T, TI)                                                                                     \
+    SG_ALWAYS_INLINE static inline T NAME(const T *x, size_t n)                                                        \
     {                                                                                                                  \
-        T lane[8];                                                                                                     \
-        for (size_t l = 0; l < 8; l++)                                                                                 \
-            lane[l] = x[0];                                                                                            \
+        typedef T vec __attribute__((vector_size(32)));                                                                \
+        typedef TI mask __attribute__((vector_size(32)));                                                              \
+        enum { L = 32 / sizeof(T) };                                                                                   \
+        vec a, b;                                                                                                      \
+        for (size_t l = 0; l < L; l++)                                                                                 \
+            a[l] = x[0];                                                                                               \
+        b = a;                                                                                                         \
         size_t c = 0;                                                                                                  \
-        for (; c + 8 <= n; c += 8)                                                                                     \
-            for (size_t l = 0; l < 8; l++)                                                                             \
-                lane[l] = x[c + l] > lane[l] ? x[c + l] : lane[l];                                                     \
-        T m = lane[0];                                                                                                 \
-        for (size_t l = 1; l < 8; l++)                                                                                 \
-            m = lane[l] > m ? lane[l] : m;                                                                             \
+        for (; c + 2 * L <= n; c += 2 * L) {                                                                           \
+            vec u, v;                                                                                                  \
+            memcpy(&u, x + c, sizeof u);                                                                               \
+            memcpy(&v, x + c + L, sizeof v);                                                                           \
+            mask gu = u > a, gv = v > b; /* all ones where the new element wins */                                     \
+            a = (vec)((gu & (mask)u) | (~gu & (mask)a));                                                               \
+            b = (vec)((gv & (mask)v) | (~gv & (mask)b));                                                               \
+        }                                                                                                              \
+        T m = a[0];                                                                                                    \
+        for (size_t l = 0; l < L; l++) {                                                                               \
+            m = a[l] > m ? a[l] : m;                                                                                   \
+            m = b[l] > m ? b[l] : m;                                                                                   \
+        }                                                                                                              \
         for (; c < n; c++)                                                                                             \
             m = x[c] > m ? x[c] : m;                                                                                   \
         return m;                                                                                                      \
     }
-SG_ROW_MAX_FN(sg_row_max_f32_, float)
-SG_ROW_MAX_FN(sg_row_max_f64_, double)
+SG_ROW_MAX_FN(sg_row_max_f32_, float, int32_t)
+SG_ROW_MAX_FN(sg_row_max_f64_, double, int64_t)
 #define SG_ROW_MAX(x, n) _Generic((x), const float * : sg_row_max_f32_, default : sg_row_max_f64_)((x), (n))
 
 /* The dot product of a[0..k-1] and b[0..k-1] (contiguous) in 8 partial sums

@@ -534,14 +534,19 @@ SG_KERNEL_RANGED(sg_ce_vjp_rows, node->src[0]->shape.d[0], 1,
     const T *gy = node->grad;    /* (N) for NONE, else () */
     long red = node->args.i[0];
     T scale = red == SG_REDUCE_MEAN ? (T)(1.0 / (double)sg_target_count(tt)) : (T)1;
+    const bool fresh = lt->grad_fresh; /* unzeroed: every element is written (an ignored row as 0) */
     for (size_t n = lo; n < hi; n++) {
-        if (!sg_target_valid(t[n], C))
+        T *gr = gx + n * C;
+        if (!sg_target_valid(t[n], C)) {
+            if (fresh)
+                for (size_t c = 0; c < C; c++)
+                    gr[c] = (T)0;
             continue;
+        }
         T gn = (red == SG_REDUCE_NONE ? gy[n] : gy[0]) * scale;
         const T *pr = p + n * C;
-        T *gr = gx + n * C;
         for (size_t c = 0; c < C; c++)
-            gr[c] += gn * pr[c];
+            SG_GRAD_ACC(gr[c], fresh, gn * pr[c]);
         gr[t[n]] -= gn;
     })
 /* clang-format on */
@@ -611,5 +616,6 @@ const sg_op sg_op_cross_entropy = {.name = "cross_entropy",
                                    .shape = cross_entropy_shape,
                                    .forward = cross_entropy_forward,
                                    .vjp = cross_entropy_vjp,
+                                   .vjp_assigns = true,
                                    .example = cross_entropy_example,
                                    .n_variants = 6};

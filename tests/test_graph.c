@@ -16,8 +16,9 @@ static sg_graph *g_new(sg_dtype t)
 }
 
 /* Two steps of an LSTM-like recurrence in f32 through every assigning op
- * (unary, binary with and without broadcasting, x op x, reshape, concat)
- * and the ones that accumulate (addmm, split, matmul): the inputs' and the
+ * (unary, binary with and without broadcasting, x op x, reshape, concat,
+ * cross-entropy with an ignored row) and the ones that accumulate (addmm,
+ * split, matmul): the inputs' and the
  * weights' gradients with fresh (unzeroed, assigned) gradients are the bytes
  * of the run that zeroes every gradient first. */
 static void fresh_grads_run(bool zeroed, float *out, size_t n_out)
@@ -54,7 +55,11 @@ static void fresh_grads_run(bool zeroed, float *out, size_t n_out)
         h = sg_sub(g, h, sg_hadamard(g, h, h));                                      /* x op x */
         h = sg_add(g, h, sg_reshape(g, sg_slice(g, bias, 0, 0, H), SG_SHAPE(1, H))); /* broadcast */
     }
-    sg_tensor *loss = sg_sum_all(g, sg_matmul_t(g, h, h, false, true));
+    /* cross-entropy over the rows of h, the middle one ignored: its logits'
+     * gradient is fresh, and the ignored row must be written as zeros */
+    int32_t target[B] = {1, SG_IGNORE_TARGET, 4};
+    sg_tensor *ce = sg_cross_entropy(g, sg_scale(g, h, 2.0), sg_ids(g, "t", SG_SHAPE(B), target), SG_REDUCE_MEAN);
+    sg_tensor *loss = sg_add(g, sg_sum_all(g, sg_matmul_t(g, h, h, false, true)), ce);
     SG_ASSERT_GRAPH_OK(g);
     assert_int_equal(sg_backward(g, loss), SG_OK);
     sg_tensor *leaves[5] = {W, bias, x};

@@ -138,10 +138,48 @@ static void test_clones_same_bytes(void **state)
     sg_graph_free(g);
 }
 
+/* SG_ROW_MAX (two vectors of lanes) is the plain loop's maximum, for every
+ * length from 1 to 70 (the tails past the vectors), the maximum at every
+ * position, with -inf, NaN in the row (never the answer unless it is x[0],
+ * as for the plain loop), in f32 and f64. */
+static void test_row_max(void **state)
+{
+    (void)state;
+    sg_rng rng;
+    sg_rng_seed(&rng, 3);
+    float xf[70];
+    double xd[70];
+    for (size_t n = 1; n <= 70; n++)
+        for (size_t at = 0; at < n; at++)
+            for (int kind = 0; kind < 3; kind++) {
+                for (size_t i = 0; i < n; i++)
+                    xd[i] = sg_rng_range(&rng, -50.0, -1.0);
+                xd[at] = 7.5;
+                if (kind == 1)
+                    xd[(at + 1) % n] = -INFINITY;
+                if (kind == 2)
+                    xd[(at + 3) % n] = NAN;
+                for (size_t i = 0; i < n; i++)
+                    xf[i] = (float)xd[i];
+                double md = xd[0];
+                float mf = xf[0];
+                for (size_t i = 1; i < n; i++) {
+                    md = xd[i] > md ? xd[i] : md;
+                    mf = xf[i] > mf ? xf[i] : mf;
+                }
+                double gd = SG_ROW_MAX((const double *)xd, n);
+                float gf = SG_ROW_MAX((const float *)xf, n);
+                if (!(gd == md || (isnan(gd) && isnan(md))) || !(gf == mf || (isnan(gf) && isnan(mf))))
+                    fail_msg("n %zu, max at %zu, kind %d: %g / %g, the plain loop %g / %g", n, at, kind, gd, (double)gf,
+                             md, (double)mf);
+            }
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_expf_vec_accuracy), cmocka_unit_test(test_tanhf_sigmoidf_vec_accuracy),
-        cmocka_unit_test(test_softplusf_vec_accuracy), cmocka_unit_test(test_clones_same_bytes)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_expf_vec_accuracy),
+                                       cmocka_unit_test(test_tanhf_sigmoidf_vec_accuracy),
+                                       cmocka_unit_test(test_softplusf_vec_accuracy),
+                                       cmocka_unit_test(test_clones_same_bytes), cmocka_unit_test(test_row_max)};
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }
