@@ -4,7 +4,8 @@
 Measures, in one run on this machine, training target tokens/s (forward, backward, clip 5,
 Adam) of the textbook's date-format model: embedding 16, LSTM encoder and decoder of 256
 units, Luong dot attention with the tanh combine layer, batch 128, reversed source; for
-seqgrad (`seqgrad train seq2seq`) and for PyTorch, each with 1 and 2 threads; the ratio best
+seqgrad (`seqgrad train seq2seq`) and for PyTorch, each with 1 and 2 threads, and seqgrad also
+as --ranks MPI ranks of one thread (data-parallel, the same model and updates); the ratio best
 seqgrad / best PyTorch; and each process's peak resident memory.
 
 The torch model is written the way a torch user would write it for speed: the encoder and the
@@ -15,7 +16,7 @@ seqgrad's figure is its epoch's tokens/s, first batch included; torch's leaves o
 batches.
 
 Usage: /usr/bin/python3 tests/bench/bench_seq2seq.py [--data FILE] [--batches N]
-       [--seqgrad build/seqgrad] [--threads 2] [--attention dot] [--repeat 3]
+       [--seqgrad build/seqgrad] [--threads 2] [--ranks 2] [--attention dot] [--repeat 3]
 Each program runs --repeat times per thread count, seqgrad and torch alternating, and the best
 run of each is reported (the machine's speed drifts by up to 30% within minutes).
 Benchmarks measure; they assert nothing.  Uses Debian's python3-torch.
@@ -24,6 +25,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -127,11 +129,16 @@ def measure(cmd, env=None):
     return p.stdout, rss
 
 
-def seqgrad_run(binary, data, batches, threads, attention):
+def seqgrad_run(binary, data, batches, threads, attention, ranks=1):
+    """One run; ranks > 1 under mpirun (data-parallel: the same model and updates, each rank its
+    columns of every batch); the peak RSS is then the largest process's, one rank's."""
     with tempfile.TemporaryDirectory() as d:
         log = os.path.join(d, 'log.jsonl')
-        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads))
-        _, rss = measure([binary, 'train', 'seq2seq', '--data', data, '--reverse', '--attention', attention,
+        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMPI_ALLOW_RUN_AS_ROOT='1',
+                   OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1')
+        env.setdefault('OMPI_MCA_btl', 'self,vader')
+        launch = ['mpirun', '--oversubscribe', '-np', str(ranks)] if ranks > 1 else []
+        _, rss = measure(launch + [binary, 'train', 'seq2seq', '--data', data, '--reverse', '--attention', attention,
                           '--embed', str(E), '--hidden', str(H), '--batch', str(B), '--epochs', '1',
                           '--max-batches', str(batches), '--threads', str(threads), '--log', log,
                           '--valid-frac', '0.01', '--test-frac', '0.01'], env)
@@ -156,6 +163,8 @@ def main():
     ap.add_argument('--seqgrad', default=os.path.join(ROOT, 'build', 'seqgrad'))
     ap.add_argument('--threads', type=int, default=2, help='the most threads tried')
     ap.add_argument('--attention', default='dot', choices=['dot', 'general'])
+    ap.add_argument('--ranks', type=int, default=2,
+                    help='also run seqgrad as this many MPI ranks x 1 thread (0: not; needs mpirun)')
     ap.add_argument('--repeat', type=int, default=3, help='runs of each program per thread count, alternating; '
                     'the best is reported')
     a = ap.parse_args()
@@ -167,15 +176,21 @@ def main():
             t_tok, t_rss = torch_run(a.data, a.batches, t, a.attention)
             sg, tr = max(sg, s_tok), max(tr, t_tok)
             sg_rss, tr_rss = max(sg_rss, s_rss), max(tr_rss, t_rss)
-        rows.append((t, sg, sg_rss, tr, tr_rss))
+        rows.append((f'{t}', sg, sg_rss, tr, tr_rss))
+    if a.ranks > 1 and shutil.which('mpirun'):
+        runs = [seqgrad_run(a.seqgrad, a.data, a.batches, 1, a.attention, a.ranks) for _ in range(a.repeat)]
+        rows.append((f'{a.ranks} ranks x 1 (seqgrad only)', max(r[0] for r in runs), max(r[1] for r in runs), 0, 0))
     print(f'attention seq2seq ({a.attention}), E {E}, H {H}, batch {B}, reversed source, {a.batches} batches '
           f'of {os.path.basename(a.data)}; target tokens/s of training (higher is better), the best of '
           f'{a.repeat} alternating runs each')
     print('| threads | seqgrad tok/s | seqgrad peak RSS | torch tok/s | torch peak RSS | seqgrad / torch |')
     print('| --- | --- | --- | --- | --- | --- |')
     for t, sg, sg_rss, tr, tr_rss in rows:
-        print(f'| {t} | {sg:.0f} | {sg_rss:.0f} MiB | {tr:.0f} | {tr_rss:.0f} MiB | {sg / tr:.2f} |')
-    best_sg, best_tr = max(r[1] for r in rows), max(r[3] for r in rows)
+        if tr:
+            print(f'| {t} | {sg:.0f} | {sg_rss:.0f} MiB | {tr:.0f} | {tr_rss:.0f} MiB | {sg / tr:.2f} |')
+        else:
+            print(f'| {t} | {sg:.0f} | {sg_rss:.0f} MiB per rank | | | |')
+    best_sg, best_tr = max(r[1] for r in rows), max(r[3] for r in rows if r[3])
     print(f'best against best: seqgrad {best_sg:.0f} tok/s, torch {best_tr:.0f} tok/s, ratio {best_sg / best_tr:.2f}')
     return 0
 
