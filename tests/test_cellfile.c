@@ -27,6 +27,17 @@ static sg_cellfile *load(const char *name)
     return cf;
 }
 
+/* A cell file compiled from text named file; fails the test with the
+ * parser's message when it is refused. */
+static sg_cellfile *parse(const char *text, const char *file)
+{
+    char err[512];
+    sg_cellfile *cf;
+    if (sg_cellfile_parse(text, strlen(text), file, &cf, err, sizeof err) != SG_OK)
+        fail_msg("%s", err);
+    return cf;
+}
+
 enum { T = 5, B = 3, I = 4, H = 3 };
 
 /* outputs (T, B, H) of a run, and backward of sum(o^2) + sum(h_T) + sum(c_T)
@@ -209,13 +220,11 @@ static void test_source_kept(void **state)
 {
     (void)state;
     static const char text[] = HEAD "# a comment, kept too\nh' = tanh(matmul(x, W))\n";
-    sg_cellfile *cf = NULL, *again = NULL;
-    char err[512] = "";
-    assert_int_equal(sg_cellfile_parse(text, sizeof text - 1, "t.cell", &cf, err, sizeof err), SG_OK);
+    sg_cellfile *cf = parse(text, "t.cell");
     assert_string_equal(sg_cellfile_source(cf), text);
     assert_null(sg_cellfile_spec(cf));
     const char *src = sg_cellfile_source(cf);
-    assert_int_equal(sg_cellfile_parse(src, strlen(src), "again", &again, err, sizeof err), SG_OK);
+    sg_cellfile *again = parse(src, "again");
     assert_string_equal(sg_cellfile_source(again), text);
     assert_int_equal(sg_cellfile_gates(again), sg_cellfile_gates(cf));
     sg_cellfile_free(again);
@@ -227,9 +236,7 @@ static void test_runtime_shape_error(void **state)
 {
     (void)state;
     const char *text = "input x I\nstate h H\nparam W (I, 2H)\n# a comment\nh' = add(h, matmul(x, W))\n";
-    sg_cellfile *cf;
-    char err[512];
-    assert_int_equal(sg_cellfile_parse(text, strlen(text), "bad.cell", &cf, err, sizeof err), SG_OK);
+    sg_cellfile *cf = parse(text, "bad.cell");
     assert_int_equal(sg_cellfile_gates(cf), 0); /* W is not W_x: no projection for the runner */
     sg_params *ps = sg_params_new(SG_F64);
     sg_cell c;
@@ -241,8 +248,7 @@ static void test_runtime_shape_error(void **state)
         fail_msg("the error should name bad.cell:5 and the op: %s", sg_graph_error(g));
     /* zeros and ones initializers, after the uniform draw */
     const char *init = "input x I\nstate h H\nparam W (I, H) zeros\nparam b (H) ones\nh' = add(matmul(x, W), b)\n";
-    sg_cellfile *ci;
-    assert_int_equal(sg_cellfile_parse(init, strlen(init), "init.cell", &ci, err, sizeof err), SG_OK);
+    sg_cellfile *ci = parse(init, "init.cell");
     sg_cell d;
     assert_int_equal(sg_cellfile_make(&d, ps, "init", I, H, ci), SG_OK);
     sg_rng rng;
@@ -264,16 +270,14 @@ static void test_no_parameters(void **state)
 {
     (void)state;
     const char *text = "input x I\nstate h H\nh' = tanh(x)\n";
-    sg_cellfile *cf;
-    char err[512];
-    assert_int_equal(sg_cellfile_parse(text, strlen(text), "none.cell", &cf, err, sizeof err), SG_OK);
+    sg_cellfile *cf = parse(text, "none.cell");
     sg_params *ps = sg_params_new(SG_F64);
     sg_cell c;
     assert_int_equal(sg_cellfile_make(&c, ps, "none", H, H, cf), SG_OK);
     assert_int_equal(c.n_params, 0);
     assert_int_equal(ps->n, 0);
     sg_graph *g = sg_graph_new(SG_F64);
-    double xs[T * B * H], y[T * B * H], gx[T * B * H];
+    double xs[T * B * H], y[T * B * H];
     for (size_t i = 0; i < T * B * H; i++)
         xs[i] = sin(0.37 * (double)i + 0.2);
     sg_tensor *x = sg_input_f64(g, "x", SG_SHAPE(T, B, H), xs, true);
@@ -283,9 +287,8 @@ static void test_no_parameters(void **state)
     assert_int_equal(sg_backward(g, sg_sum_all(g, out)), SG_OK);
     sg_tensor_copy_out_f64(out, y);
     for (size_t i = 0; i < T * B * H; i++) {
-        gx[i] = sg_tensor_grad_get(x, i);
         assert_true(y[i] == tanh(xs[i]));
-        assert_true(fabs(gx[i] - (1 - y[i] * y[i])) < 1e-15);
+        assert_true(fabs(sg_tensor_grad_get(x, i) - (1 - y[i] * y[i])) < 1e-15);
     }
     sg_graph_free(g);
     sg_cell_free(&c);

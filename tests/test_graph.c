@@ -18,9 +18,9 @@ static sg_graph *g_new(sg_dtype t)
 /* Two steps of an LSTM-like recurrence in f32 through every assigning op
  * (unary, binary with and without broadcasting, x op x, reshape, concat,
  * cross-entropy with an ignored row) and the ones that accumulate (addmm,
- * split, matmul): the inputs' and the
- * weights' gradients with fresh (unzeroed, assigned) gradients are the bytes
- * of the run that zeroes every gradient first. */
+ * split, matmul): the inputs' and the weights' gradients with fresh
+ * (unzeroed, assigned) gradients are the bytes of the run that zeroes every
+ * gradient first. */
 static void fresh_grads_run(bool zeroed, float *out, size_t n_out)
 {
     enum { B = 3, H = 5, D = 4 };
