@@ -33,6 +33,7 @@
  *                  reduction in args.i[0] (sg_reduction).
  */
 #include "graph/core/sg_param.h"
+#include "graph/exec/sg_prefetch.h"
 #include "ops/sg_kernel.h"
 #include "ops/sg_op_table.h"
 
@@ -353,9 +354,13 @@ SG_KERNEL_RANGED(gather_dot_forward, node->shape.d[0], 1,
     const int32_t *id = node->src[1]->data; /* (N, J) */
     const T *v = node->src[2]->data;     /* (N, D) */
     T *y = node->data;                   /* (N, J) */
-    for (size_t n = lo; n < hi; n++)
+    for (size_t n = lo; n < hi; n++) {
+        if (n + 1 < hi) /* the next example's rows, scattered over the table */
+            for (size_t j = 0; j < J; j++)
+                sg_prefetch(table + (size_t)id[(n + 1) * J + j] * D, D * sizeof(T), false);
         for (size_t j = 0; j < J; j++)
-            y[n * J + j] = SG_DOT(table + (size_t)id[n * J + j] * D, v + n * D, D);)
+            y[n * J + j] = SG_DOT(table + (size_t)id[n * J + j] * D, v + n * D, D);
+    })
 
 /* gv[n] += sum_j gy[n, j] table[ids[n, j]], rows [lo, hi) of v. */
 SG_KERNEL_RANGED(gather_dot_vjp_v, node->shape.d[0], 1,

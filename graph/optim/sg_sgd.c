@@ -6,6 +6,7 @@
  * Saved keys: config.lr, config.weight_decay, config.momentum.
  */
 #include "graph/exec/sg_clones.h"
+#include "graph/exec/sg_prefetch.h"
 #include "graph/optim/sg_optim_kind.h"
 
 sg_sgd_config sg_sgd_defaults(void) { return (sg_sgd_config){.lr = 1.0, .momentum = 0.0, .weight_decay = 0.0}; }
@@ -120,6 +121,8 @@ static void sg_sgd_apply_entry(sg_dtype dt, void *value, size_t rows, size_t row
 {
     const size_t es = sg_dtype_size(dt), group = e->group ? e->group : 1;
     for (size_t i = 0; i < e->n; i++) {
+        if (i + 2 < e->n && e->rows[i + 2] >= 0 && (size_t)e->rows[i + 2] < rows) /* a row two entries ahead */
+            sg_prefetch((char *)value + (size_t)e->rows[i + 2] * row * es, row * es, true);
         if (e->rows[i] < 0 || (size_t)e->rows[i] >= rows || (size_t)e->rows[i] % nparts != part)
             continue;
         void *w = (char *)value + (size_t)e->rows[i] * row * es;
