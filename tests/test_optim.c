@@ -783,10 +783,68 @@ static void test_listed_gradients(void **state)
     }
 }
 
+/* sg_sgd_apply_replica in rotation, as the word2vec workers call it: in
+ * phase p each replica t updates part (t + p) % 2, so part 0 gets replica
+ * 0 then 1 and part 1 gets replica 1 then 0 -- the bytes of
+ * sg_sgd_apply_replicas run over part 0 in replica order and over part 1
+ * in the swapped order.  Listed rows (gathers, weighted sums, dots) and a
+ * dense gradient (the table also used whole, and W). */
+static void test_replica_rotation(void **state)
+{
+    (void)state;
+    double got[2][30], gotw[2][3];
+    for (int way = 0; way < 2; way++) {
+        sg_params *m = listed_set(true);
+        sg_params *r[2] = {sg_params_replica(m), sg_params_replica(m)};
+        assert_true(r[0] && r[1]);
+        double before[30];
+        memcpy(before, m->items[0]->value, sizeof before);
+        sg_graph *g0 = listed_backward(r[0], r[0]->items[0], r[0]->items[1], way == 0);
+        for (size_t i = 0; i < 30; i++) /* replica 1's gradient at other values, so the two differ */
+            sg_param_set(m->items[0], i, before[i] * 0.7 + 0.3);
+        sg_graph *g1 = listed_backward(r[1], r[1]->items[0], r[1]->items[1], way == 0);
+        memcpy(m->items[0]->value, before, sizeof before);
+        static const double lrs[2] = {0.1, 0.05};
+        /* the rotation */
+        for (size_t p = 0; p < 2; p++)
+            for (size_t t = 0; t < 2; t++)
+                assert_int_equal(sg_sgd_apply_replica(m, r[t], lrs[t], (t + p) % 2, 2), SG_OK);
+        memcpy(got[0], m->items[0]->value, sizeof got[0]);
+        memcpy(gotw[0], m->items[1]->value, sizeof gotw[0]);
+        assert_true(max_abs_diff(before, got[0], 30) > 0.01);
+        /* the reference, from the same values */
+        memcpy(m->items[0]->value, before, sizeof before);
+        for (size_t i = 0; i < 3; i++)
+            sg_param_set(m->items[1], i, 0.5 + (double)i);
+        sg_params *swapped[2] = {r[1], r[0]};
+        const double lrs_swapped[2] = {lrs[1], lrs[0]};
+        assert_int_equal(sg_sgd_apply_replicas(m, r, lrs, 2, 0, 2), SG_OK);
+        assert_int_equal(sg_sgd_apply_replicas(m, swapped, lrs_swapped, 2, 1, 2), SG_OK);
+        memcpy(got[1], m->items[0]->value, sizeof got[1]);
+        memcpy(gotw[1], m->items[1]->value, sizeof gotw[1]);
+        assert_memory_equal(got[0], got[1], sizeof got[0]);
+        assert_memory_equal(gotw[0], gotw[1], sizeof gotw[0]);
+        /* refused: a replica of another set, a part out of range, no parts */
+        sg_params *other = listed_set(true);
+        assert_int_equal(sg_sgd_apply_replica(other, r[0], 0.1, 0, 1), SG_ERR_ARG);
+        assert_int_equal(sg_sgd_apply_replica(m, r[0], 0.1, 2, 2), SG_ERR_ARG);
+        assert_int_equal(sg_sgd_apply_replica(m, r[0], 0.1, 0, 0), SG_ERR_ARG);
+        assert_int_equal(sg_sgd_apply_replica(m, NULL, 0.1, 0, 1), SG_ERR_ARG);
+        assert_memory_equal(m->items[0]->value, got[1], sizeof got[1]); /* refusals change nothing */
+        sg_params_free(other);
+        sg_graph_free(g0);
+        sg_graph_free(g1);
+        sg_params_free(r[0]);
+        sg_params_free(r[1]);
+        sg_params_free(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sgd_plain_matches_hand),
+        cmocka_unit_test(test_replica_rotation),
         cmocka_unit_test(test_sgd_momentum_two_steps),
         cmocka_unit_test(test_adam_two_steps_by_hand),
         cmocka_unit_test(test_adam_minimizes_quadratic),

@@ -151,5 +151,18 @@ double sg_params_grad_norm(const sg_params *ps);
  * nparts. */
 SG_NODISCARD sg_status sg_sgd_apply_replicas(sg_params *master, sg_params *const *replicas, const double *lr, size_t n,
                                              size_t part, size_t nparts);
+/* One replica's part of that: w -= lr * g over the rows i % nparts == part
+ * of every parameter that replica's backward wrote.  For workers that each
+ * apply their own replica (whose gradients are in their own cache) in
+ * rotation: in phase p of nparts, worker t applies its replica to part
+ * (t + p) % nparts, and a barrier ends the phase; part q then receives the
+ * replicas in the order q, q - 1, ... (mod nparts), the same every run.
+ * The values differ from sg_sgd_apply_replicas's by the order of the
+ * updates only.  Same rules otherwise (nothing may run backward on the
+ * replica meanwhile; the gradients are read, not zeroed; lr 0 does
+ * nothing; allocates nothing).  SG_ERR_ARG for a replica of another set,
+ * or part >= nparts. */
+SG_NODISCARD sg_status sg_sgd_apply_replica(sg_params *master, const sg_params *replica, double lr, size_t part,
+                                            size_t nparts);
 
 #endif

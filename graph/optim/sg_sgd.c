@@ -113,6 +113,13 @@ SG_CLONES static void sg_sgd_apply_row_scaled(sg_dtype dt, void *value, const vo
     }
 }
 
+/* Row r is in range and in part `part` of `nparts` (r % nparts; no
+ * division for one part). */
+static inline bool sg_sgd_row_in_part(int32_t r, size_t rows, size_t part, size_t nparts)
+{
+    return r >= 0 && (size_t)r < rows && (nparts == 1 || (size_t)r % nparts == part);
+}
+
 /* w[rows[i]] -= lr * g_i for every row i of a list entry whose row is part
  * `part` of `nparts` (row % nparts); e's rows index value's first axis; g_i
  * is weight[i] times grad row i / group (sg_param.h), weight-0 rows skipped. */
@@ -121,9 +128,11 @@ static void sg_sgd_apply_entry(sg_dtype dt, void *value, size_t rows, size_t row
 {
     const size_t es = sg_dtype_size(dt), group = e->group ? e->group : 1;
     for (size_t i = 0; i < e->n; i++) {
-        if (i + 2 < e->n && e->rows[i + 2] >= 0 && (size_t)e->rows[i + 2] < rows) /* a row two entries ahead */
+        /* the row two entries ahead, if it is this call's: a row of another
+         * part may be being written by another thread right now */
+        if (i + 2 < e->n && sg_sgd_row_in_part(e->rows[i + 2], rows, part, nparts))
             sg_prefetch((char *)value + (size_t)e->rows[i + 2] * row * es, row * es, true);
-        if (e->rows[i] < 0 || (size_t)e->rows[i] >= rows || (size_t)e->rows[i] % nparts != part)
+        if (!sg_sgd_row_in_part(e->rows[i], rows, part, nparts))
             continue;
         void *w = (char *)value + (size_t)e->rows[i] * row * es;
         const void *g = (const char *)e->grad + i / group * row * es;
@@ -200,33 +209,53 @@ const sg_optim_kind_ops sg_optim_sgd_ops = {"sgd", sg_sgd_valid, sg_sgd_step, sg
 
 /* ---- data-parallel plain SGD over replicas ------------------------------------------------ */
 
+static bool sg_sgd_is_replica_of(const sg_params *replica, const sg_params *master)
+{
+    return replica && replica->master == master && replica->n == master->n;
+}
+
+/* One replica's update of the rows of part `part` (checked by the callers). */
+static void sg_sgd_apply_replica_part(sg_params *master, const sg_params *replica, double lr, size_t part,
+                                      size_t nparts)
+{
+    if (lr == 0.0)
+        return;
+    for (size_t k = 0; k < master->n; k++) {
+        sg_param *mp = master->items[k];
+        const sg_param *p = replica->items[k];
+        const size_t rows = mp->shape.ndim ? mp->shape.d[0] : 1, row = mp->numel / rows, es = sg_dtype_size(mp->dtype);
+        sg_sgd_apply_list(p, mp->value, lr, part, nparts); /* the list is left for zero_grad */
+        if (p->grad_extent == SG_GRAD_ROWS) {
+            for (size_t i = 0; i < p->n_grad_rows; i++)
+                if (p->grad_rows[i] % nparts == part)
+                    sg_sgd_apply_row(mp->dtype, (char *)mp->value + p->grad_rows[i] * row * es,
+                                     (const char *)p->grad + p->grad_rows[i] * row * es, lr, row);
+        } else {
+            for (size_t i = part; i < rows; i += nparts)
+                sg_sgd_apply_row(mp->dtype, (char *)mp->value + i * row * es, (const char *)p->grad + i * row * es, lr,
+                                 row);
+        }
+    }
+}
+
+sg_status sg_sgd_apply_replica(sg_params *master, const sg_params *replica, double lr, size_t part, size_t nparts)
+{
+    if (!master || !sg_sgd_is_replica_of(replica, master) || !nparts || part >= nparts)
+        return SG_ERR_ARG;
+    sg_sgd_apply_replica_part(master, replica, lr, part, nparts);
+    return SG_OK;
+}
+
 sg_status sg_sgd_apply_replicas(sg_params *master, sg_params *const *replicas, const double *lr, size_t n, size_t part,
                                 size_t nparts)
 {
     if (!master || (n && (!replicas || !lr)) || !nparts || part >= nparts)
         return SG_ERR_ARG;
     for (size_t r = 0; r < n; r++)
-        if (!replicas[r] || replicas[r]->master != master || replicas[r]->n != master->n)
+        if (!sg_sgd_is_replica_of(replicas[r], master))
             return SG_ERR_ARG;
-    for (size_t k = 0; k < master->n; k++) {
-        sg_param *mp = master->items[k];
-        const size_t rows = mp->shape.ndim ? mp->shape.d[0] : 1, row = mp->numel / rows, es = sg_dtype_size(mp->dtype);
-        for (size_t r = 0; r < n; r++) { /* replica order for every element: the result does not depend on nparts */
-            const sg_param *p = replicas[r]->items[k];
-            if (lr[r] == 0.0)
-                continue;
-            sg_sgd_apply_list(p, mp->value, lr[r], part, nparts); /* the list is left for zero_grad */
-            if (p->grad_extent == SG_GRAD_ROWS) {
-                for (size_t i = 0; i < p->n_grad_rows; i++)
-                    if (p->grad_rows[i] % nparts == part)
-                        sg_sgd_apply_row(mp->dtype, (char *)mp->value + p->grad_rows[i] * row * es,
-                                         (const char *)p->grad + p->grad_rows[i] * row * es, lr[r], row);
-            } else {
-                for (size_t i = part; i < rows; i += nparts)
-                    sg_sgd_apply_row(mp->dtype, (char *)mp->value + i * row * es, (const char *)p->grad + i * row * es,
-                                     lr[r], row);
-            }
-        }
-    }
+    /* replica order for every element: the result does not depend on nparts */
+    for (size_t r = 0; r < n; r++)
+        sg_sgd_apply_replica_part(master, replicas[r], lr[r], part, nparts);
     return SG_OK;
 }
