@@ -115,8 +115,7 @@ void sg_alias_free(sg_alias *a)
 {
     if (!a)
         return;
-    sg_free(a->prob);
-    sg_free(a->alias);
+    sg_free(a->cell);
     memset(a, 0, sizeof *a);
 }
 
@@ -131,10 +130,11 @@ sg_status sg_alias_init(sg_alias *a, const double *w, size_t n)
     }
     if (!n || !(total > 0) || n > INT32_MAX)
         return SG_ERR_ARG;
-    a->prob = sg_malloc(n * sizeof *a->prob);
-    a->alias = sg_malloc(n * sizeof *a->alias);
+    double *prob = sg_malloc(n * sizeof *prob);
+    a->cell = sg_malloc(n * sizeof *a->cell);
     size_t *small = sg_malloc(n * sizeof *small), *large = sg_malloc(n * sizeof *large);
-    if (!a->prob || !a->alias || !small || !large) {
+    if (!prob || !a->cell || !small || !large) {
+        sg_free(prob);
         sg_free(small);
         sg_free(large);
         sg_alias_free(a);
@@ -143,9 +143,9 @@ sg_status sg_alias_init(sg_alias *a, const double *w, size_t n)
     a->n = n;
     size_t ns = 0, nl = 0;
     for (size_t i = 0; i < n; i++) {
-        a->prob[i] = w[i] * (double)n / total; /* mean 1 */
-        a->alias[i] = (int32_t)i;
-        if (a->prob[i] < 1.0)
+        prob[i] = w[i] * (double)n / total; /* mean 1 */
+        a->cell[i].alias = (int32_t)i;
+        if (prob[i] < 1.0)
             small[ns++] = i;
         else
             large[nl++] = i;
@@ -153,17 +153,22 @@ sg_status sg_alias_init(sg_alias *a, const double *w, size_t n)
     /* pair each under-full outcome with an over-full one, which gives it the rest */
     while (ns && nl) {
         size_t s = small[--ns], l = large[nl - 1];
-        a->alias[s] = (int32_t)l;
-        a->prob[l] -= 1.0 - a->prob[s];
-        if (a->prob[l] < 1.0) {
+        a->cell[s].alias = (int32_t)l;
+        prob[l] -= 1.0 - prob[s];
+        if (prob[l] < 1.0) {
             nl--;
             small[ns++] = l;
         }
     }
-    while (nl) /* rounding leaves these at (about) 1 */
-        a->prob[large[--nl]] = 1.0;
+    while (nl) /* rounding leaves these at (about) 1; their alias is themselves */
+        prob[large[--nl]] = 1.0;
     while (ns)
-        a->prob[small[--ns]] = 1.0;
+        prob[small[--ns]] = 1.0;
+    for (size_t i = 0; i < n; i++) { /* the probability as a threshold on 32 random bits */
+        double t = prob[i] * 0x1p32;
+        a->cell[i].keep = t >= 0x1p32 - 1 ? UINT32_MAX : t > 0 ? (uint32_t)t : 0;
+    }
+    sg_free(prob);
     sg_free(small);
     sg_free(large);
     return SG_OK;
@@ -171,11 +176,10 @@ sg_status sg_alias_init(sg_alias *a, const double *w, size_t n)
 
 int32_t sg_alias_draw(const sg_alias *a, sg_rng *rng)
 {
-    double u = sg_rng_uniform(rng) * (double)a->n;
-    size_t i = (size_t)u;
-    if (i >= a->n)
-        i = a->n - 1;
-    return u - (double)i < a->prob[i] ? (int32_t)i : a->alias[i];
+    uint64_t x = sg_rng_next(rng);
+    size_t i = (size_t)(((x >> 32) * (uint64_t)a->n) >> 32); /* < n */
+    sg_alias_cell c = a->cell[i];
+    return (uint32_t)x < c.keep ? (int32_t)i : c.alias;
 }
 
 /* ---- the batcher ------------------------------------------------------------------- */

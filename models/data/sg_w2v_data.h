@@ -54,10 +54,17 @@ void sg_w2v_corpus_free(sg_w2v_corpus *c);
 
 /* ---- the negative-sampling distribution ------------------------------------- */
 
-/* Walker's alias table over V outcomes with weights proportional to w. */
+/* Walker's alias table over V outcomes with weights proportional to w.  A
+ * draw is one 64-bit random number: its high half picks cell i (multiply
+ * and shift), its low half keeps i when below cell i's threshold, else
+ * takes the cell's alias; both halves of a cell in one 8-byte load. */
+typedef struct sg_alias_cell {
+    uint32_t keep; /* keep i when the low 32 bits are below keep (a full cell aliases itself) */
+    int32_t alias;
+} sg_alias_cell;
+
 typedef struct sg_alias {
-    double *prob;   /* (V) owned: keep outcome i when the uniform is below prob[i] */
-    int32_t *alias; /* (V) owned: else take alias[i] */
+    sg_alias_cell *cell; /* (V) owned */
     size_t n;
 } sg_alias;
 
