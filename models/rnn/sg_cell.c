@@ -371,7 +371,10 @@ bool sg_cell_check_state(sg_graph *g, const sg_cell *cell, const char *layer, si
     return false;
 }
 
-bool sg_cell_step(sg_graph *g, const sg_cell *cell, sg_tensor *x_t, const sg_cell_state *prev, sg_cell_state *next)
+/* sg_cell_step (projected false: x_t (B, I), projected here when G > 0) and
+ * sg_cell_step_projected (x_t (B, G*H), G > 0). */
+static bool sg_cell_step_any(sg_graph *g, const sg_cell *cell, sg_tensor *x_t, bool projected,
+                             const sg_cell_state *prev, sg_cell_state *next)
 {
     if (!g)
         return false;
@@ -387,6 +390,13 @@ bool sg_cell_step(sg_graph *g, const sg_cell *cell, sg_tensor *x_t, const sg_cel
                                     : "next");
         return false;
     }
+    if (projected && cell->gates == 0) {
+        sg_graph_fail(g, SG_ERR_ARG,
+                      "cell '%s': it has no input projection (G = 0), so its input cannot be given projected",
+                      cell->name);
+        return false;
+    }
+    const size_t width = projected ? cell->gates * cell->hidden : cell->input;
     char sb[64];
     if (!x_t || !prev->h || (cell->has_c && !prev->c)) {
         sg_graph_fail(g, SG_ERR_ARG, "cell '%s': %s is NULL", cell->name,
@@ -396,25 +406,36 @@ bool sg_cell_step(sg_graph *g, const sg_cell *cell, sg_tensor *x_t, const sg_cel
         return false;
     }
     size_t B = prev->h->shape.d[0];
-    if (!sg_cell_is_2d(x_t, x_t->shape.d[0], cell->input) || !sg_cell_is_2d(prev->h, B, cell->hidden) ||
+    if (!sg_cell_is_2d(x_t, x_t->shape.d[0], width) || !sg_cell_is_2d(prev->h, B, cell->hidden) ||
         x_t->shape.d[0] != B || (cell->has_c && !sg_cell_is_2d(prev->c, B, cell->hidden))) {
         char sh[64], sc[64];
         sg_graph_fail(g, SG_ERR_SHAPE,
-                      "cell '%s': x_t must be (B, I) with I = %zu and the state (B, H) with H = %zu; "
+                      "cell '%s': x_t must be (B, %s) with %s = %zu and the state (B, H) with H = %zu; "
                       "got x_t %s, h %s%s%s",
-                      cell->name, cell->input, cell->hidden, sg_shape_str(x_t->shape, sb, sizeof sb),
-                      sg_shape_str(prev->h->shape, sh, sizeof sh), cell->has_c ? ", c " : "",
-                      cell->has_c ? sg_shape_str(prev->c->shape, sc, sizeof sc) : "");
+                      cell->name, projected ? "G*H" : "I", projected ? "G*H" : "I", width, cell->hidden,
+                      sg_shape_str(x_t->shape, sb, sizeof sb), sg_shape_str(prev->h->shape, sh, sizeof sh),
+                      cell->has_c ? ", c " : "", cell->has_c ? sg_shape_str(prev->c->shape, sc, sizeof sc) : "");
         return false;
     }
     sg_cell_state p = *prev;
     if (!p.h_rec)
         p.h_rec = p.h;
-    sg_tensor *x = cell->gates > 0 ? sg_cell_project(g, cell, x_t) : x_t; /* (B, G*H) or (B, I) */
+    sg_tensor *x = cell->gates > 0 && !projected ? sg_cell_project(g, cell, x_t) : x_t; /* (B, G*H) or (B, I) */
     if (!x)
         return false;
     bool ok = cell->step(g, cell, x, &p, next);
     if (!ok && !sg_graph_status(g))
         sg_graph_fail(g, SG_ERR_STATE, "cell '%s': the step failed without a message", cell->name);
     return sg_cell_check_state(g, cell, cell->name, SIZE_MAX, B, next);
+}
+
+bool sg_cell_step(sg_graph *g, const sg_cell *cell, sg_tensor *x_t, const sg_cell_state *prev, sg_cell_state *next)
+{
+    return sg_cell_step_any(g, cell, x_t, false, prev, next);
+}
+
+bool sg_cell_step_projected(sg_graph *g, const sg_cell *cell, sg_tensor *p_t, const sg_cell_state *prev,
+                            sg_cell_state *next)
+{
+    return sg_cell_step_any(g, cell, p_t, true, prev, next);
 }

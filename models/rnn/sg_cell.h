@@ -171,6 +171,13 @@ sg_tensor *sg_cell_project(sg_graph *g, const sg_cell *cell, sg_tensor *x);
  * with a graph error naming the cell on any failure. */
 bool sg_cell_step(sg_graph *g, const sg_cell *cell, sg_tensor *x_t, const sg_cell_state *prev, sg_cell_state *next);
 
+/* As sg_cell_step for a cell with G > 0 whose input the caller has projected:
+ * p_t (B, G*H) in place of x_t W_x + b_x (for inputs joined from parts, one
+ * of them the same at every step; see sg_seq_run_projected).  A graph error
+ * (SG_ERR_ARG) for a cell with G = 0. */
+bool sg_cell_step_projected(sg_graph *g, const sg_cell *cell, sg_tensor *p_t, const sg_cell_state *prev,
+                            sg_cell_state *next);
+
 /* The built-in cells' steps (the sg_cell_step_fn of each kind, as set by the
  * inits; the LSTM's also serves the peephole LSTM), for callers that name a
  * step directly: the op registry (frontends/registry). x_t is the PROJECTED

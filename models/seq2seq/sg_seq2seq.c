@@ -121,6 +121,15 @@ typedef struct sg_s2s_enc {
     sg_tensor *bias;     /* (B, S): 0 at real source steps, -1e4 at padding */
     sg_cell_state init;  /* the decoder's first state */
     sg_tensor *h0;       /* (B, H): the encoder's summary, fed everywhere when peeky */
+    /* The decoder's input projection [token; h0 if peeky; h~ if input feeding]
+     * W_x + b_x taken apart by rows, when its cell has one (G > 0), so that the
+     * part that is the same at every step, h0, is multiplied once per batch: */
+    sg_tensor *dec_w_tok;  /* (E, G*H) the token's rows of W_x */
+    sg_tensor *dec_w_feed; /* (H, G*H) h~'s rows, input feeding only */
+    sg_tensor *dec_const;  /* (B, G*H) h0 W_x[h0's rows] + b_x when peeky, else b_x (G*H) */
+    /* and the output layer [h~; h0] W + b of a peeky decoder the same way: */
+    sg_tensor *out_w_z;   /* (H, V) h~'s rows of W */
+    sg_tensor *out_const; /* (B, V) h0 W[h0's rows] + b */
 } sg_s2s_enc;
 
 /* (S, B, F) -> (B, F, S), by reshape and transpose (ops only); S = 1 is a
@@ -140,6 +149,30 @@ static sg_tensor *sg_s2s_time_major(sg_graph *g, sg_tensor *x, size_t S, size_t 
         return sg_reshape(g, x, SG_SHAPE(B, F));
     sg_tensor *flat = sg_reshape(g, x, SG_SHAPE(B * F, S));
     return sg_reshape(g, sg_transpose(g, flat), SG_SHAPE(S * B, F));
+}
+
+/* Takes the decoder's input projection and, when peeky, its output layer
+ * apart by the rows of their inputs' parts (the fields of sg_s2s_enc). */
+static void sg_s2s_split(sg_graph *g, const sg_seq2seq *m, sg_s2s_enc *enc)
+{
+    const size_t E = m->cfg.embed, H = m->cfg.hidden;
+    if (m->dec.gates > 0) {
+        sg_tensor *W = sg_param_use(g, m->dec.W_x), *b = sg_param_use(g, m->dec.b_x); /* (I, G*H), (G*H) */
+        enc->dec_w_tok = m->dec.input == E ? W : sg_slice(g, W, 0, 0, E);
+        size_t row = E;
+        enc->dec_const = b;
+        if (m->cfg.peeky) {
+            enc->dec_const = sg_addmm(g, enc->h0, sg_slice(g, W, 0, row, H), b, false); /* (B, G*H) */
+            row += H;
+        }
+        if (m->cfg.input_feeding)
+            enc->dec_w_feed = sg_slice(g, W, 0, row, H);
+    }
+    if (m->cfg.peeky) {
+        sg_tensor *W = sg_param_use(g, m->out.W), *b = sg_param_use(g, m->out.b); /* (2H, V), (V) */
+        enc->out_w_z = sg_slice(g, W, 0, 0, H);
+        enc->out_const = sg_addmm(g, enc->h0, sg_slice(g, W, 0, H, H), b, false); /* (B, V) */
+    }
 }
 
 static bool sg_s2s_encode(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch *b, sg_s2s_enc *enc)
@@ -193,6 +226,11 @@ static bool sg_s2s_encode(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch 
         enc->bias = sg_input_f64(g, "src_bias", SG_SHAPE(B, S), bias, false);
     }
     sg_scope_pop(g);
+    if (enc->h0) {
+        sg_scope_push(g, "dec");
+        sg_s2s_split(g, m, enc);
+        sg_scope_pop(g);
+    }
     return enc->init.h != NULL && sg_graph_status(g) == SG_OK;
 }
 
@@ -215,21 +253,40 @@ static bool sg_s2s_dec_start(sg_graph *g, const sg_seq2seq *m, const sg_s2s_enc 
     return d->feed != NULL;
 }
 
+/* The decoder's projected input (G > 0) for the token embeddings e, one step
+ * (B, E) or T steps (T, B, E), and with input feeding the fed h~ (B, H) of
+ * one step: e W_tok [+ feed W_feed] + (h0 W_h0 + b_x, or b_x), shaped
+ * (B, G*H) or (T, B, G*H). */
+static sg_tensor *sg_s2s_dec_project(sg_graph *g, const sg_s2s_enc *enc, sg_tensor *e, sg_tensor *feed)
+{
+    sg_tensor *p = enc->dec_const && enc->dec_const->shape.ndim == 1
+                       ? sg_addmm(g, e, enc->dec_w_tok, enc->dec_const, false)
+                       : sg_add(g, sg_matmul(g, e, enc->dec_w_tok), enc->dec_const);
+    return feed ? sg_add(g, p, sg_matmul(g, feed, enc->dec_w_feed)) : p;
+}
+
 /* The decoder's cell on the ids (B) from *state: *state becomes the new
  * state and its h (B, H) is returned. */
 static sg_tensor *sg_s2s_cell(sg_graph *g, const sg_seq2seq *m, const sg_s2s_enc *enc, const int32_t *ids,
                               sg_s2s_dec *state)
 {
-    sg_tensor *parts[3] = {sg_embedding_lookup(g, &m->embed, SG_SHAPE(enc->B), ids)}; /* (B, E) */
-    size_t n_parts = 1;
-    if (m->cfg.peeky)
-        parts[n_parts++] = enc->h0;
-    if (m->cfg.input_feeding)
-        parts[n_parts++] = state->feed;
-    sg_tensor *u = n_parts > 1 ? sg_concat(g, parts, n_parts, 1) : parts[0];
+    sg_tensor *e = sg_embedding_lookup(g, &m->embed, SG_SHAPE(enc->B), ids); /* (B, E) */
     sg_cell_state next = {0};
-    if (!u || !sg_cell_step(g, &m->dec, u, &state->cell, &next))
-        return NULL;
+    if (m->dec.gates > 0) {
+        sg_tensor *p = sg_s2s_dec_project(g, enc, e, m->cfg.input_feeding ? state->feed : NULL); /* (B, G*H) */
+        if (!p || !sg_cell_step_projected(g, &m->dec, p, &state->cell, &next))
+            return NULL;
+    } else { /* a cell without a projection gets the joined input */
+        sg_tensor *parts[3] = {e};
+        size_t n_parts = 1;
+        if (m->cfg.peeky)
+            parts[n_parts++] = enc->h0;
+        if (m->cfg.input_feeding)
+            parts[n_parts++] = state->feed;
+        sg_tensor *u = n_parts > 1 ? sg_concat(g, parts, n_parts, 1) : parts[0];
+        if (!u || !sg_cell_step(g, &m->dec, u, &state->cell, &next))
+            return NULL;
+    }
     state->cell = (sg_cell_state){.h = next.h, .c = next.c};
     return next.h;
 }
@@ -267,16 +324,9 @@ static sg_tensor *sg_s2s_head(sg_graph *g, const sg_seq2seq *m, const sg_s2s_enc
     }
     if (feed)
         *feed = z;
-    if (m->cfg.peeky) {
-        sg_tensor **parts = sg_graph_alloc(g, (T + 1) * sizeof *parts);
-        if (!parts)
-            return NULL;
-        for (size_t t = 0; t < T; t++) /* h0 beside every step's row */
-            parts[t] = enc->h0;
-        sg_tensor *h0s = T == 1 ? enc->h0 : sg_concat(g, parts, T, 0); /* (T*B, H) */
-        parts[0] = z;
-        parts[1] = h0s;
-        z = sg_concat(g, parts, 2, 1);
+    if (m->cfg.peeky) { /* [h~; h0] W + b = h~ W_z + (h0 W_h0 + b), the second once per batch */
+        sg_tensor *y = sg_matmul(g, sg_reshape(g, z, SG_SHAPE(T, B, H)), enc->out_w_z); /* (T, B, V) */
+        return sg_reshape(g, sg_add(g, y, enc->out_const), SG_SHAPE(T * B, m->cfg.vocab));
     }
     return sg_linear_forward(g, &m->out, z);
 }
@@ -316,6 +366,18 @@ sg_tensor *sg_seq2seq_loss(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch
         return NULL;
     for (size_t i = 0; i < T * B; i++) /* padding is no target */
         y[i] = b->tgt_mask[i] > 0 ? b->dec_out[i] : -1;
+    if (at_once && m->dec.gates > 0) { /* the cell's inputs projected for all steps at once */
+        sg_scope_push(g, "dec");
+        sg_tensor *P = sg_s2s_dec_project(g, &enc, sg_embedding_lookup(g, &m->embed, SG_SHAPE(T, B), b->dec_in),
+                                          NULL); /* (T, B, G*H) */
+        sg_scope_pop(g);
+        sg_seq_run_opts ro = {.init = enc.init};
+        sg_tensor *hs = sg_seq_run_projected(g, "dec", &m->dec, P, &ro, NULL); /* (T, B, H) */
+        sg_scope_push(g, "dec");
+        sg_tensor *logits = sg_s2s_head(g, m, &enc, sg_reshape(g, hs, SG_SHAPE(T * B, m->cfg.hidden)), T, NULL, NULL);
+        sg_scope_pop(g);
+        return sg_loss_cross_entropy(g, logits, sg_ids(g, "y", SG_SHAPE(T * B), y), NULL, SG_REDUCE_MEAN);
+    }
     sg_scope_push(g, "dec");
     for (size_t t = 0; t < T; t++) {
         sg_scope_push(g, "t%zu", t);
