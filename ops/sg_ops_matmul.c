@@ -239,6 +239,12 @@ sg_status sg_threads_set(size_t n)
     return st;
 }
 
+const char *sg_blas_core(void)
+{
+    const char *name = openblas_get_corename();
+    return name ? name : "unknown";
+}
+
 /* Element i of buffer base (elements of esz bytes). */
 static inline void *sg_at(void *base, size_t i, size_t esz) { return (char *)base + i * esz; }
 

@@ -19,4 +19,8 @@
 
 SG_NODISCARD sg_status sg_threads_set(size_t n);
 
+/* The name of the kernels the BLAS picked for this CPU when it loaded
+ * (OpenBLAS's core name, e.g. "Haswell" or "SkylakeX"); a static string. */
+const char *sg_blas_core(void);
+
 #endif

@@ -31,6 +31,13 @@ for c in "demo" "train" "train lm" "train sine" "eval" "generate" "gradcheck" "g
 done
 expect 0 "seqgrad help" -- "$seqgrad" help
 grep -q "exit codes" "$dir/out" || fail "seqgrad help states no exit codes"
+# --version names the BLAS kernels and whether the environment chose them
+expect 0 "--version, OPENBLAS_CORETYPE=Haswell" -- env OPENBLAS_CORETYPE=Haswell "$seqgrad" --version
+grep -q "^BLAS kernels: OpenBLAS Haswell (OPENBLAS_CORETYPE=Haswell)$" "$dir/out" ||
+  fail "--version does not name the kernels the environment chose: $(cat "$dir/out")"
+expect 0 "--version, OpenBLAS's choice" -- env -u OPENBLAS_CORETYPE "$seqgrad" --version
+grep -q "^BLAS kernels: OpenBLAS [A-Za-z0-9]* (its own choice)$" "$dir/out" ||
+  fail "--version does not name OpenBLAS's own kernels: $(cat "$dir/out")"
 expect 0 "-h" -- "$seqgrad" train lm -h
 grep -q -- "--bptt N" "$dir/out" || fail "train lm --help lacks --bptt"
 grep -q -- "--window" "$dir/out" && fail "train lm --help lists the sine task's --window"

@@ -4,9 +4,11 @@
  * run could not finish, 2 usage, 3 a bad input file. */
 #include "frontends/cli/sg_cli.h"
 #include "graph/comm/sg_comm_mpi.h"
+#include "ops/sg_threads.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int main(int argc, char **argv)
@@ -20,6 +22,9 @@ int main(int argc, char **argv)
         printf("seqgrad %s\n", SG_VERSION);
         printf("data-parallel training over MPI (mpirun -np N seqgrad train lm): %s\n",
                sg_comm_mpi_available() ? "yes" : "absent from this build");
+        const char *forced = getenv("OPENBLAS_CORETYPE"); /* read by OpenBLAS when it loads */
+        printf("BLAS kernels: OpenBLAS %s (%s%s)\n", sg_blas_core(), forced ? "OPENBLAS_CORETYPE=" : "its own choice",
+               forced ? forced : "");
         return SG_EXIT_OK;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
