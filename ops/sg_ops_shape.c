@@ -6,9 +6,9 @@
  *
  *   transpose  y[b, j, i] = x[b, i, j]            gx[b, i, j] += gy[b, j, i]
  *              (last two axes; b = the leading axes, 0 to 2 of them)
- *   reshape    y[f] = x[f] (flat, same numel)     gx[f] += gy[f]
+ *   reshape    y[f] = x[f] (flat, same numel)     gx[f] += gy[f]     (a view: no copy)
  *   slice      y[o, a, r] = x[o, start + a, r]    gx[o, start + a, r] += gy[o, a, r]
- *              (a in [0, len); other elements of gx untouched)
+ *              (a in [0, len); other elements of gx untouched; a view when outer = 1)
  *   concat     y[o, off_k + a, r] = x_k[o, a, r]  gx_k[o, a, r] += gy[o, off_k + a, r]
  *              (off_k = sum of the axis lengths of inputs 0..k-1)
  *   split      one node per part p: the slice y_p = x[:, off_p : off_p + n_p, :]
@@ -171,10 +171,19 @@ static sg_status reshape_shape(sg_tensor *node, char *msg, size_t cap)
     return SG_OK;
 }
 
-/* clang-format off */
-SG_KERNEL_RANGED(reshape_forward, node->numel, 16,
-    memcpy((T *)node->data + lo, (const T *)node->src[0]->data + lo, (hi - lo) * sizeof(T));)
+/* A reshape is a view: its output is its input's elements in the same order. */
+static bool reshape_view(const sg_tensor *node, size_t *offset)
+{
+    (void)node;
+    *offset = 0;
+    return true;
+}
 
+/* Never called for a view (sg_op_forward points the data instead); kept so
+ * that the descriptor has a forward like every op. */
+static void reshape_forward(sg_tensor *node) { node->data = node->src[0]->data; }
+
+/* clang-format off */
 SG_KERNEL_RANGED(reshape_vjp, node->numel, 16,
     const T *gy = node->grad;
     T *gx = node->src[0]->grad;
@@ -218,6 +227,7 @@ const sg_op sg_op_reshape = {.name = "reshape",
                              .vjp = reshape_vjp,
                              .example = reshape_example,
                              .vjp_assigns = true,
+                             .view = reshape_view,
                              .n_variants = 5};
 
 /* ---- slice (and split, whose nodes are slices) ---------------------------- */
@@ -284,6 +294,18 @@ SG_KERNEL_RANGED(slice_vjp, sg_outer_blocks(node->src[0]->shape, node->args.i[0]
     SG_SLICE_LOOP(for (size_t r = 0; r < run; r++) gx[xo + r] += gy[yo + r]))
 /* clang-format on */
 
+/* A slice with one outer block (every axis before the sliced one of size 1:
+ * rows of a matrix, steps of a time-major sequence) is one contiguous run of
+ * its input, so a view from element start * inner on. */
+static bool slice_view(const sg_tensor *node, size_t *offset)
+{
+    sg_shape xs = node->src[0]->shape;
+    size_t outer, inner;
+    sg_axis_blocks(xs, sg_arg_axis(node->args.i[0], xs.ndim), &outer, &inner);
+    *offset = (size_t)node->args.i[1] * inner;
+    return outer == 1;
+}
+
 sg_tensor *sg_slice(sg_graph *g, sg_tensor *x, int axis, size_t start, size_t len)
 {
     sg_op_args args = {.i = {axis, (long)start, (long)len}};
@@ -314,6 +336,7 @@ const sg_op sg_op_slice = {.name = "slice",
                            .forward = slice_forward,
                            .vjp = slice_vjp,
                            .example = slice_example,
+                           .view = slice_view,
                            .n_variants = 6};
 
 /* ---- concat -------------------------------------------------------------- */

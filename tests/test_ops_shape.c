@@ -1,5 +1,6 @@
 /* test_ops_shape.c — shape ops (transpose, reshape, slice, concat, split):
- * forward values by hand in f32 and f64 graphs, exact split/concat round trips
+ * forward values by hand in f32 and f64 graphs (reshapes and row slices are
+ * views of their input, other slices copies), exact split/concat round trips
  * (values and gradients), and every error case: the op returns NULL (split:
  * an error status and NULL outputs) and the graph's error names the op and
  * the input shape. */
@@ -69,9 +70,10 @@ static void test_reshape_forward(void **state)
         sg_tensor *x = iota(g, "x", SG_SHAPE(2, 3), 1, false);
         sg_tensor *y = sg_reshape(g, x, SG_SHAPE(3, 1, 2));
         assert_values(y, SG_SHAPE(3, 1, 2), (const double[]){1, 2, 3, 4, 5, 6});
-        assert_ptr_not_equal(y->data, x->data); /* a copy, not an alias */
+        assert_ptr_equal(y->data, x->data); /* a view: the input's elements, not a copy */
         sg_tensor_set(x, 0, 42);
-        assert_true(sg_tensor_get(y, 0) == 1);
+        assert_true(sg_tensor_get(y, 0) == 42);
+        sg_tensor_set(x, 0, 1);
         y = sg_reshape(g, iota(g, "one", SG_SHAPE(1, 1), 7, false), SG_SCALAR);
         assert_values(y, SG_SCALAR, (const double[]){7});
         y = sg_reshape(g, y, SG_SHAPE(1, 1, 1, 1));
@@ -93,7 +95,18 @@ static void test_slice_forward(void **state)
         assert_values(sg_slice(g, x, 0, 0, 3), SG_SHAPE(3, 4), (const double[]){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
         /* middle axis of (2, 3, 2): x[o, a, r] = 6o + 2a + r */
         sg_tensor *x3 = iota(g, "x3", SG_SHAPE(2, 3, 2), 0, false);
-        assert_values(sg_slice(g, x3, 1, 1, 2), SG_SHAPE(2, 2, 2), (const double[]){2, 3, 4, 5, 8, 9, 10, 11});
+        sg_tensor *mid = sg_slice(g, x3, 1, 1, 2);
+        assert_values(mid, SG_SHAPE(2, 2, 2), (const double[]){2, 3, 4, 5, 8, 9, 10, 11});
+        /* rows (one outer block) are a view of the input from the first row on;
+         * a slice of columns or of a middle axis (outer > 1) is a copy */
+        sg_tensor *rows = sg_slice(g, x, 0, 1, 2), *cols = sg_slice(g, x, 1, 1, 2);
+        size_t esz = sg_dtypes[d] == SG_F64 ? sizeof(double) : sizeof(float);
+        assert_ptr_equal(rows->data, (char *)x->data + 4 * esz);
+        assert_true((char *)cols->data < (char *)x->data || (char *)cols->data >= (char *)x->data + 12 * esz);
+        assert_true((char *)mid->data < (char *)x3->data || (char *)mid->data >= (char *)x3->data + 12 * esz);
+        sg_tensor *lead = sg_slice(g, sg_reshape(g, x3, SG_SHAPE(1, 6, 2)), 1, 2, 3); /* outer 1: a view */
+        assert_ptr_equal(lead->data, (char *)x3->data + 4 * esz);
+        assert_values(lead, SG_SHAPE(1, 3, 2), (const double[]){4, 5, 6, 7, 8, 9});
         SG_ASSERT_GRAPH_OK(g);
         sg_graph_free(g);
     }

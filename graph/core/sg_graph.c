@@ -604,6 +604,15 @@ sg_status sg_graph_fail_op(sg_graph *g, sg_status s, const char *op_name, sg_ten
                          sg_scope_label(g->scope, path, sizeof path), msg, ins);
 }
 
+void sg_op_forward(sg_tensor *t)
+{
+    size_t at = 0;
+    if (t->op->view && t->op->view(t, &at))
+        t->data = (char *)t->src[0]->data + at * sg_dtype_size(t->dtype);
+    else
+        t->op->forward(t);
+}
+
 sg_tensor *sg_op_apply(sg_graph *g, const sg_op *op, sg_tensor *const *src, size_t n_src, const sg_op_args *args)
 {
     if (!g || g->status)
@@ -655,14 +664,19 @@ sg_tensor *sg_op_apply(sg_graph *g, const sg_op *op, sg_tensor *const *src, size
         return NULL;
     }
     t->numel = sg_shape_numel(t->shape);
-    t->data = sg_arena_alloc(&g->arena, t->numel * sg_dtype_size(t->dtype));
+    size_t view_at = 0;
+    const bool view = op->view && op->view(t, &view_at) && t->dtype == src[0]->dtype && view_at <= src[0]->numel &&
+                      t->numel <= src[0]->numel - view_at;
+    t->data = view ? (char *)src[0]->data + view_at * sg_dtype_size(t->dtype)
+                   : sg_arena_alloc(&g->arena, t->numel * sg_dtype_size(t->dtype));
     if (t->aux_bytes)
         t->aux = sg_arena_alloc(&g->arena, t->aux_bytes);
     if (!t->data || (t->aux_bytes && !t->aux)) {
         sg_graph_fail(g, SG_ERR_NOMEM, "out of memory for the output of op '%s' (%zu elements)", opname, t->numel);
         return NULL;
     }
-    op->forward(t);
+    if (!view)
+        op->forward(t);
 
     bool rg = false;
     if (g->grad_enabled)

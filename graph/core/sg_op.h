@@ -9,7 +9,8 @@
  *      was expected into msg; the engine adds op name, scope and input shapes.
  *   2. The engine allocates data (and aux) in the arena and calls `forward`,
  *      which must compute node->data (and node->aux) from the inputs alone, so
- *      that it can be re-run (per-op gradient check).
+ *      that it can be re-run (per-op gradient check); or, for a view (the
+ *      `view` field), points node->data into the input's data.
  *   3. On backward, `vjp` is called with node->grad set; for every input k that
  *      requires grad, src[k]->grad exists (zeroed or holding earlier sums) and
  *      the VJP ADDS its contribution (+=); for an op with vjp_assigns, a
@@ -65,6 +66,15 @@ struct sg_op {
      * need not zero it first.  An input that appears twice among the inputs
      * is never marked. */
     bool vjp_assigns;
+    /* NULL, or: whether this node's output is input 0's elements from element
+     * *offset on, in the same order (a reshape; a slice of contiguous rows).
+     * Then the output is a view: the engine points node->data into
+     * src[0]->data instead of allocating and computing it, and forward is
+     * never called for the node (sg_op_forward re-points it instead).  The
+     * VJP is unchanged.  A view's values change with its input's, so no code
+     * may write into an op's input after using it (none does: leaves are
+     * filled when made). */
+    bool (*view)(const sg_tensor *node, size_t *offset);
     int n_variants; /* number of example variants (>= 1) */
     /* Per-op finite differences are unreliable near kinks (relu at 0); an op may
      * keep its examples away from them; nothing else is relaxed. */
@@ -75,6 +85,11 @@ struct sg_op {
  * or the shape rule fails; the error is then readable with sg_graph_error(g).
  * args may be NULL (all zeros).  Inputs must belong to g. */
 sg_tensor *sg_op_apply(sg_graph *g, const sg_op *op, sg_tensor *const *src, size_t n_src, const sg_op_args *args);
+
+/* Computes node->data again from its inputs' current data: forward, or for a
+ * view (op->view) points node->data into src[0]->data again, so that it
+ * follows an input whose data pointer was swapped (the precision check). */
+void sg_op_forward(sg_tensor *node);
 
 /* Whether input k of op is differentiable. */
 bool sg_op_input_differentiable(const sg_op *op, size_t k);
