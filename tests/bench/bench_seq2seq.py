@@ -4,9 +4,10 @@
 Measures, in one run on this machine, training target tokens/s (forward, backward, clip 5,
 Adam) of the textbook's date-format model: embedding 16, LSTM encoder and decoder of 256
 units, Luong dot attention with the tanh combine layer, batch 128, reversed source; for
-seqgrad (`seqgrad train seq2seq`) and for PyTorch, each with 1 and 2 threads, and seqgrad also
-as --ranks MPI ranks of one thread (data-parallel, the same model and updates); the ratio best
-seqgrad / best PyTorch; and each process's peak resident memory.
+seqgrad (`seqgrad train seq2seq`) with 1 and 2 threads, and also as --ranks MPI ranks of one
+thread (data-parallel, the same model and updates); for PyTorch with 1 and 2 ATen threads, each
+with 1 and 2 OpenBLAS threads (torch does not set OpenBLAS's count, and its products run there);
+the ratio best seqgrad / best PyTorch over all of them; and each process's peak resident memory.
 
 The torch model is written the way a torch user would write it for speed: the encoder and the
 teacher-forced decoder are each one nn.LSTM call over the whole padded batch (packed for the
@@ -146,8 +147,10 @@ def seqgrad_run(binary, data, batches, threads, attention, ranks=1):
     return row['tokens_per_s'], rss
 
 
-def torch_run(data, batches, threads, attention):
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+def torch_run(data, batches, threads, blas, attention):
+    """threads: ATen's (torch.set_num_threads, OMP_NUM_THREADS); blas: OpenBLAS's, which torch
+    does not set (its products go through Debian's OpenBLAS, by default on every core)."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(blas))
     out, rss = measure([sys.executable, os.path.abspath(__file__), '--worker', data, str(batches), str(threads),
                         attention], env)
     return json.loads(out.strip().splitlines()[-1])['tokens_per_s'], rss
@@ -170,27 +173,30 @@ def main():
     a = ap.parse_args()
     rows = []
     for t in range(1, a.threads + 1):
-        sg = tr = sg_rss = tr_rss = 0
+        sg = sg_rss = 0
+        tr = {b: (0, 0) for b in range(1, a.threads + 1)}  # torch with t ATen threads and b OpenBLAS threads
         for _ in range(a.repeat):  # alternating, so a drift of the machine's speed hits both
             s_tok, s_rss = seqgrad_run(a.seqgrad, a.data, a.batches, t, a.attention)
-            t_tok, t_rss = torch_run(a.data, a.batches, t, a.attention)
-            sg, tr = max(sg, s_tok), max(tr, t_tok)
-            sg_rss, tr_rss = max(sg_rss, s_rss), max(tr_rss, t_rss)
-        rows.append((f'{t}', sg, sg_rss, tr, tr_rss))
+            sg, sg_rss = max(sg, s_tok), max(sg_rss, s_rss)
+            for b in tr:
+                t_tok, t_rss = torch_run(a.data, a.batches, t, b, a.attention)
+                tr[b] = (max(tr[b][0], t_tok), max(tr[b][1], t_rss))
+        for b in sorted(tr):
+            rows.append((f'{t}' if b == 1 else '', sg if b == 1 else 0, sg_rss, f'{t} ATen x {b} BLAS', *tr[b]))
     if a.ranks > 1 and shutil.which('mpirun'):
         runs = [seqgrad_run(a.seqgrad, a.data, a.batches, 1, a.attention, a.ranks) for _ in range(a.repeat)]
-        rows.append((f'{a.ranks} ranks x 1 (seqgrad only)', max(r[0] for r in runs), max(r[1] for r in runs), 0, 0))
+        rows.append((f'{a.ranks} ranks x 1 (seqgrad only)', max(r[0] for r in runs), max(r[1] for r in runs), '', 0,
+                     0))
     print(f'attention seq2seq ({a.attention}), E {E}, H {H}, batch {B}, reversed source, {a.batches} batches '
           f'of {os.path.basename(a.data)}; target tokens/s of training (higher is better), the best of '
           f'{a.repeat} alternating runs each')
-    print('| threads | seqgrad tok/s | seqgrad peak RSS | torch tok/s | torch peak RSS | seqgrad / torch |')
+    print('| seqgrad threads | seqgrad tok/s | seqgrad peak RSS | torch threads | torch tok/s | torch peak RSS |')
     print('| --- | --- | --- | --- | --- | --- |')
-    for t, sg, sg_rss, tr, tr_rss in rows:
-        if tr:
-            print(f'| {t} | {sg:.0f} | {sg_rss:.0f} MiB | {tr:.0f} | {tr_rss:.0f} MiB | {sg / tr:.2f} |')
-        else:
-            print(f'| {t} | {sg:.0f} | {sg_rss:.0f} MiB per rank | | | |')
-    best_sg, best_tr = max(r[1] for r in rows), max(r[3] for r in rows if r[3])
+    for t, sg, sg_rss, cfg, tr, tr_rss in rows:
+        sg_cells = f'{sg:.0f} | {sg_rss:.0f} MiB{" per rank" if not cfg else ""}' if sg else ' | '
+        tr_cells = f'{cfg} | {tr:.0f} | {tr_rss:.0f} MiB' if tr else ' | | '
+        print(f'| {t} | {sg_cells} | {tr_cells} |')
+    best_sg, best_tr = max(r[1] for r in rows), max(r[4] for r in rows if r[4])
     print(f'best against best: seqgrad {best_sg:.0f} tok/s, torch {best_tr:.0f} tok/s, ratio {best_sg / best_tr:.2f}')
     return 0
 
