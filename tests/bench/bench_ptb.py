@@ -26,6 +26,7 @@ import re
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -96,17 +97,19 @@ def sgemm_peak(threads):
 
 
 def run_seqgrad(exe, data, windows, threads, config):
+    """tokens/s and peak RSS (MB, by /usr/bin/time: this process's children's maximum would also
+    count the torch runs of earlier rounds) of one seqgrad run."""
     t0 = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    out = subprocess.run([exe, "train", "lm", "--data", data, "--epochs", "1", "--max-windows", str(windows),
-                          "--threads", str(threads), "--hidden", str(CONFIGS[config][0]), "--bptt",
-                          str(CONFIGS[config][1]), "--dropout", str(CONFIGS[config][2])],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit("seqgrad failed:\n" + out.stdout + out.stderr)
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        out = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", tf.name, exe, "train", "lm", "--data", data,
+                              "--epochs", "1", "--max-windows", str(windows), "--threads", str(threads),
+                              "--hidden", str(CONFIGS[config][0]), "--bptt", str(CONFIGS[config][1]),
+                              "--dropout", str(CONFIGS[config][2])], capture_output=True, text=True)
+        if out.returncode != 0:
+            sys.exit("seqgrad failed:\n" + out.stdout + out.stderr)
+        rss = int(tf.read().strip().splitlines()[-1]) / 1024.0
     m = re.search(r"epoch 1: .* ([0-9.]+) tok/s", out.stdout)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return float(m.group(1)), max(after, before) / 1024.0, time.perf_counter() - t0
+    return float(m.group(1)), rss, time.perf_counter() - t0
 
 
 def main():
