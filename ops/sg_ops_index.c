@@ -24,7 +24,8 @@
  *
  *   cross_entropy  logits (N, C), targets (N) in [0, C) or -1 (ignored)
  *                  m_n = max_c x[n, c],  lse_n = m_n + log(sum_c e^(x[n, c] - m_n))
- *                  p[n, c] = e^(x[n, c] - lse_n)      (saved in aux for the VJP)
+ *                  p[n, c] = e^(x[n, c] - m_n) / sum_c e^(x[n, c] - m_n)  (m_n and the
+ *                  inverse sum saved in aux, p computed again by the VJP)
  *                  l_n = lse_n - x[n, t_n]  (= -log p[n, t_n]),  0 where t_n = -1
  *                  NONE: y = l (N);  SUM: y = sum_n l_n;  MEAN: y = sum_n l_n / max(count, 1)
  *                  with count = the number of targets that are not -1.
@@ -482,7 +483,10 @@ static sg_status cross_entropy_shape(sg_tensor *node, char *msg, size_t cap)
         }
     }
     node->shape = red == SG_REDUCE_NONE ? SG_SHAPE(N) : SG_SCALAR;
-    node->aux_bytes = (N * C + N) * sg_dtype_size(node->dtype); /* p (N, C), then each row's loss (N) */
+    /* each row's max m (N), 1 / sum exp(x - m) (N) and loss (N): the VJP computes the softmax
+     * again from them, p = exp(x - m) * inv, the bytes the forward had, instead of keeping an
+     * (N, C) copy of it that is written, and read back, through memory */
+    node->aux_bytes = 3 * N * sg_dtype_size(node->dtype);
     return SG_OK;
 }
 
@@ -500,34 +504,39 @@ static size_t sg_target_count(const sg_tensor *targets)
 /* Whether target tn is a valid class index for C classes (not ignored). */
 static bool sg_target_valid(int32_t tn, size_t C) { return tn >= 0 && (size_t)tn < C; }
 
-/* The rows [lo, hi) of the forward: p (softmax) and the row's loss into aux;
- * and of the VJP.  Rows are independent, so a large (N, C) is cut by rows over
- * the pool (sg_kernel.h) and the result does not depend on the cut. */
+/* The rows [lo, hi) of the forward: each row's max, inverse sum and loss into
+ * aux; and of the VJP.  Rows are independent, so a large (N, C) is cut by rows
+ * over the pool (sg_kernel.h) and the result does not depend on the cut.  The
+ * exponentials go through a small buffer, SG_CE_CHUNK at a time (a multiple
+ * of 8), so that they vectorize apart from the sum, which keeps its order. */
+#define SG_CE_CHUNK 512
 /* clang-format off */
 SG_KERNEL_RANGED(sg_ce_forward_rows, node->src[0]->shape.d[0], 1,
     const sg_tensor *lt = node->src[0];
     size_t N = lt->shape.d[0], C = lt->shape.d[1];
     const T *x = lt->data;                 /* (N, C) */
     const int32_t *t = node->src[1]->data; /* (N) */
-    T *p = node->aux;                      /* (N, C) softmax probabilities */
-    T *loss = p + N * C;                   /* (N) each row's loss */
+    T *mx = node->aux, *inv = mx + N;      /* (N) each: the row's max, 1 / sum exp(x - max) */
+    T *loss = inv + N;                     /* (N) each row's loss */
+    T e[SG_CE_CHUNK];
     for (size_t n = lo; n < hi; n++) {
         const T *xr = x + n * C;
-        T *pr = p + n * C;
         T m = SG_ROW_MAX(xr, C);
-        for (size_t c = 0; c < C; c++) /* vectorizable: no reduction here */
-            pr[c] = SG_EXP((T)(xr[c] - m));
         double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}; /* 8 running sums in a fixed order */
         size_t c8 = C - C % 8;
-        for (size_t c = 0; c < c8; c += 8)
-            for (size_t k = 0; k < 8; k++)
-                acc[k] += (double)pr[c + k];
+        for (size_t c0 = 0; c0 < c8; c0 += SG_CE_CHUNK) {
+            size_t len = c8 - c0 < SG_CE_CHUNK ? c8 - c0 : SG_CE_CHUNK;
+            for (size_t c = 0; c < len; c++) /* vectorizable: no reduction here */
+                e[c] = SG_EXP((T)(xr[c0 + c] - m));
+            for (size_t c = 0; c < len; c += 8)
+                for (size_t k = 0; k < 8; k++)
+                    acc[k] += (double)e[c + k];
+        }
         double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
         for (size_t c = c8; c < C; c++)
-            s += (double)pr[c];
-        T inv = (T)(1.0 / s); /* s >= 1 */
-        for (size_t c = 0; c < C; c++)
-            pr[c] *= inv;
+            s += (double)SG_EXP((T)(xr[c] - m));
+        mx[n] = m;
+        inv[n] = (T)(1.0 / s); /* s >= 1 */
         loss[n] = sg_target_valid(t[n], C) ? (T)log(s) - (xr[t[n]] - m) : (T)0; /* lse - x[t] */
     })
 SG_KERNEL_RANGED(sg_ce_vjp_rows, node->src[0]->shape.d[0], 1,
@@ -535,8 +544,10 @@ SG_KERNEL_RANGED(sg_ce_vjp_rows, node->src[0]->shape.d[0], 1,
     T *gx = lt->grad; /* (N, C) */
     size_t C = lt->shape.d[1];
     const int32_t *t = tt->data; /* (N) */
-    const T *p = node->aux;      /* (N, C) */
-    const T *gy = node->grad;    /* (N) for NONE, else () */
+    size_t N = lt->shape.d[0];
+    const T *x = lt->data;                        /* (N, C) */
+    const T *mx = node->aux, *inv = mx + N;       /* (N) each, from the forward */
+    const T *gy = node->grad;                     /* (N) for NONE, else () */
     long red = node->args.i[0];
     T scale = red == SG_REDUCE_MEAN ? (T)(1.0 / (double)sg_target_count(tt)) : (T)1;
     const bool fresh = lt->grad_fresh; /* unzeroed: every element is written (an ignored row as 0) */
@@ -549,9 +560,10 @@ SG_KERNEL_RANGED(sg_ce_vjp_rows, node->src[0]->shape.d[0], 1,
             continue;
         }
         T gn = (red == SG_REDUCE_NONE ? gy[n] : gy[0]) * scale;
-        const T *pr = p + n * C;
-        for (size_t c = 0; c < C; c++)
-            SG_GRAD_ACC(gr[c], fresh, gn * pr[c]);
+        const T *xr = x + n * C;
+        const T m = mx[n], in = inv[n];
+        for (size_t c = 0; c < C; c++) /* p = exp(x - m) * inv, as the forward had it */
+            SG_GRAD_ACC(gr[c], fresh, gn * (SG_EXP((T)(xr[c] - m)) * in));
         gr[t[n]] -= gn;
     })
 /* clang-format on */
@@ -559,7 +571,7 @@ SG_KERNEL_RANGED(sg_ce_vjp_rows, node->src[0]->shape.d[0], 1,
 /* clang-format off */
 SG_KERNEL(cross_entropy_reduce,
     size_t N = node->src[0]->shape.d[0];
-    const T *loss = (const T *)node->aux + node->src[0]->numel; /* (N) */
+    const T *loss = (const T *)node->aux + 2 * N; /* (N), after the maxima and inverse sums */
     T *y = node->data; /* (N) for NONE, else () */
     long red = node->args.i[0];
     double total = 0.0;

@@ -10,8 +10,8 @@
  *    a reversed run from given initial states.
  *  - Semantics: padded steps keep the state and give zero outputs; GRU, LSTM
  *    and peephole LSTM match a hand computation to 1e-12; the input projection
- *    is one matmul for all T steps, and a run on inputs the caller projected
- *    gives the same bytes as one that projects them; scopes are "<layer>/t<k>"; dropout masks
+ *    is one matmul for all T steps, and steps on inputs the caller projected
+ *    give the same bytes as steps that project them; scopes are "<layer>/t<k>"; dropout masks
  *    (fresh per step vs one per sequence, eval mode off); truncated BPTT with
  *    detach; initializers and parameter names; bad inputs give graph errors
  *    naming the layer; a steady-state 2-layer LSTM training step with Adam
@@ -494,17 +494,17 @@ static void test_projection_one_matmul(void **s)
         }
 }
 
-/* A run on inputs the caller projected is the run that projects them: P =
- * xs W_x + b_x given to sg_seq_run_projected gives the same bytes as sg_seq_run
- * on xs (outputs and final state), and so does sg_cell_step_projected against
- * sg_cell_step for one step; both refuse a cell without a projection and a P
- * of the wrong width. */
-static void test_run_projected(void **s)
+/* Steps on inputs the caller projected are the steps that project them:
+ * T steps of sg_cell_step_projected on the rows of P = xs W_x + b_x (one
+ * product for all steps) give the same bytes as T steps of sg_cell_step on
+ * each x_t; a cell without a projection and a p_t of the wrong width are
+ * refused. */
+static void test_step_projected(void **s)
 {
     (void)s;
-    const sg_cell_kind kinds[] = {SG_CELL_LSTM, SG_CELL_GRU, SG_CELL_RNN};
+    const sg_cell_kind kinds[] = {SG_CELL_LSTM, SG_CELL_GRU, SG_CELL_RNN, SG_CELL_PEEPHOLE};
     const size_t B = 2;
-    for (size_t k = 0; k < 3; k++) {
+    for (size_t k = 0; k < 4; k++) {
         sg_params *ps = sg_params_new(SG_F64);
         sg_cell cell;
         assert_int_equal(sg_cell_init_kind(&cell, ps, "c", kinds[k], SG_ACT_TANH, I, H), SG_OK);
@@ -516,40 +516,30 @@ static void test_run_projected(void **s)
             x[i] = sg_rng_range(&rng, -1.0, 1.0);
         for (size_t i = 0; i < B * H; i++)
             h0[i] = sg_rng_range(&rng, -1.0, 1.0);
-        double out[2][T * B * H], fin[2][B * H], step[2][B * H];
+        double out[2][T][B * H];
         for (int projected = 0; projected < 2; projected++) {
             sg_graph *g = sg_graph_new(SG_F64);
-            sg_tensor *xs = sg_input_f64(g, "xs", SG_SHAPE(T, B, I), x, false);
-            sg_seq_run_opts o = {0};
-            assert_true(sg_cell_state_zeros(g, &cell, B, &o.init)); /* c0 = 0 for the LSTM */
-            o.init.h = o.init.h_rec = sg_input_f64(g, "h0", SG_SHAPE(B, H), h0, false);
-            sg_cell_state f = {0}, next = {0};
-            sg_tensor *y = projected ? sg_seq_run_projected(g, "c", &cell, sg_cell_project(g, &cell, xs), &o, &f)
-                                     : sg_seq_run(g, "c", &cell, xs, &o, &f);
-            sg_tensor *x0 = sg_reshape(g, sg_slice(g, xs, 0, 0, 1), SG_SHAPE(B, I));
-            bool ok = projected ? sg_cell_step_projected(g, &cell, sg_cell_project(g, &cell, x0), &o.init, &next)
-                                : sg_cell_step(g, &cell, x0, &o.init, &next);
-            assert_true(ok);
+            sg_tensor *xs = sg_input_f64(g, "xs", SG_SHAPE(T * B, I), x, false);
+            sg_tensor *P = projected ? sg_cell_project(g, &cell, xs) : NULL; /* (T*B, G*H) */
+            sg_cell_state st;
+            assert_true(sg_cell_state_zeros(g, &cell, B, &st)); /* c0 = 0 for the LSTMs */
+            st.h = st.h_rec = sg_input_f64(g, "h0", SG_SHAPE(B, H), h0, false);
+            for (size_t t = 0; t < T; t++) {
+                sg_cell_state next;
+                bool ok = projected ? sg_cell_step_projected(g, &cell, sg_slice(g, P, 0, t * B, B), &st, &next)
+                                    : sg_cell_step(g, &cell, sg_slice(g, xs, 0, t * B, B), &st, &next);
+                assert_true(ok);
+                sg_tensor_copy_out_f64(next.h, out[projected][t]);
+                st = (sg_cell_state){.h = next.h, .c = next.c, .h_rec = next.h};
+            }
             SG_ASSERT_GRAPH_OK(g);
-            assert_non_null(y);
-            sg_tensor_copy_out_f64(y, out[projected]);
-            sg_tensor_copy_out_f64(f.h, fin[projected]);
-            sg_tensor_copy_out_f64(next.h, step[projected]);
             sg_graph_free(g);
         }
         assert_memory_equal(out[0], out[1], sizeof out[0]);
-        assert_memory_equal(fin[0], fin[1], sizeof fin[0]);
-        assert_memory_equal(step[0], step[1], sizeof step[0]);
-        /* a P of the wrong width */
+        /* a p_t of the raw input's width */
         sg_graph *g = sg_graph_new(SG_F64);
-        sg_tensor *bad = sg_const_fill(g, "P", SG_SHAPE(T, B, cell.gates * H + 1), 0.0);
-        assert_null(sg_seq_run_projected(g, "c", &cell, bad, NULL, NULL));
-        assert_int_equal(sg_graph_status(g), SG_ERR_SHAPE);
-        assert_true(sg_contains(sg_graph_error(g), "layer 'c': the projected inputs must be (T, B, G*H)"));
-        sg_graph_reset(g);
-        sg_cell_state st0;
+        sg_cell_state st0, next;
         assert_true(sg_cell_state_zeros(g, &cell, B, &st0));
-        sg_cell_state next;
         assert_false(sg_cell_step_projected(g, &cell, sg_const_fill(g, "p", SG_SHAPE(B, I), 0.0), &st0, &next));
         assert_int_equal(sg_graph_status(g), SG_ERR_SHAPE);
         assert_true(sg_contains(sg_graph_error(g), "x_t must be (B, G*H)"));
@@ -562,14 +552,11 @@ static void test_run_projected(void **s)
     sg_cell mgu;
     assert_int_equal(mgu_make(&mgu, ps, "mgu", I, H, NULL), SG_OK);
     sg_graph *g = sg_graph_new(SG_F64);
-    assert_null(sg_seq_run_projected(g, NULL, &mgu, sg_const_fill(g, "P", SG_SHAPE(T, 2, H), 0.0), NULL, NULL));
-    assert_int_equal(sg_graph_status(g), SG_ERR_ARG);
-    assert_true(sg_contains(sg_graph_error(g), "layer 'mgu': the cell has no input projection"));
-    sg_graph_reset(g);
     sg_cell_state st0, next;
     assert_true(sg_cell_state_zeros(g, &mgu, 2, &st0));
     assert_false(sg_cell_step_projected(g, &mgu, sg_const_fill(g, "p", SG_SHAPE(2, H), 0.0), &st0, &next));
     assert_int_equal(sg_graph_status(g), SG_ERR_ARG);
+    assert_true(sg_contains(sg_graph_error(g), "cell 'mgu': it has no input projection"));
     sg_graph_free(g);
     sg_cell_free(&mgu);
     sg_params_free(ps);
@@ -1054,7 +1041,7 @@ int main(void)
         cmocka_unit_test(test_gru_by_hand),      cmocka_unit_test(test_lstm_by_hand),
         cmocka_unit_test(test_peephole_by_hand), cmocka_unit_test(test_mask_lstm),
         cmocka_unit_test(test_mask_gru),         cmocka_unit_test(test_projection_one_matmul),
-        cmocka_unit_test(test_run_projected),    cmocka_unit_test(test_scopes),
+        cmocka_unit_test(test_step_projected),   cmocka_unit_test(test_scopes),
         cmocka_unit_test(test_dropout_masks),    cmocka_unit_test(test_recurrent_dropout),
         cmocka_unit_test(test_truncated_bptt),   cmocka_unit_test(test_params_and_init),
         cmocka_unit_test(test_bad_inputs),       cmocka_unit_test(test_steady_state_allocates_nothing),

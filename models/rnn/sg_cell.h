@@ -173,7 +173,7 @@ bool sg_cell_step(sg_graph *g, const sg_cell *cell, sg_tensor *x_t, const sg_cel
 
 /* As sg_cell_step for a cell with G > 0 whose input the caller has projected:
  * p_t (B, G*H) in place of x_t W_x + b_x (for inputs joined from parts, one
- * of them the same at every step; see sg_seq_run_projected).  A graph error
+ * of them the same at every step: a peeky decoder's summary).  A graph error
  * (SG_ERR_ARG) for a cell with G = 0. */
 bool sg_cell_step_projected(sg_graph *g, const sg_cell *cell, sg_tensor *p_t, const sg_cell_state *prev,
                             sg_cell_state *next);

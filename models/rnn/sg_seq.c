@@ -80,15 +80,21 @@ static bool sg_seq_check_run_opts(sg_graph *g, const char *layer, const sg_cell 
     return true;
 }
 
-/* The unrolled loop, inside the layer's scope, over seq (T, B, width): the
- * projected inputs (width G*H) or, for a cell with G = 0, the raw ones. */
-static sg_tensor *sg_seq_unroll(sg_graph *g, const char *layer, const sg_cell *cell, sg_tensor *seq, size_t width,
+/* The unrolled loop, inside the layer's scope. */
+static sg_tensor *sg_seq_unroll(sg_graph *g, const char *layer, const sg_cell *cell, sg_tensor *xs,
                                 const sg_seq_run_opts *o, size_t T, size_t B, sg_cell_state *final)
 {
     size_t H = cell->hidden;
     sg_tensor **outs = sg_graph_alloc(g, T * sizeof *outs); /* (T) step outputs (B, H) */
     if (!outs)
         return NULL;
+    /* every step's input as rows of one (T*B, width) tensor */
+    sg_tensor *seq = xs; /* (T, B, I) */
+    size_t width = cell->input;
+    if (cell->gates > 0) {
+        seq = sg_cell_project(g, cell, xs); /* (T, B, G*H): one matmul for all steps */
+        width = cell->gates * H;
+    }
     sg_tensor *rows = sg_reshape(g, seq, SG_SHAPE(T * B, width));                   /* (T*B, width) */
     sg_tensor *mrows = o->mask ? sg_reshape(g, o->mask, SG_SHAPE(T * B, 1)) : NULL; /* (T*B, 1) */
     sg_cell_state st = o->init;
@@ -163,56 +169,7 @@ sg_tensor *sg_seq_run(sg_graph *g, const char *name, const sg_cell *cell, sg_ten
         return NULL;
     const sg_scope *outer = sg_scope_current(g);
     sg_scope_push(g, "%s", layer);
-    sg_tensor *seq = xs; /* (T, B, I) */
-    size_t width = cell->input;
-    if (cell->gates > 0) {
-        seq = sg_cell_project(g, cell, xs); /* (T, B, G*H): one matmul for all steps */
-        width = cell->gates * cell->hidden;
-    }
-    sg_tensor *y = seq ? sg_seq_unroll(g, layer, cell, seq, width, o, T, B, final) : NULL;
-    sg_seq_scope_restore(g, outer);
-    if (!y && final)
-        memset(final, 0, sizeof *final);
-    return y;
-}
-
-sg_tensor *sg_seq_run_projected(sg_graph *g, const char *name, const sg_cell *cell, sg_tensor *P,
-                                const sg_seq_run_opts *o, sg_cell_state *final)
-{
-    if (final)
-        memset(final, 0, sizeof *final);
-    if (!g || sg_graph_status(g))
-        return NULL;
-    char sb[64];
-    const char *layer = name ? name : cell && cell->name ? cell->name : "?";
-    if (!cell || !cell->step || cell->gates == 0) {
-        sg_graph_fail(g, SG_ERR_ARG, "layer '%s': %s", layer,
-                      !cell ? "the cell is NULL"
-                      : !cell->step
-                          ? "the cell has no step"
-                          : "the cell has no input projection (G = 0), so its input cannot be given projected");
-        return NULL;
-    }
-    const size_t width = cell->gates * cell->hidden;
-    if (!P || P->graph != g || P->shape.ndim != 3 || P->shape.d[2] != width) {
-        if (!P || P->graph != g)
-            sg_graph_fail(g, SG_ERR_ARG, "layer '%s': the projected inputs are %s", layer,
-                          P ? "of another graph" : "NULL");
-        else
-            sg_graph_fail(g, SG_ERR_SHAPE,
-                          "layer '%s': the projected inputs must be (T, B, G*H) with G*H = %zu, got %s", layer, width,
-                          sg_shape_str(P->shape, sb, sizeof sb));
-        return NULL;
-    }
-    sg_seq_run_opts d = {0};
-    if (!o)
-        o = &d;
-    const size_t T = P->shape.d[0], B = P->shape.d[1];
-    if (!sg_seq_check_run_opts(g, layer, cell, o, T, B))
-        return NULL;
-    const sg_scope *outer = sg_scope_current(g);
-    sg_scope_push(g, "%s", layer);
-    sg_tensor *y = sg_seq_unroll(g, layer, cell, P, width, o, T, B, final);
+    sg_tensor *y = sg_seq_unroll(g, layer, cell, xs, o, T, B, final);
     sg_seq_scope_restore(g, outer);
     if (!y && final)
         memset(final, 0, sizeof *final);

@@ -75,15 +75,6 @@ typedef struct sg_seq_run_opts {
 sg_tensor *sg_seq_run(sg_graph *g, const char *name, const sg_cell *cell, sg_tensor *xs, const sg_seq_run_opts *o,
                       sg_cell_state *final);
 
-/* As sg_seq_run, for a cell with an input projection (G > 0) whose inputs
- * the caller has projected already: P (T, B, G*H) takes the place of step 1's
- * xs W_x + b_x.  For inputs joined from parts, where a part that is the same at
- * every step is multiplied once (a peeky decoder's summary,
- * models/seq2seq).  SG_ERR_ARG for a cell with G = 0, SG_ERR_SHAPE for a
- * P of another shape. */
-sg_tensor *sg_seq_run_projected(sg_graph *g, const char *name, const sg_cell *cell, sg_tensor *P,
-                                const sg_seq_run_opts *o, sg_cell_state *final);
-
 /* Dropout masks: sg_dropout_mask (models/nn/sg_nn.h). */
 
 /* A padding mask (T, B) from lengths (B): m[t, b] = 1 if t < lengths[b] else

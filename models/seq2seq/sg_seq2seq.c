@@ -366,23 +366,26 @@ sg_tensor *sg_seq2seq_loss(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch
         return NULL;
     for (size_t i = 0; i < T * B; i++) /* padding is no target */
         y[i] = b->tgt_mask[i] > 0 ? b->dec_out[i] : -1;
-    if (at_once && m->dec.gates > 0) { /* the cell's inputs projected for all steps at once */
-        sg_scope_push(g, "dec");
-        sg_tensor *P = sg_s2s_dec_project(g, &enc, sg_embedding_lookup(g, &m->embed, SG_SHAPE(T, B), b->dec_in),
-                                          NULL); /* (T, B, G*H) */
-        sg_scope_pop(g);
-        sg_seq_run_opts ro = {.init = enc.init};
-        sg_tensor *hs = sg_seq_run_projected(g, "dec", &m->dec, P, &ro, NULL); /* (T, B, H) */
-        sg_scope_push(g, "dec");
-        sg_tensor *logits = sg_s2s_head(g, m, &enc, sg_reshape(g, hs, SG_SHAPE(T * B, m->cfg.hidden)), T, NULL, NULL);
-        sg_scope_pop(g);
-        return sg_loss_cross_entropy(g, logits, sg_ids(g, "y", SG_SHAPE(T * B), y), NULL, SG_REDUCE_MEAN);
-    }
     sg_scope_push(g, "dec");
+    /* with teacher forcing and no input feeding the cell's inputs are known
+     * before the loop: their projections, one product for all T steps */
+    const bool projected = at_once && m->dec.gates > 0;
+    sg_tensor *P = NULL; /* (T*B, G*H) */
+    if (projected) {
+        sg_tensor *e = sg_embedding_lookup(g, &m->embed, SG_SHAPE(T, B), b->dec_in); /* (T, B, E) */
+        P = sg_reshape(g, sg_s2s_dec_project(g, &enc, e, NULL), SG_SHAPE(T * B, m->dec.gates * m->cfg.hidden));
+    }
     for (size_t t = 0; t < T; t++) {
         sg_scope_push(g, "t%zu", t);
-        outs[t] = at_once ? sg_s2s_cell(g, m, &enc, b->dec_in + t * B, &state)
-                          : sg_s2s_step(g, m, &enc, b->dec_in + t * B, &state, NULL);
+        if (projected) {
+            sg_cell_state next = {0};
+            outs[t] =
+                sg_cell_step_projected(g, &m->dec, sg_slice(g, P, 0, t * B, B), &state.cell, &next) ? next.h : NULL;
+            state.cell = (sg_cell_state){.h = next.h, .c = next.c};
+        } else {
+            outs[t] = at_once ? sg_s2s_cell(g, m, &enc, b->dec_in + t * B, &state)
+                              : sg_s2s_step(g, m, &enc, b->dec_in + t * B, &state, NULL);
+        }
         sg_scope_pop(g);
         if (!outs[t]) {
             sg_scope_pop(g);
