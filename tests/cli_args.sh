@@ -35,9 +35,15 @@ grep -q "exit codes" "$dir/out" || fail "seqgrad help states no exit codes"
 expect 0 "--version, OPENBLAS_CORETYPE=Haswell" -- env OPENBLAS_CORETYPE=Haswell "$seqgrad" --version
 grep -q "^BLAS kernels: OpenBLAS Haswell (OPENBLAS_CORETYPE=Haswell)$" "$dir/out" ||
   fail "--version does not name the kernels the environment chose: $(cat "$dir/out")"
-expect 0 "--version, OpenBLAS's choice" -- env -u OPENBLAS_CORETYPE "$seqgrad" --version
-grep -q "^BLAS kernels: OpenBLAS [A-Za-z0-9]* (its own choice)$" "$dir/out" ||
-  fail "--version does not name OpenBLAS's own kernels: $(cat "$dir/out")"
+# as the environment is (some machines set OPENBLAS_CORETYPE on purpose: it is not unset here)
+expect 0 "--version" -- "$seqgrad" --version
+if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+  grep -q "^BLAS kernels: OpenBLAS [A-Za-z0-9]* (OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE)$" "$dir/out" ||
+    fail "--version does not say the environment chose the kernels: $(cat "$dir/out")"
+else
+  grep -q "^BLAS kernels: OpenBLAS [A-Za-z0-9]* (its own choice)$" "$dir/out" ||
+    fail "--version does not name OpenBLAS's own kernels: $(cat "$dir/out")"
+fi
 expect 0 "-h" -- "$seqgrad" train lm -h
 grep -q -- "--bptt N" "$dir/out" || fail "train lm --help lacks --bptt"
 grep -q -- "--window" "$dir/out" && fail "train lm --help lists the sine task's --window"
