@@ -604,12 +604,22 @@ sg_status sg_graph_fail_op(sg_graph *g, sg_status s, const char *op_name, sg_ten
                          sg_scope_label(g->scope, path, sizeof path), msg, ins);
 }
 
-void sg_op_forward(sg_tensor *t)
+/* When t's op says its output is input 0's elements from some offset on, and
+ * they fit in input 0, points t->data there and returns true (a view);
+ * otherwise leaves t->data alone and returns false. */
+static bool sg_op_view_data(sg_tensor *t)
 {
     size_t at = 0;
-    if (t->op->view && t->op->view(t, &at))
-        t->data = (char *)t->src[0]->data + at * sg_dtype_size(t->dtype);
-    else
+    const sg_tensor *x = t->n_src ? t->src[0] : NULL;
+    if (!x || !t->op->view || !t->op->view(t, &at) || t->dtype != x->dtype || at > x->numel || t->numel > x->numel - at)
+        return false;
+    t->data = (char *)x->data + at * sg_dtype_size(t->dtype);
+    return true;
+}
+
+void sg_op_forward(sg_tensor *t)
+{
+    if (!sg_op_view_data(t))
         t->op->forward(t);
 }
 
@@ -664,11 +674,9 @@ sg_tensor *sg_op_apply(sg_graph *g, const sg_op *op, sg_tensor *const *src, size
         return NULL;
     }
     t->numel = sg_shape_numel(t->shape);
-    size_t view_at = 0;
-    const bool view = op->view && op->view(t, &view_at) && t->dtype == src[0]->dtype && view_at <= src[0]->numel &&
-                      t->numel <= src[0]->numel - view_at;
-    t->data = view ? (char *)src[0]->data + view_at * sg_dtype_size(t->dtype)
-                   : sg_arena_alloc(&g->arena, t->numel * sg_dtype_size(t->dtype));
+    const bool view = sg_op_view_data(t);
+    if (!view)
+        t->data = sg_arena_alloc(&g->arena, t->numel * sg_dtype_size(t->dtype));
     if (t->aux_bytes)
         t->aux = sg_arena_alloc(&g->arena, t->aux_bytes);
     if (!t->data || (t->aux_bytes && !t->aux)) {

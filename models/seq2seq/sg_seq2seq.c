@@ -265,19 +265,21 @@ static sg_tensor *sg_s2s_dec_project(sg_graph *g, const sg_s2s_enc *enc, sg_tens
     return feed ? sg_add(g, p, sg_matmul(g, feed, enc->dec_w_feed)) : p;
 }
 
-/* The decoder's cell on the ids (B) from *state: *state becomes the new
- * state and its h (B, H) is returned. */
-static sg_tensor *sg_s2s_cell(sg_graph *g, const sg_seq2seq *m, const sg_s2s_enc *enc, const int32_t *ids,
+/* The decoder's cell on the ids (B), or on their projection p (B, G*H) when
+ * the caller made it already (then ids is not read), from *state: *state
+ * becomes the new state and its h (B, H) is returned. */
+static sg_tensor *sg_s2s_cell(sg_graph *g, const sg_seq2seq *m, const sg_s2s_enc *enc, const int32_t *ids, sg_tensor *p,
                               sg_s2s_dec *state)
 {
-    sg_tensor *e = sg_embedding_lookup(g, &m->embed, SG_SHAPE(enc->B), ids); /* (B, E) */
     sg_cell_state next = {0};
     if (m->dec.gates > 0) {
-        sg_tensor *p = sg_s2s_dec_project(g, enc, e, m->cfg.input_feeding ? state->feed : NULL); /* (B, G*H) */
+        if (!p)
+            p = sg_s2s_dec_project(g, enc, sg_embedding_lookup(g, &m->embed, SG_SHAPE(enc->B), ids),
+                                   m->cfg.input_feeding ? state->feed : NULL); /* (B, G*H) */
         if (!p || !sg_cell_step_projected(g, &m->dec, p, &state->cell, &next))
             return NULL;
     } else { /* a cell without a projection gets the joined input */
-        sg_tensor *parts[3] = {e};
+        sg_tensor *parts[3] = {sg_embedding_lookup(g, &m->embed, SG_SHAPE(enc->B), ids)}; /* (B, E) */
         size_t n_parts = 1;
         if (m->cfg.peeky)
             parts[n_parts++] = enc->h0;
@@ -337,7 +339,7 @@ static sg_tensor *sg_s2s_head(sg_graph *g, const sg_seq2seq *m, const sg_s2s_enc
 static sg_tensor *sg_s2s_step(sg_graph *g, const sg_seq2seq *m, const sg_s2s_enc *enc, const int32_t *ids,
                               sg_s2s_dec *state, sg_tensor **weights)
 {
-    sg_tensor *z = sg_s2s_cell(g, m, enc, ids, state), *w = NULL;
+    sg_tensor *z = sg_s2s_cell(g, m, enc, ids, NULL, state), *w = NULL;
     if (!z)
         return NULL;
     sg_tensor *logits = sg_s2s_head(g, m, enc, z, 1, m->cfg.input_feeding ? &state->feed : NULL, &w);
@@ -377,15 +379,8 @@ sg_tensor *sg_seq2seq_loss(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch
     }
     for (size_t t = 0; t < T; t++) {
         sg_scope_push(g, "t%zu", t);
-        if (projected) {
-            sg_cell_state next = {0};
-            outs[t] =
-                sg_cell_step_projected(g, &m->dec, sg_slice(g, P, 0, t * B, B), &state.cell, &next) ? next.h : NULL;
-            state.cell = (sg_cell_state){.h = next.h, .c = next.c};
-        } else {
-            outs[t] = at_once ? sg_s2s_cell(g, m, &enc, b->dec_in + t * B, &state)
-                              : sg_s2s_step(g, m, &enc, b->dec_in + t * B, &state, NULL);
-        }
+        outs[t] = at_once ? sg_s2s_cell(g, m, &enc, b->dec_in + t * B, P ? sg_slice(g, P, 0, t * B, B) : NULL, &state)
+                          : sg_s2s_step(g, m, &enc, b->dec_in + t * B, &state, NULL);
         sg_scope_pop(g);
         if (!outs[t]) {
             sg_scope_pop(g);
