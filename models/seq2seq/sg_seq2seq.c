@@ -152,7 +152,9 @@ static sg_tensor *sg_s2s_time_major(sg_graph *g, sg_tensor *x, size_t S, size_t 
 }
 
 /* Takes the decoder's input projection and, when peeky, its output layer
- * apart by the rows of their inputs' parts (the fields of sg_s2s_enc). */
+ * apart by the rows of their inputs' parts (the fields of sg_s2s_enc), after
+ * sg_s2s_encode and before the decoder's first step.  An op that fails leaves
+ * the graph in error, which the steps then return. */
 static void sg_s2s_split(sg_graph *g, const sg_seq2seq *m, sg_s2s_enc *enc)
 {
     const size_t E = m->cfg.embed, H = m->cfg.hidden;
@@ -226,11 +228,6 @@ static bool sg_s2s_encode(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch 
         enc->bias = sg_input_f64(g, "src_bias", SG_SHAPE(B, S), bias, false);
     }
     sg_scope_pop(g);
-    if (enc->h0) {
-        sg_scope_push(g, "dec");
-        sg_s2s_split(g, m, enc);
-        sg_scope_pop(g);
-    }
     return enc->init.h != NULL && sg_graph_status(g) == SG_OK;
 }
 
@@ -369,6 +366,7 @@ sg_tensor *sg_seq2seq_loss(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch
     for (size_t i = 0; i < T * B; i++) /* padding is no target */
         y[i] = b->tgt_mask[i] > 0 ? b->dec_out[i] : -1;
     sg_scope_push(g, "dec");
+    sg_s2s_split(g, m, &enc); /* in the decoder's scope, before its first step */
     /* with teacher forcing and no input feeding the cell's inputs are known
      * before the loop: their projections, one product for all T steps */
     const bool projected = at_once && m->dec.gates > 0;
@@ -422,6 +420,7 @@ sg_status sg_seq2seq_decode(sg_graph *g, const sg_seq2seq *m, const sg_pair_batc
         lens[j] = max_len;
     }
     sg_scope_push(g, "dec");
+    sg_s2s_split(g, m, &enc); /* in the decoder's scope, before its first step */
     for (size_t t = 0; t < max_len && !st; t++) {
         sg_tensor *w = NULL;
         sg_scope_push(g, "t%zu", t);
@@ -502,6 +501,7 @@ sg_status sg_seq2seq_beam(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch 
         goto done;
     }
     sg_scope_push(g, "dec");
+    sg_s2s_split(g, m, &enc); /* in the decoder's scope, before its first step */
     for (size_t t = 0; t < max_len && n_done < k; t++) {
         sg_scope_push(g, "t%zu", t);
         sg_tensor *logits = sg_s2s_step(g, m, &enc, cur, &state, NULL);
