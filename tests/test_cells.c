@@ -123,6 +123,7 @@ typedef struct gc_case {
     bool bidir;
     size_t B;
     const size_t *lengths; /* (B) padding mask from lengths, or NULL */
+    bool packed;           /* the lengths packed (sg_seq_opts.lengths), not a mask */
     bool dropout;          /* training with every dropout kind, fixed seed */
     bool init_inputs;      /* initial states as inputs that require grad */
 } gc_case;
@@ -154,7 +155,9 @@ static sg_tensor *gc_loss(sg_graph *g, void *p)
         }
         o.init = init;
     }
-    if (c->lengths)
+    if (c->lengths && c->packed)
+        o.lengths = c->lengths;
+    else if (c->lengths)
         o.mask = sg_seq_mask_from_lengths(g, c->lengths, T, B);
     sg_rng rng;
     if (c->dropout) {
@@ -232,6 +235,7 @@ static void gradcheck_case(const gc_case *c)
 }
 
 static const size_t lengths3[3] = {5, 3, 1};
+static const size_t unsorted3[3] = {2, 5, 0}; /* packing sorts them: rows 1, 0, 2 */
 
 #define GC_TEST(fn, ...)                                                                                               \
     static void fn(void **s)                                                                                           \
@@ -260,6 +264,14 @@ GC_TEST(test_gc_mask_bidir_gru, .label = "gru bidir masked", .kind = SG_CELL_GRU
 GC_TEST(test_gc_dropout, .label = "lstm 2 layers dropout", .kind = SG_CELL_LSTM, .layers = 2, .B = 3, .dropout = true)
 GC_TEST(test_gc_dropout_bidir_mask, .label = "peephole bidir drop+mask", .kind = SG_CELL_PEEPHOLE, .layers = 2,
         .bidir = true, .B = 3, .dropout = true, .lengths = lengths3)
+GC_TEST(test_gc_packed, .label = "lstm packed (5, 3, 1)", .kind = SG_CELL_LSTM, .layers = 1, .B = 3,
+        .lengths = lengths3, .packed = true)
+GC_TEST(test_gc_packed_unsorted, .label = "lstm bidir packed (2, 5, 0)", .kind = SG_CELL_LSTM, .layers = 2,
+        .bidir = true, .B = 3, .lengths = unsorted3, .packed = true, .init_inputs = true)
+GC_TEST(test_gc_packed_gru_drop, .label = "gru bidir packed drop", .kind = SG_CELL_GRU, .layers = 2, .bidir = true,
+        .B = 3, .lengths = unsorted3, .packed = true, .dropout = true)
+GC_TEST(test_gc_packed_user, .label = "user mgu packed (2, 5, 0)", .make = mgu_make, .layers = 1, .bidir = true, .B = 3,
+        .lengths = unsorted3, .packed = true)
 GC_TEST(test_gc_init_states, .label = "lstm bidir initial states", .kind = SG_CELL_LSTM, .layers = 1, .bidir = true,
         .B = 2, .init_inputs = true)
 GC_TEST(test_gc_init_states_rnn, .label = "rnn 2 layers initial states", .kind = SG_CELL_RNN, .act = SG_ACT_TANH,
@@ -451,6 +463,114 @@ static void test_mask_gru(void **s)
 {
     (void)s;
     mask_semantics(SG_CELL_GRU);
+}
+
+/* Rows of every product (matmul, addmm) on the tape, added up. */
+static size_t product_rows(const sg_graph *g)
+{
+    size_t rows = 0;
+    for (size_t i = 0; i < sg_graph_tape_len(g); i++) {
+        const sg_tensor *t = sg_graph_tape_at(g, i);
+        if (t->op && (strcmp(t->op->name, "matmul") == 0 || strcmp(t->op->name, "addmm") == 0))
+            rows += t->shape.ndim == 2 ? t->shape.d[0] : 0;
+    }
+    return rows;
+}
+
+/* Packed lengths in any order give the masked run's outputs, final states and
+ * gradients (of the input, the initial states and every parameter) to 1e-12,
+ * for LSTM and GRU, stacked and bidirectional; and padding costs no products:
+ * the per-step recurrent products have sum(lengths) rows per cell, not T*B. */
+static void test_packed_is_masked(void **s)
+{
+    (void)s;
+    enum { B = 4, N = 2, D = 2, NC = N * D };
+    const size_t len[B] = {3, 5, 0, 3};
+    for (int kind = 0; kind < 2; kind++) {
+        sg_params *ps = sg_params_new(SG_F64);
+        sg_seq_layers sl;
+        sg_seq_config cfg = {
+            .kind = kind ? SG_CELL_GRU : SG_CELL_LSTM, .input = I, .hidden = H, .layers = N, .bidirectional = true};
+        assert_int_equal(sg_seq_layers_init(&sl, ps, "enc", &cfg), SG_OK);
+        sg_rng rng;
+        sg_rng_seed(&rng, 31);
+        assert_int_equal(sg_seq_layers_reset_parameters(&sl, &rng, NULL), SG_OK);
+        double x[T * B * I], h0[NC * B * H], c0[NC * B * H], r[T * B * D * H];
+        for (size_t k = 0; k < T * B * I; k++)
+            x[k] = sg_rng_range(&rng, -1, 1);
+        for (size_t k = 0; k < NC * B * H; k++) {
+            h0[k] = sg_rng_range(&rng, -0.8, 0.8);
+            c0[k] = sg_rng_range(&rng, -0.8, 0.8);
+        }
+        for (size_t k = 0; k < T * B * D * H; k++)
+            r[k] = sg_rng_range(&rng, -0.5, 0.5);
+        double got[2][T * B * D * H + 2 * NC * B * H], grads[2][T * B * I + NC * B * H];
+        size_t n_par = sg_params_numel(ps), rows[2] = {0, 0};
+        double *pgrad[2] = {calloc(n_par, sizeof(double)), calloc(n_par, sizeof(double))};
+        assert_non_null(pgrad[0]);
+        assert_non_null(pgrad[1]);
+        for (int packed = 0; packed < 2; packed++) {
+            sg_graph *g = sg_graph_new(SG_F64);
+            sg_params_zero_grad(ps);
+            sg_tensor *xs = sg_input_f64(g, "xs", SG_SHAPE(T, B, I), x, true);
+            sg_cell_state init[NC] = {{0}}, fin[NC];
+            for (size_t k = 0; k < NC; k++) {
+                init[k].h = sg_input_f64(g, "h0", SG_SHAPE(B, H), h0 + k * B * H, true);
+                if (sl.cells[k].has_c)
+                    init[k].c = sg_input_f64(g, "c0", SG_SHAPE(B, H), c0 + k * B * H, false);
+            }
+            sg_seq_opts o = sg_seq_opts_defaults();
+            o.init = init;
+            if (packed)
+                o.lengths = len;
+            else
+                o.mask = sg_seq_mask_from_lengths(g, len, T, B);
+            sg_tensor *y = sg_seq_layers_forward(g, &sl, xs, &o, fin); /* (T, B, 2H) */
+            SG_ASSERT_GRAPH_OK(g);
+            rows[packed] = product_rows(g);
+            sg_tensor *loss = sg_sum_all(g, sg_hadamard(g, y, sg_input_f64(g, "R", SG_SHAPE(T, B, D * H), r, false)));
+            for (size_t k = 0; k < NC; k++)
+                loss = sg_add(g, loss, sg_sum_all(g, sg_hadamard(g, fin[k].h, fin[k].h)));
+            assert_int_equal(sg_backward(g, loss), SG_OK);
+            size_t n = 0;
+            for (size_t k = 0; k < y->numel; k++)
+                got[packed][n++] = sg_tensor_get(y, k);
+            for (size_t k = 0; k < NC; k++)
+                for (size_t i = 0; i < B * H; i++) {
+                    got[packed][n++] = sg_tensor_get(fin[k].h, i);
+                    got[packed][n++] = fin[k].c ? sg_tensor_get(fin[k].c, i) : 0.0;
+                }
+            n = 0;
+            for (size_t k = 0; k < xs->numel; k++)
+                grads[packed][n++] = sg_tensor_grad_get(xs, k);
+            for (size_t k = 0; k < NC; k++)
+                for (size_t i = 0; i < B * H; i++)
+                    grads[packed][n++] = sg_tensor_grad_get(init[k].h, i);
+            for (size_t k = 0, at = 0; k < ps->n; k++) {
+                const sg_param *p = ps->items[k];
+                for (size_t i = 0; i < p->numel; i++)
+                    pgrad[packed][at++] = sg_param_grad_get(p, i);
+            }
+            sg_graph_free(g);
+        }
+        for (size_t k = 0; k < sizeof got[0] / sizeof got[0][0]; k++)
+            SG_ASSERT_NEAR(got[1][k], got[0][k], 1e-12);
+        for (size_t k = 0; k < sizeof grads[0] / sizeof grads[0][0]; k++)
+            SG_ASSERT_NEAR(grads[1][k], grads[0][k], 1e-12);
+        for (size_t k = 0; k < n_par; k++)
+            SG_ASSERT_NEAR(pgrad[1][k], pgrad[0][k], 1e-12);
+        /* the per-step products (the projection is one 3-D product, not
+         * counted): masked, T steps of B rows per cell; packed, the real rows
+         * only (11 of 20) */
+        print_message("  %s: rows of the per-step products masked %zu, packed %zu\n", kind ? "gru" : "lstm", rows[0],
+                      rows[1]);
+        assert_true(rows[0] > 0 && rows[0] % (NC * T * B) == 0);
+        assert_int_equal(rows[1], rows[0] / (T * B) * (3 + 5 + 0 + 3));
+        free(pgrad[0]);
+        free(pgrad[1]);
+        sg_seq_layers_free(&sl);
+        sg_params_free(ps);
+    }
 }
 
 static size_t count_matmuls(const sg_graph *g, size_t *batched)
@@ -891,6 +1011,24 @@ static void test_bad_inputs(void **s)
     assert_null(sg_seq_layers_forward(g, &L, sg_const_fill(g, "xs", SG_SHAPE(T, 2, I), 0.0), &o, NULL));
     assert_int_equal(sg_graph_status(g), SG_ERR_SHAPE);
     assert_true(sg_contains(sg_graph_error(g), "layer 'lstm.l0': the mask must be (T, B) = (5, 2)"));
+    /* packed lengths: too long, with a mask as well, unsorted for one run */
+    sg_graph_reset(g);
+    const size_t too_long[2] = {2, T + 1}, unsorted[2] = {2, 4};
+    o = sg_seq_opts_defaults();
+    o.lengths = too_long;
+    assert_null(sg_seq_layers_forward(g, &L, sg_const_fill(g, "xs", SG_SHAPE(T, 2, I), 0.0), &o, NULL));
+    assert_int_equal(sg_graph_status(g), SG_ERR_ARG);
+    assert_true(sg_contains(sg_graph_error(g), "layer 'lstm': length 6 of row 1 is longer than T = 5"));
+    sg_graph_reset(g);
+    o.lengths = unsorted;
+    o.mask = sg_const_fill(g, "mask", SG_SHAPE(T, 2), 1.0);
+    assert_null(sg_seq_layers_forward(g, &L, sg_const_fill(g, "xs", SG_SHAPE(T, 2, I), 0.0), &o, NULL));
+    assert_true(sg_contains(sg_graph_error(g), "a padding mask or packed lengths, not both"));
+    sg_graph_reset(g);
+    sg_seq_run_opts ro = {.lengths = unsorted};
+    assert_null(sg_seq_run(g, "enc", &L.cells[0], sg_const_fill(g, "xs", SG_SHAPE(T, 2, I), 0.0), &ro, NULL));
+    assert_int_equal(sg_graph_status(g), SG_ERR_ARG);
+    assert_true(sg_contains(sg_graph_error(g), "longest first; row 1 has 4 after 2"));
     /* initial state of the second layer */
     sg_graph_reset(g);
     sg_cell_state init[2] = {{0}};
@@ -1029,22 +1167,43 @@ static void test_steady_state_allocates_nothing(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gc_rnn_tanh),      cmocka_unit_test(test_gc_rnn_sigmoid),
-        cmocka_unit_test(test_gc_rnn_relu),      cmocka_unit_test(test_gc_lstm),
-        cmocka_unit_test(test_gc_peephole),      cmocka_unit_test(test_gc_gru),
-        cmocka_unit_test(test_gc_user_cifg),     cmocka_unit_test(test_gc_user_mgu),
-        cmocka_unit_test(test_gc_stacked),       cmocka_unit_test(test_gc_bidir),
-        cmocka_unit_test(test_gc_bidir_stacked), cmocka_unit_test(test_gc_user_bidir_stacked),
-        cmocka_unit_test(test_gc_mask),          cmocka_unit_test(test_gc_mask_bidir_gru),
-        cmocka_unit_test(test_gc_dropout),       cmocka_unit_test(test_gc_dropout_bidir_mask),
-        cmocka_unit_test(test_gc_init_states),   cmocka_unit_test(test_gc_init_states_rnn),
-        cmocka_unit_test(test_gru_by_hand),      cmocka_unit_test(test_lstm_by_hand),
-        cmocka_unit_test(test_peephole_by_hand), cmocka_unit_test(test_mask_lstm),
-        cmocka_unit_test(test_mask_gru),         cmocka_unit_test(test_projection_one_matmul),
-        cmocka_unit_test(test_step_projected),   cmocka_unit_test(test_scopes),
-        cmocka_unit_test(test_dropout_masks),    cmocka_unit_test(test_recurrent_dropout),
-        cmocka_unit_test(test_truncated_bptt),   cmocka_unit_test(test_params_and_init),
-        cmocka_unit_test(test_bad_inputs),       cmocka_unit_test(test_steady_state_allocates_nothing),
+        cmocka_unit_test(test_gc_rnn_tanh),
+        cmocka_unit_test(test_gc_rnn_sigmoid),
+        cmocka_unit_test(test_gc_rnn_relu),
+        cmocka_unit_test(test_gc_lstm),
+        cmocka_unit_test(test_gc_peephole),
+        cmocka_unit_test(test_gc_gru),
+        cmocka_unit_test(test_gc_user_cifg),
+        cmocka_unit_test(test_gc_user_mgu),
+        cmocka_unit_test(test_gc_stacked),
+        cmocka_unit_test(test_gc_bidir),
+        cmocka_unit_test(test_gc_bidir_stacked),
+        cmocka_unit_test(test_gc_user_bidir_stacked),
+        cmocka_unit_test(test_gc_mask),
+        cmocka_unit_test(test_gc_mask_bidir_gru),
+        cmocka_unit_test(test_gc_dropout),
+        cmocka_unit_test(test_gc_dropout_bidir_mask),
+        cmocka_unit_test(test_gc_packed),
+        cmocka_unit_test(test_gc_packed_unsorted),
+        cmocka_unit_test(test_gc_packed_gru_drop),
+        cmocka_unit_test(test_gc_packed_user),
+        cmocka_unit_test(test_packed_is_masked),
+        cmocka_unit_test(test_gc_init_states),
+        cmocka_unit_test(test_gc_init_states_rnn),
+        cmocka_unit_test(test_gru_by_hand),
+        cmocka_unit_test(test_lstm_by_hand),
+        cmocka_unit_test(test_peephole_by_hand),
+        cmocka_unit_test(test_mask_lstm),
+        cmocka_unit_test(test_mask_gru),
+        cmocka_unit_test(test_projection_one_matmul),
+        cmocka_unit_test(test_step_projected),
+        cmocka_unit_test(test_scopes),
+        cmocka_unit_test(test_dropout_masks),
+        cmocka_unit_test(test_recurrent_dropout),
+        cmocka_unit_test(test_truncated_bptt),
+        cmocka_unit_test(test_params_and_init),
+        cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_steady_state_allocates_nothing),
     };
     return cmocka_run_group_tests_name("cells", tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include "graph/core/sg_alloc.h"
 #include "ops/sg_ops.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -72,12 +73,50 @@ static bool sg_seq_check_run_opts(sg_graph *g, const char *layer, const sg_cell 
                       sg_shape_str(o->init.c->shape, sb, sizeof sb));
         return false;
     }
+    if (o->lengths && o->mask) {
+        sg_graph_fail(g, SG_ERR_ARG, "layer '%s': give a padding mask or packed lengths, not both", layer);
+        return false;
+    }
+    for (size_t j = 0; o->lengths && j < B; j++)
+        if (o->lengths[j] > T || (j > 0 && o->lengths[j] > o->lengths[j - 1])) {
+            sg_graph_fail(g, SG_ERR_ARG,
+                          "layer '%s': packed lengths must be at most T = %zu and longest first; row %zu has %zu "
+                          "after %zu",
+                          layer, T, j, o->lengths[j], j > 0 ? o->lengths[j - 1] : T);
+            return false;
+        }
     if (o->rec_mask && !sg_seq_is_2d(o->rec_mask, B, H)) {
         sg_graph_fail(g, SG_ERR_SHAPE, "layer '%s': the recurrent dropout mask must be (B, H) = (%zu, %zu), got %s",
                       layer, B, H, sg_shape_str(o->rec_mask->shape, sb, sizeof sb));
         return false;
     }
     return true;
+}
+
+/* What both loops start from: every step's input as rows of one (T*B, width)
+ * tensor (the input projection, ONE matmul for all steps, when the cell has
+ * one: width G*H, else the input itself: width I), and in *init the initial
+ * state, zeros where the options give none.  NULL on error. */
+static sg_tensor *sg_seq_start(sg_graph *g, const sg_cell *cell, sg_tensor *xs, const sg_seq_run_opts *o, size_t T,
+                               size_t B, sg_cell_state *init)
+{
+    sg_tensor *seq = xs; /* (T, B, I) */
+    size_t width = cell->input;
+    if (cell->gates > 0) {
+        seq = sg_cell_project(g, cell, xs); /* (T, B, G*H) */
+        width = cell->gates * cell->hidden;
+    }
+    *init = o->init;
+    if (!init->h || (cell->has_c && !init->c)) {
+        sg_cell_state z;
+        if (!sg_cell_state_zeros(g, cell, B, &z))
+            return NULL;
+        if (!init->h)
+            init->h = z.h;
+        if (cell->has_c && !init->c)
+            init->c = z.c;
+    }
+    return sg_reshape(g, seq, SG_SHAPE(T * B, width));
 }
 
 /* The unrolled loop, inside the layer's scope. */
@@ -89,24 +128,9 @@ static sg_tensor *sg_seq_unroll(sg_graph *g, const char *layer, const sg_cell *c
     if (!outs)
         return NULL;
     /* every step's input as rows of one (T*B, width) tensor */
-    sg_tensor *seq = xs; /* (T, B, I) */
-    size_t width = cell->input;
-    if (cell->gates > 0) {
-        seq = sg_cell_project(g, cell, xs); /* (T, B, G*H): one matmul for all steps */
-        width = cell->gates * H;
-    }
-    sg_tensor *rows = sg_reshape(g, seq, SG_SHAPE(T * B, width));                   /* (T*B, width) */
+    sg_cell_state st;
+    sg_tensor *rows = sg_seq_start(g, cell, xs, o, T, B, &st);                      /* (T*B, width) */
     sg_tensor *mrows = o->mask ? sg_reshape(g, o->mask, SG_SHAPE(T * B, 1)) : NULL; /* (T*B, 1) */
-    sg_cell_state st = o->init;
-    if (!st.h || (cell->has_c && !st.c)) {
-        sg_cell_state z;
-        if (!sg_cell_state_zeros(g, cell, B, &z))
-            return NULL;
-        if (!st.h)
-            st.h = z.h;
-        if (cell->has_c && !st.c)
-            st.c = z.c;
-    }
     if (!rows || (o->mask && !mrows))
         return NULL;
     for (size_t k = 0; k < T; k++) {
@@ -148,6 +172,125 @@ static sg_tensor *sg_seq_unroll(sg_graph *g, const char *layer, const sg_cell *c
     return y;
 }
 
+/* Rows [start, start + n) of x (rows, F): x itself when that is all of it,
+ * else a slice (a view: rows of a row-major matrix are one block). */
+static sg_tensor *sg_seq_rows(sg_graph *g, sg_tensor *x, size_t start, size_t n)
+{
+    return start == 0 && x && n == x->shape.d[0] ? x : sg_slice(g, x, 0, start, n);
+}
+
+/* Joins row blocks top to bottom: the block itself when there is one. */
+static sg_tensor *sg_seq_stack(sg_graph *g, sg_tensor **parts, size_t n)
+{
+    return n == 1 ? parts[0] : sg_concat(g, parts, n, 0);
+}
+
+/* The packed loop, inside the layer's scope: rows sorted longest first, step t
+ * runs the cell on the a_t = #{j : lengths[j] > t} rows still real, a prefix of
+ * the batch, so padding costs nothing.  Forward, rows [a_t, a_{t-1}) end at
+ * t - 1 and their final state is the carried state's rows; reversed, rows
+ * [a_{t+1}, a_t) start at t from their initial state, joined below the carried
+ * rows.  A step's output has zero rows below a_t (a slice of one zero block).
+ * The same values as the masked loop, without its per-step blend. */
+static sg_tensor *sg_seq_unroll_packed(sg_graph *g, const char *layer, const sg_cell *cell, sg_tensor *xs,
+                                       const sg_seq_run_opts *o, size_t T, size_t B, sg_cell_state *final)
+{
+    const size_t H = cell->hidden, *len = o->lengths;
+    size_t *active = sg_graph_alloc(g, T * sizeof *active);         /* (T) a_t */
+    sg_tensor **out = sg_graph_alloc(g, T * sizeof *out);           /* (T) step outputs (a_t, H) */
+    sg_tensor **parts = sg_graph_alloc(g, 2 * T * sizeof *parts);   /* the output's row blocks */
+    sg_tensor **fin = sg_graph_alloc(g, 2 * (T + 1) * sizeof *fin); /* final h blocks, then c blocks */
+    if (!active || !out || !parts || !fin)
+        return NULL;
+    for (size_t t = 0, a = B; t < T; t++) {
+        while (a > 0 && len[a - 1] <= t)
+            a--;
+        active[t] = a;
+    }
+    sg_cell_state st0;                                          /* (B, H) each */
+    sg_tensor *rows = sg_seq_start(g, cell, xs, o, T, B, &st0); /* (T*B, width), padding rows included */
+    const bool padded = active[T - 1] < B;                      /* the fewest rows are at the last step */
+    sg_tensor *zeros = padded ? sg_const_fill(g, "pad", SG_SHAPE(B, H), 0.0) : NULL;
+    if (!rows || (padded && !zeros))
+        return NULL;
+    sg_cell_state st = o->reverse ? (sg_cell_state){0} : st0;
+    size_t have = o->reverse ? 0 : B, n_fin = 0; /* rows in st */
+    for (size_t k = 0; k < T; k++) {
+        size_t t = o->reverse ? T - 1 - k : k, a = active[t];
+        out[t] = NULL;
+        if (!o->reverse && a < have) { /* rows [a, have) ended at t - 1 */
+            fin[n_fin] = sg_seq_rows(g, st.h, a, have - a);
+            fin[T + 1 + n_fin++] = cell->has_c ? sg_seq_rows(g, st.c, a, have - a) : NULL;
+        }
+        if (a == 0) {
+            have = o->reverse ? have : 0;
+            continue;
+        }
+        const sg_scope *outer = sg_scope_current(g);
+        sg_scope_push(g, "t%zu", t);
+        sg_cell_state prev = {0}, next = {0};
+        if (o->reverse && a > have) { /* rows [have, a) start here */
+            sg_tensor *hh[2] = {st.h, sg_seq_rows(g, st0.h, have, a - have)};
+            sg_tensor *cc[2] = {st.c, cell->has_c ? sg_seq_rows(g, st0.c, have, a - have) : NULL};
+            prev.h = have ? sg_concat(g, hh, 2, 0) : hh[1];
+            prev.c = !cell->has_c ? NULL : have ? sg_concat(g, cc, 2, 0) : cc[1];
+        } else {
+            prev.h = sg_seq_rows(g, st.h, 0, a);
+            prev.c = cell->has_c ? sg_seq_rows(g, st.c, 0, a) : NULL;
+        }
+        prev.h_rec = o->rec_mask ? sg_hadamard(g, prev.h, sg_seq_rows(g, o->rec_mask, 0, a)) : prev.h; /* (a, H) */
+        sg_tensor *x_t = sg_slice(g, rows, 0, t * B, a); /* (a, G*H) or (a, I) */
+        bool ok = x_t && prev.h_rec && (!cell->has_c || prev.c) && cell->step(g, cell, x_t, &prev, &next);
+        if (!ok && !sg_graph_status(g))
+            sg_graph_fail(g, SG_ERR_STATE, "layer '%s' at step t%zu: the cell's step failed without a message", layer,
+                          t);
+        sg_seq_scope_restore(g, outer);
+        if (!sg_cell_check_state(g, cell, layer, t, a, &next))
+            return NULL;
+        st.h = next.h;
+        st.c = cell->has_c ? next.c : NULL;
+        out[t] = next.h;
+        have = a;
+    }
+    size_t n_parts = 0;
+    for (size_t t = 0; t < T; t++) {
+        if (out[t])
+            parts[n_parts++] = out[t];
+        if (active[t] < B)
+            parts[n_parts++] = sg_seq_rows(g, zeros, 0, B - active[t]);
+    }
+    sg_tensor *y = sg_reshape(g, sg_seq_stack(g, parts, n_parts), SG_SHAPE(T, B, H)); /* (T, B, H) */
+    if (!y || !final)
+        return y;
+    if (o->reverse) { /* the state after t = 0, the rows that never started below */
+        fin[n_fin] = have ? st.h : NULL;
+        fin[T + 1 + n_fin++] = have ? st.c : NULL;
+        if (have < B) {
+            fin[n_fin] = sg_seq_rows(g, st0.h, have, B - have);
+            fin[T + 1 + n_fin++] = cell->has_c ? sg_seq_rows(g, st0.c, have, B - have) : NULL;
+        }
+        size_t first = have ? 0 : 1;
+        final->h = sg_seq_stack(g, fin + first, n_fin - first);
+        final->c = cell->has_c ? sg_seq_stack(g, fin + T + 1 + first, n_fin - first) : NULL;
+    } else { /* the rows still going at the end, then the blocks that ended, top to bottom */
+        if (have) {
+            fin[n_fin] = st.h;
+            fin[T + 1 + n_fin++] = st.c;
+        }
+        for (size_t i = 0; i < n_fin / 2; i++) {
+            sg_tensor *th = fin[i], *tc = fin[T + 1 + i];
+            fin[i] = fin[n_fin - 1 - i];
+            fin[T + 1 + i] = fin[T + 1 + n_fin - 1 - i];
+            fin[n_fin - 1 - i] = th;
+            fin[T + 1 + n_fin - 1 - i] = tc;
+        }
+        final->h = sg_seq_stack(g, fin, n_fin);
+        final->c = cell->has_c ? sg_seq_stack(g, fin + T + 1, n_fin) : NULL;
+    }
+    final->h_rec = final->h;
+    return final->h && (!cell->has_c || final->c) ? y : NULL;
+}
+
 sg_tensor *sg_seq_run(sg_graph *g, const char *name, const sg_cell *cell, sg_tensor *xs, const sg_seq_run_opts *o,
                       sg_cell_state *final)
 {
@@ -169,7 +312,8 @@ sg_tensor *sg_seq_run(sg_graph *g, const char *name, const sg_cell *cell, sg_ten
         return NULL;
     const sg_scope *outer = sg_scope_current(g);
     sg_scope_push(g, "%s", layer);
-    sg_tensor *y = sg_seq_unroll(g, layer, cell, xs, o, T, B, final);
+    sg_tensor *y = o->lengths && T > 0 ? sg_seq_unroll_packed(g, layer, cell, xs, o, T, B, final)
+                                       : sg_seq_unroll(g, layer, cell, xs, o, T, B, final);
     sg_seq_scope_restore(g, outer);
     if (!y && final)
         memset(final, 0, sizeof *final);
@@ -316,7 +460,7 @@ static sg_tensor *sg_seq_layer(sg_graph *g, const sg_seq_layers *s, size_t l, sg
     sg_tensor *outs[2] = {NULL, NULL}; /* (T, B, H) per direction */
     for (size_t d = 0; d < D; d++) {
         const sg_cell *cell = &s->cells[l * D + d];
-        sg_seq_run_opts ro = {.mask = o->mask, .reverse = d == 1};
+        sg_seq_run_opts ro = {.mask = o->mask, .lengths = o->lengths, .reverse = d == 1};
         if (o->init)
             ro.init = o->init[l * D + d];
         if (o->training && o->var_recurrent > 0.0) {
@@ -336,6 +480,74 @@ static sg_tensor *sg_seq_layer(sg_graph *g, const sg_seq_layers *s, size_t l, sg
     sg_tensor *y = sg_concat(g, outs, 2, 2); /* (T, B, 2H) */
     sg_seq_scope_restore(g, outer);
     return y;
+}
+
+/* Packing a batch whose lengths are in any order: the rows sorted longest
+ * first (stable, so sorted lengths keep their order) and back. */
+typedef struct sg_seq_pack {
+    size_t *lengths;  /* (B) sorted, longest first */
+    sg_tensor *order; /* (B) ids: sorted row j is row order[j]; NULL when already sorted */
+    sg_tensor *undo;  /* (B) ids: row i is sorted row undo[i] */
+} sg_seq_pack;
+
+/* Sorts the lengths (B) of a (T, B) batch by counting; false with a graph error. */
+static bool sg_seq_pack_init(sg_graph *g, const char *layer, const size_t *len, size_t T, size_t B, sg_seq_pack *p)
+{
+    memset(p, 0, sizeof *p);
+    if (B > (size_t)INT32_MAX || T > ((size_t)INT32_MAX - B) / B) {
+        sg_graph_fail(g, SG_ERR_ARG, "layer '%s': %zu steps of %zu rows are too many to pack", layer, T, B);
+        return false;
+    }
+    size_t *start = sg_graph_alloc(g, (T + 2) * sizeof *start); /* (T+2) first sorted row of each length */
+    int32_t *order = sg_graph_alloc(g, B * sizeof *order), *undo = sg_graph_alloc(g, B * sizeof *undo);
+    p->lengths = sg_graph_alloc(g, B * sizeof *p->lengths);
+    if (!start || !order || !undo || !p->lengths)
+        return false;
+    memset(start, 0, (T + 2) * sizeof *start);
+    for (size_t j = 0; j < B; j++) {
+        if (len[j] > T) {
+            sg_graph_fail(g, SG_ERR_ARG, "layer '%s': length %zu of row %zu is longer than T = %zu", layer, len[j], j,
+                          T);
+            return false;
+        }
+        start[T - len[j] + 1]++; /* longest first: length T goes to bucket 0 */
+    }
+    for (size_t k = 1; k <= T + 1; k++)
+        start[k] += start[k - 1];
+    bool sorted = true;
+    for (size_t j = 0; j < B; j++) {
+        size_t to = start[T - len[j]]++;
+        order[to] = (int32_t)j;
+        undo[j] = (int32_t)to;
+        p->lengths[to] = len[j];
+        sorted = sorted && to == j;
+    }
+    if (sorted)
+        return true;
+    p->order = sg_ids(g, "pack_order", SG_SHAPE(B), order);
+    p->undo = sg_ids(g, "pack_undo", SG_SHAPE(B), undo);
+    return p->order && p->undo;
+}
+
+/* Rows of x (B, F) picked by ids (B), or x when ids is NULL (or x is). */
+static sg_tensor *sg_seq_pick(sg_graph *g, sg_tensor *x, sg_tensor *ids)
+{
+    return ids && x ? sg_gather_rows(g, x, ids) : x;
+}
+
+/* The (T, B, F) sequence x with its batch rows picked by ids (B). */
+static sg_tensor *sg_seq_pick_steps(sg_graph *g, sg_tensor *x, const sg_tensor *ids, size_t T, size_t B)
+{
+    int32_t *all = sg_graph_alloc(g, T * B * sizeof *all); /* (T*B) */
+    if (!all || !x)
+        return NULL;
+    const int32_t *id = ids->data;
+    for (size_t t = 0; t < T; t++)
+        for (size_t j = 0; j < B; j++)
+            all[t * B + j] = (int32_t)(t * B) + id[j];
+    size_t F = x->shape.d[2];
+    sg_tensor *flat = sg_reshape(g, x, SG_SHAPE(T * B, F));
+    return sg_reshape(g, sg_gather_rows(g, flat, sg_ids(g, "pack_steps", SG_SHAPE(T * B), all)), SG_SHAPE(T, B, F));
 }
 
 sg_tensor *sg_seq_layers_forward(sg_graph *g, const sg_seq_layers *s, sg_tensor *xs, const sg_seq_opts *o,
@@ -369,8 +581,44 @@ sg_tensor *sg_seq_layers_forward(sg_graph *g, const sg_seq_layers *s, sg_tensor 
     if (!sg_seq_check_input(g, s->cells[0].name, &s->cells[0], xs, &T, &B))
         return NULL;
     sg_tensor *x = xs; /* (T, B, F) */
+    sg_seq_pack pack = {0};
+    sg_seq_opts po = *o; /* with the lengths sorted and the rows in their order */
+    if (o->lengths && o->mask) {
+        sg_graph_fail(g, SG_ERR_ARG, "layer '%s': give a padding mask or packed lengths, not both", s->name);
+        return NULL;
+    }
+    if (o->lengths && T > 0) {
+        const sg_scope *outer = sg_scope_current(g);
+        sg_scope_push(g, "%s", s->cells[0].name);
+        bool ok = sg_seq_pack_init(g, s->name, o->lengths, T, B, &pack);
+        po.lengths = pack.lengths;
+        if (ok && pack.order) {
+            x = sg_seq_pick_steps(g, xs, pack.order, T, B);
+            sg_cell_state *init = o->init ? sg_graph_alloc(g, s->n_layers * s->n_dirs * sizeof *init) : NULL;
+            for (size_t k = 0; init && k < s->n_layers * s->n_dirs; k++)
+                init[k] = (sg_cell_state){.h = sg_seq_pick(g, o->init[k].h, pack.order),
+                                          .c = sg_seq_pick(g, o->init[k].c, pack.order)};
+            ok = x && (!o->init || init);
+            po.init = init;
+        }
+        sg_seq_scope_restore(g, outer);
+        if (!ok)
+            return NULL;
+    }
     for (size_t l = 0; l < s->n_layers && x; l++)
-        x = sg_seq_layer(g, s, l, x, o, final);
+        x = sg_seq_layer(g, s, l, x, &po, final);
+    if (x && pack.undo) { /* back to the caller's row order */
+        const sg_scope *outer = sg_scope_current(g);
+        sg_scope_push(g, "%s", s->cells[(s->n_layers - 1) * s->n_dirs].name);
+        x = sg_seq_pick_steps(g, x, pack.undo, T, B);
+        for (size_t k = 0; x && final && k < s->n_layers * s->n_dirs; k++) {
+            final[k].h = final[k].h_rec = sg_seq_pick(g, final[k].h, pack.undo);
+            final[k].c = sg_seq_pick(g, final[k].c, pack.undo);
+            if (!final[k].h || (s->cells[k].has_c && !final[k].c))
+                x = NULL;
+        }
+        sg_seq_scope_restore(g, outer);
+    }
     if (x && o->training && o->var_output > 0.0) {
         const sg_scope *outer = sg_scope_current(g);
         sg_scope_push(g, "%s", s->cells[(s->n_layers - 1) * s->n_dirs].name);

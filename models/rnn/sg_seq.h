@@ -15,6 +15,14 @@
  *   3. with a mask m (T, B): h_t = h_{t-1} + m_t * (h_new - h_{t-1}) (same for
  *      c), so padded steps change nothing, and the output is m_t * h_t (zero
  *      at padded steps);
+ *   3'. packed, with lengths (B) instead of a mask (pack_padded_sequence):
+ *      rows sorted longest first, step t runs the cell only on the rows still
+ *      real, a prefix of the batch (slices, views), so padding costs neither
+ *      products nor blends; the same values as 3 (final states at each row's
+ *      last real step, zero outputs at padding).  sg_seq_run wants the lengths
+ *      sorted; sg_seq_layers_forward takes any order and sorts the rows itself
+ *      (one row gather of xs and the initial states before, of the output
+ *      and the final states after, when they were not sorted already);
  *   4. outputs: the T step outputs concatenated into (T, B, H), in position
  *      order (a reversed run's output at t is the state after reading t..T-1).
  *
@@ -59,10 +67,12 @@
 
 /* Options of one run of one cell. */
 typedef struct sg_seq_run_opts {
-    sg_tensor *mask;     /* (T, B) 1 = real step, 0 = padding; NULL = all real */
-    sg_cell_state init;  /* initial state; a NULL h (or c) means zeros */
-    bool reverse;        /* process t = T-1 down to 0 */
-    sg_tensor *rec_mask; /* (B, H) multiplied into h_{t-1} to give prev->h_rec
+    sg_tensor *mask;       /* (T, B) 1 = real step, 0 = padding; NULL = all real */
+    const size_t *lengths; /* (B) packed instead of masked (3'): row j is real for
+                              * t < lengths[j]; longest first; NULL = not packed */
+    sg_cell_state init;    /* initial state; a NULL h (or c) means zeros */
+    bool reverse;          /* process t = T-1 down to 0 */
+    sg_tensor *rec_mask;   /* (B, H) multiplied into h_{t-1} to give prev->h_rec
                            * (variational recurrent dropout); NULL = none */
 } sg_seq_run_opts;
 
@@ -131,6 +141,8 @@ size_t sg_seq_layers_params(const sg_seq_layers *s, sg_param **out, size_t cap);
 
 typedef struct sg_seq_opts {
     sg_tensor *mask;           /* (T, B) padding mask, or NULL */
+    const size_t *lengths;     /* (B) or NULL: packed (3'), lengths in any order;
+                                 * not with mask */
     const sg_cell_state *init; /* (N * D) initial states [l * D + d], or NULL = zeros
                                  * (an entry's NULL h or c is zeros too) */
     bool training;             /* dropout is applied only when true */

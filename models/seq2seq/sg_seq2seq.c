@@ -187,12 +187,14 @@ static bool sg_s2s_encode(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch 
     int32_t *ids = sg_graph_alloc(g, S * B * sizeof *ids);
     double *bias = sg_graph_alloc(g, S * B * sizeof *bias);
     sg_cell_state *final = sg_graph_alloc(g, N * D * sizeof *final);
-    if (!ids || !bias || !final)
+    size_t *lengths = sg_graph_alloc(g, B * sizeof *lengths); /* (B) real source steps */
+    if (!ids || !bias || !final || !lengths)
         return false;
     for (size_t j = 0; j < B; j++) {
         size_t len = 0;
         while (len < S && b->src_mask[len * B + j] > 0)
             len++;
+        lengths[j] = len;
         for (size_t t = 0; t < S; t++) {
             size_t from = m->cfg.reverse_source && t < len ? len - 1 - t : t;
             ids[t * B + j] = b->src[from * B + j];
@@ -202,7 +204,7 @@ static bool sg_s2s_encode(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch 
     sg_scope_push(g, "enc");
     sg_tensor *x = sg_embedding_lookup(g, &m->embed, SG_SHAPE(S, B), ids); /* (S, B, E) */
     sg_seq_opts so = sg_seq_opts_defaults();
-    so.mask = sg_input_f64(g, "src_mask", SG_SHAPE(S, B), b->src_mask, false);
+    so.lengths = lengths;                                            /* packed: padding costs no steps */
     sg_tensor *o = sg_seq_layers_forward(g, &m->enc, x, &so, final); /* (S, B, D*H) */
     const sg_cell_state *fw = &final[(N - 1) * D], *bw = D == 2 ? &final[(N - 1) * D + 1] : NULL;
     if (o && bw) {
