@@ -395,19 +395,19 @@ static void test_peephole_by_hand(void **s)
 
 /* Runs a cell over xs (Tn, B, I) given as doubles; returns outputs, final state. */
 static sg_tensor *run_cell(sg_graph *g, const sg_cell *cell, const double *x, size_t Tn, size_t B, sg_tensor *mask,
-                           bool reverse, sg_cell_state *fin)
+                           const size_t *lengths, bool reverse, sg_cell_state *fin)
 {
-    sg_seq_run_opts o = {.mask = mask, .reverse = reverse};
+    sg_seq_run_opts o = {.mask = mask, .lengths = lengths, .reverse = reverse};
     return sg_seq_run(g, "enc", cell, sg_input_f64(g, "xs", SG_SHAPE(Tn, B, I), x, false), &o, fin);
 }
 
 /* Padded steps: the final state is the state at each row's last real step,
  * padded outputs are exactly zero; the same holds reversed (the state after
- * reading the real part backwards). */
-static void mask_semantics(sg_cell_kind kind)
+ * reading the real part backwards); masked, or packed with unsorted lengths. */
+static void mask_semantics(sg_cell_kind kind, bool packed)
 {
     enum { B = 3 };
-    const size_t len[B] = {5, 3, 2};
+    const size_t sorted[B] = {5, 3, 2}, unsorted[B] = {3, 5, 2}, *len = packed ? unsorted : sorted;
     sg_params *ps = sg_params_new(SG_F64);
     sg_cell cell;
     assert_int_equal(sg_cell_init_kind(&cell, ps, "enc", kind, SG_ACT_TANH, I, H), SG_OK);
@@ -421,7 +421,8 @@ static void mask_semantics(sg_cell_kind kind)
     for (int rev = 0; rev < 2; rev++) {
         sg_graph_reset(g);
         sg_cell_state fin;
-        sg_tensor *y = run_cell(g, &cell, x, T, B, sg_seq_mask_from_lengths(g, len, T, B), rev, &fin);
+        sg_tensor *y = packed ? run_cell(g, &cell, x, T, B, NULL, len, rev, &fin)
+                              : run_cell(g, &cell, x, T, B, sg_seq_mask_from_lengths(g, len, T, B), NULL, rev, &fin);
         SG_ASSERT_GRAPH_OK(g);
         for (size_t b = 0; b < B; b++) {
             /* the same rows alone, unmasked, over their real length only */
@@ -429,7 +430,7 @@ static void mask_semantics(sg_cell_kind kind)
             for (size_t t = 0; t < len[b]; t++)
                 memcpy(xb + t * I, x + (t * B + b) * I, I * sizeof(double));
             sg_cell_state fb;
-            sg_tensor *yb = run_cell(g, &cell, xb, len[b], 1, NULL, rev, &fb);
+            sg_tensor *yb = run_cell(g, &cell, xb, len[b], 1, NULL, NULL, rev, &fb);
             SG_ASSERT_GRAPH_OK(g);
             for (size_t j = 0; j < H; j++) {
                 SG_ASSERT_NEAR(sg_tensor_get(fin.h, b * H + j), sg_tensor_get(fb.h, j), 1e-12);
@@ -457,12 +458,14 @@ static void mask_semantics(sg_cell_kind kind)
 static void test_mask_lstm(void **s)
 {
     (void)s;
-    mask_semantics(SG_CELL_LSTM);
+    mask_semantics(SG_CELL_LSTM, false);
+    mask_semantics(SG_CELL_LSTM, true);
 }
 static void test_mask_gru(void **s)
 {
     (void)s;
-    mask_semantics(SG_CELL_GRU);
+    mask_semantics(SG_CELL_GRU, false);
+    mask_semantics(SG_CELL_GRU, true);
 }
 
 /* Rows of every product (matmul, addmm) on the tape, added up. */
@@ -1011,7 +1014,7 @@ static void test_bad_inputs(void **s)
     assert_null(sg_seq_layers_forward(g, &L, sg_const_fill(g, "xs", SG_SHAPE(T, 2, I), 0.0), &o, NULL));
     assert_int_equal(sg_graph_status(g), SG_ERR_SHAPE);
     assert_true(sg_contains(sg_graph_error(g), "layer 'lstm.l0': the mask must be (T, B) = (5, 2)"));
-    /* packed lengths: too long, with a mask as well, unsorted for one run */
+    /* packed lengths: too long, with a mask as well, too long for one run */
     sg_graph_reset(g);
     const size_t too_long[2] = {2, T + 1}, unsorted[2] = {2, 4};
     o = sg_seq_opts_defaults();
@@ -1025,10 +1028,10 @@ static void test_bad_inputs(void **s)
     assert_null(sg_seq_layers_forward(g, &L, sg_const_fill(g, "xs", SG_SHAPE(T, 2, I), 0.0), &o, NULL));
     assert_true(sg_contains(sg_graph_error(g), "a padding mask or packed lengths, not both"));
     sg_graph_reset(g);
-    sg_seq_run_opts ro = {.lengths = unsorted};
+    sg_seq_run_opts ro = {.lengths = too_long};
     assert_null(sg_seq_run(g, "enc", &L.cells[0], sg_const_fill(g, "xs", SG_SHAPE(T, 2, I), 0.0), &ro, NULL));
     assert_int_equal(sg_graph_status(g), SG_ERR_ARG);
-    assert_true(sg_contains(sg_graph_error(g), "longest first; row 1 has 4 after 2"));
+    assert_true(sg_contains(sg_graph_error(g), "layer 'enc': length 6 of row 1 is longer than T = 5"));
     /* initial state of the second layer */
     sg_graph_reset(g);
     sg_cell_state init[2] = {{0}};

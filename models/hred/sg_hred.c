@@ -123,12 +123,16 @@ static sg_tensor *sg_hred_encode(sg_graph *g, const sg_hred *m, const sg_dialog_
     const int32_t *ids = sg_hred_columns(g, b->enc_in, sizeof *b->enc_in, L, R, u0 * b->batch, n);
     const double *mask = sg_hred_columns(g, b->enc_mask, sizeof *b->enc_mask, L, R, u0 * b->batch, n);
     sg_cell_state *final = sg_graph_alloc(g, D * sizeof *final);
-    if (!ids || !mask || !final)
+    size_t *lengths = sg_graph_alloc(g, n * sizeof *lengths); /* (n) */
+    if (!ids || !mask || !final || !lengths)
         return NULL;
     sg_scope_push(g, "enc");
     sg_tensor *x = sg_embedding_lookup(g, &m->embed, SG_SHAPE(L, n), ids); /* (L, n, E) */
     sg_seq_opts so = sg_seq_opts_defaults();
-    so.mask = sg_input_f64(g, "utt_mask", SG_SHAPE(L, n), mask, false);
+    if (sg_seq_lengths_from_mask(mask, L, n, lengths))
+        so.lengths = lengths; /* packed: padding costs no steps */
+    else
+        so.mask = sg_input_f64(g, "utt_mask", SG_SHAPE(L, n), mask, false);
     sg_tensor *e = NULL;
     if (sg_seq_layers_forward(g, &m->enc, x, &so, final)) {
         sg_tensor *hh[2] = {final[0].h, D == 2 ? final[1].h : NULL};
@@ -250,8 +254,12 @@ bool sg_hred_loss(sg_graph *g, const sg_hred *m, const sg_dialog_batch *b, const
         sg_tensor *parts[2] = {x, tiled};
         x = sg_concat(g, parts, 2, 2);
     }
-    sg_seq_run_opts ro = {.mask = sg_input_f64(g, "dec_mask", SG_SHAPE(L, N), dmask, false),
-                          .init = {.h = sg_hred_dec_h0(g, m, k)}};
+    size_t *dlen = sg_graph_alloc(g, N * sizeof *dlen); /* (N) */
+    sg_seq_run_opts ro = {.init = {.h = sg_hred_dec_h0(g, m, k)}};
+    if (dlen && sg_seq_lengths_from_mask(dmask, L, N, dlen))
+        ro.lengths = dlen; /* packed */
+    else
+        ro.mask = sg_input_f64(g, "dec_mask", SG_SHAPE(L, N), dmask, false);
     sg_tensor *hs = sg_seq_run(g, "dec.rnn", &m->dec, x, &ro, NULL); /* (L, N, H) */
     sg_tensor *logits = sg_linear_forward(g, &m->out, sg_reshape(g, hs, SG_SHAPE(L * N, H)));
     out->ce = sg_loss_cross_entropy(g, logits, sg_ids(g, "y", SG_SHAPE(L * N), dout), NULL, SG_REDUCE_SUM);

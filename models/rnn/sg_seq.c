@@ -77,14 +77,6 @@ static bool sg_seq_check_run_opts(sg_graph *g, const char *layer, const sg_cell 
         sg_graph_fail(g, SG_ERR_ARG, "layer '%s': give a padding mask or packed lengths, not both", layer);
         return false;
     }
-    for (size_t j = 0; o->lengths && j < B; j++)
-        if (o->lengths[j] > T || (j > 0 && o->lengths[j] > o->lengths[j - 1])) {
-            sg_graph_fail(g, SG_ERR_ARG,
-                          "layer '%s': packed lengths must be at most T = %zu and longest first; row %zu has %zu "
-                          "after %zu",
-                          layer, T, j, o->lengths[j], j > 0 ? o->lengths[j - 1] : T);
-            return false;
-        }
     if (o->rec_mask && !sg_seq_is_2d(o->rec_mask, B, H)) {
         sg_graph_fail(g, SG_ERR_SHAPE, "layer '%s': the recurrent dropout mask must be (B, H) = (%zu, %zu), got %s",
                       layer, B, H, sg_shape_str(o->rec_mask->shape, sb, sizeof sb));
@@ -170,6 +162,74 @@ static sg_tensor *sg_seq_unroll(sg_graph *g, const char *layer, const sg_cell *c
         final->h_rec = st.h;
     }
     return y;
+}
+
+/* Packing a batch whose lengths are in any order: the rows sorted longest
+ * first (stable, so sorted lengths keep their order) and back. */
+typedef struct sg_seq_pack {
+    size_t *lengths;  /* (B) sorted, longest first */
+    sg_tensor *order; /* (B) ids: sorted row j is row order[j]; NULL when already sorted */
+    sg_tensor *undo;  /* (B) ids: row i is sorted row undo[i] */
+} sg_seq_pack;
+
+/* Sorts the lengths (B) of a (T, B) batch by counting; false with a graph error. */
+static bool sg_seq_pack_init(sg_graph *g, const char *layer, const size_t *len, size_t T, size_t B, sg_seq_pack *p)
+{
+    memset(p, 0, sizeof *p);
+    if (B > (size_t)INT32_MAX || T > ((size_t)INT32_MAX - B) / B) {
+        sg_graph_fail(g, SG_ERR_ARG, "layer '%s': %zu steps of %zu rows are too many to pack", layer, T, B);
+        return false;
+    }
+    size_t *start = sg_graph_alloc(g, (T + 2) * sizeof *start); /* (T+2) first sorted row of each length */
+    int32_t *order = sg_graph_alloc(g, B * sizeof *order), *undo = sg_graph_alloc(g, B * sizeof *undo);
+    p->lengths = sg_graph_alloc(g, B * sizeof *p->lengths);
+    if (!start || !order || !undo || !p->lengths)
+        return false;
+    memset(start, 0, (T + 2) * sizeof *start);
+    for (size_t j = 0; j < B; j++) {
+        if (len[j] > T) {
+            sg_graph_fail(g, SG_ERR_ARG, "layer '%s': length %zu of row %zu is longer than T = %zu", layer, len[j], j,
+                          T);
+            return false;
+        }
+        start[T - len[j] + 1]++; /* longest first: length T goes to bucket 0 */
+    }
+    for (size_t k = 1; k <= T + 1; k++)
+        start[k] += start[k - 1];
+    bool sorted = true;
+    for (size_t j = 0; j < B; j++) {
+        size_t to = start[T - len[j]]++;
+        order[to] = (int32_t)j;
+        undo[j] = (int32_t)to;
+        p->lengths[to] = len[j];
+        sorted = sorted && to == j;
+    }
+    if (sorted)
+        return true;
+    p->order = sg_ids(g, "pack_order", SG_SHAPE(B), order);
+    p->undo = sg_ids(g, "pack_undo", SG_SHAPE(B), undo);
+    return p->order && p->undo;
+}
+
+/* Rows of x (B, F) picked by ids (B), or x when ids is NULL (or x is). */
+static sg_tensor *sg_seq_pick(sg_graph *g, sg_tensor *x, sg_tensor *ids)
+{
+    return ids && x ? sg_gather_rows(g, x, ids) : x;
+}
+
+/* The (T, B, F) sequence x with its batch rows picked by ids (B). */
+static sg_tensor *sg_seq_pick_steps(sg_graph *g, sg_tensor *x, const sg_tensor *ids, size_t T, size_t B)
+{
+    int32_t *all = sg_graph_alloc(g, T * B * sizeof *all); /* (T*B) */
+    if (!all || !x)
+        return NULL;
+    const int32_t *id = ids->data;
+    for (size_t t = 0; t < T; t++)
+        for (size_t j = 0; j < B; j++)
+            all[t * B + j] = (int32_t)(t * B) + id[j];
+    size_t F = x->shape.d[2];
+    sg_tensor *flat = sg_reshape(g, x, SG_SHAPE(T * B, F));
+    return sg_reshape(g, sg_gather_rows(g, flat, sg_ids(g, "pack_steps", SG_SHAPE(T * B), all)), SG_SHAPE(T, B, F));
 }
 
 /* Rows [start, start + n) of x (rows, F): x itself when that is all of it,
@@ -291,6 +351,33 @@ static sg_tensor *sg_seq_unroll_packed(sg_graph *g, const char *layer, const sg_
     return final->h && (!cell->has_c || final->c) ? y : NULL;
 }
 
+/* A packed run with the lengths in any order: sorted (the rows of xs, the
+ * initial state and the recurrent dropout mask picked in that order), run,
+ * and the output and final state put back in the caller's order. */
+static sg_tensor *sg_seq_run_packed(sg_graph *g, const char *layer, const sg_cell *cell, sg_tensor *xs,
+                                    const sg_seq_run_opts *o, size_t T, size_t B, sg_cell_state *final)
+{
+    sg_seq_pack pack;
+    if (!sg_seq_pack_init(g, layer, o->lengths, T, B, &pack))
+        return NULL;
+    sg_seq_run_opts so = *o;
+    so.lengths = pack.lengths;
+    if (!pack.order)
+        return sg_seq_unroll_packed(g, layer, cell, xs, &so, T, B, final);
+    so.init.h = sg_seq_pick(g, o->init.h, pack.order);
+    so.init.c = sg_seq_pick(g, o->init.c, pack.order);
+    so.rec_mask = sg_seq_pick(g, o->rec_mask, pack.order);
+    sg_tensor *x = sg_seq_pick_steps(g, xs, pack.order, T, B);
+    sg_cell_state fin = {0};
+    sg_tensor *y = x ? sg_seq_unroll_packed(g, layer, cell, x, &so, T, B, final ? &fin : NULL) : NULL;
+    y = y ? sg_seq_pick_steps(g, y, pack.undo, T, B) : NULL;
+    if (y && final) {
+        final->h = final->h_rec = sg_seq_pick(g, fin.h, pack.undo);
+        final->c = sg_seq_pick(g, fin.c, pack.undo);
+    }
+    return y;
+}
+
 sg_tensor *sg_seq_run(sg_graph *g, const char *name, const sg_cell *cell, sg_tensor *xs, const sg_seq_run_opts *o,
                       sg_cell_state *final)
 {
@@ -312,7 +399,7 @@ sg_tensor *sg_seq_run(sg_graph *g, const char *name, const sg_cell *cell, sg_ten
         return NULL;
     const sg_scope *outer = sg_scope_current(g);
     sg_scope_push(g, "%s", layer);
-    sg_tensor *y = o->lengths && T > 0 ? sg_seq_unroll_packed(g, layer, cell, xs, o, T, B, final)
+    sg_tensor *y = o->lengths && T > 0 ? sg_seq_run_packed(g, layer, cell, xs, o, T, B, final)
                                        : sg_seq_unroll(g, layer, cell, xs, o, T, B, final);
     sg_seq_scope_restore(g, outer);
     if (!y && final)
@@ -342,6 +429,20 @@ sg_tensor *sg_seq_mask_from_lengths(sg_graph *g, const size_t *lengths, size_t T
             if (t < lengths[b])
                 sg_tensor_set(m, t * B + b, 1.0);
     return m;
+}
+
+bool sg_seq_lengths_from_mask(const double *mask, size_t T, size_t B, size_t *lengths)
+{
+    for (size_t b = 0; b < B; b++) {
+        size_t n = 0;
+        while (n < T && mask[n * B + b] == 1.0)
+            n++;
+        for (size_t t = n; t < T; t++)
+            if (mask[t * B + b] != 0)
+                return false;
+        lengths[b] = n;
+    }
+    return true;
 }
 
 /* ---- layers ------------------------------------------------------------- */
@@ -480,74 +581,6 @@ static sg_tensor *sg_seq_layer(sg_graph *g, const sg_seq_layers *s, size_t l, sg
     sg_tensor *y = sg_concat(g, outs, 2, 2); /* (T, B, 2H) */
     sg_seq_scope_restore(g, outer);
     return y;
-}
-
-/* Packing a batch whose lengths are in any order: the rows sorted longest
- * first (stable, so sorted lengths keep their order) and back. */
-typedef struct sg_seq_pack {
-    size_t *lengths;  /* (B) sorted, longest first */
-    sg_tensor *order; /* (B) ids: sorted row j is row order[j]; NULL when already sorted */
-    sg_tensor *undo;  /* (B) ids: row i is sorted row undo[i] */
-} sg_seq_pack;
-
-/* Sorts the lengths (B) of a (T, B) batch by counting; false with a graph error. */
-static bool sg_seq_pack_init(sg_graph *g, const char *layer, const size_t *len, size_t T, size_t B, sg_seq_pack *p)
-{
-    memset(p, 0, sizeof *p);
-    if (B > (size_t)INT32_MAX || T > ((size_t)INT32_MAX - B) / B) {
-        sg_graph_fail(g, SG_ERR_ARG, "layer '%s': %zu steps of %zu rows are too many to pack", layer, T, B);
-        return false;
-    }
-    size_t *start = sg_graph_alloc(g, (T + 2) * sizeof *start); /* (T+2) first sorted row of each length */
-    int32_t *order = sg_graph_alloc(g, B * sizeof *order), *undo = sg_graph_alloc(g, B * sizeof *undo);
-    p->lengths = sg_graph_alloc(g, B * sizeof *p->lengths);
-    if (!start || !order || !undo || !p->lengths)
-        return false;
-    memset(start, 0, (T + 2) * sizeof *start);
-    for (size_t j = 0; j < B; j++) {
-        if (len[j] > T) {
-            sg_graph_fail(g, SG_ERR_ARG, "layer '%s': length %zu of row %zu is longer than T = %zu", layer, len[j], j,
-                          T);
-            return false;
-        }
-        start[T - len[j] + 1]++; /* longest first: length T goes to bucket 0 */
-    }
-    for (size_t k = 1; k <= T + 1; k++)
-        start[k] += start[k - 1];
-    bool sorted = true;
-    for (size_t j = 0; j < B; j++) {
-        size_t to = start[T - len[j]]++;
-        order[to] = (int32_t)j;
-        undo[j] = (int32_t)to;
-        p->lengths[to] = len[j];
-        sorted = sorted && to == j;
-    }
-    if (sorted)
-        return true;
-    p->order = sg_ids(g, "pack_order", SG_SHAPE(B), order);
-    p->undo = sg_ids(g, "pack_undo", SG_SHAPE(B), undo);
-    return p->order && p->undo;
-}
-
-/* Rows of x (B, F) picked by ids (B), or x when ids is NULL (or x is). */
-static sg_tensor *sg_seq_pick(sg_graph *g, sg_tensor *x, sg_tensor *ids)
-{
-    return ids && x ? sg_gather_rows(g, x, ids) : x;
-}
-
-/* The (T, B, F) sequence x with its batch rows picked by ids (B). */
-static sg_tensor *sg_seq_pick_steps(sg_graph *g, sg_tensor *x, const sg_tensor *ids, size_t T, size_t B)
-{
-    int32_t *all = sg_graph_alloc(g, T * B * sizeof *all); /* (T*B) */
-    if (!all || !x)
-        return NULL;
-    const int32_t *id = ids->data;
-    for (size_t t = 0; t < T; t++)
-        for (size_t j = 0; j < B; j++)
-            all[t * B + j] = (int32_t)(t * B) + id[j];
-    size_t F = x->shape.d[2];
-    sg_tensor *flat = sg_reshape(g, x, SG_SHAPE(T * B, F));
-    return sg_reshape(g, sg_gather_rows(g, flat, sg_ids(g, "pack_steps", SG_SHAPE(T * B), all)), SG_SHAPE(T, B, F));
 }
 
 sg_tensor *sg_seq_layers_forward(sg_graph *g, const sg_seq_layers *s, sg_tensor *xs, const sg_seq_opts *o,

@@ -19,10 +19,10 @@
  *      rows sorted longest first, step t runs the cell only on the rows still
  *      real, a prefix of the batch (slices, views), so padding costs neither
  *      products nor blends; the same values as 3 (final states at each row's
- *      last real step, zero outputs at padding).  sg_seq_run wants the lengths
- *      sorted; sg_seq_layers_forward takes any order and sorts the rows itself
- *      (one row gather of xs and the initial states before, of the output
- *      and the final states after, when they were not sorted already);
+ *      last real step, zero outputs at padding).  Lengths in any order:
+ *      unsorted rows are sorted (one row gather of xs and the initial states
+ *      before, of the output and the final states after), once per stack by
+ *      sg_seq_layers_forward;
  *   4. outputs: the T step outputs concatenated into (T, B, H), in position
  *      order (a reversed run's output at t is the state after reading t..T-1).
  *
@@ -69,7 +69,7 @@
 typedef struct sg_seq_run_opts {
     sg_tensor *mask;       /* (T, B) 1 = real step, 0 = padding; NULL = all real */
     const size_t *lengths; /* (B) packed instead of masked (3'): row j is real for
-                              * t < lengths[j]; longest first; NULL = not packed */
+                              * t < lengths[j], in any order; NULL = not packed */
     sg_cell_state init;    /* initial state; a NULL h (or c) means zeros */
     bool reverse;          /* process t = T-1 down to 0 */
     sg_tensor *rec_mask;   /* (B, H) multiplied into h_{t-1} to give prev->h_rec
@@ -90,6 +90,13 @@ sg_tensor *sg_seq_run(sg_graph *g, const char *name, const sg_cell *cell, sg_ten
 /* A padding mask (T, B) from lengths (B): m[t, b] = 1 if t < lengths[b] else
  * 0.  Each length in [0, T].  A constant leaf in g's arena. */
 sg_tensor *sg_seq_mask_from_lengths(sg_graph *g, const size_t *lengths, size_t T, size_t B);
+
+/* The lengths (B) of a (T, B) padding mask (row-major, t * B + b) that is
+ * real steps then padding in every column (1s then 0s exactly: what packing
+ * needs),
+ * written to lengths (the caller's); false, lengths unspecified, when a
+ * column has a real step after padding (then use the mask).  Host data only. */
+bool sg_seq_lengths_from_mask(const double *mask, size_t T, size_t B, size_t *lengths);
 
 /* ---- layers ------------------------------------------------------------- */
 
