@@ -622,7 +622,7 @@ sg_tensor *sg_seq_layers_forward(sg_graph *g, const sg_seq_layers *s, sg_tensor 
     }
     if (o->lengths && T > 0) {
         const sg_scope *outer = sg_scope_current(g);
-        sg_scope_push(g, "%s", s->cells[0].name);
+        sg_scope_push(g, "%s.pack", s->name);
         bool ok = sg_seq_pack_init(g, s->name, o->lengths, T, B, &pack);
         po.lengths = pack.lengths;
         if (ok && pack.order) {
@@ -642,7 +642,7 @@ sg_tensor *sg_seq_layers_forward(sg_graph *g, const sg_seq_layers *s, sg_tensor 
         x = sg_seq_layer(g, s, l, x, &po, final);
     if (x && pack.undo) { /* back to the caller's row order */
         const sg_scope *outer = sg_scope_current(g);
-        sg_scope_push(g, "%s", s->cells[(s->n_layers - 1) * s->n_dirs].name);
+        sg_scope_push(g, "%s.unpack", s->name);
         x = sg_seq_pick_steps(g, x, pack.undo, T, B);
         for (size_t k = 0; x && final && k < s->n_layers * s->n_dirs; k++) {
             final[k].h = final[k].h_rec = sg_seq_pick(g, final[k].h, pack.undo);

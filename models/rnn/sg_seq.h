@@ -22,7 +22,7 @@
  *      last real step, zero outputs at padding).  Lengths in any order:
  *      unsorted rows are sorted (one row gather of xs and the initial states
  *      before, of the output and the final states after), once per stack by
- *      sg_seq_layers_forward;
+ *      sg_seq_layers_forward (in scopes "<name>.pack" and "<name>.unpack");
  *   4. outputs: the T step outputs concatenated into (T, B, H), in position
  *      order (a reversed run's output at t is the state after reading t..T-1).
  *
