@@ -217,6 +217,13 @@ static sg_tensor *sg_seq_pick(sg_graph *g, sg_tensor *x, sg_tensor *ids)
     return ids && x ? sg_gather_rows(g, x, ids) : x;
 }
 
+/* A state (h, c) with its rows picked by ids (B); h_rec is the picked h. */
+static sg_cell_state sg_seq_pick_state(sg_graph *g, const sg_cell_state *s, sg_tensor *ids)
+{
+    sg_tensor *h = sg_seq_pick(g, s->h, ids);
+    return (sg_cell_state){.h = h, .c = sg_seq_pick(g, s->c, ids), .h_rec = h};
+}
+
 /* The (T, B, F) sequence x with its batch rows picked by ids (B). */
 static sg_tensor *sg_seq_pick_steps(sg_graph *g, sg_tensor *x, const sg_tensor *ids, size_t T, size_t B)
 {
@@ -256,10 +263,11 @@ static sg_tensor *sg_seq_unroll_packed(sg_graph *g, const char *layer, const sg_
                                        const sg_seq_run_opts *o, size_t T, size_t B, sg_cell_state *final)
 {
     const size_t H = cell->hidden, *len = o->lengths;
-    size_t *active = sg_graph_alloc(g, T * sizeof *active);         /* (T) a_t */
-    sg_tensor **out = sg_graph_alloc(g, T * sizeof *out);           /* (T) step outputs (a_t, H) */
-    sg_tensor **parts = sg_graph_alloc(g, 2 * T * sizeof *parts);   /* the output's row blocks */
-    sg_tensor **fin = sg_graph_alloc(g, 2 * (T + 1) * sizeof *fin); /* final h blocks, then c blocks */
+    size_t *active = sg_graph_alloc(g, T * sizeof *active);       /* (T) a_t */
+    sg_tensor **out = sg_graph_alloc(g, T * sizeof *out);         /* (T) step outputs (a_t, H) */
+    sg_tensor **parts = sg_graph_alloc(g, 2 * T * sizeof *parts); /* the output's row blocks */
+    /* the final state's row blocks, filled from the bottom up: h in fin[T - k], c in fin_c[T - k] */
+    sg_tensor **fin = sg_graph_alloc(g, 2 * (T + 1) * sizeof *fin), **fin_c = fin ? fin + T + 1 : NULL;
     if (!active || !out || !parts || !fin)
         return NULL;
     for (size_t t = 0, a = B; t < T; t++) {
@@ -278,12 +286,12 @@ static sg_tensor *sg_seq_unroll_packed(sg_graph *g, const char *layer, const sg_
     for (size_t k = 0; k < T; k++) {
         size_t t = o->reverse ? T - 1 - k : k, a = active[t];
         out[t] = NULL;
-        if (!o->reverse && a < have) { /* rows [a, have) ended at t - 1 */
-            fin[n_fin] = sg_seq_rows(g, st.h, a, have - a);
-            fin[T + 1 + n_fin++] = cell->has_c ? sg_seq_rows(g, st.c, a, have - a) : NULL;
+        if (!o->reverse && a < have) { /* rows [a, have) ended at t - 1, below the rows still going */
+            fin[T - n_fin] = sg_seq_rows(g, st.h, a, have - a);
+            fin_c[T - n_fin++] = cell->has_c ? sg_seq_rows(g, st.c, a, have - a) : NULL;
         }
-        if (a == 0) {
-            have = o->reverse ? have : 0;
+        if (a == 0) { /* no row is real here (forward: none from here on; reversed: none yet) */
+            have = 0;
             continue;
         }
         const sg_scope *outer = sg_scope_current(g);
@@ -322,31 +330,19 @@ static sg_tensor *sg_seq_unroll_packed(sg_graph *g, const char *layer, const sg_
     sg_tensor *y = sg_reshape(g, sg_seq_stack(g, parts, n_parts), SG_SHAPE(T, B, H)); /* (T, B, H) */
     if (!y || !final)
         return y;
-    if (o->reverse) { /* the state after t = 0, the rows that never started below */
-        fin[n_fin] = have ? st.h : NULL;
-        fin[T + 1 + n_fin++] = have ? st.c : NULL;
-        if (have < B) {
-            fin[n_fin] = sg_seq_rows(g, st0.h, have, B - have);
-            fin[T + 1 + n_fin++] = cell->has_c ? sg_seq_rows(g, st0.c, have, B - have) : NULL;
-        }
-        size_t first = have ? 0 : 1;
-        final->h = sg_seq_stack(g, fin + first, n_fin - first);
-        final->c = cell->has_c ? sg_seq_stack(g, fin + T + 1 + first, n_fin - first) : NULL;
-    } else { /* the rows still going at the end, then the blocks that ended, top to bottom */
-        if (have) {
-            fin[n_fin] = st.h;
-            fin[T + 1 + n_fin++] = st.c;
-        }
-        for (size_t i = 0; i < n_fin / 2; i++) {
-            sg_tensor *th = fin[i], *tc = fin[T + 1 + i];
-            fin[i] = fin[n_fin - 1 - i];
-            fin[T + 1 + i] = fin[T + 1 + n_fin - 1 - i];
-            fin[n_fin - 1 - i] = th;
-            fin[T + 1 + n_fin - 1 - i] = tc;
-        }
-        final->h = sg_seq_stack(g, fin, n_fin);
-        final->c = cell->has_c ? sg_seq_stack(g, fin + T + 1, n_fin) : NULL;
+    /* the rest of the final state, bottom up: reversed, the rows that never
+     * started (their initial state) below the state after t = 0; forward, the
+     * rows still going at the end, above every block that ended */
+    if (o->reverse && have < B) {
+        fin[T - n_fin] = sg_seq_rows(g, st0.h, have, B - have);
+        fin_c[T - n_fin++] = cell->has_c ? sg_seq_rows(g, st0.c, have, B - have) : NULL;
     }
+    if (have) {
+        fin[T - n_fin] = st.h;
+        fin_c[T - n_fin++] = st.c;
+    }
+    final->h = sg_seq_stack(g, fin + T + 1 - n_fin, n_fin);
+    final->c = cell->has_c ? sg_seq_stack(g, fin_c + T + 1 - n_fin, n_fin) : NULL;
     final->h_rec = final->h;
     return final->h && (!cell->has_c || final->c) ? y : NULL;
 }
@@ -364,16 +360,14 @@ static sg_tensor *sg_seq_run_packed(sg_graph *g, const char *layer, const sg_cel
     so.lengths = pack.lengths;
     if (!pack.order)
         return sg_seq_unroll_packed(g, layer, cell, xs, &so, T, B, final);
-    so.init.h = sg_seq_pick(g, o->init.h, pack.order);
-    so.init.c = sg_seq_pick(g, o->init.c, pack.order);
+    so.init = sg_seq_pick_state(g, &o->init, pack.order);
     so.rec_mask = sg_seq_pick(g, o->rec_mask, pack.order);
     sg_tensor *x = sg_seq_pick_steps(g, xs, pack.order, T, B);
     sg_cell_state fin = {0};
     sg_tensor *y = x ? sg_seq_unroll_packed(g, layer, cell, x, &so, T, B, final ? &fin : NULL) : NULL;
     y = y ? sg_seq_pick_steps(g, y, pack.undo, T, B) : NULL;
     if (y && final) {
-        final->h = final->h_rec = sg_seq_pick(g, fin.h, pack.undo);
-        final->c = sg_seq_pick(g, fin.c, pack.undo);
+        *final = sg_seq_pick_state(g, &fin, pack.undo);
     }
     return y;
 }
@@ -629,8 +623,7 @@ sg_tensor *sg_seq_layers_forward(sg_graph *g, const sg_seq_layers *s, sg_tensor 
             x = sg_seq_pick_steps(g, xs, pack.order, T, B);
             sg_cell_state *init = o->init ? sg_graph_alloc(g, s->n_layers * s->n_dirs * sizeof *init) : NULL;
             for (size_t k = 0; init && k < s->n_layers * s->n_dirs; k++)
-                init[k] = (sg_cell_state){.h = sg_seq_pick(g, o->init[k].h, pack.order),
-                                          .c = sg_seq_pick(g, o->init[k].c, pack.order)};
+                init[k] = sg_seq_pick_state(g, &o->init[k], pack.order);
             ok = x && (!o->init || init);
             po.init = init;
         }
@@ -645,8 +638,7 @@ sg_tensor *sg_seq_layers_forward(sg_graph *g, const sg_seq_layers *s, sg_tensor 
         sg_scope_push(g, "%s.unpack", s->name);
         x = sg_seq_pick_steps(g, x, pack.undo, T, B);
         for (size_t k = 0; x && final && k < s->n_layers * s->n_dirs; k++) {
-            final[k].h = final[k].h_rec = sg_seq_pick(g, final[k].h, pack.undo);
-            final[k].c = sg_seq_pick(g, final[k].c, pack.undo);
+            final[k] = sg_seq_pick_state(g, &final[k], pack.undo);
             if (!final[k].h || (s->cells[k].has_c && !final[k].c))
                 x = NULL;
         }

@@ -190,11 +190,15 @@ static bool sg_s2s_encode(sg_graph *g, const sg_seq2seq *m, const sg_pair_batch 
     size_t *lengths = sg_graph_alloc(g, B * sizeof *lengths); /* (B) real source steps */
     if (!ids || !bias || !final || !lengths)
         return false;
+    if (!sg_seq_lengths_from_mask(b->src_mask, S, B, lengths)) {
+        sg_graph_fail(g, SG_ERR_ARG,
+                      "seq2seq: the source mask must be 1 at real tokens then 0 at padding, in each of "
+                      "the %zu columns",
+                      B);
+        return false;
+    }
     for (size_t j = 0; j < B; j++) {
-        size_t len = 0;
-        while (len < S && b->src_mask[len * B + j] > 0)
-            len++;
-        lengths[j] = len;
+        const size_t len = lengths[j];
         for (size_t t = 0; t < S; t++) {
             size_t from = m->cfg.reverse_source && t < len ? len - 1 - t : t;
             ids[t * B + j] = b->src[from * B + j];
