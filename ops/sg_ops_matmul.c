@@ -17,6 +17,7 @@
 #include "ops/sg_op_table.h"
 #include "graph/exec/sg_pool.h"
 #include "ops/sg_threads.h"
+#include "ops/sg_gemm_packed.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -231,6 +232,57 @@ static void sg_gemm(sg_dtype dt, bool ta, bool tb, size_t m, size_t n, size_t k,
     sg_pool_run(sg_gemm_task, &job, threads);
 }
 
+/* A product against the panels of a parameter (ops/sg_gemm_packed.h), cut
+ * over the pool by blocks of 10 rows when there are enough rows, else by
+ * whole panels: every element is the same sum whatever the cut, so the bytes
+ * are the same at every thread count. */
+typedef struct sg_packed_job {
+    size_t m, n, k, lda, ldc;
+    const float *A, *P;
+    float beta;
+    float *C;
+    bool by_rows;
+} sg_packed_job;
+
+static void sg_packed_task(void *ctx, size_t i, size_t n_tasks)
+{
+    const sg_packed_job *j = ctx;
+    size_t lo, hi;
+    if (j->by_rows) {
+        sg_pool_share(j->m, SG_PANEL_ROWS, i, n_tasks, &lo, &hi);
+        if (lo < hi)
+            sg_gemm_packed_cols(hi - lo, 0, j->n, j->n, j->k, j->A + lo * j->lda, j->lda, j->P, j->beta,
+                                j->C + lo * j->ldc, j->ldc);
+    } else {
+        sg_pool_share(j->n, SG_PANEL, i, n_tasks, &lo, &hi);
+        if (lo < hi)
+            sg_gemm_packed_cols(j->m, lo, hi, j->n, j->k, j->A, j->lda, j->P, j->beta, j->C, j->ldc);
+    }
+}
+
+/* C (m, n) = A (m, k) op(W) + beta C, f32, with op(W) (k, n) = W, or W^T
+ * when w_trans: through the panels of W when it is a parameter, m is small
+ * and the CPU runs the packed kernel (sg_gemm_packed.h); false when it did
+ * nothing (the caller then calls sg_gemm).  A is not transposed. */
+static bool sg_gemm_by_panels(const sg_tensor *node, sg_tensor *W, bool w_trans, size_t m, size_t n, size_t k,
+                              const void *A, size_t lda, double beta, void *C, size_t ldc)
+{
+    if (node->dtype != SG_F32 || m > SG_PANEL_MAX_ROWS || (double)m * (double)n * (double)k < (double)(1 << 15) ||
+        !sg_gemm_packed_on())
+        return false;
+    const float *P = sg_gemm_packed_panels(W, w_trans, k, n);
+    if (!P)
+        return false;
+    size_t panels = (n + SG_PANEL - 1) / SG_PANEL, blocks = (m + SG_PANEL_ROWS - 1) / SG_PANEL_ROWS;
+    size_t threads = sg_pool_threads();
+    sg_packed_job job = {.m = m, .n = n, .k = k, .lda = lda, .ldc = ldc, .A = A, .P = P, .beta = (float)beta, .C = C};
+    job.by_rows = blocks >= threads;
+    size_t pieces = job.by_rows ? blocks : panels;
+    bool large = (double)m * (double)n * (double)k >= (double)SG_GEMM_PARALLEL && pieces >= 2;
+    sg_pool_run(sg_packed_task, &job, large ? (threads < pieces ? threads : pieces) : 1);
+    return true;
+}
+
 sg_status sg_threads_set(size_t n)
 {
     sg_status st = sg_pool_set_threads(n);
@@ -320,8 +372,10 @@ static void matmul_forward(sg_tensor *node)
     if (mm.shared_b && !mm.ta) {
         /* (batch*m, k) x (k, n): one gemm for the whole batch */
         size_t lda = mm.k, ldb = mm.tb ? mm.k : mm.n;
-        sg_gemm(node->dtype, false, mm.tb, mm.batch * mm.m, mm.n, mm.k, node->src[0]->data, lda, node->src[1]->data,
-                ldb, 0.0, node->data, mm.n);
+        if (!sg_gemm_by_panels(node, node->src[1], mm.tb, mm.batch * mm.m, mm.n, mm.k, node->src[0]->data, lda, 0.0,
+                               node->data, mm.n))
+            sg_gemm(node->dtype, false, mm.tb, mm.batch * mm.m, mm.n, mm.k, node->src[0]->data, lda, node->src[1]->data,
+                    ldb, 0.0, node->data, mm.n);
         return;
     }
     sg_batch_job job = {node, mm, false};
@@ -333,7 +387,14 @@ static void matmul_vjp(sg_tensor *node)
     sg_mm mm;
     sg_mm_dims(node, &mm);
     if (mm.shared_b && !mm.ta) { /* shared b without trans_a: the batch folded into m, one gemm per gradient */
-        sg_matmul_vjp_batches(node, &mm, mm.batch * mm.m, 0, 1);
+        sg_tensor *a = node->src[0], *b = node->src[1];
+        void *ga = a->grad;
+        size_t m = mm.batch * mm.m;
+        /* dA (m, k) += G (m, n) op(B)^T: through the panels of op(B)^T when b is a parameter */
+        if (ga && sg_gemm_by_panels(node, b, !mm.tb, m, mm.k, mm.n, node->grad, mm.n, 1.0, ga, mm.k))
+            a->grad = NULL; /* done: the rest of the VJP leaves dA alone */
+        sg_matmul_vjp_batches(node, &mm, m, 0, 1);
+        a->grad = ga;
         return;
     }
     /* products write their own slices of dA and dB, except a shared b's dB,
@@ -466,7 +527,9 @@ static void addmm_forward(sg_tensor *node)
     bool tw;
     sg_addmm_dims(node, &M, &K, &N, &tw);
     sg_addmm_fill_rows(node);
-    sg_gemm(node->dtype, false, tw, M, N, K, node->src[0]->data, K, node->src[1]->data, tw ? K : N, 1.0, node->data, N);
+    if (!sg_gemm_by_panels(node, node->src[1], tw, M, N, K, node->src[0]->data, K, 1.0, node->data, N))
+        sg_gemm(node->dtype, false, tw, M, N, K, node->src[0]->data, K, node->src[1]->data, tw ? K : N, 1.0, node->data,
+                N);
 }
 
 static void addmm_vjp(sg_tensor *node)
@@ -478,7 +541,7 @@ static void addmm_vjp(sg_tensor *node)
     const void *x = node->src[0]->data, *w = node->src[1]->data, *g = node->grad;
     void *gx = node->src[0]->grad, *gw = node->src[1]->grad;
     size_t ldw = tw ? K : N;
-    if (gx) /* dX (M, K) += G (M, N) op(W)^T (N, K) */
+    if (gx && !sg_gemm_by_panels(node, node->src[1], !tw, M, K, N, g, N, 1.0, gx, K)) /* dX (M, K) += G op(W)^T */
         sg_gemm(dt, false, !tw, M, K, N, g, N, w, ldw, 1.0, gx, K);
     if (gw) {
         if (!tw) /* dW (K, N) += X^T (K, M) G (M, N) */

@@ -4,6 +4,7 @@
  * run could not finish, 2 usage, 3 a bad input file. */
 #include "frontends/cli/sg_cli.h"
 #include "graph/comm/sg_comm_mpi.h"
+#include "ops/sg_gemm_packed.h"
 #include "ops/sg_threads.h"
 
 #include <errno.h>
@@ -25,6 +26,8 @@ int main(int argc, char **argv)
         const char *forced = getenv("OPENBLAS_CORETYPE"); /* read by OpenBLAS when it loads */
         printf("BLAS kernels: OpenBLAS %s (%s%s)\n", sg_blas_core(), forced ? "OPENBLAS_CORETYPE=" : "its own choice",
                forced ? forced : "");
+        printf("products of few rows against a weight: %s\n",
+               sg_gemm_packed_on() ? "packed once per graph, AVX-512F kernel" : "BLAS (this CPU has no AVX-512F)");
         return SG_EXIT_OK;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

@@ -114,6 +114,12 @@ struct sg_tensor {
     sg_param *param;       /* SG_KIND_PARAM: the parameter */
     size_t first_use;      /* SG_KIND_PARAM, during a backward with a grad-ready hook: the first tape index using it */
     sg_graph *graph;       /* the graph that owns this tensor */
+    /* SG_KIND_PARAM, f32: the data packed in column panels for products of
+     * few rows (ops/sg_gemm_packed.h), [0] as stored, [1] transposed, in the
+     * arena; made by the first product that needs them, each valid while
+     * data is still the pointer in panels_of */
+    void *panels[2];
+    const void *panels_of[2];
 };
 
 /* Element i (flat, row-major) as a double; id tensors convert exactly. */
