@@ -28,12 +28,12 @@ export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure)
 
-echo "== ThreadSanitizer: the engine's worker pool and the data-parallel word2vec workers (test_pool, cli_word2vec, test_word2vec, test_optim) =="
+echo "== ThreadSanitizer: the engine's worker pool and the data-parallel word2vec workers (test_pool, test_packed, cli_word2vec, test_word2vec, test_optim) =="
 cmake -S . -B build-tsan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSG_WERROR=ON \
   -DCMAKE_C_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread \
   -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread > /dev/null
-cmake --build build-tsan -j"$jobs" --target seqgrad test_pool test_word2vec test_optim
-(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R '^(test_pool|cli_word2vec|test_word2vec|test_optim)$')
+cmake --build build-tsan -j"$jobs" --target seqgrad test_pool test_packed test_word2vec test_optim
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R '^(test_pool|test_packed|cli_word2vec|test_word2vec|test_optim)$')
 
 echo "== fuzz the checkpoint loader (45 s), the text parsers (45 s) and the cell-file parser (45 s), libFuzzer + ASan/UBSan =="
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSG_FUZZ=ON -DSG_WERROR=ON > /dev/null
