@@ -10,6 +10,7 @@
 
 #include "graph/core/sg_graph.h"
 #include "graph/exec/sg_pool.h"
+#include "ops/sg_kernel.h"
 
 #include <string.h>
 
@@ -68,7 +69,7 @@ static void sg_packed_fill_task(void *ctx, size_t i, size_t n_tasks)
 {
     const sg_packed_fill_job *j = ctx;
     size_t p0, p1;
-    sg_pool_share((j->n + SG_PANEL - 1) / SG_PANEL, 1, i, n_tasks, &p0, &p1);
+    sg_pool_share(sg_gemm_panel_count(j->n), 1, i, n_tasks, &p0, &p1);
     sg_packed_fill(j->W, j->trans, j->k, j->n, j->P, p0, p1);
 }
 
@@ -82,23 +83,23 @@ const float *sg_gemm_packed_panels(sg_tensor *W, bool trans, size_t k, size_t n)
     int form = trans ? 1 : 0;
     if (W->panels[form] && W->panels_of[form] == W->data)
         return W->panels[form];
-    size_t panels = (n + SG_PANEL - 1) / SG_PANEL;
+    size_t panels = sg_gemm_panel_count(n);
     if (k == 0 || panels > SIZE_MAX / SG_PANEL / k / sizeof(float))
         return NULL;
     float *P = sg_graph_alloc(W->graph, panels * SG_PANEL * k * sizeof *P);
     if (!P)
         return NULL;
     sg_packed_fill_job job = {W->data, trans, k, n, P};
-    size_t threads = sg_pool_threads(); /* a copy: the same bytes however it is cut */
-    sg_pool_run(sg_packed_fill_task, &job,
-                panels >= 2 && k * n >= ((size_t)1 << 15) ? (threads < panels ? threads : panels) : 1);
+    sg_pool_run(sg_packed_fill_task, &job, sg_kernel_tasks(W, panels)); /* a copy: the same bytes however cut */
     W->panels[form] = P;
     W->panels_of[form] = W->data;
     return P;
 }
 
 #ifdef SG_PACKED_X86
-/* Rows [r0, r0 + rb) of one panel's 32 columns (w of them inside C). */
+/* rb (<= 10) rows of C, A and C at their first row, times one panel pp:
+ * the panel's 32 columns, w of them inside C.  A full block has its own,
+ * unrolled loop, so that its 20 accumulators stay in registers. */
 __attribute__((target("avx512f"))) static void sg_packed_block(size_t rb, size_t k, const float *A, size_t lda,
                                                                const float *pp, float beta, float *C, size_t ldc,
                                                                size_t w)
@@ -143,20 +144,19 @@ __attribute__((target("avx512f"))) static void sg_packed_block(size_t rb, size_t
 }
 #endif
 
-void sg_gemm_packed_cols(size_t m, size_t n0, size_t n1, size_t n, size_t k, const float *A, size_t lda, const float *P,
+void sg_gemm_packed_cols(size_t m, size_t n0, size_t n1, size_t k, const float *A, size_t lda, const float *P,
                          float beta, float *C, size_t ldc)
 {
 #ifdef SG_PACKED_X86
     for (size_t c0 = n0; c0 < n1; c0 += SG_PANEL) {
         const float *pp = P + c0 / SG_PANEL * k * SG_PANEL;
-        size_t w = (n1 < n ? n1 : n) - c0;
-        w = w < SG_PANEL ? w : SG_PANEL;
+        size_t w = n1 - c0 < SG_PANEL ? n1 - c0 : SG_PANEL;
         for (size_t r0 = 0; r0 < m; r0 += SG_PACKED_RB) {
             size_t rb = m - r0 < SG_PACKED_RB ? m - r0 : SG_PACKED_RB;
             sg_packed_block(rb, k, A + r0 * lda, lda, pp, beta, C + r0 * ldc + c0, ldc, w);
         }
     }
 #else
-    (void)m, (void)n0, (void)n1, (void)n, (void)k, (void)A, (void)lda, (void)P, (void)beta, (void)C, (void)ldc;
+    (void)m, (void)n0, (void)n1, (void)k, (void)A, (void)lda, (void)P, (void)beta, (void)C, (void)ldc;
 #endif
 }

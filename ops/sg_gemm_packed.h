@@ -14,7 +14,7 @@
  *
  * Values: each element of C is the sum over k in order of fused multiply-
  * adds, whatever the cut, so the bytes are the same at every thread count;
- * they differ from BLAS's by rounding (tests/test_kernels.c bounds both
+ * they differ from BLAS's by rounding (tests/test_packed.c bounds both
  * against an f64 product).  f32 only; CPUs without AVX-512F keep BLAS.
  *
  * Ownership: the panels live in the leaf's graph arena (sg_tensor.panels),
@@ -32,10 +32,14 @@
 #include <stddef.h>
 
 enum {
-    SG_PANEL = 32,          /* columns per panel */
-    SG_PANEL_ROWS = 10,     /* rows of C per block of the kernel */
-    SG_PANEL_MAX_ROWS = 128 /* products with more rows of C keep BLAS (it packs once for many rows) */
+    SG_PANEL = 32,              /* columns per panel */
+    SG_PANEL_ROWS = 10,         /* rows of C per block of the kernel */
+    SG_PANEL_MAX_ROWS = 128,    /* products with more rows of C keep BLAS (it packs once for many rows) */
+    SG_PANEL_MIN_WORK = 1 << 15 /* multiply-adds: smaller products keep BLAS or its small loops */
 };
+
+/* The number of panels of a (k, n) operand. */
+static inline size_t sg_gemm_panel_count(size_t n) { return n / SG_PANEL + (n % SG_PANEL != 0); }
 
 /* Whether products may use the packed kernel: the CPU has AVX-512F and it
  * is not switched off (sg_gemm_packed_enable). */
@@ -51,10 +55,10 @@ void sg_gemm_packed_enable(bool on);
  * the arena is full (then the caller uses BLAS). */
 const float *sg_gemm_packed_panels(sg_tensor *W, bool trans, size_t k, size_t n);
 
-/* Columns [n0, n1) of C (m, n) = A (m, k) P + beta C, with P the panels of
- * a (k, n) operand; n0 a multiple of SG_PANEL; beta 0 (C is not read) or any
+/* Columns [n0, n1) of C = A (m, k) P + beta C, with P the panels of a
+ * (k, n) operand, n1 <= n; n0 a multiple of SG_PANEL; beta 0 (C is not read) or any
  * other value.  lda and ldc are row lengths. */
-void sg_gemm_packed_cols(size_t m, size_t n0, size_t n1, size_t n, size_t k, const float *A, size_t lda, const float *P,
+void sg_gemm_packed_cols(size_t m, size_t n0, size_t n1, size_t k, const float *A, size_t lda, const float *P,
                          float beta, float *C, size_t ldc);
 
 #endif

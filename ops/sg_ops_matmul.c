@@ -251,12 +251,12 @@ static void sg_packed_task(void *ctx, size_t i, size_t n_tasks)
     if (j->by_rows) {
         sg_pool_share(j->m, SG_PANEL_ROWS, i, n_tasks, &lo, &hi);
         if (lo < hi)
-            sg_gemm_packed_cols(hi - lo, 0, j->n, j->n, j->k, j->A + lo * j->lda, j->lda, j->P, j->beta,
-                                j->C + lo * j->ldc, j->ldc);
+            sg_gemm_packed_cols(hi - lo, 0, j->n, j->k, j->A + lo * j->lda, j->lda, j->P, j->beta, j->C + lo * j->ldc,
+                                j->ldc);
     } else {
         sg_pool_share(j->n, SG_PANEL, i, n_tasks, &lo, &hi);
         if (lo < hi)
-            sg_gemm_packed_cols(j->m, lo, hi, j->n, j->k, j->A, j->lda, j->P, j->beta, j->C, j->ldc);
+            sg_gemm_packed_cols(j->m, lo, hi, j->k, j->A, j->lda, j->P, j->beta, j->C, j->ldc);
     }
 }
 
@@ -267,13 +267,13 @@ static void sg_packed_task(void *ctx, size_t i, size_t n_tasks)
 static bool sg_gemm_by_panels(const sg_tensor *node, sg_tensor *W, bool w_trans, size_t m, size_t n, size_t k,
                               const void *A, size_t lda, double beta, void *C, size_t ldc)
 {
-    if (node->dtype != SG_F32 || m > SG_PANEL_MAX_ROWS || (double)m * (double)n * (double)k < (double)(1 << 15) ||
-        !sg_gemm_packed_on())
+    if (node->dtype != SG_F32 || m > SG_PANEL_MAX_ROWS ||
+        (double)m * (double)n * (double)k < (double)SG_PANEL_MIN_WORK || !sg_gemm_packed_on())
         return false;
     const float *P = sg_gemm_packed_panels(W, w_trans, k, n);
     if (!P)
         return false;
-    size_t panels = (n + SG_PANEL - 1) / SG_PANEL, blocks = (m + SG_PANEL_ROWS - 1) / SG_PANEL_ROWS;
+    size_t panels = sg_gemm_panel_count(n), blocks = (m + SG_PANEL_ROWS - 1) / SG_PANEL_ROWS;
     size_t threads = sg_pool_threads();
     sg_packed_job job = {.m = m, .n = n, .k = k, .lda = lda, .ldc = ldc, .A = A, .P = P, .beta = (float)beta, .C = C};
     job.by_rows = blocks >= threads;
@@ -312,13 +312,14 @@ static void sg_matmul_forward_batches(const sg_tensor *node, const sg_mm *mm, si
                 ldb, 0.0, sg_at(c, i * sc, esz), mm->n);
 }
 
-/* The VJP of products [i0, i1); m and batch as the caller folded them. */
-static void sg_matmul_vjp_batches(const sg_tensor *node, const sg_mm *mm, size_t m, size_t i0, size_t i1)
+/* The VJP of products [i0, i1); m and batch as the caller folded them;
+ * dA only when with_da (the caller may have made it already). */
+static void sg_matmul_vjp_batches(const sg_tensor *node, const sg_mm *mm, size_t m, size_t i0, size_t i1, bool with_da)
 {
     sg_dtype dt = node->dtype;
     size_t esz = sg_dtype_size(dt);
     void *a = node->src[0]->data, *b = node->src[1]->data, *g = node->grad;
-    void *ga = node->src[0]->grad, *gb = node->src[1]->grad;
+    void *ga = with_da ? node->src[0]->grad : NULL, *gb = node->src[1]->grad;
     size_t lda = mm->ta ? mm->m : mm->k, ldb = mm->tb ? mm->k : mm->n, ldg = mm->n;
     size_t sa = m * mm->k, sb = mm->shared_b ? 0 : mm->k * mm->n, sg = m * mm->n; /* per-batch strides */
     for (size_t i = i0; i < i1; i++) {
@@ -352,7 +353,7 @@ static void sg_matmul_batch_task(void *ctx, size_t i, size_t n)
     size_t i0, i1;
     sg_pool_share(j->mm.batch, 1, i, n, &i0, &i1);
     if (j->vjp)
-        sg_matmul_vjp_batches(j->node, &j->mm, j->mm.m, i0, i1);
+        sg_matmul_vjp_batches(j->node, &j->mm, j->mm.m, i0, i1, true);
     else
         sg_matmul_forward_batches(j->node, &j->mm, i0, i1);
 }
@@ -387,14 +388,12 @@ static void matmul_vjp(sg_tensor *node)
     sg_mm mm;
     sg_mm_dims(node, &mm);
     if (mm.shared_b && !mm.ta) { /* shared b without trans_a: the batch folded into m, one gemm per gradient */
-        sg_tensor *a = node->src[0], *b = node->src[1];
-        void *ga = a->grad;
         size_t m = mm.batch * mm.m;
+        void *ga = node->src[0]->grad;
         /* dA (m, k) += G (m, n) op(B)^T: through the panels of op(B)^T when b is a parameter */
-        if (ga && sg_gemm_by_panels(node, b, !mm.tb, m, mm.k, mm.n, node->grad, mm.n, 1.0, ga, mm.k))
-            a->grad = NULL; /* done: the rest of the VJP leaves dA alone */
-        sg_matmul_vjp_batches(node, &mm, m, 0, 1);
-        a->grad = ga;
+        bool da_done =
+            ga && sg_gemm_by_panels(node, node->src[1], !mm.tb, m, mm.k, mm.n, node->grad, mm.n, 1.0, ga, mm.k);
+        sg_matmul_vjp_batches(node, &mm, m, 0, 1, !da_done);
         return;
     }
     /* products write their own slices of dA and dB, except a shared b's dB,
